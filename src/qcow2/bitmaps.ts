@@ -1,0 +1,52 @@
+import { u16, u32, u64OrNull } from './bytes';
+import { badImage } from './errors';
+import { readFully, type Qcow2IoOps } from './io';
+import type { BitmapsExtension } from './header-extensions';
+
+export const BME_FLAG_IN_USE = 1 << 0;
+export const BME_FLAG_AUTO = 1 << 1;
+
+export interface BitmapEntry {
+  name: string;
+  tableOffset: number;
+  tableSize: number;
+  flags: number;
+  type: number;
+  granularityBits: number;
+  /** Flag names as qemu-img info prints them. */
+  flagNames: string[];
+}
+
+/** Reads the bitmap directory named by the bitmaps header extension. */
+export async function readBitmapDirectory(io: Qcow2IoOps, ext: BitmapsExtension, fileSize: number): Promise<BitmapEntry[]> {
+  const file = io.path;
+  if (ext.directoryOffset + ext.directorySize > fileSize) throw badImage(file, 'bitmap directory lies beyond the end of the file');
+  const buf = new Uint8Array(ext.directorySize);
+  if ((await readFully(io, buf, ext.directoryOffset)) < buf.length) throw badImage(file, 'bitmap directory is truncated');
+  const entries: BitmapEntry[] = [];
+  let pos = 0;
+  for (let i = 0; i < ext.nbBitmaps; i++) {
+    if (pos + 24 > buf.length) throw badImage(file, 'bitmap directory is shorter than its bitmap count');
+    const tableOffset = u64OrNull(buf, pos);
+    if (tableOffset === null) throw badImage(file, `bitmap ${i} table offset is out of range`);
+    const nameSize = u16(buf, pos + 18);
+    const extraSize = u32(buf, pos + 20);
+    const len = 24 + extraSize + nameSize;
+    if (pos + len > buf.length) throw badImage(file, `bitmap ${i} entry overruns the bitmap directory`);
+    const flags = u32(buf, pos + 12);
+    const flagNames: string[] = [];
+    if (flags & BME_FLAG_IN_USE) flagNames.push('in-use');
+    if (flags & BME_FLAG_AUTO) flagNames.push('auto');
+    entries.push({
+      name: new TextDecoder().decode(buf.subarray(pos + 24 + extraSize, pos + len)),
+      tableOffset,
+      tableSize: u32(buf, pos + 8),
+      flags,
+      type: buf[pos + 16],
+      granularityBits: buf[pos + 17],
+      flagNames,
+    });
+    pos += Math.ceil(len / 8) * 8;
+  }
+  return entries;
+}

@@ -1,0 +1,90 @@
+import { u16, u32, u64OrNull } from './bytes';
+import { badImage } from './errors';
+import { readFully, type Qcow2IoOps } from './io';
+
+export const MAX_SNAPSHOT_TABLE_BYTES = 64 * 1024 * 1024;
+const MAX_SNAPSHOT_EXTRA = 1024;
+
+export interface Snapshot {
+  /** Byte offset of this entry in the file, for check and usage. */
+  entryOffset: number;
+  l1TableOffset: number;
+  l1Size: number;
+  id: string;
+  name: string;
+  dateSec: number;
+  dateNsec: number;
+  vmClockNsec: number;
+  vmStateSize: number;
+  /** From the extra data, when present. */
+  diskSize?: number;
+  icount?: number;
+}
+
+export interface SnapshotTable {
+  snapshots: Snapshot[];
+  /** Bytes the table occupies (header-aligned entries). */
+  byteLength: number;
+}
+
+/** Reads the snapshot table, bounded by QEMU's 64 MiB table limit. */
+export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: number, fileSize: number, clusterSize: number): Promise<SnapshotTable> {
+  if (count === 0) return { snapshots: [], byteLength: 0 };
+  const file = io.path;
+  if (offset === 0 || offset >= fileSize) throw badImage(file, 'snapshot table lies beyond the end of the file');
+  // Read in growing chunks: entries are variable-sized, so the length is known only while walking.
+  const limit = Math.min(MAX_SNAPSHOT_TABLE_BYTES, fileSize - offset);
+  let buf = new Uint8Array(Math.min(limit, Math.max(clusterSize, count * 64)));
+  let have = await readFully(io, buf, offset);
+  const ensure = async (end: number): Promise<void> => {
+    if (end <= have) return;
+    if (end > limit) throw badImage(file, end > MAX_SNAPSHOT_TABLE_BYTES ? 'snapshot table is larger than 64 MiB' : 'snapshot table lies beyond the end of the file');
+    const bigger = new Uint8Array(Math.min(limit, Math.max(end, buf.length * 2)));
+    bigger.set(buf.subarray(0, have));
+    buf = bigger;
+    have += await readFully(io, buf.subarray(have), offset + have);
+    if (end > have) throw badImage(file, 'snapshot table lies beyond the end of the file');
+  };
+  const snapshots: Snapshot[] = [];
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    await ensure(pos + 40);
+    const l1TableOffset = u64OrNull(buf, pos);
+    const vmClock = u64OrNull(buf, pos + 24);
+    if (l1TableOffset === null) throw badImage(file, `snapshot ${i} L1 table offset is out of range`);
+    const l1Size = u32(buf, pos + 8);
+    const idLen = u16(buf, pos + 12);
+    const nameLen = u16(buf, pos + 14);
+    const extraSize = u32(buf, pos + 36);
+    if (extraSize > MAX_SNAPSHOT_EXTRA) throw badImage(file, `snapshot ${i} has too much extra data (${extraSize} bytes)`);
+    const entryLen = 40 + extraSize + idLen + nameLen;
+    await ensure(pos + entryLen);
+    const snap: Snapshot = {
+      entryOffset: offset + pos,
+      l1TableOffset,
+      l1Size,
+      id: text(buf.subarray(pos + 40 + extraSize, pos + 40 + extraSize + idLen)),
+      name: text(buf.subarray(pos + 40 + extraSize + idLen, pos + entryLen)),
+      dateSec: u32(buf, pos + 16),
+      dateNsec: u32(buf, pos + 20),
+      vmClockNsec: vmClock ?? 0,
+      vmStateSize: u32(buf, pos + 32),
+    };
+    const extra = pos + 40;
+    if (extraSize >= 8) snap.vmStateSize = u64OrNull(buf, extra) ?? snap.vmStateSize;
+    if (extraSize >= 16) snap.diskSize = u64OrNull(buf, extra + 8) ?? undefined;
+    if (extraSize >= 24) {
+      const ic = u64OrNull(buf, extra + 16);
+      if (ic !== null) snap.icount = ic; // -1 (absent) does not fit and stays undefined
+    }
+    if (l1Size * 8 > 32 * 1024 * 1024) throw badImage(file, `snapshot ${snap.id} L1 table is too large`);
+    if (l1TableOffset % clusterSize !== 0) throw badImage(file, `snapshot ${snap.id} L1 table offset is not cluster-aligned`);
+    snapshots.push(snap);
+    pos += Math.ceil(entryLen / 8) * 8;
+  }
+  return { snapshots, byteLength: pos };
+}
+
+function text(b: Uint8Array): string {
+  return new TextDecoder('utf-8', { fatal: false }).decode(b);
+}
