@@ -12,3 +12,4 @@ export { Qcow2Dev, type Qcow2DevParams, type Mapping, type MetaSlice } from './q
 export * from './open';
 export type { Snapshot } from './snapshots';
 export type { BitmapEntry } from './bitmaps';
+export * from './refcount-codec';
