@@ -1,0 +1,281 @@
+/**
+ * The typed protocol between the extension host (src/extension) and the custom editor's webview (webview/).
+ * Everything the webview sends is untrusted: the host validates each message (src/extension/messages.ts)
+ * before acting on it. Everything the host sends may carry strings from the image: the webview renders them
+ * as text only (textContent), never as HTML.
+ *
+ * Ownership: H4 (custom editor) owns this file; the "Hex view" section is shared with H6 (hex view), who may
+ * add fields and message types there.
+ */
+
+/** Kinds a guest range can have, as in qemu-img map (compressed is data stored compressed). */
+export type MapKind = 'data' | 'zero' | 'compressed' | 'unallocated';
+
+/** Numeric codes for MapKind in compact arrays (map summaries). */
+export const MAP_KIND_CODES: readonly MapKind[] = ['unallocated', 'data', 'zero', 'compressed'];
+export const MAP_KIND_NONE = 255; // a bucket past the end of the disk
+
+/** The tabs of the editor. 'hex' is the guest-disk hex view (webview/hex, H6). */
+export type ViewId = 'overview' | 'chain' | 'map' | 'integrity' | 'usage' | 'hex';
+export const VIEW_IDS: readonly ViewId[] = ['overview', 'chain', 'map', 'integrity', 'usage', 'hex'];
+
+/** Largest byte range the webview may ask for at once (hex pages, previews). */
+export const MAX_READ_BYTES = 1024 * 1024;
+/** Most map buckets per request (a wide canvas at device pixel ratio 2). */
+export const MAX_MAP_BUCKETS = 8192;
+/** Most mapping runs per request (rows of the virtualised list). */
+export const MAX_RUN_ROWS = 500;
+/** Most bytes one edit message may carry. */
+export const MAX_EDIT_BYTES = 64 * 1024;
+
+// ---------------------------------------------------------------------------------------------------------
+// Data shapes
+// ---------------------------------------------------------------------------------------------------------
+
+export interface HeaderField {
+  name: string;
+  /** Raw value as stored (decimal or 0x hex for offsets). */
+  raw: string;
+  /** What it means, for people. */
+  meaning: string;
+}
+
+export interface FeatureBitInfo {
+  group: 'incompatible' | 'compatible' | 'autoclear';
+  bit: number;
+  /** From the image's feature name table when present, else our own name, else "unknown". */
+  name: string;
+  /** True when the name came from the image's feature name table. */
+  fromTable: boolean;
+  known: boolean;
+}
+
+export interface HeaderExtensionInfo {
+  type: string; // 0x hex
+  name: string;
+  length: number;
+  summary: string;
+}
+
+export interface SnapshotInfo {
+  id: string;
+  name: string;
+  date: string; // ISO
+  vmClock: string;
+  vmStateSize: number;
+  diskSize?: number;
+  l1Size: number;
+}
+
+export interface BitmapInfo {
+  name: string;
+  granularity: number;
+  flags: string[];
+}
+
+export type WarningKind = 'dirty' | 'corrupt' | 'encrypted' | 'bitmaps' | 'lazy-refcounts' | 'unknown-features' | 'data-file' | 'untrusted';
+export interface ImageWarning {
+  kind: WarningKind;
+  message: string;
+}
+
+export interface OverviewData {
+  file: string;
+  fileSize: number;
+  virtualSize: number;
+  clusterSize: number;
+  version: number;
+  fields: HeaderField[];
+  features: FeatureBitInfo[];
+  extensions: HeaderExtensionInfo[];
+  snapshots: SnapshotInfo[];
+  bitmaps: BitmapInfo[];
+  warnings: ImageWarning[];
+  /** Milliseconds from the first request to the overview being ready (host side). */
+  elapsedMs: number;
+}
+
+export interface ChainLayerInfo {
+  depth: number;
+  /** The name as recorded in the child's header (undefined for the top). */
+  recordedName?: string;
+  /** Resolved absolute path (or the recorded name when it cannot be resolved). */
+  path: string;
+  format: 'qcow2' | 'raw' | 'unknown';
+  virtualSize?: number;
+  clusterSize?: number;
+  /** Bytes of this layer's own guest range that it allocates (qcow2) or its file size (raw). */
+  allocatedBytes?: number;
+  /** allocatedBytes / virtualSize, 0..1. */
+  shareAllocated?: number;
+  /** Set when the layer cannot be used: missing, loop, untrusted, unreadable. */
+  error?: string;
+  errorKind?: 'missing' | 'loop' | 'untrusted' | 'unreadable' | 'depth' | 'unsupported';
+}
+
+export interface MapSummary {
+  requestId: number;
+  /** Guest range covered, [start, end). */
+  start: number;
+  end: number;
+  bucketBytes: number;
+  /** Per bucket: the dominant kind (index into MAP_KIND_CODES) or MAP_KIND_NONE. */
+  kinds: number[];
+  /** Per bucket: depth in the chain of the layer that answers for the dominant kind (0 = this image). */
+  depths: number[];
+  /** Per bucket: 1 when the bucket holds more than one kind/layer (drawn hatched). */
+  mixed: number[];
+  /** How far the scan got: buckets past it are not computed yet (streamed updates). */
+  scannedTo: number;
+  done: boolean;
+  elapsedMs: number;
+  /** Layer files by depth, for the legend. */
+  layers: string[];
+}
+
+export interface MapRun {
+  start: number;
+  length: number;
+  kind: MapKind;
+  depth: number;
+  /** File of the answering layer. */
+  file: string;
+  hostOffset?: number;
+  l1Index?: number;
+  l2Index?: number;
+}
+
+export interface MappingDetail extends MapRun {
+  requestId: number;
+  /** The queried guest offset. */
+  offset: number;
+  compressedOffset?: number;
+  compressedLength?: number;
+}
+
+export type FindingSeverity = 'corruption' | 'leak' | 'warning' | 'info';
+export interface IntegrityFinding {
+  severity: FindingSeverity;
+  message: string;
+  /** Where in the host file, when known. */
+  hostOffset?: number;
+  /** Where in the guest disk, when known (clicking opens the hex view there). */
+  guestOffset?: number;
+}
+
+export interface IntegrityReport {
+  /** False when the engine's check is not available in this build. */
+  available: boolean;
+  corruptions: number;
+  leaks: number;
+  checkErrors: number;
+  imageEndOffset?: number;
+  allocatedClusters?: number;
+  totalClusters?: number;
+  fragmentedClusters?: number;
+  compressedClusters?: number;
+  findings: IntegrityFinding[];
+  /** Findings beyond this many are dropped; this counts them. */
+  truncated: number;
+  elapsedMs: number;
+  repaired?: { leaksFixed: number; corruptionsFixed: number };
+}
+
+export interface UsageCategory {
+  /** e.g. header, l1, l2, refcount-table, refcount-block, data, compressed, snapshot, bitmap, free, unused. */
+  category: string;
+  bytes: number;
+  clusters: number;
+}
+
+export interface UsageData {
+  available: boolean;
+  fileSize: number;
+  clusterSize: number;
+  categories: UsageCategory[];
+  elapsedMs: number;
+}
+
+export interface EditorSettings {
+  sectorSize: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Host → webview
+// ---------------------------------------------------------------------------------------------------------
+
+export type HostMessage =
+  | {
+      type: 'init';
+      fileName: string;
+      editable: boolean;
+      /** Why the editor is read-only, when it is (untrusted workspace, read-only variant, setting). */
+      readOnlyReason?: string;
+      settings: EditorSettings;
+      /** Initial view, e.g. when "Go to Offset…" opened the editor. */
+      view?: ViewId;
+      /** Localised UI strings, keyed by their English text. */
+      strings: Record<string, string>;
+    }
+  | { type: 'notQcow2'; fileName: string; message: string }
+  | { type: 'openError'; message: string }
+  | { type: 'overview'; data: OverviewData }
+  | { type: 'chain'; layers: ChainLayerInfo[] }
+  | { type: 'mapSummary'; data: MapSummary }
+  | { type: 'mapRuns'; requestId: number; from: number; runs: MapRun[]; virtualSize: number }
+  | { type: 'mapping'; data: MappingDetail }
+  | { type: 'integrity'; report: IntegrityReport }
+  | { type: 'integrityRunning'; running: boolean }
+  | { type: 'usage'; data: UsageData }
+  | { type: 'bytes'; requestId: number; offset: number; /** base64 */ data: string; runs: MapRun[] }
+  | { type: 'showView'; view: ViewId; offset?: number }
+  | { type: 'settings'; settings: EditorSettings }
+  | { type: 'refresh' }
+  | { type: 'error'; requestId?: number; message: string }
+  // Hex view (H6)
+  | { type: 'hexPage'; requestId: number; offset: number; /** base64 */ data: string; runs: MapRun[] }
+  | { type: 'hexEdited'; dirty: boolean }
+  | { type: 'hexSaved' };
+
+// ---------------------------------------------------------------------------------------------------------
+// Webview → host (untrusted; validated by src/extension/messages.ts)
+// ---------------------------------------------------------------------------------------------------------
+
+export type WebviewMessage =
+  | { type: 'ready' }
+  | { type: 'requestMap'; requestId: number; start: number; end: number; buckets: number }
+  | { type: 'requestRuns'; requestId: number; from: number; count: number }
+  | { type: 'requestMapping'; requestId: number; offset: number }
+  | { type: 'requestBytes'; requestId: number; offset: number; length: number }
+  | { type: 'runCheck' }
+  | { type: 'repairLeaks' }
+  | { type: 'requestUsage' }
+  | { type: 'openLayer'; depth: number }
+  | { type: 'viewChanged'; view: ViewId }
+  | { type: 'copyText'; text: string }
+  // Hex view (H6)
+  | { type: 'hexRead'; requestId: number; offset: number; length: number }
+  | { type: 'hexEdit'; offset: number; /** base64 of the new bytes */ data: string; label?: string }
+  | { type: 'hexGoto'; offset: number };
+
+export type WebviewMessageType = WebviewMessage['type'];
+
+/** The state the webview keeps with setState/getState (restored when the tab is shown again). */
+export interface WebviewState {
+  view: ViewId;
+  map?: { start: number; end: number; runsFrom: number };
+  /** The hex view's own state (H6). */
+  hex?: unknown;
+}
+
+/** What the hex view (webview/hex, H6) receives from the editor shell. */
+export interface HexHost {
+  post(msg: WebviewMessage): void;
+  /** Subscribes to host messages; returns an unsubscribe function. */
+  onMessage(handler: (msg: HostMessage) => void): () => void;
+  editable: boolean;
+  settings: EditorSettings;
+  virtualSize: number;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
