@@ -73,6 +73,11 @@ export class NodeFileIo implements Qcow2IoOps {
     }
   }
 
+  /** The OS file descriptor (for the optional hole-detection addon, holes.ts). */
+  get fd(): number {
+    return this.fh.fd;
+  }
+
   /** Bytes the file really occupies on disk (qemu-img's actual-size). */
   async allocatedSize(): Promise<number> {
     const st = await this.fh.stat();

@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "qcow2_seek",
+      "sources": ["seek.c"]
+    }
+  ]
+}
