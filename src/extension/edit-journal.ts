@@ -11,6 +11,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Uri } from 'vscode';
 import { Qcow2Error } from '../qcow2/errors';
+import type { Qcow2Dev } from '../qcow2/qcow2-dev';
 import type { EditJournalApi, JournalEdit } from './edit-journal-api';
 
 export type { JournalEdit } from './edit-journal-api';
@@ -143,7 +144,9 @@ export class EditJournal implements EditJournalApi {
    * Writes every pending byte range with writeAt, then flushMeta, then fsyncs the image (and its data file).
    * On failure the ranges already written count as saved and the rest stay pending, so retrying is safe.
    */
-  async saveTo(dev: JournalTarget): Promise<void> {
+  async saveTo(target: JournalTarget | Qcow2Dev): Promise<void> {
+    // Qcow2Dev's write path (writeAt/flushMeta) is what JournalTarget describes.
+    const dev = target as unknown as JournalTarget;
     for (const [offset, length] of this.pendingRanges()) {
       const x = this.extents[this.firstEndingAfter(offset)];
       const at = offset - x.offset;
