@@ -1,0 +1,72 @@
+/**
+ * Safety checks before the hex view writes to an image (Save, Save As). Some conditions refuse the write,
+ * one asks first; each says which applies. `writeBlockers` is pure and unit-tested; `confirmSafeToWrite`
+ * adds the checks that need the system (file permissions, /proc/locks) and VS Code (trust, modal dialog).
+ */
+import { access, constants } from 'node:fs/promises';
+import type { Qcow2Dev } from '../qcow2/qcow2-dev';
+import { checkInUse, type InUseResult } from './in-use';
+
+export type BlockerKind = 'read-only' | 'corrupt' | 'encrypted' | 'untrusted' | 'in-use';
+
+export interface WriteBlocker {
+  kind: BlockerKind;
+  /** 'refuse': no write; 'ask': write only after the user confirms. */
+  action: 'refuse' | 'ask';
+  message: string;
+}
+
+export interface WriteSafetyInput {
+  /** Why the editor is read-only (variant, setting), if it is. */
+  readOnlyReason?: string;
+  /** The file cannot be opened for writing (permissions, read-only file system). */
+  fileNotWritable?: string;
+  corrupt: boolean;
+  cryptMethod: number;
+  workspaceTrusted: boolean;
+  inUse?: InUseResult;
+}
+
+/** Every reason not to write now, refusals first. Empty when writing is safe. */
+export function writeBlockers(s: WriteSafetyInput): WriteBlocker[] {
+  const out: WriteBlocker[] = [];
+  if (!s.workspaceTrusted) out.push({ kind: 'untrusted', action: 'refuse', message: 'the workspace is not trusted, so images open read-only' });
+  if (s.readOnlyReason) out.push({ kind: 'read-only', action: 'refuse', message: `the image is open read-only (${s.readOnlyReason.replace(/\.$/, '')})` });
+  if (s.fileNotWritable) out.push({ kind: 'read-only', action: 'refuse', message: `the image file is read-only (${s.fileNotWritable})` });
+  if (s.corrupt) out.push({ kind: 'corrupt', action: 'refuse', message: 'the image is marked corrupt; repair it with qemu-img check -r all before writing' });
+  if (s.cryptMethod !== 0) out.push({ kind: 'encrypted', action: 'refuse', message: `the image is encrypted (${s.cryptMethod === 2 ? 'LUKS' : 'AES'}); writing encrypted images is not supported` });
+  if (s.inUse?.state === 'in-use') out.push({ kind: 'in-use', action: 'ask', message: s.inUse.message });
+  return out;
+}
+
+/** Gathers the inputs for `writeBlockers` from the file, the device's header and /proc/locks. */
+export async function gatherWriteSafety(path: string, dev: Pick<Qcow2Dev, 'header' | 'info'>, readOnlyReason: string | undefined, workspaceTrusted: boolean): Promise<WriteSafetyInput> {
+  let fileNotWritable: string | undefined;
+  try {
+    await access(path, constants.W_OK);
+  } catch (err) {
+    fileNotWritable = (err as NodeJS.ErrnoException).code ?? 'not writable';
+  }
+  const inUse = await checkInUse(path).catch(() => undefined);
+  return { readOnlyReason, fileNotWritable, corrupt: dev.info.corrupt, cryptMethod: dev.header.cryptMethod, workspaceTrusted, inUse };
+}
+
+/**
+ * Throws when a refusal applies; asks (modal) when the image seems to be in use. Resolves true when the
+ * write may go ahead, false when the user declined.
+ */
+export async function confirmSafeToWrite(path: string, dev: Pick<Qcow2Dev, 'header' | 'info'>, readOnlyReason: string | undefined): Promise<boolean> {
+  const vscode = await import('vscode');
+  const blockers = writeBlockers(await gatherWriteSafety(path, dev, readOnlyReason, vscode.workspace.isTrusted));
+  const refusal = blockers.find((b) => b.action === 'refuse');
+  if (refusal) throw new Error(vscode.l10n.t('Not saved: {0}.', refusal.message));
+  const ask = blockers.find((b) => b.action === 'ask');
+  if (!ask) return true;
+  const go = vscode.l10n.t('Save Anyway');
+  const answer = await vscode.window.showWarningMessage(
+    vscode.l10n.t('Save to {0}?', path),
+    { modal: true, detail: vscode.l10n.t('{0}. Writing while QEMU runs can corrupt the image or the guest file system.', ask.message) },
+    go,
+  );
+  return answer === go;
+}

@@ -1,0 +1,57 @@
+/** Which conditions refuse a hex-view save and which ask first. */
+import { strict as assert } from 'node:assert';
+import { chmodSync } from 'node:fs';
+import { writeBlockers, gatherWriteSafety } from '../../src/extension/hex-safety';
+import { openImage } from '../../src/qcow2';
+import { qemuImg, scratchDir } from '../helpers/qemu';
+
+describe('hex view: write safety', () => {
+  const base = { corrupt: false, cryptMethod: 0, workspaceTrusted: true };
+
+  it('allows a plain writable image', () => {
+    assert.deepEqual(writeBlockers(base), []);
+  });
+
+  it('names each refusal and asks when QEMU holds the image', () => {
+    const all = writeBlockers({
+      ...base,
+      workspaceTrusted: false,
+      readOnlyReason: 'Opened with the read-only QCOW2 editor.',
+      fileNotWritable: 'EACCES',
+      corrupt: true,
+      cryptMethod: 2,
+      inUse: { state: 'in-use', locks: [], message: 'the image seems to be in use by a running QEMU: x' },
+    });
+    assert.deepEqual(all.map((b) => [b.kind, b.action]), [
+      ['untrusted', 'refuse'], ['read-only', 'refuse'], ['read-only', 'refuse'], ['corrupt', 'refuse'], ['encrypted', 'refuse'], ['in-use', 'ask'],
+    ]);
+    assert.match(all[1].message, /read-only QCOW2 editor\)$/);
+    assert.match(all[4].message, /LUKS/);
+  });
+
+  it('gathers the facts from a real image: corrupt bit, file mode, locks', async function () {
+    const s = scratchDir('h6-safety-');
+    try {
+      const img = s.path('a.qcow2');
+      qemuImg(['create', '-q', '-f', 'qcow2', img, '1M']);
+      // Set the corrupt bit (incompatible features bit 1, byte 79).
+      const { openSync, writeSync, closeSync } = await import('node:fs');
+      const fd = openSync(img, 'r+');
+      writeSync(fd, Uint8Array.from([2]), 0, 1, 79);
+      closeSync(fd);
+      chmodSync(img, 0o444);
+      const dev = await openImage(img, { readOnly: true });
+      try {
+        const facts = await gatherWriteSafety(img, dev, undefined, true);
+        assert.equal(facts.corrupt, true);
+        assert.equal(facts.inUse?.state, 'free');
+        if (process.getuid?.() !== 0) assert.equal(facts.fileNotWritable, 'EACCES'); // root may write anyway
+        assert.ok(writeBlockers(facts).some((b) => b.kind === 'corrupt'));
+      } finally {
+        await dev.close();
+      }
+    } finally {
+      s.cleanup();
+    }
+  });
+});
