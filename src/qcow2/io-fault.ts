@@ -1,0 +1,155 @@
+/**
+ * Fault-injecting files for crash-safety tests, both in memory:
+ * - PowerLossIo: a disk with a volatile write cache. Writes land in the cache; fsync makes them durable.
+ *   At the N-th write the power fails: that write and every later operation fail, and `crashImage()` gives the
+ *   bytes the disk would hold afterwards (the durable bytes plus, optionally, a seeded random subset of the
+ *   unsynced writes, since a real disk may have written any of them, in any order).
+ * - FailingIo: a normal file whose N-th write (or N-th fsync) fails with EIO, once or from then on.
+ */
+import type { Qcow2IoOps } from './io';
+import { MemIo } from './io-mem';
+import { Qcow2Error } from './errors';
+
+/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type PendingOp = { kind: 'write'; offset: number; data: Uint8Array } | { kind: 'truncate'; size: number };
+
+export interface PowerLossOptions {
+  /** The power fails when this write (1-based) is issued; that write does not complete. Infinity: never. */
+  failAtWrite: number;
+  /** Chance that each unsynced write survives the power loss (default 0: all are lost). */
+  keepProbability?: number;
+  seed?: number;
+}
+
+export class PowerLossIo implements Qcow2IoOps {
+  readonly readOnly = false;
+  /** Writes issued so far, including the one that met the power loss. */
+  writes = 0;
+  syncs = 0;
+  /** Writes that completed before the last fsync that completed. */
+  writesAtLastSync = 0;
+  lost = false;
+  private readonly durable: MemIo;
+  private readonly current: MemIo;
+  private pending: PendingOp[] = [];
+
+  constructor(
+    initial: Uint8Array,
+    readonly path: string,
+    private readonly opts: PowerLossOptions,
+  ) {
+    this.durable = new MemIo(initial, path);
+    this.current = new MemIo(initial, path);
+  }
+
+  private alive(): void {
+    if (this.lost) throw new Qcow2Error('io', 'EIO: power lost (injected)', this.path);
+  }
+
+  async readAt(buf: Uint8Array, offset: number): Promise<number> {
+    this.alive();
+    return this.current.readAt(buf, offset);
+  }
+
+  async writeAt(buf: Uint8Array, offset: number): Promise<void> {
+    this.alive();
+    this.writes++;
+    if (this.writes >= this.opts.failAtWrite) {
+      this.lost = true;
+      this.alive();
+    }
+    await this.current.writeAt(buf, offset);
+    this.pending.push({ kind: 'write', offset, data: buf.slice() });
+  }
+
+  async truncate(size: number): Promise<void> {
+    this.alive();
+    await this.current.truncate(size);
+    this.pending.push({ kind: 'truncate', size });
+  }
+
+  async fsync(): Promise<void> {
+    this.alive();
+    for (const op of this.pending) await apply(this.durable, op);
+    this.pending = [];
+    this.syncs++;
+    this.writesAtLastSync = this.writes;
+  }
+
+  async size(): Promise<number> {
+    this.alive();
+    return this.current.size();
+  }
+
+  async close(): Promise<void> {}
+
+  /** What the disk holds after a power loss now (or at the failure): durable bytes plus surviving unsynced writes. */
+  async crashImage(): Promise<Uint8Array> {
+    const disk = new MemIo(this.durable.bytes(), this.path);
+    const keep = this.opts.keepProbability ?? 0;
+    const random = seededRandom(this.opts.seed ?? 1);
+    for (const op of this.pending) if (keep > 0 && random() < keep) await apply(disk, op);
+    return disk.bytes();
+  }
+
+  /** Everything written so far, as if the power had stayed on. */
+  liveImage(): Uint8Array {
+    return this.current.bytes();
+  }
+}
+
+async function apply(disk: MemIo, op: PendingOp): Promise<void> {
+  if (op.kind === 'write') await disk.writeAt(op.data, op.offset);
+  else await disk.truncate(op.size);
+}
+
+export interface FailingIoOptions {
+  /** 1-based index of the write that fails (Infinity: none). */
+  failAtWrite?: number;
+  /** 1-based index of the fsync that fails (Infinity: none). */
+  failAtSync?: number;
+  /** 'once': only that operation fails; 'sticky': it and every later write and fsync fail (a dead disk). */
+  mode?: 'once' | 'sticky';
+}
+
+/** An in-memory file that fails a chosen write or fsync with EIO. Failed writes change nothing. */
+export class FailingIo extends MemIo {
+  writes = 0;
+  syncs = 0;
+  failed = false;
+
+  constructor(
+    initial: Uint8Array,
+    path: string,
+    private readonly opts: FailingIoOptions,
+  ) {
+    super(initial, path);
+  }
+
+  private eio(what: string): Qcow2Error {
+    this.failed = true;
+    return new Qcow2Error('io', `EIO: ${what} failed (injected)`, this.path);
+  }
+
+  override async writeAt(buf: Uint8Array, offset: number): Promise<void> {
+    this.writes++;
+    if (this.writes === (this.opts.failAtWrite ?? Infinity) || (this.failed && this.opts.mode === 'sticky')) throw this.eio('write');
+    return super.writeAt(buf, offset);
+  }
+
+  override async fsync(): Promise<void> {
+    this.syncs++;
+    if (this.syncs === (this.opts.failAtSync ?? Infinity) || (this.failed && this.opts.mode === 'sticky')) throw this.eio('fsync');
+  }
+}
