@@ -1,0 +1,85 @@
+import { open } from 'node:fs/promises';
+import { parseArgs, requirePositionals, UsageError } from '../args';
+import type { CliCommand } from '../command';
+import { openImage } from '../../qcow2/open';
+import { mapEntries } from '../../qcow2/map';
+import { asQcow2Error } from '../../qcow2/errors';
+
+/** Guest bytes are read and written in pieces of this size: large enough to coalesce host reads. */
+export const CONVERT_CHUNK = 4 * 1024 * 1024;
+/** Blocks of zeros this size or larger inside data are skipped (left as holes), as qemu-img's -S 4k. */
+const SPARSE_BLOCK = 4096;
+
+/** `convert -O raw`: the guest disk as a raw file, sparse where it reads as zeros. */
+export const convertCommand: CliCommand = {
+  name: 'convert',
+  usage: 'convert -O raw IMAGE OUTPUT',
+  summary: 'write the guest disk (through the backing chain) to a sparse raw file',
+  async run(argv) {
+    const args = parseArgs(argv, 'fO');
+    const fmt = args.short.get('O') ?? args.long.get('target-format');
+    if (fmt !== 'raw') throw new UsageError(fmt ? `output format '${fmt}' is not supported (only raw)` : 'missing -O raw');
+    const [input, output] = requirePositionals(args, ['IMAGE', 'OUTPUT']);
+    const dev = await openImage(input, { readOnly: true });
+    try {
+      const out = await open(output, 'w').catch((e) => {
+        throw asQcow2Error(e, output);
+      });
+      try {
+        const buf = new Uint8Array(CONVERT_CHUNK);
+        for await (const e of mapEntries(dev, input)) {
+          if (e.zero) continue; // reads as zeros: leave a hole
+          for (let pos = e.start; pos < e.start + e.length; pos += CONVERT_CHUNK) {
+            const n = Math.min(CONVERT_CHUNK, e.start + e.length - pos);
+            const chunk = buf.subarray(0, n);
+            await dev.readAt(chunk, pos);
+            await writeNonZero(out, chunk, pos, output);
+          }
+        }
+        await out.truncate(dev.virtualSize).catch((err) => {
+          throw asQcow2Error(err, output);
+        });
+      } finally {
+        await out.close();
+      }
+      return 0;
+    } finally {
+      await dev.close();
+    }
+  },
+};
+
+/** Writes `chunk` at `pos`, skipping aligned all-zero blocks so the output stays sparse. */
+async function writeNonZero(out: import('node:fs/promises').FileHandle, chunk: Uint8Array, pos: number, path: string): Promise<void> {
+  let runStart = -1;
+  const flush = async (end: number): Promise<void> => {
+    if (runStart < 0) return;
+    const part = chunk.subarray(runStart, end);
+    let done = 0;
+    while (done < part.length) {
+      const { bytesWritten } = await out.write(part, done, part.length - done, pos + runStart + done).catch((err) => {
+        throw asQcow2Error(err, path);
+      });
+      done += bytesWritten;
+    }
+    runStart = -1;
+  };
+  for (let at = 0; at < chunk.length; at += SPARSE_BLOCK) {
+    const end = Math.min(chunk.length, at + SPARSE_BLOCK);
+    if (isZero(chunk, at, end)) await flush(at);
+    else if (runStart < 0) runStart = at;
+  }
+  await flush(chunk.length);
+}
+
+function isZero(b: Uint8Array, start: number, end: number): boolean {
+  // Compare 4 bytes at a time where aligned (chunk buffers start at offset 0 of their ArrayBuffer).
+  let i = start;
+  if ((b.byteOffset + start) % 4 === 0 && (end - start) % 4 === 0) {
+    const w = new Uint32Array(b.buffer, b.byteOffset + start, (end - start) / 4);
+    for (let k = 0; k < w.length; k++) if (w[k] !== 0) return false;
+    return true;
+  }
+  for (; i < end; i++) if (b[i] !== 0) return false;
+  return true;
+}

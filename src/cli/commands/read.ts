@@ -1,0 +1,33 @@
+import { parseArgs, parseSize, requirePositionals } from '../args';
+import { writeOut, type CliCommand } from '../command';
+import { openImage } from '../../qcow2/open';
+import { Qcow2Error } from '../../qcow2/errors';
+
+const READ_CHUNK = 4 * 1024 * 1024;
+
+/** `read`: guest bytes (through the backing chain) to stdout. */
+export const readCommand: CliCommand = {
+  name: 'read',
+  usage: 'read IMAGE OFFSET LENGTH',
+  summary: 'write LENGTH guest bytes from OFFSET to stdout (sizes take k/M/G suffixes)',
+  async run(argv, io) {
+    const args = parseArgs(argv, 'f');
+    const [path, offText, lenText] = requirePositionals(args, ['IMAGE', 'OFFSET', 'LENGTH']);
+    const offset = parseSize(offText, 'offset');
+    const length = parseSize(lenText, 'length');
+    const dev = await openImage(path, { readOnly: true });
+    try {
+      if (offset + length > dev.virtualSize) {
+        throw new Qcow2Error('range', `read of ${length} bytes at offset ${offset} is beyond the virtual size ${dev.virtualSize}`, path);
+      }
+      for (let pos = 0; pos < length; pos += READ_CHUNK) {
+        const buf = new Uint8Array(Math.min(READ_CHUNK, length - pos));
+        await dev.readAt(buf, offset + pos);
+        await writeOut(io.stdout, buf);
+      }
+      return 0;
+    } finally {
+      await dev.close();
+    }
+  },
+};
