@@ -3,6 +3,9 @@ import { mapCommand } from './map';
 import { infoCommand } from './info';
 import { convertCommand } from './convert';
 import { readCommand } from './read';
+import { createCommand } from './create';
+import { writeCommand } from './write';
+import { checkCommand } from './check';
 
 /** Every subcommand. Add new ones here, one line each. */
 export const commands: CliCommand[] = [
@@ -10,4 +13,7 @@ export const commands: CliCommand[] = [
   infoCommand,
   convertCommand,
   readCommand,
+  createCommand,
+  writeCommand,
+  checkCommand,
 ];

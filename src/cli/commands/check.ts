@@ -1,0 +1,102 @@
+import { parseArgs, outputFormat, requirePositionals, UsageError } from '../args';
+import { writeOut, type CliCommand, type CliIo } from '../command';
+import type { Qcow2Dev } from '../../qcow2/qcow2-dev';
+import { openForCheck } from '../../qcow2/check/open-for-check';
+import { Qcow2Error } from '../../qcow2/errors';
+import { checkImage, type CheckResultEx, type RepairMode } from '../../qcow2/check/check';
+import type { CheckSummary } from '../../qcow2/check/findings';
+
+/** `check`: integrity check and repair with qemu-img check's output and exit codes. */
+export const checkCommand: CliCommand = {
+  name: 'check',
+  usage: 'check [--output=human|json] [-r leaks|all] IMAGE',
+  summary: 'check (and repair) refcounts and metadata, as qemu-img check (exit 0 clean, 2 corrupt, 3 leaks)',
+  async run(argv, io) {
+    const args = parseArgs(argv, 'rf');
+    const format = outputFormat(args);
+    const [path] = requirePositionals(args, ['IMAGE']);
+    const r = args.short.get('r') ?? args.long.get('repair');
+    if (r !== undefined && r !== 'leaks' && r !== 'all') throw new UsageError(`-r must be leaks or all, not '${r}'`);
+    const repair = r as RepairMode | undefined;
+    let dev: Qcow2Dev;
+    try {
+      dev = await openForCheck(path, !repair);
+    } catch (err) {
+      if (err instanceof Qcow2Error && /not a qcow2 image/.test(err.reason)) {
+        // qemu-img probes such a file as raw, which cannot be checked.
+        io.stderr.write(`qcow2-inspector: ${path}: this image format does not support checks\n`);
+        return 63;
+      }
+      throw err;
+    }
+    try {
+      const result = await checkImage(dev, { repair });
+      if (repair) await dev.io.fsync();
+      return await report(result, path, format, io);
+    } finally {
+      await dev.close();
+    }
+  },
+};
+
+async function report(result: CheckResultEx, path: string, format: 'human' | 'json', io: CliIo): Promise<number> {
+  // Detail lines go to stderr, as qemu-img prints them.
+  const lines = [...(result.repairFindings ?? []), ...result.findings].map((f) => f.qemuLine);
+  const dropped = result.findingsDropped;
+  if (lines.length) io.stderr.write(lines.join('\n') + '\n' + (dropped ? `(${dropped} more findings not shown)\n` : ''));
+  if (result.failure) {
+    io.stderr.write(`qcow2-inspector: ${path}: check failed: ${result.failure}\n`);
+    return 1;
+  }
+  const s = result.summary;
+  if (format === 'json') await writeOut(io.stdout, checkJson(s, path) + '\n');
+  else {
+    let out = '';
+    if (s.corruptionsFixed || s.leaksFixed) {
+      out +=
+        'The following inconsistencies were found and repaired:\n\n' +
+        `    ${s.leaksFixed} leaked clusters\n    ${s.corruptionsFixed} corruptions\n\n` +
+        'Double checking the fixed image now...\n';
+    }
+    out += checkHuman(s);
+    await writeOut(io.stdout, out);
+  }
+  return result.exitCode;
+}
+
+/** qemu-img's human summary (dump_human_image_check). */
+export function checkHuman(s: CheckSummary): string {
+  let out = '';
+  if (!(s.corruptions || s.leaks || s.checkErrors)) out += 'No errors were found on the image.\n';
+  else {
+    if (s.corruptions) out += `\n${s.corruptions} errors were found on the image.\nData may be corrupted, or further writes to the image may corrupt it.\n`;
+    if (s.leaks) out += `\n${s.leaks} leaked clusters were found on the image.\nThis means waste of disk space, but no harm to data.\n`;
+    if (s.checkErrors) out += `\n${s.checkErrors} internal errors have occurred during the check.\n`;
+  }
+  if (s.totalClusters && s.allocatedClusters) {
+    const pct = (a: number, b: number): string => ((a * 100) / b).toFixed(2);
+    out += `${s.allocatedClusters}/${s.totalClusters} = ${pct(s.allocatedClusters, s.totalClusters)}% allocated, ${pct(s.fragmentedClusters, s.allocatedClusters)}% fragmented, ${pct(s.compressedClusters, s.allocatedClusters)}% compressed clusters\n`;
+  }
+  if (s.imageEndOffset) out += `Image end offset: ${s.imageEndOffset}\n`;
+  return out;
+}
+
+/** qemu-img's JSON: optional counters omitted when zero, keys in the order qemu-img prints them. */
+export function checkJson(s: CheckSummary, filename: string): string {
+  const fields: [string, number | string, boolean][] = [
+    ['image-end-offset', s.imageEndOffset, false],
+    ['compressed-clusters', s.compressedClusters, false],
+    ['total-clusters', s.totalClusters, false],
+    ['corruptions', s.corruptions, false],
+    ['corruptions-fixed', s.corruptionsFixed, false],
+    ['check-errors', s.checkErrors, true],
+    ['leaks', s.leaks, false],
+    ['leaks-fixed', s.leaksFixed, false],
+    ['allocated-clusters', s.allocatedClusters, false],
+    ['filename', filename, true],
+    ['format', 'qcow2', true],
+    ['fragmented-clusters', s.fragmentedClusters, false],
+  ];
+  const body = fields.filter(([, v, always]) => always || v !== 0).map(([k, v]) => `    ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+  return `{\n${body.join(',\n')}\n}`;
+}

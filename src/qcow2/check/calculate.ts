@@ -1,0 +1,516 @@
+/**
+ * Rebuilds every reference from the metadata, in qemu-img check's order (header, active L1/L2, snapshots,
+ * snapshot table, refcount table, encryption header, bitmaps, refcount blocks), checking entries on the way.
+ * Counts and classifications follow QEMU's qcow2_check_refcounts so that the numbers agree.
+ */
+import type { Qcow2IoOps } from '../io';
+import type { Qcow2Info } from '../info';
+import type { Qcow2Header } from '../header';
+import { u32 } from '../bytes';
+import { compressedRange } from '../entries';
+import { emptySummary, FindingSink, hex, type CheckFinding, type CheckSummary } from './findings';
+import { OnDiskRefcounts, refblockOffsetAt, reftableEntryReserved } from './ondisk';
+import { Owner, OWNER_NAMES, RefcountArray } from './refcount-rebuild';
+import { readBitmapsForCheck, u64Loose, type CheckBitmap, type CheckSnapshotTable } from './tables';
+import { forEachRegion, readZeroFilled, throwIfAborted } from './walk-l1l2';
+
+const TWO_32 = 0x1_0000_0000;
+const MAX_L1_ENTRIES = (32 * 1024 * 1024) / 8;
+
+export interface CheckProgress {
+  phase: 'refcounts' | 'tables' | 'compare' | 'repair';
+  done: number;
+  total: number;
+}
+
+/** Everything one pass needs; built fresh for each pass because a repair changes the image. */
+export interface PassContext {
+  io: Qcow2IoOps;
+  file: string;
+  header: Qcow2Header;
+  info: Qcow2Info;
+  fileSize: number;
+  nbClusters: number;
+  l1: Uint8Array;
+  reftable: Uint8Array;
+  snapshots: CheckSnapshotTable;
+  /** Bitmaps to count, or null when QEMU would ignore them (autoclear bit clear). */
+  bitmaps: { dirOffset: number; dirSize: number; count: number } | null;
+  onDisk: OnDiskRefcounts;
+  sink: FindingSink;
+  res: CheckSummary;
+  signal?: AbortSignal;
+  onProgress?: (p: CheckProgress) => void;
+}
+
+export interface CalculateOptions {
+  /** Check COPIED flags during the walk against the on-disk refcounts (a pass that will not repair). */
+  copiedInline: boolean;
+  /** -r all: a refblock outside the image is left for the rebuild. */
+  fixAll: boolean;
+}
+
+export interface CalculateResult {
+  mem: RefcountArray;
+  rebuild: boolean;
+  /** Overlaps noticed: cluster → owners, bounded. */
+  overlaps: Map<number, Owner[]>;
+}
+
+const hex64 = (hi: number, lo: number): string => (hi ? hi.toString(16) + lo.toString(16).padStart(8, '0') : lo.toString(16));
+
+export class Calculator {
+  readonly mem: RefcountArray;
+  readonly overlaps = new Map<number, Owner[]>();
+  rebuild = false;
+  private readonly cs: number;
+  private readonly bits: number;
+  private readonly hasDataFile: boolean;
+  private readonly ext: boolean;
+  /** Active-L2 COPIED checks for clusters past the tracked range, resolved after the walk. */
+  private readonly deferredCopied: { cluster: number; copied: boolean; hi: number; lo: number; guest: number }[] = [];
+
+  constructor(
+    private readonly ctx: PassContext,
+    private readonly opts: CalculateOptions,
+  ) {
+    this.mem = new RefcountArray(ctx.file, ctx.info.refcountBits, ctx.nbClusters);
+    this.cs = ctx.info.clusterSize;
+    this.bits = ctx.info.clusterBits;
+    this.hasDataFile = ctx.info.hasDataFile;
+    this.ext = ctx.info.extendedL2;
+  }
+
+  private finding(f: CheckFinding): void {
+    if (f.severity === 'corruption') this.ctx.res.corruptions++;
+    else if (f.severity === 'leak') this.ctx.res.leaks++;
+    else this.ctx.res.checkErrors++;
+    this.ctx.sink.add(f);
+  }
+
+  /** qcow2_inc_refcounts_imrt: one more reference to every cluster of [offset, offset+size). */
+  inc(offset: number, size: number, owner: Owner): void {
+    if (size <= 0) return;
+    const cs = this.cs;
+    if (!Number.isFinite(offset) || offset + size - this.ctx.fileSize >= cs) {
+      this.finding({
+        kind: 'reference-beyond-eof',
+        severity: 'corruption',
+        hostOffset: Number.isFinite(offset) ? offset : undefined,
+        message: `${OWNER_NAMES[owner]} at host offset 0x${hex(offset)} (${size} bytes) lies past the end of the file (${this.ctx.fileSize} bytes)`,
+        qemuLine: `ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${hex(offset)} size 0x${hex(size)}`,
+      });
+      return;
+    }
+    const first = Math.floor(offset / cs);
+    const last = Math.floor((offset + size - 1) / cs);
+    const mem = this.mem;
+    for (let k = first; k <= last; k++) {
+      const before = k < mem.length ? mem.counts[k] : 0;
+      if (before > 0 && this.overlaps.size < 1000) {
+        const prev = mem.owners[k] as Owner;
+        if (prev !== owner || (owner !== Owner.Data && owner !== Owner.Compressed && owner !== Owner.L2)) {
+          const list = this.overlaps.get(k) ?? [prev];
+          list.push(owner);
+          this.overlaps.set(k, list);
+        }
+      }
+      if (!mem.inc(k, owner)) {
+        this.finding({
+          kind: 'refcount-overflow',
+          severity: 'corruption',
+          hostOffset: k * cs,
+          message: `cluster at host offset 0x${hex(k * cs)} has more references than ${this.ctx.info.refcountBits}-bit refcounts can hold`,
+          qemuLine: `ERROR: overflow cluster offset=0x${hex(k * cs)}`,
+        });
+      }
+    }
+  }
+
+  async run(): Promise<CalculateResult> {
+    const { ctx } = this;
+    const h = ctx.header;
+    this.inc(0, this.cs, Owner.Header);
+    await this.checkL1(h.l1TableOffset, h.l1Size, true, undefined);
+
+    if (this.hasDataFile && ctx.snapshots.snapshots.length) {
+      this.finding({
+        kind: 'snapshot-table',
+        severity: 'corruption',
+        message: `image with an external data file has ${ctx.snapshots.snapshots.length} snapshots, which is not allowed`,
+        qemuLine: `ERROR ${ctx.snapshots.snapshots.length} snapshots in image with data file`,
+      });
+    }
+    for (const sn of ctx.snapshots.snapshots) {
+      if (!Number.isFinite(sn.l1Offset) || sn.l1Offset % this.cs !== 0) {
+        this.finding({
+          kind: 'snapshot-table',
+          severity: 'corruption',
+          hostOffset: Number.isFinite(sn.l1Offset) ? sn.l1Offset : undefined,
+          snapshot: sn.id,
+          message: `snapshot ${sn.id} (${sn.name}) has an L1 table offset 0x${hex(sn.l1Offset)} that is not cluster-aligned`,
+          qemuLine: `ERROR snapshot ${sn.id} (${sn.name}) l1_offset=0x${hex(sn.l1Offset)}: L1 table is not cluster aligned; snapshot table entry corrupted`,
+        });
+        continue;
+      }
+      if (sn.l1Size > MAX_L1_ENTRIES) {
+        this.finding({
+          kind: 'snapshot-table',
+          severity: 'corruption',
+          snapshot: sn.id,
+          message: `snapshot ${sn.id} (${sn.name}) claims an L1 table of ${sn.l1Size} entries, more than QEMU allows`,
+          qemuLine: `ERROR snapshot ${sn.id} (${sn.name}) l1_size=0x${hex(sn.l1Size)}: L1 table is too large; snapshot table entry corrupted`,
+        });
+        continue;
+      }
+      await this.checkL1(sn.l1Offset, sn.l1Size, false, sn.id);
+    }
+    this.inc(ctx.snapshots.offset, ctx.snapshots.size, Owner.SnapshotTable);
+    this.inc(h.refcountTableOffset, ctx.reftable.length, Owner.RefcountTable);
+    const crypto = h.extensions.crypto;
+    if (crypto && crypto.length) this.inc(crypto.offset, crypto.length, Owner.CryptoHeader);
+    if (ctx.bitmaps) await this.checkBitmaps(ctx.bitmaps);
+    this.checkRefblocks();
+    await this.resolveDeferredCopied();
+    return { mem: this.mem, rebuild: this.rebuild, overlaps: this.overlaps };
+  }
+
+  /** check_refcounts_l1: the L1 table, its L2 tables and everything they reference. */
+  private async checkL1(l1Offset: number, l1Size: number, active: boolean, snapshot: string | undefined): Promise<void> {
+    const { ctx } = this;
+    if (!l1Size) return;
+    this.inc(l1Offset, l1Size * 8, active ? Owner.L1 : Owner.SnapshotL1);
+    const l1 = active ? ctx.l1 : await readZeroFilled(ctx.io, l1Offset, l1Size * 8);
+    const regions: { offset: number; length: number; tag: number }[] = [];
+    for (let i = 0; i < l1Size; i++) {
+      const hi = u32(l1, i * 8);
+      const lo = u32(l1, i * 8 + 4);
+      if (hi === 0 && lo === 0) continue;
+      const l2Offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      if (hi & 0x7f000000 || lo & 0x1ff) {
+        this.finding({
+          kind: 'reserved-bits',
+          severity: 'corruption',
+          hostOffset: l1Offset + i * 8,
+          snapshot,
+          message: `${active ? '' : `snapshot ${snapshot} `}L1 entry ${i} has reserved bits set (0x${hex64(hi, lo)})`,
+          qemuLine: `ERROR found L1 entry with reserved bits set: ${hex64(hi, lo)}`,
+        });
+      }
+      this.inc(l2Offset, this.cs, active ? Owner.L2 : Owner.SnapshotL2);
+      if (l2Offset % this.cs !== 0) {
+        this.finding({
+          kind: 'unaligned',
+          severity: 'corruption',
+          hostOffset: l2Offset,
+          snapshot,
+          virtualOffsets: active ? [i * ctx.info.l1EntrySpan] : undefined,
+          message: `${active ? '' : `snapshot ${snapshot} `}L1 entry ${i} points to an L2 table at 0x${hex(l2Offset)}, which is not cluster-aligned`,
+          qemuLine: `ERROR l2_offset=${hex(l2Offset)}: Table is not cluster aligned; L1 entry corrupted`,
+        });
+      }
+      regions.push({ offset: l2Offset, length: ctx.info.l2Entries * ctx.info.l2EntryBytes, tag: i });
+    }
+    const total = regions.length;
+    await forEachRegion(ctx.io, regions, (table, r) => this.checkL2(table, r.offset, r.tag, active, snapshot), {
+      signal: ctx.signal,
+      onRegions: (done) => ctx.onProgress?.({ phase: 'tables', done, total }),
+    });
+    if (active && this.opts.copiedInline) this.checkL1Copied(l1, l1Size);
+  }
+
+  /** check_oflag_copied for L1 entries: COPIED must be set exactly when the L2 table's refcount is 1. */
+  private checkL1Copied(l1: Uint8Array, l1Size: number): void {
+    for (let i = 0; i < l1Size; i++) {
+      const hi = u32(l1, i * 8);
+      const lo = u32(l1, i * 8 + 4);
+      const l2Offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      if (!l2Offset) continue;
+      const cluster = Math.floor(l2Offset / this.cs);
+      if (cluster >= this.ctx.onDisk.length) {
+        this.deferredCopied.push({ cluster, copied: (hi & 0x80000000) !== 0, hi, lo, guest: -1 - i });
+        continue;
+      }
+      const refcount = this.ctx.onDisk.get(cluster);
+      if (refcount < 0) continue;
+      this.copiedMismatch(refcount, (hi & 0x80000000) !== 0, hi, lo, -1 - i);
+    }
+  }
+
+  /** Records a COPIED mismatch; `guest` >= 0 is a data cluster's guest offset, < 0 encodes an L1 index. */
+  private copiedMismatch(refcount: number, copied: boolean, hi: number, lo: number, guest: number): void {
+    if ((refcount === 1) === copied) return;
+    if (guest < 0) {
+      const i = -1 - guest;
+      this.finding({
+        kind: 'copied-flag',
+        severity: 'corruption',
+        hostOffset: this.ctx.header.l1TableOffset + i * 8,
+        message: `L1 entry ${i} has COPIED ${copied ? 'set' : 'clear'} but its L2 table's refcount is ${refcount}`,
+        qemuLine: `ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex64(hi, lo)} refcount=${refcount}`,
+      });
+    } else {
+      const host = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      this.finding({
+        kind: 'copied-flag',
+        severity: 'corruption',
+        hostOffset: host,
+        virtualOffsets: [guest],
+        message: `L2 entry for guest offset 0x${hex(guest)} has COPIED ${copied ? 'set' : 'clear'} but its data cluster's refcount is ${refcount}`,
+        qemuLine: `ERROR OFLAG_COPIED data cluster: l2_entry=${hex64(hi, lo)} refcount=${refcount}`,
+      });
+    }
+  }
+
+  private async resolveDeferredCopied(): Promise<void> {
+    for (const d of this.deferredCopied) {
+      const refcount = await this.ctx.onDisk.at(d.cluster);
+      if (refcount >= 0) this.copiedMismatch(refcount, d.copied, d.hi, d.lo, d.guest);
+    }
+    this.deferredCopied.length = 0;
+  }
+
+  /** check_refcounts_l2: every entry of one L2 table. */
+  private checkL2(table: Uint8Array, l2Offset: number, l1Index: number, active: boolean, snapshot: string | undefined): void {
+    const { ctx, cs, ext } = this;
+    const info = ctx.info;
+    const entryBytes = info.l2EntryBytes;
+    const n = info.l2Entries;
+    const frag = active;
+    const copiedInline = active && this.opts.copiedInline;
+    const onDisk = ctx.onDisk;
+    const tracked = onDisk.length;
+    const guestBase = l1Index * info.l1EntrySpan;
+    const dataOwner = Owner.Data;
+    let nextContiguous = 0;
+    const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
+    const where = (i: number): string => (active ? `guest offset 0x${hex(guestBase + i * cs)}` : `snapshot ${snapshot}, L1 entry ${l1Index}, L2 entry ${i}`);
+    for (let i = 0, o = 0; i < n; i++, o += entryBytes) {
+      const hi = dv.getUint32(o);
+      const lo = dv.getUint32(o + 4);
+      const bmZero = ext ? dv.getUint32(o + 8) : 0;
+      const bmAlloc = ext ? dv.getUint32(o + 12) : 0;
+      if (hi === 0 && lo === 0 && bmAlloc === 0) continue; // unallocated, nothing to check: the common case
+      const guest = guestBase + i * cs;
+      if (hi & 0x40000000) {
+        // Compressed cluster
+        let chi = hi;
+        if (hi & 0x80000000) {
+          chi = hi & 0x7fffffff;
+          const r = compressedRange(chi, lo, this.bits);
+          this.finding({
+            kind: 'compressed-copied',
+            severity: 'corruption',
+            hostOffset: r?.offset,
+            virtualOffsets: active ? [guest] : undefined,
+            snapshot,
+            message: `compressed L2 entry for ${where(i)} has the COPIED flag set, which compressed clusters must never have`,
+            qemuLine: `ERROR: coffset=0x${hex(r ? r.offset : 0)}: copied flag must never be set for compressed clusters`,
+          });
+        }
+        if (this.hasDataFile) {
+          this.finding({
+            kind: 'compressed-invalid',
+            severity: 'corruption',
+            virtualOffsets: active ? [guest] : undefined,
+            snapshot,
+            message: `L2 entry for ${where(i)} is compressed, which images with an external data file cannot have`,
+            qemuLine: `ERROR compressed cluster ${i} with data file, entry=0x${hex64(hi, lo)}`,
+          });
+          continue;
+        }
+        if (bmZero || bmAlloc) {
+          this.finding({
+            kind: 'compressed-invalid',
+            severity: 'corruption',
+            virtualOffsets: active ? [guest] : undefined,
+            snapshot,
+            message: `compressed L2 entry for ${where(i)} has a non-zero subcluster bitmap`,
+            qemuLine: `ERROR compressed cluster ${i} with non-zero subcluster allocation bitmap, entry=0x${hex64(hi, lo)}`,
+          });
+          continue;
+        }
+        const r = compressedRange(chi, lo, this.bits);
+        if (!r) this.inc(Infinity, cs, Owner.Compressed);
+        else this.inc(r.offset, r.length, Owner.Compressed);
+        if (frag) {
+          ctx.res.allocatedClusters++;
+          ctx.res.compressedClusters++;
+          ctx.res.fragmentedClusters++;
+        }
+        continue;
+      }
+      if (hi & 0x3f000000 || lo & 0x1fe) {
+        this.finding({
+          kind: 'reserved-bits',
+          severity: 'corruption',
+          hostOffset: l2Offset + i * entryBytes,
+          virtualOffsets: active ? [guest] : undefined,
+          snapshot,
+          message: `L2 entry for ${where(i)} has reserved bits set (0x${hex64(hi, lo)})`,
+          qemuLine: `ERROR found l2 entry with reserved bits set: ${hex64(hi, lo)}`,
+        });
+      }
+      const offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      const copied = (hi & 0x80000000) !== 0;
+      const zeroFlag = !ext && (lo & 1) !== 0;
+      const allocated = offset !== 0 || (this.hasDataFile && copied && !zeroFlag);
+      if (!allocated) {
+        // ZERO_PLAIN or UNALLOCATED
+        if (bmAlloc) {
+          this.finding({
+            kind: 'subcluster-bitmap',
+            severity: 'corruption',
+            virtualOffsets: active ? [guest] : undefined,
+            snapshot,
+            message: `unallocated L2 entry for ${where(i)} marks subclusters as allocated (bitmap 0x${hex(bmAlloc)})`,
+            qemuLine: 'ERROR: Unallocated cluster has non-zero subcluster allocation map',
+          });
+        }
+        continue;
+      }
+      // NORMAL or ZERO_ALLOC
+      if (bmZero & bmAlloc) {
+        this.finding({
+          kind: 'subcluster-bitmap',
+          severity: 'corruption',
+          hostOffset: offset,
+          virtualOffsets: active ? [guest] : undefined,
+          snapshot,
+          message: `L2 entry for ${where(i)} marks subclusters both allocated and zero (mask 0x${hex(bmZero & bmAlloc)})`,
+          qemuLine: `ERROR offset=${hex(offset)}: Allocated cluster has corrupted subcluster allocation bitmap`,
+        });
+      }
+      if (offset % cs !== 0) {
+        const containsData = ext ? bmAlloc !== 0 : !zeroFlag;
+        this.finding({
+          kind: 'unaligned',
+          severity: 'corruption',
+          hostOffset: offset,
+          virtualOffsets: active ? [guest] : undefined,
+          snapshot,
+          message: `L2 entry for ${where(i)} points to host offset 0x${hex(offset)}, which is not cluster-aligned`,
+          qemuLine: containsData
+            ? `ERROR offset=${hex(offset)}: Data cluster is not properly aligned; L2 entry corrupted.`
+            : `ERROR offset=${hex(offset)}: Preallocated cluster is not properly aligned; L2 entry corrupted.`,
+        });
+      }
+      if (frag) {
+        ctx.res.allocatedClusters++;
+        if (nextContiguous && offset !== nextContiguous) ctx.res.fragmentedClusters++;
+        nextContiguous = offset + cs;
+      }
+      if (!this.hasDataFile) {
+        // Inline fast path of inc() for the common aligned, in-file case.
+        const k = offset / cs;
+        const mem = this.mem;
+        if (offset % cs === 0 && offset + cs <= ctx.fileSize && k < mem.length && mem.counts[k] === 0) {
+          mem.counts[k] = 1;
+          mem.owners[k] = dataOwner;
+        } else this.inc(offset, cs, dataOwner);
+      }
+      if (copiedInline) {
+        const cluster = Math.floor(offset / cs);
+        if (this.hasDataFile) this.copiedMismatch(1, copied, hi, lo, guest);
+        else if (cluster < tracked) {
+          const rc = onDisk.get(cluster);
+          if (rc >= 0 && (rc === 1) !== copied) this.copiedMismatch(rc, copied, hi, lo, guest);
+        } else this.deferredCopied.push({ cluster, copied, hi, lo, guest });
+      }
+    }
+  }
+
+  private async checkBitmaps(b: { dirOffset: number; dirSize: number; count: number }): Promise<void> {
+    const { ctx, cs } = this;
+    this.inc(b.dirOffset, b.dirSize, Owner.BitmapDirectory);
+    let list: CheckBitmap[];
+    try {
+      list = await readBitmapsForCheck(ctx.io, b.dirOffset, b.dirSize, b.count, cs);
+    } catch (err) {
+      ctx.res.corruptions++;
+      throw err;
+    }
+    for (const bm of list) {
+      this.inc(bm.tableOffset, bm.tableSize * 8, Owner.BitmapTable);
+      if (!Number.isFinite(bm.tableOffset)) continue;
+      const table = await readZeroFilled(ctx.io, bm.tableOffset, bm.tableSize * 8);
+      for (let i = 0; i < bm.tableSize; i++) {
+        const hi = u32(table, i * 8);
+        const lo = u32(table, i * 8 + 4);
+        const offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+        const bad = hi & 0xff000000 || lo & 0x1fe || offset % cs !== 0 || (offset !== 0 && lo & 1);
+        if (bad) {
+          this.finding({
+            kind: 'bitmaps',
+            severity: 'corruption',
+            hostOffset: bm.tableOffset + i * 8,
+            message: `bitmap '${bm.name}' table entry ${i} is invalid (0x${hex64(hi, lo)})`,
+            qemuLine: `ERROR bitmap '${bm.name}' table entry ${i} is invalid`,
+          });
+          continue;
+        }
+        if (offset) this.inc(offset, cs, Owner.BitmapData);
+      }
+    }
+  }
+
+  /** check_refblocks: every refcount block must be inside the file and referenced exactly once. */
+  private checkRefblocks(): void {
+    const { ctx, cs } = this;
+    const entries = ctx.reftable.length / 8;
+    for (let i = 0; i < entries; i++) {
+      const offset = refblockOffsetAt(ctx.reftable, i);
+      if (reftableEntryReserved(ctx.reftable, i)) {
+        this.finding({
+          kind: 'reserved-bits',
+          severity: 'corruption',
+          hostOffset: ctx.header.refcountTableOffset + i * 8,
+          message: `refcount table entry ${i} has reserved bits set`,
+          qemuLine: `ERROR refcount table entry ${i} has reserved bits set`,
+        });
+        this.rebuild = true;
+        continue;
+      }
+      if (offset % cs !== 0) {
+        this.finding({
+          kind: 'unaligned',
+          severity: 'corruption',
+          hostOffset: offset,
+          message: `refcount table entry ${i} points to a refcount block at 0x${hex(offset)}, which is not cluster-aligned`,
+          qemuLine: `ERROR refcount block ${i} is not cluster aligned; refcount table entry corrupted`,
+        });
+        this.rebuild = true;
+        continue;
+      }
+      const cluster = offset / cs;
+      if (cluster >= ctx.nbClusters) {
+        this.finding({
+          kind: 'refblock-outside-image',
+          severity: 'corruption',
+          hostOffset: Number.isFinite(offset) ? offset : undefined,
+          message: `refcount block ${i} at 0x${hex(offset)} lies past the end of the file`,
+          qemuLine: `${this.opts.fixAll ? 'Repairing' : 'ERROR'} refcount block ${i} is outside image`,
+        });
+        if (this.opts.fixAll) this.rebuild = true; // QEMU grows the file; rebuilding elsewhere is as good
+        continue;
+      }
+      if (offset !== 0) {
+        this.inc(offset, cs, Owner.RefcountBlock);
+        const rc = this.mem.get(cluster);
+        if (rc !== 1) {
+          this.finding({
+            kind: 'refblock-refcount',
+            severity: 'corruption',
+            hostOffset: offset,
+            message: `refcount block ${i} at 0x${hex(offset)} is referenced ${rc} times; it must be used only as a refcount block`,
+            qemuLine: `ERROR refcount block ${i} refcount=${rc}`,
+          });
+          this.rebuild = true;
+        }
+      }
+    }
+  }
+}
+
+export { emptySummary };
+export { u64Loose };

@@ -1,0 +1,188 @@
+/**
+ * The integrity check (and repair), following qemu-img check: a pass rebuilds the references, compares them
+ * with the on-disk refcounts and checks COPIED flags; with a repair mode the pass fixes what it may, and a
+ * second, read-only pass then reports what is left (its counters plus the first pass's "fixed" ones).
+ */
+import { Qcow2Error } from '../errors';
+import { AUTOCLEAR_BITMAPS, type Qcow2Header } from '../header';
+import type { Qcow2Info } from '../info';
+import type { Qcow2IoOps } from '../io';
+import { Calculator, type CheckProgress, type PassContext } from './calculate';
+import { compareRefcounts, mismatchFinding } from './compare';
+import { emptySummary, exitCodeFor, FindingSink, type CheckFinding, type CheckResult, type CheckSummary } from './findings';
+import { OnDiskRefcounts } from './ondisk';
+import { checkTrackable, Owner, type RefcountArray } from './refcount-rebuild';
+import { checkCopiedFlags, fixRefcounts, markClean, rebuildRefcountStructure, requireWritable } from './repair';
+import { CheckAbort, readSnapshotsForCheck } from './tables';
+import { readZeroFilled } from './walk-l1l2';
+
+export type RepairMode = 'leaks' | 'all';
+
+export interface CheckOptions {
+  repair?: RepairMode;
+  onProgress?: (p: CheckProgress) => void;
+  signal?: AbortSignal;
+  /** Most findings kept (counts stay exact beyond it). Default 10000. */
+  maxFindings?: number;
+}
+
+/** What check needs from an open image: its file, parsed header and derived geometry. */
+export interface CheckTarget {
+  path: string;
+  io: Qcow2IoOps;
+  header: Qcow2Header;
+  info: Qcow2Info;
+}
+
+export interface CheckResultEx extends CheckResult {
+  /** Set when the check could not run to the end (qemu-img prints "Check failed" and exits 1). */
+  failure?: string;
+}
+
+async function newPass(t: CheckTarget, opts: CheckOptions, sink: FindingSink, res: CheckSummary): Promise<PassContext> {
+  const { io, header: h, info } = t;
+  const fileSize = await io.size();
+  const nbClusters = Math.ceil(fileSize / info.clusterSize);
+  checkTrackable(t.path, nbClusters);
+  const reftable = await readZeroFilled(io, h.refcountTableOffset, h.refcountTableClusters * info.clusterSize);
+  const l1 = await readZeroFilled(io, h.l1TableOffset, h.l1Size * 8);
+  const snapshots = await readSnapshotsForCheck(io, h.snapshotsOffset, h.nbSnapshots, info.clusterSize);
+  const bm = h.extensions.bitmaps;
+  const bitmaps = bm && h.autoclearFeatures.lo & AUTOCLEAR_BITMAPS ? { dirOffset: bm.directoryOffset, dirSize: bm.directorySize, count: bm.nbBitmaps } : null;
+  const onDisk = await OnDiskRefcounts.load(io, info, reftable, nbClusters, {
+    signal: opts.signal,
+    onRegions: (done) => opts.onProgress?.({ phase: 'refcounts', done, total: reftable.length / 8 }),
+  });
+  return { io, file: t.path, header: h, info, fileSize, nbClusters, l1, reftable, snapshots, bitmaps, onDisk, sink, res, signal: opts.signal, onProgress: opts.onProgress };
+}
+
+/** The v3 rule QEMU checks while reading the snapshot table: every entry has at least 16 bytes of extra data. */
+function checkSnapshotEntries(ctx: PassContext, fixAll: boolean): void {
+  if (ctx.header.version < 3) return;
+  for (const sn of ctx.snapshots.snapshots) {
+    if (sn.extraSize >= 16) continue;
+    ctx.res.corruptions++;
+    ctx.sink.add({
+      kind: 'snapshot-table',
+      severity: 'corruption',
+      snapshot: sn.id,
+      message: `snapshot table entry ${sn.index} (${sn.id} ${sn.name}) has only ${sn.extraSize} bytes of extra data; version 3 images need at least 16`,
+      qemuLine: `${fixAll ? 'Repairing' : 'ERROR'} snapshot table entry ${sn.index} is incomplete`,
+    });
+  }
+}
+
+/** One pass of qcow2_check_refcounts (plus the snapshot-table checks), repairing per `fix`. */
+async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | undefined, sink: FindingSink): Promise<{ res: CheckSummary; failure?: string }> {
+  const res = emptySummary();
+  res.totalClusters = Math.ceil(t.info.virtualSize / t.info.clusterSize);
+  let ctx: PassContext;
+  try {
+    ctx = await newPass(t, opts, sink, res);
+  } catch (err) {
+    if (err instanceof CheckAbort) return fail(res, sink, err.qemuLine);
+    throw err;
+  }
+  if (fix) requireWritable(ctx);
+  checkSnapshotEntries(ctx, fix === 'all');
+
+  let calc: Calculator;
+  let mem: RefcountArray;
+  let overlaps: Map<number, Owner[]>;
+  let rebuild: boolean;
+  try {
+    calc = new Calculator(ctx, { copiedInline: !fix, fixAll: fix === 'all' });
+    ({ mem, rebuild, overlaps } = await calc.run());
+  } catch (err) {
+    if (err instanceof CheckAbort) return fail(res, sink, err.qemuLine);
+    throw err;
+  }
+  ctx.onProgress?.({ phase: 'compare', done: 0, total: 1 });
+  const pre = { ...res };
+  const preSink = sink.items.length;
+  const cmp = compareRefcounts(ctx, mem, overlaps, true);
+  rebuild ||= cmp.rebuild;
+  let highest = cmp.highestCluster;
+
+  if (fix === 'all' && rebuild) {
+    const old = { ...res };
+    await rebuildRefcountStructure(ctx, mem);
+    // Recount against the new structure; the old one is now leaked and freed below.
+    res.corruptions = 0;
+    res.leaks = 0;
+    const scratch = new FindingSink(0);
+    const ctx2 = await newPass(t, opts, scratch, res);
+    const calc2 = new Calculator(ctx2, { copiedInline: false, fixAll: false });
+    const r2 = await calc2.run();
+    const fresh = emptySummary();
+    const ctx3: PassContext = { ...ctx2, res: fresh, sink };
+    const cmp2 = compareRefcounts(ctx3, r2.mem, r2.overlaps, false);
+    const leaks = cmp2.mismatches.filter((m) => m.onDisk > m.reference);
+    const fixed = await fixRefcounts(ctx3, leaks, r2.mem, r2.overlaps);
+    const freshLeaks = leaks.length - fixed.length + cmp2.mismatchesDropped;
+    highest = cmp2.highestCluster;
+    if (res.corruptions < old.corruptions) res.corruptionsFixed += old.corruptions - res.corruptions;
+    if (res.leaks < old.leaks) res.leaksFixed += old.leaks - res.leaks;
+    res.leaks += freshLeaks;
+    ctx = ctx3;
+    ctx.res = res;
+    mem = r2.mem;
+  } else if (fix) {
+    if (rebuild) return fail(res, sink, 'ERROR need to rebuild refcount structures');
+    if (res.leaks || res.corruptions) {
+      // Redo the comparison, this time repairing what the mode allows.
+      Object.assign(res, pre);
+      sink.items.length = Math.min(sink.items.length, preSink);
+      const allowed = cmp.mismatches.filter((m) => (m.onDisk > m.reference ? true : fix === 'all'));
+      const fixed = new Set((await fixRefcounts(ctx, allowed, mem, overlaps)).map((m) => m.cluster));
+      for (const m of cmp.mismatches) {
+        const up = m.onDisk < m.reference;
+        if (fixed.has(m.cluster)) {
+          if (up) res.corruptionsFixed++;
+          else res.leaksFixed++;
+          continue;
+        }
+        if (up) res.corruptions++;
+        else res.leaks++;
+        sink.add(mismatchFinding(ctx, m.cluster, m.onDisk, m.reference, mem, overlaps, false));
+      }
+    }
+  }
+
+  if (fix) {
+    const repairCopied = fix === 'all' || (!res.checkErrors && !res.corruptions && !res.leaks);
+    await checkCopiedFlags(ctx, repairCopied, mem);
+  }
+  res.imageEndOffset = (highest + 1) * t.info.clusterSize;
+  if (fix && !res.checkErrors && !res.corruptions) await markClean(ctx);
+  return { res };
+}
+
+function fail(res: CheckSummary, sink: FindingSink, qemuLine: string): { res: CheckSummary; failure: string } {
+  res.checkErrors++;
+  sink.add({ kind: 'check-error', severity: 'error', message: qemuLine.replace(/^ERROR /, ''), qemuLine });
+  return { res, failure: qemuLine.replace(/^ERROR /, '') };
+}
+
+/** Checks (and optionally repairs) an image, as `qemu-img check [-r leaks|all]`. */
+export async function checkImage(t: CheckTarget, opts: CheckOptions = {}): Promise<CheckResultEx> {
+  if (opts.repair && t.io.readOnly) throw new Qcow2Error('read-only', 'cannot repair an image opened read-only', t.path);
+  const sink = new FindingSink(opts.maxFindings);
+  const first = await runPass(t, opts, opts.repair, sink);
+  if (first.failure) return finish(first.res, sink.items, sink.dropped, undefined, first.failure);
+  if (opts.repair && (first.res.corruptionsFixed || first.res.leaksFixed)) {
+    const again = new FindingSink(opts.maxFindings);
+    const second = await runPass(t, opts, undefined, again);
+    second.res.corruptionsFixed = first.res.corruptionsFixed;
+    second.res.leaksFixed = first.res.leaksFixed;
+    return finish(second.res, again.items, again.dropped, sink.items, second.failure);
+  }
+  return finish(first.res, sink.items, sink.dropped, undefined, undefined);
+}
+
+function finish(summary: CheckSummary, findings: CheckFinding[], dropped: number, repairFindings: CheckFinding[] | undefined, failure: string | undefined): CheckResultEx {
+  const out: CheckResultEx = { summary, findings, findingsDropped: dropped, exitCode: failure ? 1 : exitCodeFor(summary) };
+  if (repairFindings) out.repairFindings = repairFindings;
+  if (failure) out.failure = failure;
+  return out;
+}

@@ -1,0 +1,95 @@
+/**
+ * The refcounts recorded on disk, loaded once for every cluster of the file with coalesced refblock reads,
+ * plus point look-ups for clusters past the end of the file.
+ */
+import { u32 } from '../bytes';
+import type { Qcow2IoOps } from '../io';
+import type { Qcow2Info } from '../info';
+import { getRefcount } from '../refcount-codec';
+import { makeCountArray, type CountArray } from './refcount-rebuild';
+import { forEachRegion, readZeroFilled, type WalkOptions } from './walk-l1l2';
+
+const TWO_32 = 0x1_0000_0000;
+
+/** Refcount-table entry → refblock offset (bits 9..63), or Infinity when past 2^53. */
+export function refblockOffsetAt(reftable: Uint8Array, index: number): number {
+  const hi = u32(reftable, index * 8);
+  const lo = u32(reftable, index * 8 + 4);
+  if (hi > 0x1fffff) return Infinity;
+  return hi * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+}
+
+export function reftableEntryReserved(reftable: Uint8Array, index: number): boolean {
+  return (u32(reftable, index * 8 + 4) & 0x1ff) !== 0;
+}
+
+/** Decodes `n` refcounts of a refblock into `out` starting at `outAt`. */
+export function decodeRefblock(block: Uint8Array, bits: number, out: CountArray, outAt: number, n: number): void {
+  if (bits === 16) {
+    for (let i = 0, o = 0; i < n; i++, o += 2) out[outAt + i] = (block[o] << 8) | block[o + 1];
+  } else if (bits === 8) {
+    out.set(block.subarray(0, n), outAt);
+  } else {
+    for (let i = 0; i < n; i++) out[outAt + i] = Math.min(getRefcount(block, i, bits), 0xffffffff);
+  }
+}
+
+export class OnDiskRefcounts {
+  /** Reftable indices whose refblock offset is not cluster-aligned: their refcounts cannot be read. */
+  readonly badRefblocks = new Set<number>();
+
+  private constructor(
+    private readonly io: Qcow2IoOps,
+    private readonly info: Qcow2Info,
+    public reftable: Uint8Array,
+    public counts: CountArray,
+  ) {}
+
+  get length(): number {
+    return this.counts.length;
+  }
+
+  static async load(io: Qcow2IoOps, info: Qcow2Info, reftable: Uint8Array, nbClusters: number, opts: WalkOptions = {}): Promise<OnDiskRefcounts> {
+    const me = new OnDiskRefcounts(io, info, reftable, makeCountArray(info.refcountBits, nbClusters));
+    const perBlock = info.refblockEntries;
+    const regions: { offset: number; length: number; tag: number }[] = [];
+    const entries = reftable.length / 8;
+    for (let i = 0; i < entries && i * perBlock < nbClusters; i++) {
+      const off = refblockOffsetAt(reftable, i);
+      if (off === 0 || off === Infinity) continue; // missing, or past any file end: zeros
+      if (off % info.clusterSize !== 0) {
+        me.badRefblocks.add(i);
+        continue;
+      }
+      regions.push({ offset: off, length: info.clusterSize, tag: i });
+    }
+    await forEachRegion(
+      io,
+      regions,
+      (block, r) => {
+        const first = r.tag * perBlock;
+        decodeRefblock(block, info.refcountBits, me.counts, first, Math.min(perBlock, nbClusters - first));
+      },
+      opts,
+    );
+    return me;
+  }
+
+  /** On-disk refcount of a tracked cluster, or -1 when its refblock cannot be read. */
+  get(cluster: number): number {
+    if (this.badRefblocks.size && this.badRefblocks.has(Math.floor(cluster / this.info.refblockEntries))) return -1;
+    return this.counts[cluster];
+  }
+
+  /** On-disk refcount of any cluster (reads the file for clusters past the tracked range); -1 if unreadable. */
+  async at(cluster: number): Promise<number> {
+    if (cluster < this.counts.length) return this.get(cluster);
+    const index = Math.floor(cluster / this.info.refblockEntries);
+    if (index >= this.reftable.length / 8) return 0;
+    const off = refblockOffsetAt(this.reftable, index);
+    if (off === 0 || off === Infinity) return 0;
+    if (off % this.info.clusterSize !== 0) return -1;
+    const block = await readZeroFilled(this.io, off, this.info.clusterSize);
+    return Math.min(getRefcount(block, cluster % this.info.refblockEntries, this.info.refcountBits), 0xffffffff);
+  }
+}
