@@ -13,13 +13,29 @@ export type Qcow2ErrorCode =
 /** The engine's own typed error. Its message is one line naming the file and the reason. */
 export class Qcow2Error extends Error {
   override readonly name = 'Qcow2Error';
+  readonly reason: string;
+  readonly file?: string;
   constructor(
     readonly code: Qcow2ErrorCode,
-    readonly reason: string,
-    readonly file?: string,
+    reason: string,
+    file?: string,
   ) {
-    super(file ? `${file}: ${reason}` : reason);
+    // Reasons and paths can carry strings from the image (names, backing paths): keep the message one line.
+    const r = printable(reason, MAX_REASON);
+    const f = file === undefined ? undefined : printable(file, MAX_REASON);
+    super(f ? `${f}: ${r}` : r);
+    this.reason = r;
+    this.file = f;
   }
+}
+
+const MAX_REASON = 1200;
+
+/** Escapes control characters and caps the length, so text from an image cannot break a message's one line. */
+export function printable(s: string, max = 80): string {
+  // eslint-disable-next-line no-control-regex
+  const escaped = s.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
 }
 
 export function badImage(file: string, reason: string): Qcow2Error {

@@ -1,5 +1,5 @@
 import { u16, u32, u64OrNull } from './bytes';
-import { badImage } from './errors';
+import { badImage, printable } from './errors';
 import { readFully, type Qcow2IoOps } from './io';
 
 export const MAX_SNAPSHOT_TABLE_BYTES = 64 * 1024 * 1024;
@@ -77,8 +77,8 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
       const ic = u64OrNull(buf, extra + 16);
       if (ic !== null) snap.icount = ic; // -1 (absent) does not fit and stays undefined
     }
-    if (l1Size * 8 > 32 * 1024 * 1024) throw badImage(file, `snapshot ${snap.id} L1 table is too large`);
-    if (l1TableOffset % clusterSize !== 0) throw badImage(file, `snapshot ${snap.id} L1 table offset is not cluster-aligned`);
+    if (l1Size * 8 > 32 * 1024 * 1024) throw badImage(file, `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table is too large`);
+    if (l1TableOffset % clusterSize !== 0) throw badImage(file, `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table offset is not cluster-aligned`);
     snapshots.push(snap);
     pos += Math.ceil(entryLen / 8) * 8;
   }

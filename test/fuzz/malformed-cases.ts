@@ -34,12 +34,12 @@ export class CaseDir {
   path(name: string): string {
     return join(this.dir, name);
   }
-  /** A fresh valid image with 128 KiB of data at guest offset 0 (so L1[0] and an L2 table exist). */
+  /** A fresh valid image with 8 KiB of data at guest offset 0 (so L1[0] and an L2 table exist). */
   base(name: string, opts: string[] = [], size = '64M'): string {
     const p = this.path(name);
     rmSync(p, { force: true });
     qemuImgSync(['create', '-q', '-f', 'qcow2', '-o', [`cluster_size=${this.clusterSize}`, ...opts].join(','), p, size]);
-    qemuIoSync(p, ['write -q -P 0xab 0 128k']);
+    qemuIoSync(p, ['write -q -P 0xab 0 8k']);
     return p;
   }
   /** Makes an image from the base, patched by `patch`. */

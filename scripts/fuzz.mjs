@@ -1,0 +1,160 @@
+// Coverage-guided fuzzing of the qcow2 engine with Jazzer.js (libFuzzer).
+//   npm run fuzz                      10 minutes
+//   npm run fuzz -- --seconds=3600    as long as told
+//   npm run fuzz:ci                   the short CI pass (60 s)
+//   npm run fuzz -- --replay=FILE     run one input through the target, outside the fuzzer
+// The target (test/fuzz/fuzz-image.ts) treats each input as an image and runs open, info, map and reads over it.
+// Findings (non-Qcow2Error exceptions, hangs over 5 s, memory over the RSS limit, writes to a read-only file) are
+// written to fuzz-crashes/; after a finding the fuzzer restarts on the same corpus until the time is used up.
+// Exit status: 0 when the run found nothing new, 1 otherwise.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, appendFileSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { patchGlibc238 } from '../test/fuzz/glibc-compat.mjs';
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? 'true'];
+  }),
+);
+const seconds = Number(args.seconds ?? (args.ci ? 60 : 600));
+const work = join(root, '.fuzz');
+const buildDir = join(work, 'build');
+const seedsDir = join(work, 'seeds');
+const corpusDir = join(work, 'corpus');
+const crashDir = join(root, 'fuzz-crashes');
+const RSS_LIMIT_MB = 2048; // the node process idles at ~200 MB; inputs are at most 128 KiB
+const MAX_LEN = 128 * 1024;
+
+function log(msg) {
+  process.stdout.write(`fuzz: ${msg}\n`);
+}
+
+/** The prebuilt libFuzzer addon needs glibc 2.38; patch its three newer imports when this machine is older. */
+function ensureAddonLoads() {
+  const require = createRequire(join(root, 'package.json'));
+  const addon = join(root, 'node_modules/@jazzer.js/fuzzer/prebuilds', `fuzzer-${process.platform}-${process.arch}.node`);
+  const probe = () => spawnSync(process.execPath, ['-e', `require(${JSON.stringify(addon)})`], { encoding: 'utf8' });
+  let r = probe();
+  if (r.status !== 0 && /GLIBC_2\.38|GLIBCXX_3\.4\.32/.test(r.stderr) && process.platform === 'linux' && process.arch === 'x64') {
+    log(`patching ${addon} for this glibc (${patchGlibc238(addon)} entries)`);
+    r = probe();
+  }
+  if (r.status !== 0) throw new Error(`the Jazzer.js fuzzer addon does not load: ${r.stderr.split('\n').find((l) => /Error/.test(l))}`);
+  return require.resolve('@jazzer.js/core/dist/cli.js');
+}
+
+async function bundleTarget() {
+  mkdirSync(buildDir, { recursive: true });
+  const outfile = join(buildDir, 'qcow2-fuzz.cjs');
+  await build({
+    entryPoints: [join(root, 'test/fuzz/jazzer-entry.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    sourcemap: 'inline',
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+function buildSeeds() {
+  if (existsSync(seedsDir) && readdirSync(seedsDir).length > 0 && !args['fresh-seeds']) return;
+  if (spawnSync('qemu-img', ['--version']).status !== 0) {
+    log('qemu-img is not installed: starting without seed images');
+    mkdirSync(seedsDir, { recursive: true });
+    return;
+  }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'test/fuzz/seed-corpus.ts'), seedsDir], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`seed corpus: ${r.stderr}`);
+  log(r.stdout.trim());
+}
+
+function crashFiles() {
+  return existsSync(crashDir) ? readdirSync(crashDir).filter((f) => /^(crash|timeout|oom|slow-unit|leak)-/.test(f)) : [];
+}
+
+function runJazzer(cli, target, budget) {
+  return new Promise((done) => {
+    const jazzerArgs = [
+      cli,
+      target,
+      corpusDir,
+      seedsDir,
+      '--disable_bug_detectors=.*', // they hook child_process/fs/prototypes; the engine uses none on fuzzed data
+      '--timeout=5000',
+      '--',
+      `-max_total_time=${budget}`,
+      `-rss_limit_mb=${RSS_LIMIT_MB}`,
+      `-max_len=${MAX_LEN}`,
+      `-artifact_prefix=${crashDir}/`,
+      '-print_final_stats=1',
+    ];
+    const child = spawn(process.execPath, jazzerArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let execs = 0;
+    let tail = '';
+    const onData = (chunk) => {
+      const s = chunk.toString();
+      tail = (tail + s).slice(-20000);
+      const m = /stat::number_of_executed_units:\s*(\d+)/.exec(s) ?? /Done (\d+) runs/.exec(s);
+      if (m) execs = Number(m[1]);
+      if (args.verbose || /Uncaught|==\d+==|ERROR|artifact_prefix|Test unit written/.test(s)) process.stdout.write(s);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('close', (code) => done({ code, execs, tail }));
+  });
+}
+
+async function replay(file) {
+  const target = await bundleTarget();
+  const { fuzz } = createRequire(import.meta.url)(target);
+  await fuzz(readFileSync(file));
+  log(`${file}: no finding`);
+}
+
+async function main() {
+  if (args.replay) return replay(args.replay);
+  const cli = ensureAddonLoads();
+  const target = await bundleTarget();
+  buildSeeds();
+  mkdirSync(corpusDir, { recursive: true });
+  mkdirSync(crashDir, { recursive: true });
+  const before = new Set(crashFiles());
+  const start = Date.now();
+  let execs = 0;
+  let restarts = 0;
+  log(`fuzzing for ${seconds} s (corpus ${corpusDir}, seeds ${seedsDir}, findings to ${crashDir}/)`);
+  for (;;) {
+    const left = Math.floor(seconds - (Date.now() - start) / 1000);
+    if (left < 5 || restarts > 50) break;
+    const r = await runJazzer(cli, target, left);
+    execs += r.execs;
+    if (r.code === 0) break;
+    restarts++;
+    const fresh = crashFiles().filter((f) => !before.has(f));
+    if (fresh.length === 0 && !/Test unit written|artifact_prefix/.test(r.tail)) {
+      process.stdout.write(r.tail.slice(-3000));
+      throw new Error(`jazzer exited with ${r.code} without writing a finding`);
+    }
+  }
+  const ran = (Date.now() - start) / 1000;
+  const found = crashFiles().filter((f) => !before.has(f));
+  appendFileSync(join(work, 'history.jsonl'), JSON.stringify({ date: new Date().toISOString(), seconds: Math.round(ran), execs, findings: found }) + '\n');
+  log(`ran ${ran.toFixed(0)} s, ${execs} executions, ${found.length} new finding(s)${found.length ? `: ${found.join(', ')}` : ''}`);
+  if (found.length) {
+    log(`reproduce with: npm run fuzz -- --replay=fuzz-crashes/${found[0]}; add each as a regression test in test/engine/fuzz-regressions.test.ts`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`fuzz: ${err.message}\n`);
+  process.exitCode = 2;
+});
