@@ -1,0 +1,136 @@
+/** The hex view's rendering model: offset ↔ scroll mapping on multi-TiB disks, row layout, copy, page cache bounds. */
+import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
+import { ScrollModel, MIN_THUMB_PX } from '../../webview/hex/scroll-model';
+import { copyAsHex, copyAsText, formatOffset, gapBefore, hexDigit } from '../../webview/hex/row-layout';
+import { PageCache, kindsOf, type FetchedRange } from '../../webview/hex/page-cache';
+import { SOURCE_KINDS } from '../../src/shared/kinds';
+
+const TiB = 2 ** 40;
+
+describe('hex view: scroll model', () => {
+  it('reaches the last byte of a 4 TiB disk and maps the thumb both ways', () => {
+    const m = new ScrollModel(4 * TiB, 16, 40);
+    assert.equal(m.totalRows, 2 ** 38);
+    m.setTopRow(Number.MAX_SAFE_INTEGER);
+    assert.equal(m.topRow, 2 ** 38 - 40);
+    const [s, e] = m.visibleRange();
+    assert.equal(e, 4 * TiB);
+    assert.equal(e - s, 40 * 16);
+    const track = 800;
+    const t = m.thumb(track);
+    assert.equal(t.height, MIN_THUMB_PX);
+    assert.equal(t.top + t.height, track);
+    assert.equal(m.topRowForThumb(t.top, track), m.maxTopRow);
+    assert.equal(m.topRowForThumb(0, track), 0);
+    assert.equal(m.topRowForThumb(-50, track), 0);
+    assert.equal(m.topRowForThumb(10_000, track), m.maxTopRow);
+  });
+
+  it('thumb → row → thumb round-trips within a pixel for any row of any disk size', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 50 }), fc.constantFrom(8, 16, 32, 64), fc.integer({ min: 1, max: 200 }), fc.double({ min: 0, max: 1, noNaN: true }), (size, bpr, rows, frac) => {
+        const m = new ScrollModel(size, bpr, rows);
+        m.setTopRow(frac * m.maxTopRow);
+        const t = m.thumb(600);
+        const back = m.topRowForThumb(t.top, 600);
+        m.setTopRow(back);
+        assert.ok(Math.abs(m.thumb(600).top - t.top) <= 1);
+        assert.ok(m.topRow >= 0 && m.topRow <= m.maxTopRow);
+      }),
+      { seed: 6, numRuns: 500 },
+    );
+  });
+
+  it('go to centres the offset, reveal scrolls the least, changing the row width keeps the first byte', () => {
+    const m = new ScrollModel(4 * TiB, 16, 30);
+    const target = 3 * TiB + 12345;
+    m.centre(target);
+    assert.ok(m.isVisible(target));
+    assert.equal(m.rowOf(target) - m.topRow, 10);
+    m.reveal(target + 16 * 25);
+    assert.equal(m.topRow + m.viewRows - 1, m.rowOf(target + 16 * 25));
+    const first = m.topRow * 16;
+    m.setBytesPerRow(64);
+    assert.equal(m.topRow, Math.floor(first / 64));
+    m.centre(0);
+    assert.equal(m.topRow, 0);
+    const tiny = new ScrollModel(100, 16, 30);
+    assert.equal(tiny.maxTopRow, 0);
+    assert.deepEqual(tiny.thumb(300), { top: 0, height: 300 });
+  });
+});
+
+describe('hex view: row layout and copy', () => {
+  it('formats offsets in hex, decimal and LBA with a fixed width per disk', () => {
+    assert.equal(formatOffset(0x1f0, 'hex', 1 << 20, 512), '000001f0');
+    assert.equal(formatOffset(4 * TiB - 16, 'hex', 4 * TiB, 512), '3fffffffff0');
+    assert.equal(formatOffset(496, 'dec', 1_000_000, 512), '   496');
+    assert.equal(formatOffset(2048 * 512 + 16, 'lba', 64 << 20, 512), '  2048+010');
+    assert.equal(formatOffset(4096 + 8, 'lba', 1 << 20, 4096), ' 1+008');
+  });
+
+  it('groups bytes and copies as hex (per row, grouped) or as text', () => {
+    assert.deepEqual([0, 1, 2, 3, 4].map((i) => gapBefore(i, 2)), [false, false, true, false, true]);
+    const b = Uint8Array.from([0x48, 0x69, 0x00, 0xff, 0x41]);
+    assert.equal(copyAsHex(b, 0, 16, 1), '48 69 00 ff 41');
+    assert.equal(copyAsHex(b, 0, 16, 2), '4869 00ff 41');
+    assert.equal(copyAsHex(b, 14, 16, 1), '48 69\n00 ff 41');
+    assert.equal(copyAsText(b), 'Hi..A');
+    assert.equal(hexDigit('F'), 15);
+    assert.equal(hexDigit('g'), undefined);
+  });
+});
+
+describe('hex view: page cache', () => {
+  function fakeFetcher(size: number, delay = 0) {
+    const calls: Array<[number, number]> = [];
+    const f = async (offset: number, length: number): Promise<FetchedRange> => {
+      calls.push([offset, length]);
+      if (delay) await new Promise((r) => setTimeout(r, delay));
+      const data = new Uint8Array(length).map((_, i) => (offset + i) & 0xff);
+      return { data, runs: [{ start: offset, length: Math.min(length, 100), kind: 'data', depth: 0 }, { start: offset + 100, length: length - 100, kind: 'compressed', depth: 1 }] };
+    };
+    return { f, calls, size };
+  }
+
+  it('fetches only the pages in view, once, and stays within its bound while scrolling a 4 TiB disk', async () => {
+    const { f, calls } = fakeFetcher(4 * TiB);
+    const c = new PageCache(f, 4 * TiB, 16384, 8);
+    await Promise.all([c.ensure(0, 1024), c.ensure(0, 1024)]);
+    assert.deepEqual(calls, [[0, 16384]]);
+    for (let off = 0; off < 4 * TiB; off += TiB / 64) await c.ensure(off, off + 2048);
+    assert.ok(c.stats.peakPages <= 8, `peak ${c.stats.peakPages}`);
+    assert.equal(c.stats.pages, 8);
+    await c.ensure(4 * TiB - 100, 4 * TiB);
+    assert.deepEqual(calls.at(-1), [4 * TiB - 16384, 16384]);
+    assert.equal(c.byteAt(4 * TiB - 1), (4 * TiB - 1) & 0xff);
+  });
+
+  it('never evicts the pages on screen, even over its bound', async () => {
+    const { f } = fakeFetcher(1 << 30);
+    const c = new PageCache(f, 1 << 30, 4096, 2);
+    await c.ensure(0, 4096 * 4);
+    for (let i = 0; i < 4; i++) assert.ok(c.get(i), `page ${i}`);
+  });
+
+  it('colours bytes by source, keeps stale bytes on screen after invalidate, and refetches them', async () => {
+    const { f, calls } = fakeFetcher(1 << 20);
+    const c = new PageCache(f, 1 << 20, 4096, 4);
+    await c.ensure(0, 10);
+    const p = c.get(0)!;
+    assert.equal(SOURCE_KINDS[p.kinds[0]], 'data');
+    assert.equal(SOURCE_KINDS[p.kinds[200]], 'backing');
+    c.patch(5, Uint8Array.of(0xee));
+    assert.equal(c.byteAt(5), 0xee);
+    c.invalidate();
+    assert.equal(c.get(0)!.stale, true);
+    assert.equal(c.byteAt(5), 0xee); // still shown until the fresh page arrives
+    await c.ensure(0, 10);
+    assert.equal(calls.length, 2);
+    assert.equal(c.get(0)!.stale, false);
+    assert.equal(c.byteAt(5), 5);
+    assert.deepEqual([...(await c.read(4090, 12))], [...Array(12).keys()].map((i) => (4090 + i) & 0xff));
+    assert.equal(SOURCE_KINDS[kindsOf(0, 10, [])[3]], 'unallocated');
+  });
+});

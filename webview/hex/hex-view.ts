@@ -1,0 +1,730 @@
+/**
+ * The guest-disk hex view: a fixed pool of row elements redrawn from the page cache as the top row moves,
+ * a custom scrollbar over the whole disk, keyboard and mouse navigation, replace-only editing, copy,
+ * the data inspector and the partition list. All text from the image goes through textContent.
+ */
+import type { HexHost, HostMessage } from '../../src/shared/protocol';
+import { SOURCE_KINDS, KIND_LABELS } from '../../src/shared/kinds';
+import { inspectBytes, printable } from '../../src/shared/inspector';
+import { scanPartitions, type PartitionTable } from '../../src/shared/partitions';
+import { formatBytes, parseOffset } from '../../src/shared/format';
+import { ScrollModel } from './scroll-model';
+import { PageCache } from './page-cache';
+import { HostLink } from './host-link';
+import { BYTES_PER_ROW_CHOICES, GROUP_CHOICES, byteHex, copyAsHex, copyAsText, formatOffset, gapBefore, hexDigit, type OffsetMode } from './row-layout';
+import { installStyles, ROW_HEIGHT } from './styles';
+
+/** Most bytes one copy takes (the host's clipboard message is bounded too). */
+export const MAX_COPY_BYTES = 1024 * 1024;
+
+interface HexState {
+  cursor: number;
+  topRow: number;
+  mode: OffsetMode;
+  bytesPerRow: number;
+  group: number;
+  littleEndian: boolean;
+}
+
+interface RowEls {
+  el: HTMLElement;
+  off: HTMLElement;
+  hex: HTMLElement[];
+  txt: HTMLElement[];
+  mark: HTMLElement;
+}
+
+/** Timings the UI test and the bench read (also mirrored on the root element as data-* attributes). */
+export interface HexTimings {
+  lastGoToMs: number;
+  maxFetchMs: number;
+  cachePages: number;
+  peakCachePages: number;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+export class HexView {
+  readonly root = el('div', 'hx-root');
+  private readonly model: ScrollModel;
+  private readonly cache: PageCache;
+  private readonly link: HostLink;
+  private readonly grid = el('div', 'hx-grid');
+  private readonly head = el('div', 'hx-row hx-head');
+  private readonly rowsBox = el('div');
+  private readonly track = el('div', 'hx-scroll');
+  private readonly thumb = el('div', 'hx-thumb');
+  private readonly status = el('span', 'hx-status');
+  private readonly gotoInput = el('input', 'hx-goto');
+  private readonly inspector = el('tbody');
+  private readonly partsBody = el('tbody');
+  private readonly partsNote = el('div');
+  private readonly partSelect = el('select');
+  private rows: RowEls[] = [];
+  private state: HexState;
+  private sectorSize: number;
+  private anchor?: number;
+  private column: 'hex' | 'text' = 'hex';
+  private nibble?: { offset: number; high: number };
+  private frame = 0;
+  private wheelRest = 0;
+  private gotoStart?: number;
+  private partitions?: PartitionTable;
+  private boundaries: Array<{ offset: number; label: string }> = [];
+  private readonly resize: ResizeObserver;
+  readonly timings: HexTimings = { lastGoToMs: -1, maxFetchMs: 0, cachePages: 0, peakCachePages: 0 };
+  private partitionListeners: Array<(t: PartitionTable) => void> = [];
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly host: HexHost,
+  ) {
+    installStyles(document);
+    const saved = (host.getState() ?? {}) as Partial<HexState>;
+    this.state = {
+      cursor: clampInt(saved.cursor, 0, Math.max(0, host.virtualSize - 1), 0),
+      topRow: clampInt(saved.topRow, 0, Number.MAX_SAFE_INTEGER, 0),
+      mode: saved.mode === 'dec' || saved.mode === 'lba' ? saved.mode : 'hex',
+      bytesPerRow: (BYTES_PER_ROW_CHOICES as readonly number[]).includes(saved.bytesPerRow as number) ? saved.bytesPerRow! : 16,
+      group: (GROUP_CHOICES as readonly number[]).includes(saved.group as number) ? saved.group! : 1,
+      littleEndian: saved.littleEndian !== false,
+    };
+    this.sectorSize = host.settings.sectorSize || 512;
+    this.model = new ScrollModel(host.virtualSize, this.state.bytesPerRow, 1);
+    this.link = new HostLink(host, (m) => this.onHostMessage(m));
+    this.cache = new PageCache((o, n) => this.link.read(o, n), host.virtualSize);
+    this.cache.onLoaded = () => this.schedule();
+    this.cache.onError = (err) => this.setStatus(String((err as Error).message ?? err), true);
+    this.build();
+    this.model.topRow = this.state.topRow;
+    container.appendChild(this.root);
+    this.resize = new ResizeObserver(() => this.layout());
+    this.resize.observe(this.grid);
+    this.layout();
+    void this.scanPartitions();
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Building the DOM
+  // -------------------------------------------------------------------------------------------------------
+
+  private build(): void {
+    const bar = el('div', 'hx-toolbar');
+    this.gotoInput.placeholder = 'offset, 0x…, 4K, lba 2048';
+    this.gotoInput.setAttribute('aria-label', 'Go to offset or LBA (Ctrl+G)');
+    this.gotoInput.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') this.goToText(this.gotoInput.value);
+      else if (e.key === 'Escape') this.grid.focus();
+      e.stopPropagation();
+    });
+    const go = el('button', undefined, 'Go');
+    go.addEventListener('click', () => this.goToText(this.gotoInput.value));
+    this.partSelect.setAttribute('aria-label', 'Go to partition');
+    this.partSelect.addEventListener('change', () => {
+      const p = this.partitions?.partitions[Number(this.partSelect.value)];
+      if (p) this.goTo(p.start);
+      this.partSelect.value = '';
+    });
+    const mode = this.select('Offsets', [['hex', 'hex'], ['dec', 'decimal'], ['lba', 'LBA']], this.state.mode, (v) => {
+      this.state.mode = v as OffsetMode;
+      this.rebuildRows();
+    });
+    const bpr = this.select('Bytes/row', BYTES_PER_ROW_CHOICES.map((n) => [String(n), String(n)]), String(this.state.bytesPerRow), (v) => {
+      this.state.bytesPerRow = Number(v);
+      this.model.setBytesPerRow(Number(v));
+      this.rebuildRows();
+    });
+    const grp = this.select('Group', GROUP_CHOICES.map((n) => [String(n), String(n)]), String(this.state.group), (v) => {
+      this.state.group = Number(v);
+      this.rebuildRows();
+    });
+    const copyHex = el('button', undefined, 'Copy hex');
+    copyHex.addEventListener('click', () => void this.copy('hex'));
+    const copyText = el('button', undefined, 'Copy text');
+    copyText.addEventListener('click', () => void this.copy('text'));
+    this.status.setAttribute('role', 'status');
+    bar.append(this.gotoInput, go, this.partSelect, mode, bpr, grp, copyHex, copyText, this.status);
+
+    const body = el('div', 'hx-body');
+    this.grid.tabIndex = 0;
+    this.grid.setAttribute('role', 'grid');
+    this.grid.setAttribute('aria-label', 'Guest disk bytes');
+    this.grid.append(this.head, this.rowsBox);
+    this.grid.addEventListener('keydown', (e) => this.onKey(e));
+    this.grid.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
+    this.grid.addEventListener('mousedown', (e) => this.onMouse(e, true));
+    this.grid.addEventListener('mousemove', (e) => e.buttons === 1 && this.onMouse(e, false));
+    this.grid.addEventListener('copy', (e) => {
+      e.preventDefault();
+      void this.copy(this.column === 'hex' ? 'hex' : 'text');
+    });
+    this.track.append(this.thumb);
+    this.setupScrollbar();
+    body.append(this.grid, this.track, this.buildSide());
+    this.root.append(bar, body);
+  }
+
+  private select(label: string, options: Array<[string, string]>, value: string, onChange: (v: string) => void): HTMLElement {
+    const wrap = el('label', undefined, label + ' ');
+    const s = el('select');
+    for (const [v, text] of options) {
+      const o = el('option', undefined, text);
+      o.value = v;
+      s.append(o);
+    }
+    s.value = value;
+    s.addEventListener('change', () => {
+      onChange(s.value);
+      this.saveState();
+      this.schedule();
+    });
+    wrap.append(s);
+    return wrap;
+  }
+
+  private buildSide(): HTMLElement {
+    const side = el('div', 'hx-side');
+    const endian = el('select');
+    for (const [v, t] of [['le', 'little-endian'], ['be', 'big-endian']]) {
+      const o = el('option', undefined, t);
+      o.value = v;
+      endian.append(o);
+    }
+    endian.value = this.state.littleEndian ? 'le' : 'be';
+    endian.setAttribute('aria-label', 'Byte order');
+    endian.addEventListener('change', () => {
+      this.state.littleEndian = endian.value === 'le';
+      this.saveState();
+      this.renderInspector();
+    });
+    const insTable = el('table', 'hx-ins');
+    insTable.append(this.inspector);
+    const partsTable = el('table', 'hx-parts');
+    const ph = el('thead');
+    const hr = el('tr');
+    for (const h of ['#', 'name / type', 'LBA range', 'size']) hr.append(el('th', undefined, h));
+    ph.append(hr);
+    partsTable.append(ph, this.partsBody);
+    const legend = el('div', 'hx-legend');
+    SOURCE_KINDS.forEach((k, i) => {
+      const item = el('span');
+      item.append(el('span', `hx-sw hx-sw${i}`), document.createTextNode(KIND_LABELS[k]));
+      legend.append(item);
+    });
+    side.append(el('h3', undefined, 'Data inspector'), endian, insTable, el('h3', undefined, 'Partitions'), this.partsNote, partsTable, el('h3', undefined, 'Legend'), legend);
+    return side;
+  }
+
+  /** (Re)creates the pool of row elements for the current viewport and row width. */
+  private rebuildRows(): void {
+    const bpr = this.state.bytesPerRow;
+    const n = this.model.viewRows;
+    this.rowsBox.textContent = '';
+    this.rows = [];
+    for (let r = 0; r < n; r++) {
+      const row: RowEls = { el: el('div', 'hx-row'), off: el('span', 'hx-off'), hex: [], txt: [], mark: el('span', 'hx-mark') };
+      const hexBox = el('span', 'hx-hex');
+      const txtBox = el('span', 'hx-txt');
+      for (let i = 0; i < bpr; i++) {
+        const b = el('span', 'hx-b');
+        b.dataset.i = String(i);
+        row.hex.push(b);
+        hexBox.append(b);
+        const c = el('span', 'hx-c');
+        c.dataset.i = String(i);
+        c.dataset.t = '1';
+        row.txt.push(c);
+        txtBox.append(c);
+      }
+      row.el.dataset.r = String(r);
+      row.el.append(row.off, hexBox, txtBox, row.mark);
+      this.rows.push(row);
+      this.rowsBox.append(row.el);
+    }
+    // Column header: byte positions within the row.
+    this.head.textContent = '';
+    const off = el('span', 'hx-off', formatOffset(0, this.state.mode, this.model.size, this.sectorSize).replace(/./g, ' '));
+    const hexBox = el('span', 'hx-hex');
+    for (let i = 0; i < bpr; i++) hexBox.append(el('span', 'hx-b' + (gapBefore(i, this.state.group) ? ' hx-gap' : ''), byteHex(i)));
+    this.head.append(off, hexBox, el('span', 'hx-txt', 'text'));
+    this.schedule();
+  }
+
+  private layout(): void {
+    const h = this.grid.clientHeight - ROW_HEIGHT; // minus the column header
+    const n = Math.max(1, Math.floor(h / ROW_HEIGHT));
+    if (n !== this.model.viewRows || this.rows.length === 0) {
+      this.model.setViewRows(n);
+      this.rebuildRows();
+    }
+    this.schedule();
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Drawing
+  // -------------------------------------------------------------------------------------------------------
+
+  private schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  /** Draws now (tests and the bench call it directly). Returns true when every visible byte was loaded. */
+  render(): boolean {
+    const { bytesPerRow: bpr, group, mode } = this.state;
+    const size = this.model.size;
+    const [selLo, selHi] = this.selection();
+    const cursor = this.state.cursor;
+    let complete = true;
+    for (let r = 0; r < this.rows.length; r++) {
+      const row = this.rows[r];
+      const start = (this.model.topRow + r) * bpr;
+      if (start >= size) {
+        row.el.style.visibility = 'hidden';
+        continue;
+      }
+      row.el.style.visibility = '';
+      row.off.textContent = formatOffset(start, mode, size, this.sectorSize);
+      const marks = this.boundariesIn(start, start + bpr);
+      row.el.classList.toggle('hx-pstart', marks.some((m) => m.offset === start));
+      row.mark.textContent = marks.map((m) => m.label).join(' · ');
+      const page = this.cache.get(this.cache.pageIndex(start));
+      for (let i = 0; i < bpr; i++) {
+        const off = start + i;
+        const hx = row.hex[i];
+        const tx = row.txt[i];
+        const gap = gapBefore(i, group) ? ' hx-gap' : '';
+        if (off >= size) {
+          hx.textContent = '  ';
+          tx.textContent = ' ';
+          hx.className = 'hx-b' + gap;
+          tx.className = 'hx-c';
+          continue;
+        }
+        const p = page && off < page.offset + page.data.length ? page : this.cache.get(this.cache.pageIndex(off));
+        const sel = off >= selLo && off <= selHi ? ' hx-sel' : '';
+        const cur = off === cursor ? ' hx-cur' : '';
+        const pb = marks.some((m) => m.offset === off) ? ' hx-pb' : '';
+        if (!p) {
+          complete = false;
+          hx.textContent = '··';
+          tx.textContent = '·';
+          hx.className = 'hx-b hx-loading' + gap + sel + cur;
+          tx.className = 'hx-c hx-loading' + sel + cur;
+          continue;
+        }
+        if (p.stale) complete = false;
+        const at = off - p.offset;
+        const b = p.data[at];
+        const k = ' hx-k' + p.kinds[at];
+        if (this.nibble && this.nibble.offset === off) {
+          hx.textContent = this.nibble.high.toString(16) + '_';
+          hx.className = 'hx-b hx-nib' + k + gap + sel + cur;
+        } else {
+          hx.textContent = byteHex(b);
+          hx.className = 'hx-b' + k + gap + sel + pb + (this.column === 'hex' ? cur : '');
+        }
+        tx.textContent = printable(b);
+        tx.className = 'hx-c' + k + sel + (this.column === 'text' ? cur : '');
+      }
+    }
+    this.renderScrollbar();
+    this.renderInspector();
+    const [vs, ve] = this.model.visibleRange();
+    if (!complete) void this.cache.ensure(vs, ve);
+    this.publishTimings(complete);
+    return complete;
+  }
+
+  private publishTimings(complete: boolean): void {
+    if (complete && this.gotoStart !== undefined) {
+      this.timings.lastGoToMs = performance.now() - this.gotoStart;
+      this.gotoStart = undefined;
+    }
+    this.timings.maxFetchMs = this.cache.stats.maxFetchMs;
+    this.timings.cachePages = this.cache.stats.pages;
+    this.timings.peakCachePages = this.cache.stats.peakPages;
+    const d = this.root.dataset;
+    d.gotoMs = this.timings.lastGoToMs.toFixed(1);
+    d.maxFetchMs = this.timings.maxFetchMs.toFixed(1);
+    d.cachePages = String(this.timings.cachePages);
+    d.peakCachePages = String(this.timings.peakCachePages);
+    d.topOffset = String(this.model.topRow * this.state.bytesPerRow);
+    d.cursor = String(this.state.cursor);
+    d.complete = String(complete);
+  }
+
+  private renderScrollbar(): void {
+    const h = this.track.clientHeight;
+    const t = this.model.thumb(h);
+    this.thumb.style.top = `${t.top}px`;
+    this.thumb.style.height = `${t.height}px`;
+  }
+
+  private renderInspector(): void {
+    const bytes: number[] = [];
+    for (let i = 0; i < 16 && this.state.cursor + i < this.model.size; i++) {
+      const b = this.cache.byteAt(this.state.cursor + i);
+      if (b === undefined) break;
+      bytes.push(b);
+    }
+    const rows = inspectBytes(Uint8Array.from(bytes), this.state.littleEndian);
+    this.inspector.textContent = '';
+    const at = el('tr');
+    at.append(el('td', undefined, 'offset'), el('td', 'hx-v', `0x${this.state.cursor.toString(16)} (LBA ${Math.floor(this.state.cursor / this.sectorSize)})`));
+    this.inspector.append(at);
+    for (const r of rows) {
+      const tr = el('tr');
+      tr.append(el('td', undefined, r.label), el('td', 'hx-v', r.value));
+      this.inspector.append(tr);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Navigation, selection, editing
+  // -------------------------------------------------------------------------------------------------------
+
+  /** Moves the cursor to `offset` and scrolls it into view (a third of the way down). */
+  goTo(offset: number): void {
+    const o = Math.min(Math.max(0, Math.floor(offset)), Math.max(0, this.model.size - 1));
+    this.gotoStart = performance.now();
+    this.nibble = undefined;
+    this.anchor = undefined;
+    this.state.cursor = o;
+    this.model.centre(o);
+    this.saveState();
+    this.setStatus('');
+    const [vs, ve] = this.model.visibleRange();
+    void this.cache.ensure(vs, ve);
+    this.schedule();
+  }
+
+  private goToText(text: string): void {
+    const off = parseOffset(text, this.sectorSize);
+    if (off === undefined) return this.setStatus(`Not an offset: ${text.slice(0, 40)}`, true);
+    if (off >= this.model.size) return this.setStatus(`Offset ${off} is beyond the end of the disk (${formatBytes(this.model.size)})`, true);
+    this.goTo(off);
+    this.grid.focus();
+  }
+
+  private moveCursor(to: number, extend: boolean): void {
+    const o = Math.min(Math.max(0, to), Math.max(0, this.model.size - 1));
+    if (extend) this.anchor ??= this.state.cursor;
+    else this.anchor = undefined;
+    this.nibble = undefined;
+    this.state.cursor = o;
+    this.model.reveal(o);
+    this.saveState();
+    this.schedule();
+  }
+
+  private selection(): [number, number] {
+    if (this.anchor === undefined) return [this.state.cursor, this.state.cursor];
+    return [Math.min(this.anchor, this.state.cursor), Math.max(this.anchor, this.state.cursor)];
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const bpr = this.state.bytesPerRow;
+    const c = this.state.cursor;
+    const page = this.model.viewRows * bpr;
+    const ctrl = e.ctrlKey || e.metaKey;
+    let handled = true;
+    switch (e.key) {
+      case 'ArrowLeft': this.moveCursor(c - 1, e.shiftKey); break;
+      case 'ArrowRight': this.moveCursor(c + 1, e.shiftKey); break;
+      case 'ArrowUp': this.moveCursor(c - bpr, e.shiftKey); break;
+      case 'ArrowDown': this.moveCursor(c + bpr, e.shiftKey); break;
+      case 'PageUp': this.model.scrollBy(-this.model.viewRows); this.moveCursor(c - page, e.shiftKey); break;
+      case 'PageDown': this.model.scrollBy(this.model.viewRows); this.moveCursor(c + page, e.shiftKey); break;
+      case 'Home': this.moveCursor(ctrl ? 0 : c - (c % bpr), e.shiftKey); break;
+      case 'End': this.moveCursor(ctrl ? this.model.size - 1 : c - (c % bpr) + bpr - 1, e.shiftKey); break;
+      case 'Tab': this.column = this.column === 'hex' ? 'text' : 'hex'; this.nibble = undefined; this.schedule(); break;
+      case 'Escape': this.anchor = undefined; this.nibble = undefined; this.schedule(); break;
+      default:
+        handled = false;
+    }
+    if (!handled && ctrl && (e.key === 'g' || e.key === 'G')) {
+      this.gotoInput.focus();
+      this.gotoInput.select();
+      handled = true;
+    } else if (!handled && ctrl && (e.key === 'a' || e.key === 'A')) {
+      handled = true; // select-all of a multi-TiB disk is never wanted; swallow it
+    } else if (!handled && !ctrl && !e.altKey && e.key.length === 1) {
+      handled = this.typeKey(e.key);
+    }
+    if (handled) {
+      e.preventDefault();
+      e.stopPropagation();
+    }
+  }
+
+  /** Replace-only typing: two hex digits per byte in the hex column, one character in the text column. */
+  private typeKey(key: string): boolean {
+    if (!this.host.editable) {
+      this.setStatus('This editor is read-only', true);
+      return hexDigit(key) !== undefined || this.column === 'text';
+    }
+    const c = this.state.cursor;
+    if (this.column === 'hex') {
+      const d = hexDigit(key);
+      if (d === undefined) return false;
+      if (!this.nibble || this.nibble.offset !== c) {
+        this.nibble = { offset: c, high: d };
+        this.schedule();
+        return true;
+      }
+      this.commit(c, (this.nibble.high << 4) | d);
+      return true;
+    }
+    const code = key.charCodeAt(0);
+    if (code < 0x20 || code > 0x7e) return false;
+    this.commit(c, code);
+    return true;
+  }
+
+  private commit(offset: number, byte: number): void {
+    this.nibble = undefined;
+    const bytes = Uint8Array.of(byte);
+    this.cache.patch(offset, bytes);
+    this.link.edit(offset, bytes, `Edit byte at 0x${offset.toString(16)}`);
+    this.moveCursor(offset + 1, false);
+  }
+
+  private onWheel(e: WheelEvent): void {
+    e.preventDefault();
+    const rows = e.deltaMode === 1 ? e.deltaY : e.deltaMode === 2 ? e.deltaY * this.model.viewRows : e.deltaY / ROW_HEIGHT;
+    this.wheelRest += rows;
+    const whole = Math.trunc(this.wheelRest);
+    if (whole !== 0) {
+      this.wheelRest -= whole;
+      this.model.scrollBy(whole);
+      this.saveState();
+      this.schedule();
+    }
+  }
+
+  private onMouse(e: MouseEvent, down: boolean): void {
+    const t = e.target as HTMLElement;
+    const i = t.dataset?.i;
+    const rowEl = t.closest<HTMLElement>('.hx-row');
+    if (i === undefined || !rowEl?.dataset.r) return;
+    const off = (this.model.topRow + Number(rowEl.dataset.r)) * this.state.bytesPerRow + Number(i);
+    if (off >= this.model.size) return;
+    if (down) {
+      this.column = t.dataset.t ? 'text' : 'hex';
+      this.grid.focus();
+      e.preventDefault();
+    }
+    this.moveCursor(off, !down || e.shiftKey);
+  }
+
+  private setupScrollbar(): void {
+    let dragFrom: { y: number; top: number } | undefined;
+    this.thumb.addEventListener('pointerdown', (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      this.thumb.setPointerCapture(e.pointerId);
+      this.thumb.classList.add('hx-drag');
+      dragFrom = { y: e.clientY, top: this.model.thumb(this.track.clientHeight).top };
+    });
+    this.thumb.addEventListener('pointermove', (e) => {
+      if (!dragFrom) return;
+      this.model.setTopRow(this.model.topRowForThumb(dragFrom.top + e.clientY - dragFrom.y, this.track.clientHeight));
+      this.schedule();
+    });
+    const end = () => {
+      dragFrom = undefined;
+      this.thumb.classList.remove('hx-drag');
+      this.saveState();
+    };
+    this.thumb.addEventListener('pointerup', end);
+    this.thumb.addEventListener('pointercancel', end);
+    this.track.addEventListener('pointerdown', (e) => {
+      if (e.target !== this.track) return;
+      const t = this.model.thumb(this.track.clientHeight);
+      const y = e.clientY - this.track.getBoundingClientRect().top;
+      this.model.scrollBy(y < t.top ? -this.model.viewRows : this.model.viewRows);
+      this.saveState();
+      this.schedule();
+    });
+  }
+
+  /** Scrolls so that the last row of the disk is at the bottom (the scrollbar's end). */
+  scrollToEnd(): void {
+    this.gotoStart = performance.now();
+    this.model.setTopRow(this.model.maxTopRow);
+    this.schedule();
+  }
+
+  private async copy(as: 'hex' | 'text'): Promise<void> {
+    const [lo, hi] = this.selection();
+    const n = hi - lo + 1;
+    if (n > MAX_COPY_BYTES) return this.setStatus(`Selection of ${formatBytes(n)} is too large to copy (limit ${formatBytes(MAX_COPY_BYTES)})`, true);
+    try {
+      const bytes = await this.cache.read(lo, n);
+      this.link.copy(as === 'hex' ? copyAsHex(bytes, lo, this.state.bytesPerRow, this.state.group) : copyAsText(bytes));
+      this.setStatus(`Copied ${n} byte${n === 1 ? '' : 's'} as ${as}`);
+    } catch (err) {
+      this.setStatus((err as Error).message, true);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Partitions
+  // -------------------------------------------------------------------------------------------------------
+
+  private async scanPartitions(): Promise<void> {
+    try {
+      const t = await scanPartitions((o, n) => this.cache.read(o, n), this.model.size, this.sectorSize);
+      this.partitions = t;
+      this.showPartitions(t);
+      for (const f of this.partitionListeners) f(t);
+    } catch (err) {
+      this.partsNote.textContent = `Partition table not read: ${(err as Error).message}`;
+    }
+  }
+
+  onPartitions(f: (t: PartitionTable) => void): void {
+    this.partitionListeners.push(f);
+    if (this.partitions) f(this.partitions);
+  }
+
+  get partitionTable(): PartitionTable | undefined {
+    return this.partitions;
+  }
+
+  private showPartitions(t: PartitionTable): void {
+    this.partsBody.textContent = '';
+    this.partSelect.textContent = '';
+    const first = el('option', undefined, t.partitions.length ? 'Go to partition…' : 'No partitions');
+    first.value = '';
+    this.partSelect.append(first);
+    const scheme = t.scheme === 'none' ? 'No MBR or GPT partition table found.' : `${t.scheme.toUpperCase()}, ${t.sectorSize}-byte sectors${t.diskId ? `, disk ${t.diskId}` : ''}`;
+    this.partsNote.textContent = scheme;
+    for (const w of t.warnings) this.partsNote.append(el('div', 'hx-warn', w));
+    this.boundaries = [];
+    t.partitions.forEach((p, idx) => {
+      const label = p.name ? `${p.number} ${p.name}` : `${p.number}`;
+      const tr = el('tr');
+      tr.tabIndex = 0;
+      tr.title = `${p.typeName} (${p.type})${p.guid ? `\nGUID ${p.guid}` : ''}`;
+      const nameCell = el('td');
+      nameCell.append(document.createTextNode(p.name || p.typeName));
+      if (p.name) nameCell.append(el('div', 'hx-status', p.typeName));
+      tr.append(el('td', undefined, String(p.number)), nameCell, el('td', 'hx-v', `${p.firstLba}–${p.lastLba}`), el('td', undefined, formatBytes(p.end - p.start)));
+      const jump = () => {
+        this.goTo(p.start);
+        this.grid.focus();
+      };
+      tr.addEventListener('click', jump);
+      tr.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          jump();
+        }
+      });
+      this.partsBody.append(tr);
+      const o = el('option', undefined, `${label} (LBA ${p.firstLba})`);
+      o.value = String(idx);
+      this.partSelect.append(o);
+      if (!p.extended) {
+        this.boundaries.push({ offset: p.start, label: `▶ p${label} start` });
+        this.boundaries.push({ offset: p.end, label: `◀ p${p.number} end` });
+      }
+    });
+    this.boundaries.sort((a, b) => a.offset - b.offset);
+    this.schedule();
+  }
+
+  private boundariesIn(start: number, end: number): Array<{ offset: number; label: string }> {
+    const b = this.boundaries;
+    if (b.length === 0) return [];
+    let lo = 0;
+    let hi = b.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (b[mid].offset < start) lo = mid + 1;
+      else hi = mid;
+    }
+    const out = [];
+    for (let i = lo; i < b.length && b[i].offset < end; i++) out.push(b[i]);
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Host messages, state, lifecycle
+  // -------------------------------------------------------------------------------------------------------
+
+  private onHostMessage(m: HostMessage): void {
+    switch (m.type) {
+      case 'hexEdited':
+        this.cache.invalidate();
+        this.schedule();
+        break;
+      case 'hexSaved':
+      case 'refresh':
+        this.cache.invalidate();
+        this.schedule();
+        void this.scanPartitions();
+        if (m.type === 'hexSaved') this.setStatus('Saved');
+        break;
+      case 'settings':
+        if (m.settings.sectorSize && m.settings.sectorSize !== this.sectorSize) {
+          this.sectorSize = m.settings.sectorSize;
+          this.rebuildRows();
+          void this.scanPartitions();
+        }
+        break;
+      case 'showView':
+        if (m.view === 'hex' && m.offset !== undefined) this.goTo(m.offset);
+        break;
+      case 'error':
+        if (m.requestId === undefined) {
+          // An edit the host refused: show it and drop the optimistic bytes.
+          this.setStatus(m.message, true);
+          this.cache.invalidate();
+          this.schedule();
+        }
+        break;
+    }
+  }
+
+  private setStatus(text: string, error = false): void {
+    this.status.textContent = text;
+    this.status.classList.toggle('hx-err', error);
+  }
+
+  private saveTimer?: ReturnType<typeof setTimeout>;
+  private saveState(): void {
+    this.state.topRow = this.model.topRow;
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.host.setState({ ...this.state, topRow: this.model.topRow });
+    }, 200);
+  }
+
+  focus(): void {
+    this.grid.focus();
+  }
+
+  dispose(): void {
+    this.resize.disconnect();
+    if (this.frame) cancelAnimationFrame(this.frame);
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.link.dispose();
+    this.root.remove();
+  }
+}
+
+function clampInt(v: unknown, min: number, max: number, dflt: number): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) ? Math.min(max, Math.max(min, v)) : dflt;
+}
