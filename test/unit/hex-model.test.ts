@@ -67,7 +67,7 @@ describe('hex view: row layout and copy', () => {
     assert.equal(formatOffset(4 * TiB - 16, 'hex', 4 * TiB, 512), '3fffffffff0');
     assert.equal(formatOffset(496, 'dec', 1_000_000, 512), '   496');
     assert.equal(formatOffset(2048 * 512 + 16, 'lba', 64 << 20, 512), '  2048+010');
-    assert.equal(formatOffset(4096 + 8, 'lba', 1 << 20, 4096), ' 1+008');
+    assert.equal(formatOffset(4096 + 8, 'lba', 1 << 20, 4096), '  1+008');
   });
 
   it('groups bytes and copies as hex (per row, grouped) or as text', () => {
