@@ -65,6 +65,7 @@ export type KindName =
   | 'extended-l2-backing'
   | 'snapshots'
   | 'bitmaps'
+  | 'bitmaps-disabled'
   | 'data-file'
   | 'data-file-raw'
   | 'cluster-512'
@@ -88,6 +89,7 @@ export const ALL_KINDS: KindName[] = [
   'extended-l2-backing',
   'snapshots',
   'bitmaps',
+  'bitmaps-disabled',
   'data-file',
   'data-file-raw',
   'cluster-512',
@@ -165,6 +167,12 @@ export async function makeWriteImage(kind: KindName, p: (name: string) => string
       qemuImg(['bitmap', '--add', img, 'dirty0']);
       qemuImg(['bitmap', '--add', '-g', '128k', img, 'dirty1']);
       return { ...base, ...geometry(64 * M, 64 * K), mayRefuse: /bitmap/i };
+    case 'bitmaps-disabled':
+      // A disabled bitmap records nothing, so writes cannot make it stale.
+      create(['-o', 'cluster_size=16k'], '32M');
+      scatter(img, 16 * K, 32 * M, 35);
+      qemuImg(['bitmap', '--add', '--disable', img, 'frozen']);
+      return { ...base, ...geometry(32 * M, 16 * K) };
     case 'data-file':
       create(['-o', `data_file=${p('ext.data')}`], '32M');
       scatter(img, 64 * K, 32 * M, 50);
