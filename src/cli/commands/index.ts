@@ -6,6 +6,7 @@ import { readCommand } from './read';
 import { createCommand } from './create';
 import { writeCommand } from './write';
 import { checkCommand } from './check';
+import { usageCommand } from './usage';
 
 /** Every subcommand. Add new ones here, one line each. */
 export const commands: CliCommand[] = [
@@ -16,4 +17,5 @@ export const commands: CliCommand[] = [
   createCommand,
   writeCommand,
   checkCommand,
+  usageCommand,
 ];
