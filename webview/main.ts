@@ -1,1 +1,136 @@
+/**
+ * The custom editor's webview: a header bar and tabs (Overview, Backing chain, Map, Integrity, Usage, Hex).
+ * Each view lives in views/; data comes from the host through host.ts; all text is set as text.
+ */
+import '@vscode-elements/elements/dist/vscode-tabs/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import '@vscode-elements/elements/dist/vscode-icon/index.js';
+import type { HostMessage, ViewId } from '../src/shared/protocol';
+import { VIEW_IDS } from '../src/shared/protocol';
+import { h, icon, setChildren } from './dom';
+import { onMessage, post, getState, updateState } from './host';
+import { setBundle, t } from './l10n';
+import { OverviewView } from './views/overview';
+import { ChainView } from './views/chain';
+import { MapView } from './views/map';
+import { IntegrityView } from './views/integrity';
+import { UsageView } from './views/usage';
+import { HexSlot } from './views/hex-slot';
 
+export interface View {
+  readonly id: ViewId;
+  readonly el: HTMLElement;
+  /** Called when the tab becomes visible (views fetch lazily). */
+  shown(): void;
+  handle(msg: HostMessage): void;
+}
+
+const app = document.getElementById('app')!;
+const titleEl = h('span', { class: 'title' });
+const badges = h('span', { class: 'badges' });
+const header = h('header', { class: 'bar' }, icon('database'), titleEl, badges);
+const body = h('div', { class: 'body' }, h('div', { class: 'loading' }, h('vscode-progress-ring'), t('Opening image…')));
+setChildren(app, header, body);
+
+let views: View[] = [];
+let tabs: HTMLElement & { selectedIndex: number };
+let current: ViewId = getState().view;
+let ctx: { editable: boolean; sectorSize: number } = { editable: false, sectorSize: 512 };
+
+function labels(): Record<ViewId, string> {
+  return { overview: t('Overview'), chain: t('Backing chain'), map: t('Map'), integrity: t('Integrity'), usage: t('Usage'), hex: t('Hex') };
+}
+
+function buildTabs(initial: ViewId): void {
+  const goHex = (offset: number): void => {
+    select('hex');
+    hex.goTo(offset);
+  };
+  const hex = new HexSlot(ctx);
+  views = [
+    new OverviewView(),
+    new ChainView(),
+    new MapView(ctx, goHex),
+    new IntegrityView(ctx, goHex),
+    new UsageView(),
+    hex,
+  ];
+  const l = labels();
+  const iconsFor: Record<ViewId, string> = { overview: 'info', chain: 'layers', map: 'symbol-array', integrity: 'shield', usage: 'pie-chart', hex: 'file-binary' };
+  tabs = h('vscode-tabs', { panel: true }) as HTMLElement & { selectedIndex: number };
+  for (const v of views) {
+    tabs.appendChild(h('vscode-tab-header', { slot: 'header', id: `tab-${v.id}` }, icon(iconsFor[v.id]), ' ', l[v.id]));
+    tabs.appendChild(h('vscode-tab-panel', { 'data-view': v.id }, v.el));
+  }
+  tabs.addEventListener('vsc-tabs-select', (e: Event) => {
+    const i = (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
+    const v = views[i];
+    if (v) activate(v.id);
+  });
+  setChildren(body, tabs);
+  select(initial);
+}
+
+function activate(id: ViewId): void {
+  current = id;
+  updateState({ view: id });
+  post({ type: 'viewChanged', view: id });
+  views.find((v) => v.id === id)?.shown();
+}
+
+function select(id: ViewId): void {
+  const i = views.findIndex((v) => v.id === id);
+  if (i < 0) return;
+  tabs.selectedIndex = i;
+  activate(id);
+}
+
+// Keyboard: Alt+1..6 switch tabs (the tab headers also take arrow keys when focused).
+window.addEventListener('keydown', (e) => {
+  if (e.altKey && !e.ctrlKey && !e.metaKey && e.key >= '1' && e.key <= String(VIEW_IDS.length)) {
+    select(VIEW_IDS[Number(e.key) - 1]);
+    e.preventDefault();
+  }
+});
+
+onMessage((m) => {
+  switch (m.type) {
+    case 'init': {
+      setBundle(m.strings);
+      ctx.editable = m.editable;
+      ctx.sectorSize = m.settings.sectorSize;
+      titleEl.textContent = m.fileName;
+      setChildren(
+        badges,
+        m.editable ? null : h('vscode-badge', { variant: 'counter', title: m.readOnlyReason ?? '' }, t('read-only')),
+      );
+      if (views.length === 0) buildTabs(m.view ?? current);
+      else if (m.view) select(m.view);
+      return;
+    }
+    case 'notQcow2':
+      setChildren(body, h('div', { class: 'message error', role: 'alert' }, icon('error'), h('strong', null, t('Not a qcow2 image')), h('p', null, m.fileName), h('p', null, m.message)));
+      return;
+    case 'openError':
+      setChildren(body, h('div', { class: 'message error', role: 'alert' }, icon('error'), h('strong', null, t('The image cannot be opened')), h('p', null, m.message)));
+      return;
+    case 'showView':
+      if (m.view === 'hex' && m.offset !== undefined) (views.find((v) => v.id === 'hex') as HexSlot | undefined)?.goTo(m.offset);
+      select(m.view);
+      return;
+    case 'settings':
+      ctx.sectorSize = m.settings.sectorSize;
+      break;
+    case 'error':
+      console.warn(m.message);
+      break;
+  }
+  for (const v of views) v.handle(m);
+});
+
+post({ type: 'ready' });

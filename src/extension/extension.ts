@@ -1,1 +1,41 @@
-export function activate() {}
+/** Activation: the two custom editors and the QCOW2 commands. */
+import * as vscode from 'vscode';
+import { Qcow2EditorProvider, Qcow2ReadonlyEditorProvider, EDITOR_VIEW_TYPE, READONLY_VIEW_TYPE } from './editor-provider';
+import { loadUsage, registerCommands, repairLeaks, runCheckOnDocument, trackDocument } from './commands';
+import type { SessionHooks } from './editor-session';
+import type { Qcow2Document } from './qcow2-document';
+import { log } from './log';
+
+export function activate(context: vscode.ExtensionContext): void {
+  context.subscriptions.push(log());
+  let editable: Qcow2EditorProvider | undefined;
+  const hooks: SessionHooks = {
+    runCheck: async (doc) => void (await runCheckOnDocument(doc)),
+    repairLeaks,
+    loadUsage,
+    applyEdit: (doc, offset, before, after, label) => {
+      if (!doc.editable || !editable) throw new Error(doc.readOnlyReason ?? 'read-only');
+      editable.applyEdit(doc, offset, before, after, label);
+    },
+  };
+  editable = new Qcow2EditorProvider(context, hooks);
+  const readonly = new Qcow2ReadonlyEditorProvider(context, hooks);
+  const track = <T extends { openCustomDocument: (...a: never[]) => unknown }>(p: T): T => {
+    const open = p.openCustomDocument.bind(p) as (...a: unknown[]) => Promise<Qcow2Document>;
+    (p as unknown as { openCustomDocument: unknown }).openCustomDocument = async (...a: unknown[]) => {
+      const doc = await open(...a);
+      trackDocument(doc);
+      return doc;
+    };
+    return p;
+  };
+  const webviewOptions = { retainContextWhenHidden: false, enableFindWidget: false };
+  context.subscriptions.push(
+    vscode.window.registerCustomEditorProvider(EDITOR_VIEW_TYPE, track(editable), { webviewOptions, supportsMultipleEditorsPerDocument: true }),
+    vscode.window.registerCustomEditorProvider(READONLY_VIEW_TYPE, track(readonly), { webviewOptions, supportsMultipleEditorsPerDocument: true }),
+  );
+  registerCommands(context);
+  log().info('QCOW2 Inspector activated');
+}
+
+export function deactivate(): void {}

@@ -1,0 +1,254 @@
+/** The QCOW2 commands: Check Image Integrity, Show Image Info, Go to Offset…, Create Image…. */
+import * as nodePath from 'node:path';
+import * as vscode from 'vscode';
+import { asQcow2Error, openImage } from '../qcow2';
+import { formatBytes, parseOffset } from '../shared/format';
+import type { IntegrityReport, OverviewData } from '../shared/protocol';
+import { activeSession, sessionsFor } from './editor-session';
+import { EDITOR_VIEW_TYPE, setInitialView } from './editor-provider';
+import { checkImageFile, summaryLine } from './integrity';
+import type { Qcow2Document } from './qcow2-document';
+import { buildOverview } from './overview';
+import { allowPathForTrust } from './trust';
+import { readSettings } from './settings';
+import { log } from './log';
+import { gatherWriteSafety, writeBlockers } from './hex-safety';
+import { engineCreate, engineUsage } from './engine-hooks';
+
+const QCOW2_FILTERS = { 'QCOW2 images': ['qcow2', 'img', 'qcow'], 'All files': ['*'] };
+
+/** Open documents by path, so a command on a file that is open in an editor updates that editor. */
+const documents = new Map<string, Qcow2Document>();
+export function trackDocument(doc: Qcow2Document): void {
+  documents.set(doc.path, doc);
+  doc.onDidDispose(() => {
+    if (documents.get(doc.path) === doc) documents.delete(doc.path);
+  });
+}
+
+/** The target of a command: the explorer's file, the active qcow2 editor, or a file the user picks. */
+async function targetFile(arg: unknown, title: string): Promise<string | undefined> {
+  if (arg instanceof vscode.Uri && arg.scheme === 'file') return arg.fsPath;
+  const s = activeSession();
+  if (s) return s.doc.path;
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: QCOW2_FILTERS, title });
+  return picked?.[0]?.fsPath;
+}
+
+export async function runCheckOnDocument(doc: Qcow2Document): Promise<IntegrityReport | undefined> {
+  return checkFile(doc.path, doc);
+}
+
+async function checkFile(path: string, doc = documents.get(path)): Promise<IntegrityReport | undefined> {
+  for (const s of doc ? sessionsFor(doc) : []) s.post({ type: 'integrityRunning', running: true });
+  try {
+    const report = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Checking {0}', nodePath.basename(path)), cancellable: true },
+      async (progress, token) => {
+        let last = 0;
+        return checkImageFile({
+          path,
+          allowPath: allowPathForTrust(),
+          isCancelled: () => token.isCancellationRequested,
+          onProgress: (f) => {
+            const pct = Math.floor(f * 100);
+            if (pct > last) progress.report({ increment: pct - last });
+            last = pct;
+          },
+        });
+      },
+    );
+    logReport(path, report);
+    if (doc) {
+      doc.lastCheck = report;
+      doc.notify('check');
+    }
+    const line = summaryLine(nodePath.basename(path), report);
+    if (!report.available) void vscode.window.showWarningMessage(line);
+    else if (report.corruptions || report.leaks || report.checkErrors) void vscode.window.showWarningMessage(line);
+    else void vscode.window.showInformationMessage(line);
+    return report;
+  } catch (err) {
+    const e = asQcow2Error(err, path);
+    log().error(`check: ${e.message}`);
+    void vscode.window.showErrorMessage(e.message);
+    return undefined;
+  } finally {
+    for (const s of doc ? sessionsFor(doc) : []) s.post({ type: 'integrityRunning', running: false });
+  }
+}
+
+function logReport(path: string, r: IntegrityReport): void {
+  log().info(`check ${summaryLine(path, r)} (${r.elapsedMs} ms)`);
+  for (const f of r.findings) log().info(`  ${f.severity}: ${f.message}`);
+  if (r.truncated) log().info(`  … and ${r.truncated} more`);
+}
+
+export async function repairLeaks(doc: Qcow2Document): Promise<void> {
+  if (!doc.editable) {
+    void vscode.window.showWarningMessage(vscode.l10n.t('Cannot repair: {0}', doc.readOnlyReason ?? ''));
+    return;
+  }
+  const yes = vscode.l10n.t('Repair Leaks');
+  const answer = await vscode.window.showWarningMessage(
+    vscode.l10n.t('Repair leaked clusters in {0}? This rewrites refcounts in the image. Make sure no virtual machine is using it.', nodePath.basename(doc.path)),
+    { modal: true },
+    yes,
+  );
+  if (answer !== yes) return;
+  const state = await doc.device();
+  if (state.ok) {
+    // A corrupt-flagged image may be repaired (that is how the flag gets cleared); the other blockers apply.
+    const blockers = writeBlockers(await gatherWriteSafety(doc.path, state.dev, doc.readOnlyReason, vscode.workspace.isTrusted)).filter((b) => b.kind !== 'corrupt');
+    const refusal = blockers.find((b) => b.action === 'refuse');
+    if (refusal) {
+      void vscode.window.showErrorMessage(vscode.l10n.t('Not repaired: {0}.', refusal.message));
+      return;
+    }
+    const ask = blockers.find((b) => b.action === 'ask');
+    if (ask && (await vscode.window.showWarningMessage(ask.message, { modal: true }, yes)) !== yes) return;
+  }
+  const report = await doc.withWritableDevice(() => checkImageFile({ path: doc.path, repair: 'leaks', allowPath: allowPathForTrust() }));
+  logReport(doc.path, report);
+  doc.lastCheck = report;
+  doc.notify('check');
+  void vscode.window.showInformationMessage(
+    vscode.l10n.t('Repaired {0} leaked cluster(s) in {1}.', String(report.repaired?.leaksFixed ?? 0), nodePath.basename(doc.path)),
+  );
+}
+
+export async function loadUsage(doc: Qcow2Document): Promise<void> {
+  const usage = engineUsage();
+  const t0 = Date.now();
+  if (!usage) {
+    doc.lastUsage = { available: false, fileSize: 0, clusterSize: 0, categories: [], elapsedMs: 0 };
+  } else {
+    const u = await usage(doc.path, allowPathForTrust());
+    doc.lastUsage = { ...u, available: true, elapsedMs: Date.now() - t0 };
+  }
+  doc.notify('usage');
+}
+
+async function showInfo(arg: unknown): Promise<OverviewData | undefined> {
+  const path = await targetFile(arg, vscode.l10n.t('Show Image Info'));
+  if (!path) return undefined;
+  try {
+    const t0 = Date.now();
+    const dev = await openImage(path, { readOnly: true, openBacking: false, l2CacheSlices: readSettings().l2CacheSlices });
+    try {
+      const o = buildOverview(dev, Date.now() - t0);
+      const ch = log();
+      ch.info(`info ${path}`);
+      ch.info(`  virtual size: ${formatBytes(o.virtualSize)} (${o.virtualSize} bytes), file size ${formatBytes(o.fileSize)}, cluster size ${o.clusterSize}`);
+      for (const f of o.fields) ch.info(`  ${f.name} = ${f.raw}  (${f.meaning})`);
+      for (const w of o.warnings) ch.warn(`  ${w.message}`);
+      ch.show(true);
+      const s = activeSession();
+      if (s && s.doc.path === path) s.show('overview');
+      void vscode.window.showInformationMessage(
+        vscode.l10n.t('{0}: qcow2 v{1}, virtual size {2}, cluster size {3}', nodePath.basename(path), String(o.version), formatBytes(o.virtualSize), formatBytes(o.clusterSize)),
+      );
+      return o;
+    } finally {
+      await dev.close();
+    }
+  } catch (err) {
+    void vscode.window.showErrorMessage(asQcow2Error(err, path).message);
+    return undefined;
+  }
+}
+
+async function goToOffset(arg?: unknown): Promise<number | undefined> {
+  const s = activeSession();
+  if (!s) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('Open a qcow2 image in the QCOW2 editor first.'));
+    return undefined;
+  }
+  const sectorSize = readSettings().sectorSize;
+  const text =
+    typeof arg === 'string' || typeof arg === 'number'
+      ? String(arg)
+      : await vscode.window.showInputBox({
+          title: vscode.l10n.t('Go to Offset'),
+          prompt: vscode.l10n.t('Guest offset: decimal, 0x hex, a size such as 1M, or an LBA such as "lba 2048"'),
+          validateInput: (v) => (parseOffset(v, sectorSize) === undefined ? vscode.l10n.t('Not an offset') : undefined),
+        });
+  if (text === undefined) return undefined;
+  const offset = parseOffset(text, sectorSize);
+  if (offset === undefined) return undefined;
+  s.show('hex', offset);
+  return offset;
+}
+
+async function createImage(): Promise<string | undefined> {
+  const create = engineCreate();
+  if (!create) {
+    void vscode.window.showWarningMessage(vscode.l10n.t('Creating images is not available in this build yet.'));
+    return undefined;
+  }
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage(vscode.l10n.t('Creating images needs a trusted workspace.'));
+    return undefined;
+  }
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const dest = await vscode.window.showSaveDialog({
+    title: vscode.l10n.t('Create QCOW2 Image'),
+    filters: { 'QCOW2 images': ['qcow2'] },
+    defaultUri: folder ? vscode.Uri.joinPath(folder, 'new.qcow2') : undefined,
+  });
+  if (!dest || dest.scheme !== 'file') return undefined;
+  const backingPick = await vscode.window.showQuickPick([vscode.l10n.t('No backing file'), vscode.l10n.t('Choose a backing file…')], {
+    title: vscode.l10n.t('Backing file'),
+  });
+  if (backingPick === undefined) return undefined;
+  let backing: { file: string; format: 'qcow2' | 'raw' } | undefined;
+  if (backingPick !== vscode.l10n.t('No backing file')) {
+    const b = await vscode.window.showOpenDialog({ canSelectMany: false, filters: QCOW2_FILTERS, title: vscode.l10n.t('Backing file') });
+    if (!b?.[0]) return undefined;
+    const { sniffQcow2 } = await import('./sniff');
+    const isQcow2 = (await sniffQcow2(b[0].fsPath)).ok;
+    backing = { file: nodePath.relative(nodePath.dirname(dest.fsPath), b[0].fsPath), format: isQcow2 ? 'qcow2' : 'raw' };
+  }
+  const sizeText = await vscode.window.showInputBox({
+    title: vscode.l10n.t('Virtual size'),
+    prompt: backing ? vscode.l10n.t('Size such as 10G (empty: the backing file\'s size)') : vscode.l10n.t('Size such as 10G'),
+    validateInput: (v) => (v.trim() === '' && backing) || parseOffset(v) ? undefined : vscode.l10n.t('Not a size'),
+  });
+  if (sizeText === undefined) return undefined;
+  const clusterPick = await vscode.window.showQuickPick(['64 KiB (default)', '4 KiB', '16 KiB', '128 KiB', '512 KiB', '1 MiB', '2 MiB'], {
+    title: vscode.l10n.t('Cluster size'),
+  });
+  if (clusterPick === undefined) return undefined;
+  const clusterSize = parseOffset(clusterPick.replace(/ \(default\)/, '').replace(' ', ''));
+  try {
+    await create(dest.fsPath, {
+      size: sizeText.trim() === '' ? undefined : parseOffset(sizeText),
+      clusterSize,
+      backingFile: backing?.file,
+      backingFormat: backing?.format,
+    });
+    log().info(`created ${dest.fsPath}`);
+    await vscode.commands.executeCommand('vscode.openWith', dest, EDITOR_VIEW_TYPE);
+    return dest.fsPath;
+  } catch (err) {
+    void vscode.window.showErrorMessage(asQcow2Error(err, dest.fsPath).message);
+    return undefined;
+  }
+}
+
+export function registerCommands(context: vscode.ExtensionContext): void {
+  context.subscriptions.push(
+    vscode.commands.registerCommand('qcow2Inspector.checkIntegrity', async (arg?: unknown) => {
+      const path = await targetFile(arg, vscode.l10n.t('Check Image Integrity'));
+      return path ? checkFile(path) : undefined;
+    }),
+    vscode.commands.registerCommand('qcow2Inspector.showInfo', showInfo),
+    vscode.commands.registerCommand('qcow2Inspector.goToOffset', goToOffset),
+    vscode.commands.registerCommand('qcow2Inspector.createImage', createImage),
+    vscode.commands.registerCommand('qcow2Inspector.openReadOnly', async (arg?: unknown) => {
+      const path = await targetFile(arg, vscode.l10n.t('Open Read-Only'));
+      if (path) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(path), 'qcow2Inspector.readonlyEditor');
+    }),
+  );
+  void setInitialView;
+}

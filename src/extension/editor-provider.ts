@@ -1,0 +1,139 @@
+/**
+ * The custom editors: `qcow2Inspector.editor` (editable, default for *.qcow2) and
+ * `qcow2Inspector.readonlyEditor` (read-only, offered in "Reopen Editor With…" for any file).
+ */
+import * as vscode from 'vscode';
+import { copyFile } from 'node:fs/promises';
+import { EditJournal } from './edit-journal';
+import { Qcow2Document } from './qcow2-document';
+import { EditorSession, sessionsFor, type SessionHooks } from './editor-session';
+import { readSettings } from './settings';
+import { log } from './log';
+import type { ViewId } from '../shared/protocol';
+import { openImage, asQcow2Error, type Qcow2Dev } from '../qcow2';
+import type { JournalTarget } from './edit-journal';
+import { confirmSafeToWrite } from './hex-safety';
+
+export const EDITOR_VIEW_TYPE = 'qcow2Inspector.editor';
+export const READONLY_VIEW_TYPE = 'qcow2Inspector.readonlyEditor';
+
+/** A view to show first in the next editor that opens (set by commands such as "Go to Offset…"). */
+let pendingInitialView: ViewId | undefined;
+export function setInitialView(v: ViewId | undefined): void {
+  pendingInitialView = v;
+}
+
+function readOnlyReasonFor(variantReadOnly: boolean): string | undefined {
+  if (!vscode.workspace.isTrusted) return vscode.l10n.t('The workspace is not trusted: the image is open read-only.');
+  if (variantReadOnly) return vscode.l10n.t('Opened with the read-only QCOW2 editor.');
+  if (readSettings().openReadOnly) return vscode.l10n.t('The setting qcow2Inspector.openReadOnly is on.');
+  return undefined;
+}
+
+export class Qcow2ReadonlyEditorProvider implements vscode.CustomReadonlyEditorProvider<Qcow2Document> {
+  constructor(
+    protected readonly context: vscode.ExtensionContext,
+    protected readonly hooks: SessionHooks,
+    private readonly variantReadOnly = true,
+  ) {}
+
+  async openCustomDocument(uri: vscode.Uri, openContext: vscode.CustomDocumentOpenContext): Promise<Qcow2Document> {
+    if (uri.scheme !== 'file') throw new Error(vscode.l10n.t('QCOW2 Inspector needs a local file ({0} is not).', uri.toString()));
+    let journal: EditJournal | undefined;
+    if (openContext.backupId) {
+      try {
+        journal = (await EditJournal.restore(vscode.Uri.parse(openContext.backupId))) as EditJournal;
+        log().info(`${uri.fsPath}: restored unsaved edits from the hot-exit backup`);
+      } catch (err) {
+        log().error(`${uri.fsPath}: could not restore the hot-exit backup: ${asQcow2Error(err).message}`);
+      }
+    }
+    return new Qcow2Document(uri, readOnlyReasonFor(this.variantReadOnly), journal);
+  }
+
+  resolveCustomEditor(document: Qcow2Document, panel: vscode.WebviewPanel): void {
+    const view = pendingInitialView;
+    pendingInitialView = undefined;
+    new EditorSession(document, panel, this.context.extensionUri, this.hooks, view);
+  }
+}
+
+export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements vscode.CustomEditorProvider<Qcow2Document> {
+  private readonly changes = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<Qcow2Document>>();
+  readonly onDidChangeCustomDocument = this.changes.event;
+
+  constructor(context: vscode.ExtensionContext, hooks: SessionHooks) {
+    super(context, hooks, false);
+  }
+
+  /** Records an edit and hands VS Code its undo/redo. */
+  applyEdit(doc: Qcow2Document, offset: number, before: Uint8Array, after: Uint8Array, label: string): void {
+    doc.journal.apply({ offset, before, after });
+    doc.notify('journal');
+    this.changes.fire({
+      document: doc,
+      label,
+      undo: () => {
+        doc.journal.undo();
+        doc.notify('journal');
+        for (const s of sessionsFor(doc)) s.post({ type: 'refresh' });
+      },
+      redo: () => {
+        doc.journal.redo();
+        doc.notify('journal');
+        for (const s of sessionsFor(doc)) s.post({ type: 'refresh' });
+      },
+    });
+  }
+
+  async saveCustomDocument(doc: Qcow2Document): Promise<void> {
+    if (!doc.journal.isDirty) return;
+    const state = await doc.device();
+    if (!state.ok) throw new Error(state.message);
+    if (!(await confirmSafeToWrite(doc.path, state.dev, doc.readOnlyReason))) throw new Error(vscode.l10n.t('Save cancelled.'));
+    await doc.withWritableDevice((dev) => saveJournal(doc, dev));
+    log().info(`${doc.path}: saved`);
+    for (const s of sessionsFor(doc)) s.post({ type: 'hexSaved' });
+  }
+
+  async saveCustomDocumentAs(doc: Qcow2Document, destination: vscode.Uri): Promise<void> {
+    if (destination.scheme !== 'file') throw new Error(vscode.l10n.t('Save As needs a local file.'));
+    // Copy the image as it is on disk, then write the pending edits into the copy; the original stays untouched.
+    await copyFile(doc.path, destination.fsPath);
+    const dev = await openImage(destination.fsPath, { readOnly: false });
+    try {
+      await saveJournal(doc, dev, false);
+    } finally {
+      await dev.close();
+    }
+  }
+
+  async revertCustomDocument(doc: Qcow2Document): Promise<void> {
+    doc.journal.revert();
+    doc.notify('journal');
+    await doc.reload();
+  }
+
+  async backupCustomDocument(doc: Qcow2Document, context: vscode.CustomDocumentBackupContext): Promise<vscode.CustomDocumentBackup> {
+    await doc.journal.backup(context.destination);
+    return {
+      id: context.destination.toString(),
+      delete: () => void vscode.workspace.fs.delete(context.destination).then(undefined, () => undefined),
+    };
+  }
+}
+
+async function saveJournal(doc: Qcow2Document, dev: Qcow2Dev, markClean = true): Promise<void> {
+  const target = dev as unknown as Partial<JournalTarget>;
+  if (typeof target.writeAt !== 'function' || typeof target.flushMeta !== 'function') {
+    throw new Error(vscode.l10n.t('Writing images is not available in this build yet.'));
+  }
+  if (!markClean) {
+    // saveTo marks the journal clean; for Save As the original document keeps its pending edits.
+    const copy = new EditJournal();
+    Object.assign(copy, structuredClone(doc.journal));
+    await copy.saveTo(dev as unknown as Qcow2Dev);
+    return;
+  }
+  await doc.journal.saveTo(dev as unknown as Qcow2Dev);
+}

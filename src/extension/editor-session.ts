@@ -1,0 +1,267 @@
+/**
+ * One webview panel showing a Qcow2Document: answers the webview's (validated) requests from the shared
+ * device and pushes updates when the document changes.
+ */
+import * as vscode from 'vscode';
+import { asQcow2Error, type Qcow2Dev } from '../qcow2';
+import type { HostMessage, MapRun, MappingDetail, ViewId, WebviewMessage } from '../shared/protocol';
+import { MAX_RUN_ROWS } from '../shared/protocol';
+import type { Qcow2Document } from './qcow2-document';
+import { validateWebviewMessage, decodeBase64 } from './messages';
+import { buildOverview } from './overview';
+import { describeChain } from './chain';
+import { summarizeMap } from './map-summary';
+import { runsBefore, runsFrom } from './map-runs';
+import { webviewHtml } from './webview-html';
+import { log, logTiming } from './log';
+import { readSettings } from './settings';
+import { allowPathForTrust } from './trust';
+import { uiStrings } from './strings';
+
+export interface SessionHooks {
+  runCheck(doc: Qcow2Document): Promise<void>;
+  repairLeaks(doc: Qcow2Document): Promise<void>;
+  loadUsage(doc: Qcow2Document): Promise<void>;
+  /** Records an edit in the document's journal and tells VS Code (undo/redo, dirty marker). */
+  applyEdit(doc: Qcow2Document, offset: number, before: Uint8Array, after: Uint8Array, label: string): void;
+}
+
+const sessions = new Set<EditorSession>();
+
+/** The session whose panel is active, else the most recently active one. */
+export function activeSession(): EditorSession | undefined {
+  let best: EditorSession | undefined;
+  for (const s of sessions) if (s.panel.active) return s;
+  for (const s of sessions) if (!best || s.lastActive > best.lastActive) best = s;
+  return best;
+}
+
+export function sessionsFor(doc: Qcow2Document): EditorSession[] {
+  return [...sessions].filter((s) => s.doc === doc);
+}
+
+export class EditorSession {
+  lastActive = Date.now();
+  view: ViewId = 'overview';
+  private mapRequest = 0;
+  private readonly disposables: vscode.Disposable[] = [];
+  private chainDepth = 64;
+  private chainPaths: string[] = [];
+
+  constructor(
+    readonly doc: Qcow2Document,
+    readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    private readonly hooks: SessionHooks,
+    private readonly initialView?: ViewId,
+  ) {
+    sessions.add(this);
+    const mediaRoot = vscode.Uri.joinPath(extensionUri, 'dist');
+    panel.webview.options = { enableScripts: true, localResourceRoots: [mediaRoot] };
+    panel.webview.html = webviewHtml(panel.webview, extensionUri);
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m) => void this.onMessage(m)),
+      panel.onDidChangeViewState(() => {
+        if (panel.active) this.lastActive = Date.now();
+      }),
+      doc.onDidChangeState((what) => void this.onDocChanged(what)),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('qcow2Inspector.sectorSize')) this.post({ type: 'settings', settings: { sectorSize: readSettings().sectorSize } });
+      }),
+    );
+    panel.onDidDispose(() => this.dispose());
+  }
+
+  post(msg: HostMessage): void {
+    void this.panel.webview.postMessage(msg);
+  }
+
+  /** Switches the webview to a view, e.g. the hex view at an offset ("Go to Offset…"). */
+  show(view: ViewId, offset?: number): void {
+    this.panel.reveal();
+    this.post(offset === undefined ? { type: 'showView', view } : { type: 'showView', view, offset });
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const state = await this.doc.device();
+    const vsize = state.ok ? state.dev.info.virtualSize : 0;
+    const v = validateWebviewMessage(raw, vsize, this.chainDepth);
+    if (!v.ok) {
+      log().warn(`${this.doc.path}: rejected a webview message: ${v.reason}`);
+      return;
+    }
+    const msg = v.msg;
+    try {
+      await this.handle(msg);
+    } catch (err) {
+      const e = asQcow2Error(err, this.doc.path);
+      log().error(`${msg.type}: ${e.message}`);
+      this.post({ type: 'error', requestId: 'requestId' in msg ? msg.requestId : undefined, message: e.message });
+    }
+  }
+
+  private async handle(msg: WebviewMessage): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        return this.sendInitial();
+      case 'requestMap':
+        return this.sendMap(msg.requestId, msg.start, msg.end, msg.buckets);
+      case 'requestRuns':
+        return this.sendRuns(msg.requestId, msg.from, msg.count);
+      case 'requestMapping':
+        return this.sendMapping(msg.requestId, msg.offset);
+      case 'requestBytes':
+      case 'hexRead':
+        return this.sendBytes(msg.type, msg.requestId, msg.offset, msg.length);
+      case 'runCheck':
+        return this.hooks.runCheck(this.doc);
+      case 'repairLeaks':
+        return this.hooks.repairLeaks(this.doc);
+      case 'requestUsage':
+        if (this.doc.lastUsage) this.post({ type: 'usage', data: this.doc.lastUsage });
+        else await this.hooks.loadUsage(this.doc);
+        return;
+      case 'openLayer': {
+        const p = this.chainPaths[msg.depth];
+        if (p === undefined) return;
+        await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(p), 'qcow2Inspector.editor', { preview: false, viewColumn: vscode.ViewColumn.Active });
+        return;
+      }
+      case 'viewChanged':
+        this.view = msg.view;
+        return;
+      case 'copyText':
+        await vscode.env.clipboard.writeText(msg.text);
+        return;
+      case 'hexEdit':
+        return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
+      case 'hexGoto':
+        return;
+    }
+  }
+
+  private async sendInitial(): Promise<void> {
+    this.post({
+      type: 'init',
+      fileName: this.doc.uri.path.split('/').pop() ?? this.doc.path,
+      editable: this.doc.editable,
+      readOnlyReason: this.doc.readOnlyReason,
+      settings: { sectorSize: readSettings().sectorSize },
+      view: this.initialView,
+      strings: uiStrings(),
+    });
+    const state = await this.doc.device();
+    if (!state.ok) {
+      this.post(state.notQcow2 ? { type: 'notQcow2', fileName: this.doc.path, message: state.message } : { type: 'openError', message: state.message });
+      return;
+    }
+    const overview = buildOverview(state.dev, Date.now() - this.doc.openedAt);
+    if (state.chainError) overview.warnings.unshift({ kind: 'untrusted', message: `Backing chain not opened: ${state.chainError}` });
+    if (!this.doc.editable && this.doc.readOnlyReason) overview.warnings.push({ kind: 'untrusted', message: this.doc.readOnlyReason });
+    this.post({ type: 'overview', data: overview });
+    logTiming('overview', overview.elapsedMs, this.doc.path);
+    if (this.doc.lastCheck) this.post({ type: 'integrity', report: this.doc.lastCheck });
+    await this.sendChain();
+  }
+
+  private async sendChain(): Promise<void> {
+    const allowPath = allowPathForTrust();
+    const quick = await describeChain(this.doc.path, { allowPath });
+    this.setChain(quick.map((l) => l.path));
+    this.post({ type: 'chain', layers: quick });
+    const full = await describeChain(this.doc.path, { allowPath, allocationBudgetMs: 2000 });
+    this.post({ type: 'chain', layers: full });
+  }
+
+  private setChain(paths: string[]): void {
+    this.chainPaths = paths;
+    this.chainDepth = Math.max(0, paths.length - 1);
+  }
+
+  private async dev(): Promise<Qcow2Dev> {
+    const s = await this.doc.device();
+    if (!s.ok) throw new Error(s.message);
+    return s.dev;
+  }
+
+  private async sendMap(requestId: number, start: number, end: number, buckets: number): Promise<void> {
+    const id = ++this.mapRequest;
+    const dev = await this.dev();
+    const layers: string[] = [];
+    for (let l: { path: string; backing?: unknown } | undefined = dev; l; l = l.backing as typeof l) layers.push(l.path);
+    const whole = start === 0 && end >= dev.info.virtualSize;
+    const summary = await summarizeMap(dev, start, end, buckets, {
+      requestId,
+      layers,
+      isCancelled: () => id !== this.mapRequest,
+      onPartial: (s) => this.post({ type: 'mapSummary', data: s }),
+    });
+    if (!summary) return;
+    this.post({ type: 'mapSummary', data: summary });
+    if (whole) logTiming('map', Date.now() - this.doc.openedAt, this.doc.path);
+    log().debug(`map ${start}..${end} in ${buckets} buckets: ${summary.elapsedMs} ms`);
+  }
+
+  private async sendRuns(requestId: number, from: number, count: number): Promise<void> {
+    const dev = await this.dev();
+    const n = Math.min(Math.abs(count), MAX_RUN_ROWS);
+    const runs: MapRun[] =
+      count > 0 ? await runsFrom(dev, from, n) : await runsBefore(dev, from === dev.info.virtualSize - 1 ? dev.info.virtualSize : from, n, dev.info.l2SliceEntries * dev.info.clusterSize * 4);
+    this.post({ type: 'mapRuns', requestId, from, runs, virtualSize: dev.info.virtualSize });
+  }
+
+  private async sendMapping(requestId: number, offset: number): Promise<void> {
+    const dev = await this.dev();
+    const m = await dev.getMapping(offset);
+    const d: MappingDetail = { requestId, offset, start: offset, length: m.length, kind: m.kind, depth: m.depth, file: m.file };
+    if (m.hostOffset !== undefined) d.hostOffset = m.hostOffset;
+    if (m.l1Index !== undefined) d.l1Index = m.l1Index;
+    if (m.l2Index !== undefined) d.l2Index = m.l2Index;
+    if (m.compressed) {
+      d.compressedOffset = m.compressed.offset;
+      d.compressedLength = m.compressed.length;
+    }
+    this.post({ type: 'mapping', data: d });
+  }
+
+  /** Guest bytes as the VM sees them, with pending edits applied, plus how the range maps. */
+  async readGuest(offset: number, length: number): Promise<{ bytes: Uint8Array; runs: MapRun[] }> {
+    const dev = await this.dev();
+    const bytes = new Uint8Array(length);
+    await dev.readAt(bytes, offset);
+    this.doc.journal.overlay(offset, bytes);
+    const runs = await runsFrom(dev, offset, 4096, offset + length);
+    return { bytes, runs };
+  }
+
+  private async sendBytes(type: 'requestBytes' | 'hexRead', requestId: number, offset: number, length: number): Promise<void> {
+    const { bytes, runs } = await this.readGuest(offset, length);
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
+    this.post(type === 'hexRead' ? { type: 'hexPage', requestId, offset, data, runs } : { type: 'bytes', requestId, offset, data, runs });
+  }
+
+  private async edit(offset: number, after: Uint8Array, label: string): Promise<void> {
+    if (!this.doc.editable) throw new Error(`the image is open read-only: ${this.doc.readOnlyReason}`);
+    const before = new Uint8Array(after.length);
+    const dev = await this.dev();
+    await dev.readAt(before, offset);
+    this.doc.journal.overlay(offset, before);
+    this.hooks.applyEdit(this.doc, offset, before, after.slice(), label);
+  }
+
+  private async onDocChanged(what: 'reloaded' | 'journal' | 'check' | 'usage'): Promise<void> {
+    if (what === 'check' && this.doc.lastCheck) this.post({ type: 'integrity', report: this.doc.lastCheck });
+    else if (what === 'usage' && this.doc.lastUsage) this.post({ type: 'usage', data: this.doc.lastUsage });
+    else if (what === 'journal') this.post({ type: 'hexEdited', dirty: this.doc.journal.isDirty });
+    else if (what === 'reloaded') {
+      this.post({ type: 'refresh' });
+      await this.sendInitial().catch((err) => log().error(asQcow2Error(err).message));
+    }
+  }
+
+  dispose(): void {
+    this.mapRequest++;
+    sessions.delete(this);
+    for (const d of this.disposables) d.dispose();
+  }
+}

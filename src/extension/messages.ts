@@ -1,0 +1,136 @@
+/**
+ * Validates messages from the webview, which is untrusted: every field is type- and range-checked, unknown
+ * types and extra junk are rejected. No vscode import, so unit tests run it directly.
+ */
+import {
+  MAX_EDIT_BYTES,
+  MAX_MAP_BUCKETS,
+  MAX_READ_BYTES,
+  MAX_RUN_ROWS,
+  VIEW_IDS,
+  type ViewId,
+  type WebviewMessage,
+} from '../shared/protocol';
+
+export type Validated = { ok: true; msg: WebviewMessage } | { ok: false; reason: string };
+
+const MAX_COPY_CHARS = 4 * 1024 * 1024;
+const MAX_LABEL = 200;
+
+class Invalid extends Error {}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function int(o: Record<string, unknown>, key: string, min: number, max: number): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new Invalid(`${key} must be an integer`);
+  if (v < min || v > max) throw new Invalid(`${key} ${v} is outside ${min}..${max}`);
+  return v;
+}
+
+function str(o: Record<string, unknown>, key: string, maxLen: number, optional = false): string | undefined {
+  const v = o[key];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string') throw new Invalid(`${key} must be a string`);
+  if (v.length > maxLen) throw new Invalid(`${key} is longer than ${maxLen}`);
+  return v;
+}
+
+function onlyKeys(o: Record<string, unknown>, keys: string[]): void {
+  for (const k of Object.keys(o)) if (k !== 'type' && !keys.includes(k)) throw new Invalid(`unexpected field ${k}`);
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Decodes base64 strictly; throws Invalid on anything else. */
+export function decodeBase64(s: string, maxBytes: number): Uint8Array {
+  if (s.length % 4 !== 0 || !BASE64.test(s)) throw new Invalid('data must be base64');
+  const buf = Buffer.from(s, 'base64');
+  if (buf.length > maxBytes) throw new Invalid(`data is longer than ${maxBytes} bytes`);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/**
+ * Checks a raw message. `virtualSize` bounds every guest offset and range; `chainDepth` bounds openLayer.
+ */
+export function validateWebviewMessage(raw: unknown, virtualSize: number, chainDepth = 64): Validated {
+  try {
+    return { ok: true, msg: check(raw, virtualSize, chainDepth) };
+  } catch (err) {
+    if (err instanceof Invalid) return { ok: false, reason: err.message };
+    throw err;
+  }
+}
+
+function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage {
+  if (!isRecord(raw)) throw new Invalid('message is not an object');
+  const type = raw.type;
+  if (typeof type !== 'string') throw new Invalid('message has no type');
+  const lastByte = Math.max(0, vsize - 1);
+  switch (type) {
+    case 'ready':
+    case 'runCheck':
+    case 'repairLeaks':
+    case 'requestUsage':
+      onlyKeys(raw, []);
+      return { type };
+    case 'requestMap': {
+      onlyKeys(raw, ['requestId', 'start', 'end', 'buckets']);
+      const requestId = int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER);
+      const start = int(raw, 'start', 0, lastByte);
+      const end = int(raw, 'end', start + 1, Math.max(vsize, 1));
+      const buckets = int(raw, 'buckets', 1, MAX_MAP_BUCKETS);
+      return { type, requestId, start, end, buckets };
+    }
+    case 'requestRuns': {
+      onlyKeys(raw, ['requestId', 'from', 'count']);
+      const requestId = int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER);
+      const from = int(raw, 'from', 0, lastByte);
+      // Negative counts ask for the rows before `from` (scrolling up).
+      const count = int(raw, 'count', -MAX_RUN_ROWS, MAX_RUN_ROWS);
+      if (count === 0) throw new Invalid('count must not be 0');
+      return { type, requestId, from, count };
+    }
+    case 'requestMapping': {
+      onlyKeys(raw, ['requestId', 'offset']);
+      return { type, requestId: int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER), offset: int(raw, 'offset', 0, lastByte) };
+    }
+    case 'requestBytes':
+    case 'hexRead': {
+      onlyKeys(raw, ['requestId', 'offset', 'length']);
+      const requestId = int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER);
+      const offset = int(raw, 'offset', 0, lastByte);
+      const length = int(raw, 'length', 1, Math.min(MAX_READ_BYTES, vsize - offset));
+      return { type, requestId, offset, length };
+    }
+    case 'openLayer':
+      onlyKeys(raw, ['depth']);
+      return { type, depth: int(raw, 'depth', 0, chainDepth) };
+    case 'viewChanged': {
+      onlyKeys(raw, ['view']);
+      const view = raw.view;
+      if (typeof view !== 'string' || !(VIEW_IDS as readonly string[]).includes(view)) throw new Invalid('unknown view');
+      return { type, view: view as ViewId };
+    }
+    case 'copyText':
+      onlyKeys(raw, ['text']);
+      return { type, text: str(raw, 'text', MAX_COPY_CHARS)! };
+    case 'hexEdit': {
+      onlyKeys(raw, ['offset', 'data', 'label']);
+      const offset = int(raw, 'offset', 0, lastByte);
+      const data = str(raw, 'data', Math.ceil(MAX_EDIT_BYTES / 3) * 4)!;
+      const bytes = decodeBase64(data, MAX_EDIT_BYTES);
+      if (bytes.length === 0) throw new Invalid('edit is empty');
+      if (offset + bytes.length > vsize) throw new Invalid('edit runs past the end of the disk');
+      const label = str(raw, 'label', MAX_LABEL, true);
+      return label === undefined ? { type, offset, data } : { type, offset, data, label };
+    }
+    case 'hexGoto':
+      onlyKeys(raw, ['offset']);
+      return { type, offset: int(raw, 'offset', 0, lastByte) };
+    default:
+      throw new Invalid(`unknown message type ${JSON.stringify(type.slice(0, 40))}`);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * One open qcow2 file: a lazily opened engine device shared by all its editors, the hex view's edit journal,
+ * and the last integrity report. The device is opened read-only; Save and repair open the file for writing
+ * on their own, briefly, then the shared device is reopened so every view sees the new state.
+ */
+import * as vscode from 'vscode';
+import { openImage, asQcow2Error, type Qcow2Dev } from '../qcow2';
+import { EditJournal } from './edit-journal';
+import type { IntegrityReport, UsageData } from '../shared/protocol';
+import { sniffQcow2 } from './sniff';
+import { allowPathForTrust } from './trust';
+import { readSettings } from './settings';
+import { log, logTiming } from './log';
+
+export type DeviceState =
+  | { ok: true; dev: Qcow2Dev; /** Set when the backing chain could not be opened (the image alone is shown). */ chainError?: string }
+  | { ok: false; notQcow2: boolean; message: string };
+
+export class Qcow2Document implements vscode.CustomDocument {
+  journal: EditJournal;
+  lastCheck?: IntegrityReport;
+  lastUsage?: UsageData;
+  /** When the editor was asked to open, for the overview timing. */
+  readonly openedAt = Date.now();
+  private devicePromise?: Promise<DeviceState>;
+  private readonly disposeEmitter = new vscode.EventEmitter<void>();
+  readonly onDidDispose = this.disposeEmitter.event;
+  private readonly changeEmitter = new vscode.EventEmitter<'reloaded' | 'journal' | 'check' | 'usage'>();
+  /** Views listen to refresh after a save, revert, repair or check. */
+  readonly onDidChangeState = this.changeEmitter.event;
+  private disposed = false;
+
+  constructor(
+    readonly uri: vscode.Uri,
+    /** Why writing is not allowed, or undefined when the editor is editable. */
+    readonly readOnlyReason: string | undefined,
+    journal?: EditJournal,
+  ) {
+    this.journal = journal ?? new EditJournal();
+  }
+
+  get path(): string {
+    return this.uri.fsPath;
+  }
+
+  get editable(): boolean {
+    return this.readOnlyReason === undefined;
+  }
+
+  /** The shared device, opened on first use. Never rejects: failures come back as a state. */
+  device(): Promise<DeviceState> {
+    this.devicePromise ??= this.open();
+    return this.devicePromise;
+  }
+
+  private async open(): Promise<DeviceState> {
+    const t0 = Date.now();
+    const sniff = await sniffQcow2(this.path);
+    if (!sniff.ok) return { ok: false, notQcow2: true, message: sniff.reason };
+    const settings = readSettings();
+    const allowPath = allowPathForTrust();
+    const opts = { readOnly: true, l2CacheSlices: settings.l2CacheSlices, allowPath };
+    try {
+      const dev = await openImage(this.path, opts);
+      logTiming('open', Date.now() - t0, this.path);
+      return { ok: true, dev };
+    } catch (err) {
+      const e = asQcow2Error(err, this.path);
+      if (e.code !== 'backing' && e.code !== 'unsupported') return { ok: false, notQcow2: false, message: e.message };
+      // The chain is broken (missing file, loop, untrusted path): show the image on its own.
+      try {
+        const dev = await openImage(this.path, { ...opts, openBacking: false });
+        log().warn(`${this.path}: backing chain not opened: ${e.reason}`);
+        return { ok: true, dev, chainError: e.reason };
+      } catch (err2) {
+        return { ok: false, notQcow2: false, message: asQcow2Error(err2, this.path).message };
+      }
+    }
+  }
+
+  /** Closes and reopens the device (after a write by us or someone else). */
+  async reload(): Promise<void> {
+    const old = this.devicePromise;
+    this.devicePromise = undefined;
+    if (old) await closeState(old);
+    this.lastUsage = undefined;
+    this.changeEmitter.fire('reloaded');
+  }
+
+  notify(what: 'journal' | 'check' | 'usage'): void {
+    this.changeEmitter.fire(what);
+  }
+
+  /** Opens the file for writing, runs `fn`, and reopens the shared device. */
+  async withWritableDevice<T>(fn: (dev: Qcow2Dev) => Promise<T>): Promise<T> {
+    if (!this.editable) throw new Error(`${this.path}: ${this.readOnlyReason}`);
+    const old = this.devicePromise;
+    this.devicePromise = undefined;
+    if (old) await closeState(old);
+    const dev = await openImage(this.path, { readOnly: false, l2CacheSlices: readSettings().l2CacheSlices, allowPath: allowPathForTrust() });
+    try {
+      return await fn(dev);
+    } finally {
+      await dev.close().catch((err) => log().error(`${this.path}: close after write failed: ${asQcow2Error(err).message}`));
+      await this.reload();
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const d = this.devicePromise;
+    this.devicePromise = undefined;
+    if (d) void closeState(d);
+    this.disposeEmitter.fire();
+    this.disposeEmitter.dispose();
+    this.changeEmitter.dispose();
+  }
+}
+
+async function closeState(p: Promise<DeviceState>): Promise<void> {
+  const s = await p;
+  if (s.ok) await s.dev.close().catch(() => undefined);
+}

@@ -1,0 +1,15 @@
+/** Workspace trust: in an untrusted workspace nothing is written and no file outside the workspace is opened. */
+import * as nodePath from 'node:path';
+import * as vscode from 'vscode';
+
+export function isInside(folder: string, file: string): boolean {
+  const rel = nodePath.relative(folder, file);
+  return rel === '' || (!rel.startsWith('..') && !nodePath.isAbsolute(rel));
+}
+
+/** The allowPath callback for openImage: undefined (everything allowed) when the workspace is trusted. */
+export function allowPathForTrust(): ((absPath: string) => boolean) | undefined {
+  if (vscode.workspace.isTrusted) return undefined;
+  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+  return (absPath) => folders.some((f) => isInside(f, absPath));
+}

@@ -1,0 +1,35 @@
+/** Resolves the shared kind legend (CSS theme variables) to canvas colours, and shades backing layers by depth. */
+import { KIND_COLORS, SOURCE_KINDS, type SourceKind } from '../src/shared/kinds';
+import { MAP_KIND_CODES } from '../src/shared/protocol';
+
+let resolved: Record<SourceKind, string> | undefined;
+
+export function kindColors(): Record<SourceKind, string> {
+  if (resolved) return resolved;
+  const probe = document.createElement('span');
+  document.body.appendChild(probe);
+  const out = {} as Record<SourceKind, string>;
+  for (const k of SOURCE_KINDS) {
+    probe.style.color = KIND_COLORS[k];
+    out[k] = getComputedStyle(probe).color || '#888';
+  }
+  probe.remove();
+  resolved = out;
+  return out;
+}
+
+/** Forget resolved colours (the theme changed). */
+export function resetColors(): void {
+  resolved = undefined;
+}
+
+/** Colour and opacity of a map bucket: its own kind in the top image, backing colour fading with depth. */
+export function bucketStyle(kindCode: number, depth: number): { color: string; alpha: number; kind: SourceKind } {
+  const c = kindColors();
+  const kind = MAP_KIND_CODES[kindCode] ?? 'unallocated';
+  if (kind === 'unallocated') return { color: c.unallocated, alpha: 0.35, kind: 'unallocated' };
+  if (depth === 0) return { color: c[kind], alpha: 1, kind };
+  return { color: c.backing, alpha: Math.max(0.35, 1 - 0.25 * (depth - 1)), kind: 'backing' };
+}
+
+new MutationObserver(resetColors).observe(document.body, { attributes: true, attributeFilter: ['class'] });

@@ -1,0 +1,437 @@
+/**
+ * Map: a zoomable canvas of the whole guest disk (one cell per host-computed bucket, coloured by dominant kind
+ * and layer), a hover card with the mapping at the pointer, and the qemu-img-map style run list with its own
+ * virtual scrolling. Nothing here grows with the disk size.
+ */
+import type { HostMessage, MapRun, MapSummary, MappingDetail } from '../../src/shared/protocol';
+import { MAX_MAP_BUCKETS } from '../../src/shared/protocol';
+import { KIND_LABELS } from '../../src/shared/kinds';
+import { formatBytes, formatRange, hex, hexFor, percent } from '../../src/shared/format';
+import { h, icon, setChildren } from '../dom';
+import { post, requestId, getState, updateState } from '../host';
+import { t } from '../l10n';
+import { bucketStyle, kindColors } from '../colors';
+import type { View } from '../main';
+
+const CELL = 8;
+const MAX_ROWS = 48;
+const ROW_H = 22;
+const LIST_ROWS = 14;
+const MIN_BUCKET_BYTES = 512;
+
+export class MapView implements View {
+  readonly id = 'map' as const;
+  readonly el: HTMLElement;
+  private vsize = 0;
+  private start = 0;
+  private end = 0;
+  private summary?: MapSummary;
+  private summaryReq = 0;
+  private cols = 0;
+  private rows = 0;
+  private readonly canvas = h('canvas', { class: 'map-canvas', tabindex: 0, role: 'img', 'aria-label': t('Map of the guest disk') });
+  private readonly status = h('span', { class: 'map-status muted', 'aria-live': 'polite' });
+  private readonly rangeLabel = h('span', { class: 'map-range' });
+  private readonly legend = h('div', { class: 'legend' });
+  private readonly hover = h('div', { class: 'hover-card', role: 'tooltip', hidden: true });
+  private hoverReq = 0;
+  private hoverBucket = -1;
+  private hoverTimer?: ReturnType<typeof setTimeout>;
+  private layers: string[] = [];
+  private started = false;
+  // Run list.
+  private readonly list = h('div', { class: 'runs', tabindex: 0, role: 'grid', 'aria-label': t('Mapping runs') });
+  private readonly listBody = h('div', { class: 'runs-body', role: 'rowgroup' });
+  private readonly thumb = h('div', { class: 'runs-thumb' });
+  private readonly track = h('div', { class: 'runs-track' }, this.thumb);
+  private runsFromOffset = 0;
+  private runs: MapRun[] = [];
+  private runsReq = 0;
+  private upReq = -1;
+  private wheelAcc = 0;
+  private selectedRow = 0;
+
+  constructor(
+    private readonly ctx: { sectorSize: number },
+    private readonly goHex: (offset: number) => void,
+  ) {
+    const saved = getState().map;
+    if (saved) {
+      this.start = saved.start;
+      this.end = saved.end;
+      this.runsFromOffset = saved.runsFrom;
+    }
+    const btn = (ic: string, label: string, fn: () => void): HTMLElement => {
+      const b = h('vscode-button', { secondary: true, title: label, 'aria-label': label, onclick: fn }, icon(ic));
+      return b;
+    };
+    const toolbar = h(
+      'div',
+      { class: 'toolbar' },
+      btn('zoom-in', t('Zoom in (+)'), () => this.zoom(0.5, 0.5)),
+      btn('zoom-out', t('Zoom out (−)'), () => this.zoom(2, 0.5)),
+      btn('screen-full', t('Whole disk (0)'), () => this.setRange(0, this.vsize)),
+      this.rangeLabel,
+      this.status,
+    );
+    this.el = h(
+      'section',
+      { class: 'view map', 'aria-label': 'Map' },
+      toolbar,
+      h('div', { class: 'map-wrap' }, this.canvas, this.hover),
+      this.legend,
+      h('h3', null, t('Mapping runs')),
+      h(
+        'div',
+        { class: 'runs-head', role: 'row' },
+        ...[t('Guest start'), t('Length'), t('Kind'), t('Host offset'), t('Layer'), t('L1 / L2')].map((x) => h('span', { role: 'columnheader' }, x)),
+      ),
+      h('div', { class: 'runs-frame' }, this.list, this.track),
+      h('p', { class: 'muted small' }, t('Wheel or arrow keys scroll the runs; drag the bar on the right to jump anywhere. Click a cell or a run to open the hex view there.')),
+    );
+    this.list.appendChild(this.listBody);
+    this.list.style.height = `${LIST_ROWS * ROW_H}px`;
+    this.bindCanvas();
+    this.bindList();
+    new ResizeObserver(() => this.layout()).observe(this.canvas);
+  }
+
+  shown(): void {
+    if (this.started || this.vsize === 0) return;
+    this.started = true;
+    this.layout(true);
+    this.fetchRuns(this.runsFromOffset, LIST_ROWS + 10);
+  }
+
+  handle(msg: HostMessage): void {
+    switch (msg.type) {
+      case 'overview':
+        if (this.vsize !== msg.data.virtualSize) {
+          this.vsize = msg.data.virtualSize;
+          if (this.end <= this.start || this.end > this.vsize) {
+            this.start = 0;
+            this.end = this.vsize;
+          }
+        }
+        if (this.el.isConnected && this.el.offsetParent !== null) this.shown();
+        return;
+      case 'refresh':
+        this.started = false;
+        return;
+      case 'mapSummary':
+        if (msg.data.requestId !== this.summaryReq) return;
+        this.summary = msg.data;
+        this.layers = msg.data.layers;
+        this.draw();
+        this.status.textContent = msg.data.done
+          ? t('Map ready in {0} ms', msg.data.elapsedMs)
+          : t('Scanning… {0}', percent((msg.data.scannedTo - msg.data.start) / Math.max(1, msg.data.end - msg.data.start)));
+        if (msg.data.done) this.canvas.setAttribute('data-ready', 'true');
+        this.renderLegend();
+        return;
+      case 'mapping':
+        if (msg.data.requestId === this.hoverReq) this.showHover(msg.data);
+        return;
+      case 'mapRuns':
+        this.onRuns(msg.requestId, msg.runs);
+        return;
+    }
+  }
+
+  // --- canvas -------------------------------------------------------------------------------------
+
+  private layout(force = false): void {
+    const width = this.canvas.clientWidth;
+    if (width === 0 || this.vsize === 0) return;
+    const cols = Math.max(8, Math.floor(width / CELL));
+    const span = this.end - this.start;
+    const maxBuckets = Math.min(MAX_MAP_BUCKETS, Math.max(1, Math.ceil(span / MIN_BUCKET_BYTES)));
+    const rows = Math.max(1, Math.min(MAX_ROWS, Math.ceil(maxBuckets / cols)));
+    if (!force && cols === this.cols && rows === this.rows) return;
+    this.cols = cols;
+    this.rows = rows;
+    const dpr = window.devicePixelRatio || 1;
+    this.canvas.style.height = `${rows * CELL}px`;
+    this.canvas.width = Math.floor(width * dpr);
+    this.canvas.height = Math.floor(rows * CELL * dpr);
+    this.request();
+  }
+
+  private buckets(): number {
+    return Math.min(MAX_MAP_BUCKETS, this.cols * this.rows);
+  }
+
+  private request(): void {
+    this.summaryReq = requestId();
+    this.canvas.removeAttribute('data-ready');
+    this.status.textContent = t('Scanning…');
+    this.rangeLabel.textContent = this.start === 0 && this.end === this.vsize ? t('Whole disk: {0}', formatBytes(this.vsize)) : formatRange(this.start, this.end - this.start);
+    post({ type: 'requestMap', requestId: this.summaryReq, start: this.start, end: this.end, buckets: this.buckets() });
+    updateState({ map: { start: this.start, end: this.end, runsFrom: this.runsFromOffset } });
+  }
+
+  private setRange(start: number, end: number): void {
+    const minSpan = Math.min(this.vsize, this.buckets() * MIN_BUCKET_BYTES);
+    let s = Math.max(0, Math.floor(start / 512) * 512);
+    let e = Math.min(this.vsize, Math.ceil(end / 512) * 512);
+    if (e - s < minSpan) {
+      const mid = (s + e) / 2;
+      s = Math.max(0, Math.floor((mid - minSpan / 2) / 512) * 512);
+      e = Math.min(this.vsize, s + minSpan);
+      s = Math.max(0, e - minSpan);
+    }
+    if (s === this.start && e === this.end) return;
+    this.start = s;
+    this.end = e;
+    this.summary = undefined;
+    this.layout(true);
+  }
+
+  /** Zooms by `factor` (0.5 = in) around the fraction `at` of the current range. */
+  private zoom(factor: number, at: number): void {
+    const span = this.end - this.start;
+    const pivot = this.start + span * at;
+    const next = Math.min(this.vsize, span * factor);
+    this.setRange(pivot - next * at, pivot - next * at + next);
+  }
+
+  private pan(fraction: number): void {
+    const span = this.end - this.start;
+    const s = Math.max(0, Math.min(this.vsize - span, this.start + span * fraction));
+    this.setRange(s, s + span);
+  }
+
+  private draw(): void {
+    const s = this.summary;
+    const c = this.canvas.getContext('2d');
+    if (!c || !s) return;
+    const dpr = window.devicePixelRatio || 1;
+    c.setTransform(dpr, 0, 0, dpr, 0, 0);
+    c.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    const cell = CELL;
+    for (let i = 0; i < s.kinds.length && i < this.cols * this.rows; i++) {
+      const k = s.kinds[i];
+      if (k === 255) continue;
+      const x = (i % this.cols) * cell;
+      const y = Math.floor(i / this.cols) * cell;
+      const st = bucketStyle(k, s.depths[i]);
+      c.globalAlpha = st.alpha;
+      c.fillStyle = st.color;
+      c.fillRect(x, y, cell - 1, cell - 1);
+      if (s.mixed[i]) {
+        c.globalAlpha = 0.6;
+        c.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-editor-background') || '#000';
+        c.fillRect(x + cell - 3, y, 2, 2);
+      }
+    }
+    c.globalAlpha = 1;
+  }
+
+  private renderLegend(): void {
+    const col = kindColors();
+    const item = (color: string, label: string, alpha = 1): HTMLElement => {
+      const sw = h('span', { class: 'swatch' });
+      sw.style.background = color;
+      sw.style.opacity = String(alpha);
+      return h('span', { class: 'legend-item' }, sw, label);
+    };
+    const items = [item(col.data, t(KIND_LABELS.data)), item(col.zero, t(KIND_LABELS.zero)), item(col.compressed, t(KIND_LABELS.compressed))];
+    this.layers.slice(1).forEach((file, i) => {
+      const name = file.split('/').pop() ?? file;
+      items.push(item(col.backing, t('backing layer {0}: {1}', i + 1, name), bucketStyle(1, i + 1).alpha));
+    });
+    items.push(item(col.unallocated, t(KIND_LABELS.unallocated), 0.35));
+    setChildren(this.legend, ...items, h('span', { class: 'legend-item muted' }, t('Bucket size: {0}', formatBytes(this.summary?.bucketBytes ?? 0))));
+  }
+
+  private bucketAt(ev: MouseEvent): number {
+    const r = this.canvas.getBoundingClientRect();
+    const col = Math.floor((ev.clientX - r.left) / CELL);
+    const row = Math.floor((ev.clientY - r.top) / CELL);
+    if (col < 0 || col >= this.cols || row < 0 || row >= this.rows) return -1;
+    const i = row * this.cols + col;
+    return this.summary && i < this.summary.kinds.length && this.summary.kinds[i] !== 255 ? i : -1;
+  }
+
+  private bucketOffset(i: number): number {
+    const bb = this.summary?.bucketBytes ?? 1;
+    return Math.min(this.vsize - 1, this.start + i * bb);
+  }
+
+  private bindCanvas(): void {
+    this.canvas.addEventListener('mousemove', (ev) => {
+      const i = this.bucketAt(ev);
+      if (i < 0) return this.hideHover();
+      const r = this.canvas.getBoundingClientRect();
+      this.hover.style.left = `${Math.min(ev.clientX - r.left + 12, r.width - 280)}px`;
+      this.hover.style.top = `${ev.clientY - r.top + 14}px`;
+      if (i === this.hoverBucket) return;
+      this.hoverBucket = i;
+      clearTimeout(this.hoverTimer);
+      this.hoverTimer = setTimeout(() => {
+        this.hoverReq = requestId();
+        post({ type: 'requestMapping', requestId: this.hoverReq, offset: this.bucketOffset(i) });
+      }, 40);
+    });
+    this.canvas.addEventListener('mouseleave', () => this.hideHover());
+    this.canvas.addEventListener('click', (ev) => {
+      const i = this.bucketAt(ev);
+      if (i >= 0) this.goHex(this.bucketOffset(i));
+    });
+    this.canvas.addEventListener(
+      'wheel',
+      (ev) => {
+        ev.preventDefault();
+        const r = this.canvas.getBoundingClientRect();
+        const i = this.bucketAt(ev);
+        const at = i >= 0 ? i / Math.max(1, this.buckets()) : (ev.clientY - r.top) / r.height;
+        this.zoom(ev.deltaY < 0 ? 0.5 : 2, Math.max(0, Math.min(1, at)));
+      },
+      { passive: false },
+    );
+    this.canvas.addEventListener('keydown', (ev) => {
+      const k = ev.key;
+      if (k === '+' || k === '=') this.zoom(0.5, 0.5);
+      else if (k === '-' || k === '_') this.zoom(2, 0.5);
+      else if (k === '0' || k === 'Home') this.setRange(0, this.vsize);
+      else if (k === 'ArrowRight' || k === 'ArrowDown') this.pan(0.25);
+      else if (k === 'ArrowLeft' || k === 'ArrowUp') this.pan(-0.25);
+      else if (k === 'Enter') this.goHex(this.start);
+      else return;
+      ev.preventDefault();
+    });
+  }
+
+  private hideHover(): void {
+    this.hoverBucket = -1;
+    this.hoverReq = 0;
+    clearTimeout(this.hoverTimer);
+    this.hover.hidden = true;
+  }
+
+  private showHover(m: MappingDetail): void {
+    const s = this.summary;
+    const bb = s?.bucketBytes ?? 0;
+    const layerName = m.depth === 0 ? t('this image') : t('backing layer {0}', m.depth);
+    const rows: [string, string][] = [
+      [t('Cell'), formatRange(this.bucketOffset(this.hoverBucket), bb)],
+      [t('Run'), formatRange(m.offset, m.length)],
+      [t('LBA'), `${Math.floor(m.offset / this.ctx.sectorSize)}`],
+      [t('Kind'), t(m.kind)],
+      [t('Layer'), `${layerName} (${m.file.split('/').pop()})`],
+      [t('Host offset'), m.hostOffset !== undefined ? hex(m.hostOffset) : m.compressedOffset !== undefined ? `${hex(m.compressedOffset)} (${m.compressedLength} ${t('bytes compressed')})` : '–'],
+      [t('L1 index'), m.l1Index !== undefined ? String(m.l1Index) : '–'],
+      [t('L2 index'), m.l2Index !== undefined ? String(m.l2Index) : '–'],
+    ];
+    setChildren(this.hover, h('dl', null, ...rows.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)])));
+    this.hover.hidden = false;
+  }
+
+  // --- run list -----------------------------------------------------------------------------------
+
+  private fetchRuns(from: number, count: number): void {
+    this.runsReq = requestId();
+    if (count < 0) this.upReq = this.runsReq;
+    post({ type: 'requestRuns', requestId: this.runsReq, from: Math.max(0, Math.min(from, this.vsize - 1)), count });
+  }
+
+  private onRuns(id: number, runs: MapRun[]): void {
+    if (id !== this.runsReq) return;
+    if (id === this.upReq) {
+      // Rows above: restart the window at the first of them.
+      this.upReq = -1;
+      if (runs.length > 0) this.fetchRuns(runs[0].start, LIST_ROWS + 10);
+      return;
+    }
+    this.runs = runs;
+    this.runsFromOffset = runs[0]?.start ?? this.runsFromOffset;
+    updateState({ map: { start: this.start, end: this.end, runsFrom: this.runsFromOffset } });
+    this.renderRuns();
+  }
+
+  private renderRuns(): void {
+    const max = this.vsize;
+    const rows = this.runs.slice(0, LIST_ROWS).map((r, i) => {
+      const sk = bucketStyle(['unallocated', 'data', 'zero', 'compressed'].indexOf(r.kind), r.depth);
+      const sw = h('span', { class: 'swatch' });
+      sw.style.background = sk.color;
+      sw.style.opacity = String(sk.alpha);
+      const row = h(
+        'div',
+        { class: `run-row${i === this.selectedRow ? ' selected' : ''}`, role: 'row', 'aria-selected': i === this.selectedRow ? 'true' : 'false', onclick: () => this.goHex(r.start) },
+        h('span', { role: 'gridcell', class: 'mono' }, hexFor(r.start, max)),
+        h('span', { role: 'gridcell', class: 'mono' }, formatBytes(r.length)),
+        h('span', { role: 'gridcell' }, sw, ' ', t(r.kind)),
+        h('span', { role: 'gridcell', class: 'mono' }, r.hostOffset !== undefined ? hex(r.hostOffset) : '–'),
+        h('span', { role: 'gridcell', title: r.file }, r.depth === 0 ? t('top') : `−${r.depth} ${r.file.split('/').pop()}`),
+        h('span', { role: 'gridcell', class: 'mono' }, r.l1Index !== undefined ? `${r.l1Index} / ${r.l2Index ?? '–'}` : '–'),
+      );
+      row.style.height = `${ROW_H}px`;
+      return row;
+    });
+    setChildren(this.listBody, ...rows);
+    const trackH = LIST_ROWS * ROW_H;
+    const thumbH = 24;
+    this.track.style.height = `${trackH}px`;
+    this.thumb.style.height = `${thumbH}px`;
+    this.thumb.style.top = `${(this.runsFromOffset / Math.max(1, this.vsize)) * (trackH - thumbH)}px`;
+  }
+
+  private scrollRows(n: number): void {
+    if (n > 0) {
+      const k = Math.min(n, this.runs.length - 1);
+      if (k <= 0) return;
+      this.fetchRuns(this.runs[k].start, LIST_ROWS + 10);
+    } else if (this.runsFromOffset > 0) {
+      this.fetchRuns(this.runsFromOffset, n);
+    }
+  }
+
+  private bindList(): void {
+    this.list.addEventListener(
+      'wheel',
+      (ev) => {
+        ev.preventDefault();
+        this.wheelAcc += ev.deltaY;
+        const n = Math.trunc(this.wheelAcc / ROW_H);
+        if (n !== 0) {
+          this.wheelAcc -= n * ROW_H;
+          this.scrollRows(n);
+        }
+      },
+      { passive: false },
+    );
+    this.list.addEventListener('keydown', (ev) => {
+      const k = ev.key;
+      if (k === 'ArrowDown') {
+        if (this.selectedRow < Math.min(LIST_ROWS, this.runs.length) - 1) this.selectedRow++;
+        else this.scrollRows(1);
+      } else if (k === 'ArrowUp') {
+        if (this.selectedRow > 0) this.selectedRow--;
+        else this.scrollRows(-1);
+      } else if (k === 'PageDown') this.scrollRows(LIST_ROWS - 1);
+      else if (k === 'PageUp') this.scrollRows(-(LIST_ROWS - 1));
+      else if (k === 'Home') this.fetchRuns(0, LIST_ROWS + 10);
+      else if (k === 'End') this.fetchRuns(this.vsize - 1, -LIST_ROWS);
+      else if (k === 'Enter') {
+        const r = this.runs[this.selectedRow];
+        if (r) this.goHex(r.start);
+      } else return;
+      ev.preventDefault();
+      this.renderRuns();
+    });
+    let dragging = false;
+    const jump = (ev: MouseEvent): void => {
+      const r = this.track.getBoundingClientRect();
+      const f = Math.max(0, Math.min(1, (ev.clientY - r.top) / r.height));
+      this.fetchRuns(Math.floor((f * this.vsize) / 512) * 512, LIST_ROWS + 10);
+    };
+    this.track.addEventListener('mousedown', (ev) => {
+      dragging = true;
+      jump(ev);
+      ev.preventDefault();
+    });
+    window.addEventListener('mousemove', (ev) => dragging && jump(ev));
+    window.addEventListener('mouseup', () => (dragging = false));
+  }
+}
