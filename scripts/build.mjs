@@ -16,4 +16,5 @@ chmodSync('dist/cli.js', 0o755);
 mkdirSync('dist/media', { recursive: true });
 copyFileSync('node_modules/@vscode/codicons/dist/codicon.css', 'dist/media/codicon.css');
 copyFileSync('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/media/codicon.ttf');
+copyFileSync('media/editor.css', 'dist/media/editor.css');
 if (watch) console.log('watch mode is not supported; rerun npm run build');
