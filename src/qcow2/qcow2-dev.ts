@@ -10,6 +10,10 @@ import { readSnapshotTable, type Snapshot } from './snapshots';
 import { readBitmapDirectory, type BitmapEntry } from './bitmaps';
 import type { BlockLayer, LayerRun, RunKind } from './layer';
 import { u32 } from './bytes';
+import { Qcow2Writer } from './write';
+import { prepareFirstWrite } from './write-gate';
+import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';
+import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './usage';
 
 export interface Qcow2DevParams {
   readOnly?: boolean;
@@ -71,6 +75,11 @@ export class Qcow2Dev implements BlockLayer {
   private readonly loading = new Map<number, Promise<MetaSlice>>();
   private lastCompressed?: { key: number; data: Uint8Array };
   private prepared = false;
+  /** Cache capacities as configured; caches grow past them only while every slice is dirty. */
+  readonly l2CacheBase: number;
+  readonly refblockCacheBase: number;
+  /** The write path, created by the first write (write.ts). */
+  private writer?: Qcow2Writer;
 
   constructor(
     readonly path: string,
@@ -79,8 +88,10 @@ export class Qcow2Dev implements BlockLayer {
     readonly io: Qcow2IoOps,
   ) {
     this.info = deriveInfo(path, header, params.readOnly ?? io.readOnly);
-    this.l2Cache = new LruCache(params.l2CacheSlices ?? DEFAULT_L2_CACHE_SLICES);
-    this.refblockCache = new LruCache(params.refblockCacheSlices ?? DEFAULT_REFBLOCK_CACHE_SLICES);
+    this.l2CacheBase = params.l2CacheSlices ?? DEFAULT_L2_CACHE_SLICES;
+    this.refblockCacheBase = params.refblockCacheSlices ?? DEFAULT_REFBLOCK_CACHE_SLICES;
+    this.l2Cache = new LruCache(this.l2CacheBase);
+    this.refblockCache = new LruCache(this.refblockCacheBase);
   }
 
   /** Reads and validates the header of an open file, then builds the device (tables not loaded yet). */
@@ -116,12 +127,116 @@ export class Qcow2Dev implements BlockLayer {
     return this.refblockCache.size === 0;
   }
 
-  /** Drops clean cached metadata. Dirty slices stay until flushMeta writes them. */
+  /** Writes back pending metadata, then drops the cached metadata to free memory (e.g. when idle). */
   async shrinkCaches(): Promise<void> {
-    for (const cache of [this.l2Cache, this.refblockCache]) {
-      for (const [key, slice] of [...cache.entries()]) if (!slice.dirty) cache.delete(key);
+    const drop = async (): Promise<void> => {
+      if (this.writer) await this.writer.flush();
+      for (const cache of [this.l2Cache, this.refblockCache]) {
+        for (const [key, slice] of [...cache.entries()]) if (!slice.dirty) cache.delete(key);
+      }
+      this.lastCompressed = undefined;
+    };
+    await (this.writer ? this.writer.mutex.run(drop) : drop());
+  }
+
+  /** Writes buf at guest offset `offset` (copy-on-write, allocation; see write.ts). Writes are serialised. */
+  async writeAt(buf: Uint8Array, offset: number): Promise<void> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > this.info.virtualSize) {
+      throw new Qcow2Error('range', `write of ${buf.length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
+    const writer = await this.getWriter();
+    if (buf.length === 0) return;
+    await writer.mutex.run(() => writer.writeAt(buf, offset));
+  }
+
+  /** Writes dirty L2/refcount metadata to disk in the crash-safe order. */
+  async flushMeta(): Promise<void> {
+    const writer = this.writer;
+    if (writer) await writer.mutex.run(() => writer.flush());
+  }
+
+  /** True when written data is not yet reachable from on-disk metadata (flushMeta pending). */
+  needFlushMeta(): boolean {
+    return this.writer?.wb.pending ?? false;
+  }
+
+  /**
+   * Makes guest writes durable: metadata is flushed in order and the image (and data file) synced.
+   * The range is advisory; the whole file is synced.
+   */
+  async fsyncRange(_offset: number, _length: number): Promise<void> {
+    const writer = this.writer;
+    if (!writer) return;
+    await writer.mutex.run(async () => {
+      await writer.flush();
+      await this.io.fsync();
+      await this.dataIo?.fsync();
+    });
+  }
+
+  private async getWriter(): Promise<Qcow2Writer> {
+    if (this.writer) return this.writer;
+    await this.prepIo();
+    if (this.writer) return this.writer;
+    await prepareFirstWrite(this);
+    if (!this.writer) this.writer = new Qcow2Writer(this);
+    return this.writer;
+  }
+
+  /** Back to the configured cache sizes once dirty slices are written. */
+  restoreCacheLimits(): void {
+    if (this.l2Cache.limit > this.l2CacheBase) this.l2Cache.resize(Math.max(this.l2CacheBase, this.dirtyCount(this.l2Cache)));
+    if (this.refblockCache.limit > this.refblockCacheBase) this.refblockCache.resize(Math.max(this.refblockCacheBase, this.dirtyCount(this.refblockCache)));
+  }
+
+  private dirtyCount(cache: LruCache<number, MetaSlice>): number {
+    let n = 0;
+    for (const [, s] of cache.entries()) if (s.dirty) n++;
+    return n;
+  }
+
+  forgetCompressed(): void {
     this.lastCompressed = undefined;
+  }
+
+  /** Drops cached slices of host clusters that are being reused for something new. */
+  forgetHostRange(offset: number, length: number): void {
+    this.lastCompressed = undefined;
+    const step = Math.min(this.info.clusterSize, 64 * 1024);
+    for (let k = offset - (offset % step); k < offset + length; k += step) {
+      for (const cache of [this.l2Cache, this.refblockCache]) {
+        const s = cache.peek(k);
+        if (s?.dirty) throw new Qcow2Error('bad-image', `internal error: reused cluster at 0x${k.toString(16)} has unwritten metadata`, this.path);
+        cache.delete(k);
+      }
+    }
+  }
+
+  /** Integrity check, and repair with `opts.repair`, as qemu-img check (check/check.ts). */
+  async check(opts: CheckOptions = {}): Promise<CheckResultEx> {
+    await this.flushMeta();
+    try {
+      return await checkImage(this, opts);
+    } finally {
+      if (opts.repair) await this.reloadAfterRepair().catch(() => undefined); // a failed reload is retried by the next read
+    }
+  }
+
+  /** Host clusters by use: header, tables, data, free, leaked... (usage.ts). */
+  async clusterUsage(cb?: UsageCallback, opts?: UsageOptions): Promise<ClusterUsage> {
+    await this.flushMeta();
+    return clusterUsage(this, cb, opts);
+  }
+
+  /** A repair rewrote metadata behind the caches: drop them and the write state, and reload the tables. */
+  private async reloadAfterRepair(): Promise<void> {
+    this.writer = undefined;
+    this.prepared = false;
+    this.l2Cache.clear();
+    this.refblockCache.clear();
+    this.lastCompressed = undefined;
+    Object.assign(this.info, deriveInfo(this.path, this.header, this.info.readOnly));
+    await this.prepIo();
   }
 
   /** Loads the L1 table, refcount table, snapshot table and bitmap directory. Idempotent. */
@@ -192,8 +307,22 @@ export class Qcow2Dev implements BlockLayer {
     }
   }
 
-  /** Adds a slice to a cache. The write path overrides eviction of dirty slices (see flushMeta). */
+  /**
+   * Adds a slice to a cache, evicting the least recently used clean slice. Dirty slices are never evicted
+   * (they wait for flushMeta); if every slice is dirty the cache grows until the next flush.
+   */
   insertSlice(cache: LruCache<number, MetaSlice>, key: number, slice: MetaSlice): void {
+    if (cache.size >= cache.limit && !cache.has(key)) {
+      let victim: number | undefined;
+      for (const [k, s] of cache.entries()) {
+        if (!s.dirty) {
+          victim = k;
+          break;
+        }
+      }
+      if (victim !== undefined) cache.delete(victim);
+      else cache.resize(cache.limit + 1);
+    }
     cache.set(key, slice);
   }
 
@@ -359,6 +488,14 @@ export class Qcow2Dev implements BlockLayer {
 
   /** Closes this image, its data file and its backing chain. */
   async close(): Promise<void> {
+    try {
+      if (this.writer?.wb.pending) await this.flushMeta();
+    } finally {
+      await this.closeFiles();
+    }
+  }
+
+  private async closeFiles(): Promise<void> {
     await this.backing?.close();
     await this.dataIo?.close();
     await this.io.close();

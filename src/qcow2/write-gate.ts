@@ -1,0 +1,46 @@
+/**
+ * What must hold before the first write to an image, and the header change that goes with it
+ * (unknown autoclear bits are cleared, as the spec asks of writers that do not understand them).
+ */
+import { BME_FLAG_AUTO, BME_FLAG_IN_USE } from './bitmaps';
+import { Qcow2Error } from './errors';
+import { AUTOCLEAR_BITMAPS, AUTOCLEAR_KNOWN, isSet } from './header';
+import { HEADER_AUTOCLEAR_OFFSET, writeFeatureWord } from './header-write';
+import type { Qcow2Dev } from './qcow2-dev';
+
+export async function prepareFirstWrite(dev: Qcow2Dev): Promise<void> {
+  const file = dev.path;
+  const h = dev.header;
+  const info = dev.info;
+  if (info.readOnly || dev.io.readOnly) throw new Qcow2Error('read-only', 'image is open read-only', file);
+  if (h.cryptMethod !== 0) throw new Qcow2Error('unsupported', 'image is encrypted; writing is not supported', file);
+  if (info.corrupt) {
+    throw new Qcow2Error('unsupported', 'image is marked corrupt; refusing to write (repair it with `qemu-img check -r all`)', file);
+  }
+  if (info.dirty) {
+    throw new Qcow2Error(
+      'unsupported',
+      'image has the dirty flag set (lazy refcounts, not closed cleanly), so its refcounts cannot be trusted; repair it with `qemu-img check -r all` before writing',
+      file,
+    );
+  }
+  if (info.hasDataFile && !dev.dataIo) throw new Qcow2Error('unsupported', 'the external data file is not open; cannot write', file);
+  if (info.hasDataFile && dev.dataIo?.readOnly) throw new Qcow2Error('read-only', 'the external data file is open read-only', file);
+  if (isSet(h.autoclearFeatures, AUTOCLEAR_BITMAPS)) {
+    const live = dev.bitmaps.filter((b) => b.flags & (BME_FLAG_AUTO | BME_FLAG_IN_USE));
+    if (live.length > 0) {
+      const names = live.map((b) => `'${b.name}'`).join(', ');
+      throw new Qcow2Error(
+        'unsupported',
+        `image has enabled persistent dirty bitmaps (${names}) that writes would leave stale; disable or remove them first (qemu-img bitmap --disable or --remove)`,
+        file,
+      );
+    }
+  }
+  const ac = h.autoclearFeatures;
+  if (ac.hi !== 0 || (ac.lo & ~AUTOCLEAR_KNOWN) !== 0) {
+    const cleared = { hi: 0, lo: (ac.lo & AUTOCLEAR_KNOWN) >>> 0 };
+    await writeFeatureWord(dev.io, HEADER_AUTOCLEAR_OFFSET, cleared);
+    h.autoclearFeatures = cleared;
+  }
+}

@@ -1,0 +1,119 @@
+import { strict as assert } from 'node:assert';
+import { openImage, Qcow2Error } from '../../src/qcow2';
+import { qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
+import { assertClean, assertEqualsModel, pattern, randomWrites, withImage } from './write-support';
+
+describe('engine write path: plain images', function () {
+  const tmp = scratchDir('q2i-write-');
+  after(() => tmp.cleanup());
+
+  const kinds: Array<{ name: string; opts: string; size: number; writes: number; maxLen: number }> = [
+    { name: 'v3, 64 KiB clusters', opts: 'cluster_size=65536', size: 64 << 20, writes: 200, maxLen: 300 * 1024 },
+    { name: 'v2 (compat=0.10)', opts: 'compat=0.10', size: 32 << 20, writes: 100, maxLen: 200 * 1024 },
+    { name: '512 B clusters (refcount table growth)', opts: 'cluster_size=512', size: 8 << 20, writes: 150, maxLen: 64 * 1024 },
+    { name: '2 MiB clusters', opts: 'cluster_size=2097152', size: 64 << 20, writes: 60, maxLen: 300 * 1024 },
+    { name: 'refcount_bits=1', opts: 'refcount_bits=1,cluster_size=4096', size: 16 << 20, writes: 120, maxLen: 100 * 1024 },
+    { name: 'refcount_bits=64', opts: 'refcount_bits=64,cluster_size=4096', size: 16 << 20, writes: 120, maxLen: 100 * 1024 },
+    { name: 'lazy refcounts (clean)', opts: 'lazy_refcounts=on', size: 32 << 20, writes: 80, maxLen: 100 * 1024 },
+  ];
+  for (const k of kinds) {
+    it(`random writes on ${k.name}: check clean, contents equal the model`, async () => {
+      const img = tmp.path(`${k.name.replace(/\W+/g, '_')}.qcow2`);
+      qemuImg(['create', '-f', 'qcow2', '-o', k.opts, img, String(k.size)]);
+      const model = new Uint8Array(k.size);
+      await withImage(img, (dev) => randomWrites(dev, model, 7, { writes: k.writes, maxLen: k.maxLen, flushEvery: 37 }));
+      assertClean(img);
+      assertEqualsModel(img, model, tmp.path('model.raw'));
+    });
+  }
+
+  it('grows the refcount table past many refblocks (512 B clusters, small L2 cache)', async () => {
+    const img = tmp.path('grow.qcow2');
+    qemuImg(['create', '-f', 'qcow2', '-o', 'cluster_size=512', img, String(64 << 20)]);
+    const before = JSON.parse(qemuImg(['info', '--output=json', img]).stdout);
+    const model = new Uint8Array(64 << 20);
+    const dev = await openImage(img, { l2CacheSlices: 4, refblockCacheSlices: 4 });
+    try {
+      // 8 MiB of sequential data: ~16k clusters, 64+ refblocks of 256 entries.
+      for (let off = 0; off < 8 << 20; off += 1 << 20) {
+        const b = pattern(1 << 20, off);
+        await dev.writeAt(b, off);
+        model.set(b, off);
+      }
+      await randomWrites(dev, model, 3, { writes: 200, maxLen: 5000 });
+      assert.ok(dev.header.refcountTableClusters > 1, 'refcount table grew');
+    } finally {
+      await dev.close();
+    }
+    assert.ok(before['actual-size'] > 0);
+    assertClean(img);
+    assertEqualsModel(img, model, tmp.path('model.raw'));
+  });
+
+  it('writes above 4 GiB on a 4 TiB image', async () => {
+    const img = tmp.path('big.qcow2');
+    qemuImg(['create', '-f', 'qcow2', img, '4T']);
+    const offs = [2 ** 32 - 3000, 2 ** 40 + 12345, 4 * 2 ** 40 - 70000];
+    await withImage(img, async (dev) => {
+      for (const [i, off] of offs.entries()) await dev.writeAt(pattern(65536, i), off);
+    });
+    assertClean(img);
+    for (const [i, off] of offs.entries()) {
+      const got = new Uint8Array(65536);
+      await withImage(img, (dev) => dev.readAt(got, off));
+      assert.deepEqual(got, pattern(65536, i));
+      qemuIo(img, [`read -P ${pattern(1, i)[0]} ${off} 1`], ['-r', '-f', 'qcow2']);
+    }
+  });
+
+  it('needFlushMeta reports pending metadata; flushMeta clears it', async () => {
+    const img = tmp.path('flag.qcow2');
+    qemuImg(['create', '-f', 'qcow2', img, '16M']);
+    await withImage(img, async (dev) => {
+      assert.equal(dev.needFlushMeta(), false);
+      await dev.writeAt(pattern(4096, 1), 1 << 20);
+      assert.equal(dev.needFlushMeta(), true);
+      await dev.flushMeta();
+      assert.equal(dev.needFlushMeta(), false);
+      // Overwriting allocated data needs no metadata.
+      await dev.writeAt(pattern(100, 2), (1 << 20) + 10);
+      assert.equal(dev.needFlushMeta(), false);
+      await dev.writeAt(pattern(4096, 3), 5 << 20);
+      await dev.fsyncRange(5 << 20, 4096);
+      assert.equal(dev.needFlushMeta(), false);
+      await dev.writeAt(pattern(4096, 4), 9 << 20);
+      await dev.shrinkCaches();
+      assert.equal(dev.needFlushMeta(), false);
+      assert.ok(dev.l2CacheIsEmpty() && dev.refblockCacheIsEmpty());
+    });
+    assertClean(img);
+  });
+
+  it('concurrent writeAt and readAt calls are safe', async () => {
+    const img = tmp.path('conc.qcow2');
+    const size = 16 << 20;
+    qemuImg(['create', '-f', 'qcow2', img, String(size)]);
+    const model = new Uint8Array(size);
+    await withImage(img, async (dev) => {
+      const jobs: Promise<unknown>[] = [];
+      for (let i = 0; i < 64; i++) {
+        const off = ((i * 37) % 200) * 70001;
+        const b = pattern(50000, i);
+        model.set(b, off);
+        jobs.push(dev.writeAt(b, off));
+        jobs.push(dev.readAt(new Uint8Array(70000), off));
+      }
+      await Promise.all(jobs);
+    });
+    assertClean(img);
+    assertEqualsModel(img, model, tmp.path('model.raw'));
+  });
+
+  it('rejects writes beyond the virtual size', async () => {
+    const img = tmp.path('range.qcow2');
+    qemuImg(['create', '-f', 'qcow2', img, '1M']);
+    await withImage(img, async (dev) => {
+      await assert.rejects(dev.writeAt(new Uint8Array(10), (1 << 20) - 5), (e: Qcow2Error) => e.code === 'range');
+    });
+  });
+});
