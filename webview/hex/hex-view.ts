@@ -396,6 +396,7 @@ export class HexView {
   goTo(offset: number): void {
     const o = Math.min(Math.max(0, Math.floor(offset)), Math.max(0, this.model.size - 1));
     this.gotoStart = performance.now();
+    this.timings.lastGoToMs = -1;
     this.nibble = undefined;
     this.anchor = undefined;
     this.state.cursor = o;
@@ -560,6 +561,7 @@ export class HexView {
   /** Scrolls so that the last row of the disk is at the bottom (the scrollbar's end). */
   scrollToEnd(): void {
     this.gotoStart = performance.now();
+    this.timings.lastGoToMs = -1;
     this.model.setTopRow(this.model.maxTopRow);
     this.schedule();
   }
