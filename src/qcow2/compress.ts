@@ -42,9 +42,15 @@ function inflateCluster(input: Uint8Array, clusterSize: number): Uint8Array {
 function zstdCluster(input: Uint8Array, clusterSize: number): Uint8Array {
   const frames = zstdFramesPrefix(input);
   if (nativeZstdDecompress) return nativeZstdDecompress(frames, { maxOutputLength: clusterSize });
+  // The trailing bytes may hold the next compressed cluster's whole frame: decode frames only until the cluster is full.
   const out = new Uint8Array(clusterSize);
-  const result = fzstdDecompress(frames, out);
-  return result;
+  let filled = 0;
+  for (let pos = 0; pos < frames.length && filled < clusterSize; ) {
+    const end = zstdFrameEnd(frames, pos);
+    filled += fzstdDecompress(frames.subarray(pos, end), out.subarray(filled)).length;
+    pos = end;
+  }
+  return out.subarray(0, filled);
 }
 
 /**
