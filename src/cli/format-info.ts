@@ -151,6 +151,11 @@ function formatG3(v: number): string {
   return String(Number(v.toPrecision(3)));
 }
 
+/** printf("%-Ns"): pads to N bytes of UTF-8, not N characters. */
+function padBytes(s: string, n: number): string {
+  return s + ' '.repeat(Math.max(0, n - Buffer.byteLength(s, 'utf8')));
+}
+
 function pad2(n: number): string {
   return String(n).padStart(2, '0');
 }
@@ -163,7 +168,7 @@ function snapshotRow(s: SnapshotInfoJson): string {
   const secs = Math.floor(clockNs / 1e9);
   const clock = `${pad2(Math.floor(secs / 3600))}:${pad2(Math.floor(secs / 60) % 60)}:${pad2(secs % 60)}.${String(Math.floor(clockNs / 1e6) % 1000).padStart(3, '0')}`;
   const icount = s.icount !== undefined ? String(s.icount) : '';
-  return `${s.id.padEnd(9)} ${s.name.padEnd(16)} ${sizeToStr(s['vm-state-size']).padStart(8)}${date.padStart(20)}${clock.padStart(13)}${icount.padStart(11)}`;
+  return `${padBytes(s.id, 9)} ${padBytes(s.name, 16)} ${sizeToStr(s['vm-state-size']).padStart(8)}${date.padStart(20)}${clock.padStart(13)}${icount.padStart(11)}`;
 }
 
 const SPECIFIC_LABELS: [keyof Qcow2SpecificJson, string][] = [

@@ -8,6 +8,7 @@ import { u32 } from '../../qcow2/bytes';
 import type { BlockLayer } from '../../qcow2/layer';
 import { Qcow2Dev } from '../../qcow2/qcow2-dev';
 import { qemuPathCombine } from '../../qcow2/map';
+import { qemuJson } from '../format-json';
 import { infoHuman, layerInfo, type ImageInfoJson } from '../format-info';
 
 /** `info`: the image's header facts, as qemu-img info prints them. */
@@ -35,7 +36,7 @@ export const infoCommand: CliCommand = {
       }
       if (format === 'json') {
         const value = chain ? layers.map((l) => l.info) : layers[0].info;
-        await writeOut(io.stdout, JSON.stringify(value, null, 4) + '\n');
+        await writeOut(io.stdout, qemuJson(value) + '\n');
       } else {
         await writeOut(io.stdout, layers.map((l) => infoHuman(l.info, l.probed)).join('\n'));
       }
