@@ -83,7 +83,7 @@ describe('engine write path: copy-on-write sources', function () {
     qemuImg(['create', '-f', 'qcow2', '-b', base, '-F', 'qcow2', img]);
     // Allocated data, then zeroed without unmap (zero flag, offset kept) and with unmap (plain zero).
     qemuIo(img, ['write -P 9 0 4M', 'write -z 1M 1M', 'write -z -u 2M 1M', 'write -z 8M 2M'], ['-f', 'qcow2']);
-    const map = JSON.parse(qemuImg(['map', '--output=json', img]).stdout) as Array<{ start: number; zero: boolean; offset?: number }>;
+    const map = JSON.parse(qemuImg(['map', '--output=json', img]).stdout) as Array<MapEntry & { zero: boolean }>;
     assert.ok(map.some((e) => e.zero && e.offset !== undefined && e.start >= MiB && e.start < 2 * MiB), 'has preallocated zero clusters');
     const fileSizeBefore = readFileSync(img).length;
     const baseSha = sha256File(base);
@@ -100,7 +100,7 @@ describe('engine write path: copy-on-write sources', function () {
     assertClean(img);
     assertEqualsModel(img, model, tmp.path('model.raw'));
     const after = JSON.parse(qemuImg(['map', '--output=json', img]).stdout) as MapEntry[];
-    assert.equal(hostOf(after, MiB), hostOf(map as MapEntry[], MiB), 'preallocated zero cluster reused in place');
+    assert.equal(hostOf(after, MiB), hostOf(map, MiB), 'preallocated zero cluster reused in place');
     assert.ok(fileSizeBefore > 0);
   });
 
