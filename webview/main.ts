@@ -64,7 +64,7 @@ function buildTabs(initial: ViewId): void {
   const iconsFor: Record<ViewId, string> = { overview: 'info', chain: 'layers', map: 'symbol-array', integrity: 'shield', usage: 'pie-chart', hex: 'file-binary' };
   tabs = h('vscode-tabs', { panel: true }) as HTMLElement & { selectedIndex: number };
   for (const v of views) {
-    tabs.appendChild(h('vscode-tab-header', { slot: 'header', id: `tab-${v.id}` }, icon(iconsFor[v.id]), ' ', l[v.id]));
+    tabs.appendChild(h('vscode-tab-header', { slot: 'header', 'data-tab': v.id }, icon(iconsFor[v.id]), ' ', l[v.id]));
     tabs.appendChild(h('vscode-tab-panel', { 'data-view': v.id }, v.el));
   }
   tabs.addEventListener('vsc-tabs-select', (e: Event) => {

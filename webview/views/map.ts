@@ -318,7 +318,7 @@ export class MapView implements View {
       [t('Run'), formatRange(m.offset, m.length)],
       [t('LBA'), `${Math.floor(m.offset / this.ctx.sectorSize)}`],
       [t('Kind'), t(m.kind)],
-      [t('Layer'), `${layerName} (${m.file.split('/').pop()})`],
+      [t('Layer'), m.kind === 'unallocated' ? t('none (reads as zeros)') : `${layerName} (${m.file.split('/').pop()})`],
       [t('Host offset'), m.hostOffset !== undefined ? hex(m.hostOffset) : m.compressedOffset !== undefined ? `${hex(m.compressedOffset)} (${m.compressedLength} ${t('bytes compressed')})` : '–'],
       [t('L1 index'), m.l1Index !== undefined ? String(m.l1Index) : '–'],
       [t('L2 index'), m.l2Index !== undefined ? String(m.l2Index) : '–'],
@@ -363,7 +363,7 @@ export class MapView implements View {
         h('span', { role: 'gridcell', class: 'mono' }, formatBytes(r.length)),
         h('span', { role: 'gridcell' }, sw, ' ', t(r.kind)),
         h('span', { role: 'gridcell', class: 'mono' }, r.hostOffset !== undefined ? hex(r.hostOffset) : '–'),
-        h('span', { role: 'gridcell', title: r.file }, r.depth === 0 ? t('top') : `−${r.depth} ${r.file.split('/').pop()}`),
+        h('span', { role: 'gridcell', title: r.file }, r.kind === 'unallocated' ? '–' : r.depth === 0 ? t('top') : `−${r.depth} ${r.file.split('/').pop()}`),
         h('span', { role: 'gridcell', class: 'mono' }, r.l1Index !== undefined ? `${r.l1Index} / ${r.l2Index ?? '–'}` : '–'),
       );
       row.style.height = `${ROW_H}px`;

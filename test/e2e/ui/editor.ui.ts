@@ -1,0 +1,110 @@
+/**
+ * The custom editor in a real VS Code (code-server + Chromium): a three-layer overlay made by qemu-img shows
+ * its header values, its chain and its map; "Check Image Integrity" from the palette on a corrupted image shows
+ * the findings; a 256 GiB metadata-preallocated image shows the overview and the whole map quickly.
+ */
+import * as assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { FrameLocator } from 'playwright-core';
+import { makeCorrupted, makePreallocated, makeThreeLayerChain } from '../../helpers/editor-fixtures';
+import { launch, type Workbench } from './harness';
+
+async function tab(view: FrameLocator, name: string): Promise<void> {
+  await view.locator(`vscode-tab-header[data-tab="${name}"]`).click();
+}
+
+describe('QCOW2 editor (UI)', function () {
+  this.timeout(240_000);
+  let wb: Workbench;
+  before(async () => {
+    wb = await launch();
+    makeThreeLayerChain(wb.workspace);
+    makeCorrupted(join(wb.workspace, 'broken.qcow2'));
+  });
+  after(async () => wb?.close());
+
+  it('shows the header, the three-layer chain and the map of an overlay made by qemu-img', async () => {
+    await wb.openFile('top.qcow2');
+    const view = wb.webview();
+    await view.locator('table.header-fields').waitFor({ state: 'visible', timeout: 30_000 });
+    const fields = await view.locator('table.header-fields').innerText();
+    assert.match(fields, /cluster_bits\s+16/);
+    assert.match(fields, /size\s+1073741824/);
+    assert.match(fields, /backing file: mid\.qcow2/);
+    assert.match(await view.locator('#fact-virtual-size').innerText(), /1 GiB/);
+    await wb.screenshot('editor-overview');
+
+    await tab(view, 'chain');
+    const chain = view.locator('table.chain-table');
+    await chain.waitFor({ state: 'visible' });
+    await view.locator('table.chain-table tr.layer').nth(2).waitFor();
+    const rows = await view.locator('table.chain-table tr.layer').allInnerTexts();
+    assert.equal(rows.length, 3);
+    assert.match(rows[0], /top\.qcow2/);
+    assert.match(rows[1], /mid\.qcow2/);
+    assert.match(rows[2], /base\.qcow2/);
+    await view.locator('table.chain-table .share').nth(2).waitFor({ timeout: 20_000 });
+    await wb.screenshot('editor-chain');
+
+    await tab(view, 'map');
+    await view.locator('canvas.map-canvas[data-ready="true"]').waitFor({ timeout: 30_000 });
+    const legend = await view.locator('.legend').innerText();
+    assert.match(legend, /backing layer 1: mid\.qcow2/);
+    assert.match(legend, /backing layer 2: base\.qcow2/);
+    await view.locator('.run-row').first().waitFor();
+    const runs = await view.locator('.runs-body').innerText();
+    assert.match(runs, /compressed/);
+    assert.match(runs, /zero/);
+    // Hover the first cell: the card shows the mapping with host offset and L1/L2 indices.
+    const box = (await view.locator('canvas.map-canvas').boundingBox())!;
+    await wb.page.mouse.move(box.x + 3, box.y + 3);
+    await view.locator('.hover-card:not([hidden])').waitFor({ timeout: 10_000 });
+    const card = await view.locator('.hover-card').innerText();
+    assert.match(card, /Host offset/);
+    assert.match(card, /L2 index/);
+    await wb.screenshot('editor-map');
+  });
+
+  it('runs "Check Image Integrity" from the palette on a corrupted image and shows the findings', async () => {
+    await wb.runCommand('View: Close All Editors');
+    await wb.openFile('broken.qcow2');
+    const view = wb.webview();
+    await view.locator('table.header-fields').waitFor({ state: 'visible', timeout: 30_000 });
+    await wb.runCommand('QCOW2: Check Image Integrity');
+    const note = await wb.waitForNotification(/corruption/);
+    assert.match(note, /2 corruption\(s\), 1 leaked cluster\(s\)/);
+    await wb.page.keyboard.press('Escape');
+    await tab(view, 'integrity');
+    await view.locator('table.findings').waitFor({ timeout: 30_000 });
+    assert.equal((await view.locator('#count-corruptions').innerText()).trim(), '2');
+    assert.equal((await view.locator('#count-leaks').innerText()).trim(), '1');
+    const findings = await view.locator('table.findings').innerText();
+    assert.match(findings, /leak/);
+    assert.match(findings, /corruption/);
+    await wb.screenshot('editor-integrity');
+  });
+});
+
+describe('QCOW2 editor speed (UI)', function () {
+  this.timeout(240_000);
+  let wb: Workbench;
+  before(async () => {
+    wb = await launch();
+    makePreallocated(join(wb.workspace, 'big.qcow2'), '256G');
+  });
+  after(async () => wb?.close());
+
+  it('shows the overview in < 300 ms and the whole map in < 2 s on a 256 GiB metadata-preallocated image', async () => {
+    await wb.openFile('big.qcow2');
+    const view = wb.webview();
+    await view.locator('.timing').waitFor({ timeout: 30_000 });
+    const overviewMs = Number(/(\d+) ms/.exec(await view.locator('.timing').innerText())![1]);
+    await tab(view, 'map');
+    await view.locator('canvas.map-canvas[data-ready="true"]').waitFor({ timeout: 30_000 });
+    const mapMs = Number(/(\d+) ms/.exec(await view.locator('.map-status').innerText())![1]);
+    console.log(`      256 GiB preallocated: overview ${overviewMs} ms, map ${mapMs} ms`);
+    await wb.screenshot('editor-map-256g');
+    assert.ok(overviewMs < 300, `overview took ${overviewMs} ms`);
+    assert.ok(mapMs < 2000, `map took ${mapMs} ms`);
+  });
+});
