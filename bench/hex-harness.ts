@@ -3,7 +3,7 @@
  * HexHost whose reads go to the real engine in this Node process (page.exposeFunction). It measures what the
  * webview does without VS Code around it: used by bench/hex.bench.ts and test/e2e/ui/hex-standalone.ui.ts.
  */
-import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { openImage, type Qcow2Dev } from '../src/qcow2';
@@ -27,17 +27,10 @@ let bundle: string | undefined;
 
 async function bundleHexView(): Promise<string> {
   if (bundle) return bundle;
-  const out = await build({
-    entryPoints: [join(REPO, 'webview/hex/index.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    globalName: 'HexViewModule',
-    platform: 'browser',
-    target: 'es2022',
-    logLevel: 'warning',
-  });
-  bundle = out.outputFiles[0].text;
+  // The esbuild CLI in a child process: its JS API misbehaves when loaded through the bench runner's tsImport.
+  const esbuild = join(REPO, 'node_modules/esbuild/bin/esbuild');
+  const args = [join(REPO, 'webview/hex/index.ts'), '--bundle', '--format=iife', '--global-name=HexViewModule', '--platform=browser', '--target=es2022', '--log-level=warning'];
+  bundle = execFileSync(esbuild, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   return bundle;
 }
 

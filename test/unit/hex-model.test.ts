@@ -134,3 +134,37 @@ describe('hex view: page cache', () => {
     assert.equal(SOURCE_KINDS[kindsOf(0, 10, [])[3]], 'unallocated');
   });
 });
+
+import { byteAtHexColumn, hexColumnLayout, Pieces } from '../../webview/hex/row-paint';
+
+describe('hex view: row painting', () => {
+  it('lays out grouped hex columns and maps every character back to its byte', () => {
+    const l1 = hexColumnLayout(4, 1);
+    assert.deepEqual(l1.starts, [0, 3, 6, 9]);
+    assert.equal(l1.width, 11);
+    const l2 = hexColumnLayout(8, 4);
+    assert.deepEqual(l2.starts, [0, 2, 4, 6, 9, 11, 13, 15]);
+    // "00112233 44556677": characters 0-1 → byte 0, the space (8) → byte 4, 9-10 → byte 4.
+    assert.deepEqual([0, 1, 2, 7, 8, 9, 16, 40].map((c) => byteAtHexColumn(c, l2)), [0, 0, 1, 3, 4, 4, 7, 7]);
+    for (const [bpr, g] of [[16, 1], [16, 2], [32, 8], [64, 4]]) {
+      const l = hexColumnLayout(bpr, g);
+      l.starts.forEach((s, i) => {
+        assert.equal(byteAtHexColumn(s, l), i);
+        assert.equal(byteAtHexColumn(s + 1, l), i);
+      });
+    }
+  });
+
+  it('merges neighbouring bytes with the same look into one piece', () => {
+    const p = new Pieces();
+    p.add('00', 'hx-k0');
+    p.add(' ', '');
+    p.add('11', 'hx-k0');
+    p.add('22', 'hx-k0');
+    p.add('33', 'hx-k0 hx-sel');
+    assert.deepEqual(p.texts.slice(0, p.n), ['00', ' ', '1122', '33']);
+    p.reset();
+    p.add('ff', 'x');
+    assert.equal(p.n, 1);
+  });
+});

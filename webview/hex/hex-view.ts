@@ -11,8 +11,9 @@ import { formatBytes, parseOffset } from '../../src/shared/format';
 import { ScrollModel } from './scroll-model';
 import { PageCache } from './page-cache';
 import { HostLink } from './host-link';
-import { BYTES_PER_ROW_CHOICES, GROUP_CHOICES, byteHex, copyAsHex, copyAsText, formatOffset, gapBefore, hexDigit, type OffsetMode } from './row-layout';
+import { BYTES_PER_ROW_CHOICES, GROUP_CHOICES, byteHex, copyAsHex, copyAsText, formatOffset, hexDigit, type OffsetMode } from './row-layout';
 import { installStyles, ROW_HEIGHT } from './styles';
+import { byteAtHexColumn, hexColumnLayout, Pieces, SpanPool, type HexColumnLayout } from './row-paint';
 
 /** Most bytes one copy takes (the host's clipboard message is bounded too). */
 export const MAX_COPY_BYTES = 1024 * 1024;
@@ -29,14 +30,16 @@ interface HexState {
 interface RowEls {
   el: HTMLElement;
   off: HTMLElement;
-  hex: HTMLElement[];
-  txt: HTMLElement[];
+  hex: SpanPool;
+  txt: SpanPool;
   mark: HTMLElement;
 }
 
 /** Timings the UI test and the bench read (also mirrored on the root element as data-* attributes). */
 export interface HexTimings {
   lastGoToMs: number;
+  /** Time of the last redraw itself (DOM updates), ms. */
+  lastRenderMs: number;
   maxFetchMs: number;
   cachePages: number;
   peakCachePages: number;
@@ -66,6 +69,11 @@ export class HexView {
   private readonly partsNote = el('div');
   private readonly partSelect = el('select');
   private rows: RowEls[] = [];
+  private hexLayout: HexColumnLayout = hexColumnLayout(16, 1);
+  private readonly hexPieces = new Pieces();
+  private readonly txtPieces = new Pieces();
+  private trackHeight = 0;
+  private charWidth = 0;
   private state: HexState;
   private sectorSize: number;
   private anchor?: number;
@@ -77,7 +85,7 @@ export class HexView {
   private partitions?: PartitionTable;
   private boundaries: Array<{ offset: number; label: string }> = [];
   private readonly resize: ResizeObserver;
-  readonly timings: HexTimings = { lastGoToMs: -1, maxFetchMs: 0, cachePages: 0, peakCachePages: 0 };
+  readonly timings: HexTimings = { lastGoToMs: -1, lastRenderMs: 0, maxFetchMs: 0, cachePages: 0, peakCachePages: 0 };
   private partitionListeners: Array<(t: PartitionTable) => void> = [];
 
   constructor(
@@ -223,39 +231,35 @@ export class HexView {
   /** (Re)creates the pool of row elements for the current viewport and row width. */
   private rebuildRows(): void {
     const bpr = this.state.bytesPerRow;
+    this.hexLayout = hexColumnLayout(bpr, this.state.group);
     const n = this.model.viewRows;
     this.rowsBox.textContent = '';
     this.rows = [];
     for (let r = 0; r < n; r++) {
-      const row: RowEls = { el: el('div', 'hx-row'), off: el('span', 'hx-off'), hex: [], txt: [], mark: el('span', 'hx-mark') };
       const hexBox = el('span', 'hx-hex');
       const txtBox = el('span', 'hx-txt');
-      for (let i = 0; i < bpr; i++) {
-        const b = el('span', 'hx-b');
-        b.dataset.i = String(i);
-        row.hex.push(b);
-        hexBox.append(b);
-        const c = el('span', 'hx-c');
-        c.dataset.i = String(i);
-        c.dataset.t = '1';
-        row.txt.push(c);
-        txtBox.append(c);
-      }
+      txtBox.dataset.t = '1';
+      const row: RowEls = { el: el('div', 'hx-row'), off: el('span', 'hx-off'), hex: new SpanPool(hexBox), txt: new SpanPool(txtBox), mark: el('span', 'hx-mark') };
       row.el.dataset.r = String(r);
       row.el.append(row.off, hexBox, txtBox, row.mark);
       this.rows.push(row);
       this.rowsBox.append(row.el);
     }
-    // Column header: byte positions within the row.
+    // Column header: byte positions within the row, laid out like the bytes.
     this.head.textContent = '';
     const off = el('span', 'hx-off', formatOffset(0, this.state.mode, this.model.size, this.sectorSize).replace(/./g, ' '));
-    const hexBox = el('span', 'hx-hex');
-    for (let i = 0; i < bpr; i++) hexBox.append(el('span', 'hx-b' + (gapBefore(i, this.state.group) ? ' hx-gap' : ''), byteHex(i)));
-    this.head.append(off, hexBox, el('span', 'hx-txt', 'text'));
+    let hexHead = '';
+    for (let i = 0; i < bpr; i++) hexHead += this.hexLayout.seps[i] + byteHex(i);
+    this.head.append(off, el('span', 'hx-hex', hexHead), el('span', 'hx-txt', 'text'.padEnd(bpr, ' ')));
     this.schedule();
   }
 
   private layout(): void {
+    this.trackHeight = this.track.clientHeight;
+    const probe = el('span', undefined, '0'.repeat(64));
+    this.grid.append(probe);
+    this.charWidth = probe.getBoundingClientRect().width / 64 || 8;
+    probe.remove();
     const h = this.grid.clientHeight - ROW_HEIGHT; // minus the column header
     const n = Math.max(1, Math.floor(h / ROW_HEIGHT));
     if (n !== this.model.viewRows || this.rows.length === 0) {
@@ -279,11 +283,17 @@ export class HexView {
 
   /** Draws now (tests and the bench call it directly). Returns true when every visible byte was loaded. */
   render(): boolean {
+    const t0 = performance.now();
     const { bytesPerRow: bpr, group, mode } = this.state;
     const size = this.model.size;
     const [selLo, selHi] = this.selection();
     const cursor = this.state.cursor;
     let complete = true;
+    const { seps } = this.hexLayout;
+    const hp = this.hexPieces;
+    const tp = this.txtPieces;
+    const hexCur = this.column === 'hex' ? ' hx-cur' : '';
+    const txtCur = this.column === 'text' ? ' hx-cur' : '';
     for (let r = 0; r < this.rows.length; r++) {
       const row = this.rows[r];
       const start = (this.model.topRow + r) * bpr;
@@ -294,52 +304,48 @@ export class HexView {
       row.el.style.visibility = '';
       row.off.textContent = formatOffset(start, mode, size, this.sectorSize);
       const marks = this.boundariesIn(start, start + bpr);
-      row.el.classList.toggle('hx-pstart', marks.some((m) => m.offset === start));
-      row.mark.textContent = marks.map((m) => m.label).join(' · ');
-      const page = this.cache.get(this.cache.pageIndex(start));
+      row.el.classList.toggle('hx-pstart', marks.length > 0 && marks[0].offset === start);
+      row.mark.textContent = marks.length ? marks.map((m) => m.label).join(' · ') : '';
+      hp.reset();
+      tp.reset();
+      let page = this.cache.get(this.cache.pageIndex(start));
+      let prevSel = false;
       for (let i = 0; i < bpr; i++) {
         const off = start + i;
-        const hx = row.hex[i];
-        const tx = row.txt[i];
-        const gap = gapBefore(i, group) ? ' hx-gap' : '';
+        const selected = off >= selLo && off <= selHi;
+        if (i > 0 && seps[i]) hp.add(seps[i], prevSel && selected ? 'hx-sel' : '');
+        prevSel = selected;
         if (off >= size) {
-          hx.textContent = '  ';
-          tx.textContent = ' ';
-          hx.className = 'hx-b' + gap;
-          tx.className = 'hx-c';
+          hp.add('  ', '');
+          tp.add(' ', '');
           continue;
         }
-        const p = page && off < page.offset + page.data.length ? page : this.cache.get(this.cache.pageIndex(off));
-        const sel = off >= selLo && off <= selHi ? ' hx-sel' : '';
-        const cur = off === cursor ? ' hx-cur' : '';
-        const pb = marks.some((m) => m.offset === off) ? ' hx-pb' : '';
-        if (!p) {
+        if (page && off >= page.offset + page.data.length) page = this.cache.get(this.cache.pageIndex(off));
+        const sel = selected ? ' hx-sel' : '';
+        const isCur = off === cursor;
+        const pb = marks.length > 0 && marks.some((m) => m.offset === off) ? ' hx-pb' : '';
+        if (!page) {
           complete = false;
-          hx.textContent = '··';
-          tx.textContent = '·';
-          hx.className = 'hx-b hx-loading' + gap + sel + cur;
-          tx.className = 'hx-c hx-loading' + sel + cur;
+          hp.add('··', 'hx-loading' + sel + (isCur ? hexCur : ''));
+          tp.add('·', 'hx-loading' + sel + (isCur ? txtCur : ''));
           continue;
         }
-        if (p.stale) complete = false;
-        const at = off - p.offset;
-        const b = p.data[at];
-        const k = ' hx-k' + p.kinds[at];
-        if (this.nibble && this.nibble.offset === off) {
-          hx.textContent = this.nibble.high.toString(16) + '_';
-          hx.className = 'hx-b hx-nib' + k + gap + sel + cur;
-        } else {
-          hx.textContent = byteHex(b);
-          hx.className = 'hx-b' + k + gap + sel + pb + (this.column === 'hex' ? cur : '');
-        }
-        tx.textContent = printable(b);
-        tx.className = 'hx-c' + k + sel + (this.column === 'text' ? cur : '');
+        if (page.stale) complete = false;
+        const at = off - page.offset;
+        const b = page.data[at];
+        const k = 'hx-k' + page.kinds[at];
+        if (isCur && this.nibble && this.nibble.offset === off) hp.add(this.nibble.high.toString(16) + '_', k + ' hx-nib' + sel + ' hx-cur');
+        else hp.add(HEX2[b], k + sel + pb + (isCur ? hexCur : ''));
+        tp.add(PRINTABLE[b], k + sel + (isCur ? txtCur : ''));
       }
+      row.hex.paint(hp);
+      row.txt.paint(tp);
     }
     this.renderScrollbar();
     this.renderInspector();
     const [vs, ve] = this.model.visibleRange();
     if (!complete) void this.cache.ensure(vs, ve);
+    this.timings.lastRenderMs = performance.now() - t0;
     this.publishTimings(complete);
     return complete;
   }
@@ -354,6 +360,7 @@ export class HexView {
     this.timings.peakCachePages = this.cache.stats.peakPages;
     const d = this.root.dataset;
     d.gotoMs = this.timings.lastGoToMs.toFixed(1);
+    d.renderMs = this.timings.lastRenderMs.toFixed(2);
     d.maxFetchMs = this.timings.maxFetchMs.toFixed(1);
     d.cachePages = String(this.timings.cachePages);
     d.peakCachePages = String(this.timings.peakCachePages);
@@ -363,7 +370,7 @@ export class HexView {
   }
 
   private renderScrollbar(): void {
-    const h = this.track.clientHeight;
+    const h = this.trackHeight;
     const t = this.model.thumb(h);
     this.thumb.style.top = `${t.top}px`;
     this.thumb.style.height = `${t.height}px`;
@@ -397,6 +404,8 @@ export class HexView {
     const o = Math.min(Math.max(0, Math.floor(offset)), Math.max(0, this.model.size - 1));
     this.gotoStart = performance.now();
     this.timings.lastGoToMs = -1;
+    this.root.dataset.gotoMs = '-1';
+    this.root.dataset.complete = 'false';
     this.nibble = undefined;
     this.anchor = undefined;
     this.state.cursor = o;
@@ -514,13 +523,16 @@ export class HexView {
 
   private onMouse(e: MouseEvent, down: boolean): void {
     const t = e.target as HTMLElement;
-    const i = t.dataset?.i;
     const rowEl = t.closest<HTMLElement>('.hx-row');
-    if (i === undefined || !rowEl?.dataset.r) return;
-    const off = (this.model.topRow + Number(rowEl.dataset.r)) * this.state.bytesPerRow + Number(i);
+    const box = t.closest<HTMLElement>('.hx-hex, .hx-txt');
+    if (!rowEl?.dataset.r || !box || !this.charWidth) return;
+    const col = Math.floor((e.clientX - box.getBoundingClientRect().left) / this.charWidth);
+    const isText = box.dataset.t === '1';
+    const i = isText ? Math.min(this.state.bytesPerRow - 1, Math.max(0, col)) : byteAtHexColumn(Math.max(0, col), this.hexLayout);
+    const off = (this.model.topRow + Number(rowEl.dataset.r)) * this.state.bytesPerRow + i;
     if (off >= this.model.size) return;
     if (down) {
-      this.column = t.dataset.t ? 'text' : 'hex';
+      this.column = isText ? 'text' : 'hex';
       this.grid.focus();
       e.preventDefault();
     }
@@ -534,11 +546,11 @@ export class HexView {
       e.stopPropagation();
       this.thumb.setPointerCapture(e.pointerId);
       this.thumb.classList.add('hx-drag');
-      dragFrom = { y: e.clientY, top: this.model.thumb(this.track.clientHeight).top };
+      dragFrom = { y: e.clientY, top: this.model.thumb(this.trackHeight).top };
     });
     this.thumb.addEventListener('pointermove', (e) => {
       if (!dragFrom) return;
-      this.model.setTopRow(this.model.topRowForThumb(dragFrom.top + e.clientY - dragFrom.y, this.track.clientHeight));
+      this.model.setTopRow(this.model.topRowForThumb(dragFrom.top + e.clientY - dragFrom.y, this.trackHeight));
       this.schedule();
     });
     const end = () => {
@@ -550,7 +562,7 @@ export class HexView {
     this.thumb.addEventListener('pointercancel', end);
     this.track.addEventListener('pointerdown', (e) => {
       if (e.target !== this.track) return;
-      const t = this.model.thumb(this.track.clientHeight);
+      const t = this.model.thumb(this.trackHeight);
       const y = e.clientY - this.track.getBoundingClientRect().top;
       this.model.scrollBy(y < t.top ? -this.model.viewRows : this.model.viewRows);
       this.saveState();
@@ -718,6 +730,12 @@ export class HexView {
     this.grid.focus();
   }
 
+  /** Starts the fetch-time and cache-size figures afresh (the bench ignores its warm-up). */
+  resetTimings(): void {
+    this.cache.stats.maxFetchMs = 0;
+    this.cache.stats.peakPages = this.cache.stats.pages;
+  }
+
   dispose(): void {
     this.resize.disconnect();
     if (this.frame) cancelAnimationFrame(this.frame);
@@ -726,6 +744,9 @@ export class HexView {
     this.root.remove();
   }
 }
+
+const HEX2 = Array.from({ length: 256 }, (_, i) => byteHex(i));
+const PRINTABLE = Array.from({ length: 256 }, (_, i) => printable(i));
 
 function clampInt(v: unknown, min: number, max: number, dflt: number): number {
   return typeof v === 'number' && Number.isSafeInteger(v) ? Math.min(max, Math.max(min, v)) : dflt;

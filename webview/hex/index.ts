@@ -13,6 +13,7 @@ export interface HexViewHandle {
   /** Partition table of the guest disk, once scanned (the map draws its boundaries). */
   onPartitions(f: (t: PartitionTable) => void): void;
   readonly timings: HexTimings;
+  resetTimings(): void;
   dispose(): void;
 }
 
@@ -37,6 +38,7 @@ function handle(view: HexView): HexViewHandle {
     get timings() {
       return view.timings;
     },
+    resetTimings: () => view.resetTimings(),
     dispose: () => {
       view.dispose();
       if (current === view) current = undefined;

@@ -18,15 +18,12 @@ export const HEX_CSS = `
 .hx-body { flex: 1; display: flex; min-height: 0; }
 .hx-grid { flex: 1; min-width: 0; overflow: hidden; outline: none; font-family: var(--vscode-editor-font-family, monospace); font-size: var(--vscode-editor-font-size, 13px); white-space: pre; user-select: none; position: relative; }
 .hx-grid:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: -1px; }
-.hx-row { height: ${ROW_HEIGHT}px; line-height: ${ROW_HEIGHT}px; display: flex; }
+.hx-row { height: ${ROW_HEIGHT}px; line-height: ${ROW_HEIGHT}px; display: flex; contain: layout style; }
 .hx-row.hx-pstart { box-shadow: inset 0 1px 0 var(--vscode-charts-yellow, #cca700); }
 .hx-head { color: var(--vscode-descriptionForeground); border-bottom: 1px solid var(--vscode-panel-border, transparent); }
 .hx-off { color: var(--vscode-editorLineNumber-foreground, var(--vscode-descriptionForeground)); padding: 0 12px 0 6px; }
-.hx-hex, .hx-txt { display: flex; }
+.hx-hex, .hx-txt { white-space: pre; }
 .hx-txt { padding-left: 14px; }
-.hx-b { width: 2.2ch; text-align: center; }
-.hx-b.hx-gap { margin-left: 0.8ch; }
-.hx-c { width: 1ch; text-align: center; }
 .hx-mark { padding-left: 12px; color: var(--vscode-charts-yellow, #cca700); overflow: hidden; text-overflow: ellipsis; }
 .hx-loading { color: var(--vscode-disabledForeground, #888); }
 .hx-sel { background: var(--vscode-editor-selectionBackground); }
