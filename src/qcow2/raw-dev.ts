@@ -16,8 +16,9 @@ export class RawDev implements BlockLayer {
     return this.io.path;
   }
 
+  /** Like QEMU, the size counts whole 512-byte sectors: a partial last sector reads as zeros past the end. */
   static async open(io: Qcow2IoOps): Promise<RawDev> {
-    return new RawDev(io, await io.size());
+    return new RawDev(io, Math.ceil((await io.size()) / 512) * 512);
   }
 
   async readAt(buf: Uint8Array, offset: number): Promise<number> {

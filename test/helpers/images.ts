@@ -226,6 +226,14 @@ export const READ_IMAGE_KINDS: ImageKind[] = [
     },
   },
   {
+    name: 'raw backing file whose size is not a multiple of 512',
+    build: (d) => {
+      const base = writeBytes(join(d, 'odd.raw'), Uint8Array.from({ length: 1000 }, (_, i) => (i * 7 + 1) & 255));
+      syncFiles(base);
+      return makeQcow2(join(d, 'onodd.qcow2'), { size: '64k', backing: base, backingFmt: 'raw' }, ['write -P 3 60k 1k']);
+    },
+  },
+  {
     name: 'empty image with an empty (all-hole) raw backing file',
     build: (d) => {
       const base = makeRaw(join(d, 'hole.raw'), '2M');
