@@ -13,3 +13,4 @@ export * from './open';
 export type { Snapshot } from './snapshots';
 export type { BitmapEntry } from './bitmaps';
 export * from './refcount-codec';
+export { mapEntries, detectMetadataPreallocation, qemuPathCombine, type MapEntry, type MapOptions } from './map';
