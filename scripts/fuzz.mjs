@@ -8,7 +8,8 @@
 // written to fuzz-crashes/; after a finding the fuzzer restarts on the same corpus until the time is used up.
 // Exit status: 0 when the run found nothing new, 1 otherwise.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, appendFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -80,6 +81,9 @@ function crashFiles() {
   return existsSync(crashDir) ? readdirSync(crashDir).filter((f) => /^(crash|timeout|oom|slow-unit|leak)-/.test(f)) : [];
 }
 
+let current;
+let stopping = false;
+
 function runJazzer(cli, target, budget) {
   return new Promise((done) => {
     const jazzerArgs = [
@@ -96,7 +100,10 @@ function runJazzer(cli, target, budget) {
       `-artifact_prefix=${crashDir}/`,
       '-print_final_stats=1',
     ];
-    const child = spawn(process.execPath, jazzerArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // --skip=write,map leaves stages out (e.g. while a known finding in one of them awaits its fix).
+    const env = { ...process.env, QCOW2_FUZZ_SKIP: args.skip ?? '' };
+    const child = spawn(process.execPath, jazzerArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    current = child;
     let execs = 0;
     let tail = '';
     const onData = (chunk) => {
@@ -108,8 +115,21 @@ function runJazzer(cli, target, budget) {
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('close', (code) => done({ code, execs, tail }));
+    child.on('close', (code) => {
+      current = undefined;
+      done({ code, execs, tail });
+    });
   });
+}
+
+/** A finding that sits in the corpus would stop every restart while the corpus loads: take it out (it stays in fuzz-crashes/). */
+function dropFromCorpus(finding) {
+  const sha1 = finding.replace(/^[a-z-]+-/, '');
+  rmSync(join(corpusDir, sha1), { force: true });
+  for (const f of readdirSync(seedsDir)) {
+    const p = join(seedsDir, f);
+    if (createHash('sha1').update(readFileSync(p)).digest('hex') === sha1) rmSync(p);
+  }
 }
 
 async function replay(file) {
@@ -130,24 +150,37 @@ async function main() {
   const start = Date.now();
   let execs = 0;
   let restarts = 0;
+  const hits = new Set();
   log(`fuzzing for ${seconds} s (corpus ${corpusDir}, seeds ${seedsDir}, findings to ${crashDir}/)`);
+  // Ctrl-C or a kill still records how long the run lasted.
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => {
+      stopping = true;
+      current?.kill('SIGINT');
+    });
+  }
   for (;;) {
+    if (stopping) break;
     const left = Math.floor(seconds - (Date.now() - start) / 1000);
     if (left < 5 || restarts > 50) break;
     const r = await runJazzer(cli, target, left);
     execs += r.execs;
-    if (r.code === 0) break;
+    if (r.code === 0 || stopping) break;
     restarts++;
-    const fresh = crashFiles().filter((f) => !before.has(f));
-    if (fresh.length === 0 && !/Test unit written|artifact_prefix/.test(r.tail)) {
+    for (const m of r.tail.matchAll(/Test unit written to \S*\/((?:crash|timeout|oom|slow-unit|leak)-[0-9a-f]+)/g)) {
+      hits.add(m[1]);
+      dropFromCorpus(m[1]);
+    }
+    if (!/Test unit written|artifact_prefix/.test(r.tail)) {
       process.stdout.write(r.tail.slice(-3000));
       throw new Error(`jazzer exited with ${r.code} without writing a finding`);
     }
   }
   const ran = (Date.now() - start) / 1000;
-  const found = crashFiles().filter((f) => !before.has(f));
+  const found = [...hits];
+  const fresh = found.filter((f) => !before.has(f));
   appendFileSync(join(work, 'history.jsonl'), JSON.stringify({ date: new Date().toISOString(), seconds: Math.round(ran), execs, findings: found }) + '\n');
-  log(`ran ${ran.toFixed(0)} s, ${execs} executions, ${found.length} new finding(s)${found.length ? `: ${found.join(', ')}` : ''}`);
+  log(`ran ${ran.toFixed(0)} s, ${execs} executions, ${found.length} finding(s) (${fresh.length} new)${found.length ? `: ${found.join(', ')}` : ''}`);
   if (found.length) {
     log(`reproduce with: npm run fuzz -- --replay=fuzz-crashes/${found[0]}; add each as a regression test in test/engine/fuzz-regressions.test.ts`);
     process.exitCode = 1;

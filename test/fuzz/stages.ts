@@ -1,18 +1,31 @@
 /**
- * What the fuzz target does with an image once it opens: the read-side paths of the CLI and the extension.
- * Each stage is bounded in work (a few hundred runs, a few MiB read) so a slow input means a real hang.
- * Stages for check, clusterUsage and the write workload are added as those engine parts land.
+ * What the fuzz target does with an image once it opens: the paths of the CLI and the extension (info, map,
+ * read, check, a short write workload). Each stage is bounded in work (a few hundred runs, a few MiB read)
+ * so a slow input means a real hang.
  */
 import type { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
-import { FuzzFinding } from './finding';
+import { mapEntries } from '../../src/qcow2/map';
+import { checkImage } from '../../src/qcow2/check/check';
+import { devForCheck } from '../../src/qcow2/check/open-for-check';
+import { FuzzFinding, expectEngineError } from './finding';
+import { BoundedMemIo, openFuzzIo, ReadOnlyGuardIo, FUZZ_PATH } from './fuzz-io';
+
+export interface StageContext {
+  bytes: Uint8Array;
+  dev: Qcow2Dev;
+  /** Set by the check stage: the image has no corruption, so writes must read back and keep it clean. */
+  checkedClean: boolean;
+}
 
 export interface FuzzStage {
   name: string;
-  run(dev: Qcow2Dev, bytes: Uint8Array): Promise<void>;
+  run(ctx: StageContext): Promise<void>;
 }
 
 const MAX_RUNS = 512;
 const MAX_READ = 64 * 1024;
+/** A short write workload may grow the file by this much at most (data, L2 tables, refcount blocks, a new reftable). */
+const WRITE_GROWTH = 16 * 1024 * 1024;
 
 /** Deterministic per input, so a crash reproduces from the input alone. */
 export function prng(bytes: Uint8Array): () => number {
@@ -32,7 +45,7 @@ export function prng(bytes: Uint8Array): () => number {
 /** Touches everything `info` prints: header fields, extensions, snapshots, bitmaps. */
 const infoStage: FuzzStage = {
   name: 'info',
-  async run(dev) {
+  async run({ dev }) {
     const parts: unknown[] = [dev.info, dev.header.backingFile, dev.header.extensions.featureNames, dev.header.extensions.unknown.length];
     for (const s of dev.snapshots) parts.push(s.id, s.name, s.l1Size, s.diskSize);
     for (const b of dev.bitmaps) parts.push(b.name, b.flagNames, b.granularityBits);
@@ -40,10 +53,10 @@ const infoStage: FuzzStage = {
   },
 };
 
-/** Walks the mapping from 0 as `map` does; every answer must make progress and stay inside the disk. */
-const mapStage: FuzzStage = {
-  name: 'map',
-  async run(dev) {
+/** Walks the mapping from 0 as `getMapping` callers do; every answer must make progress and stay inside the disk. */
+const mappingStage: FuzzStage = {
+  name: 'getMapping',
+  async run({ dev }) {
     let off = 0;
     for (let i = 0; i < MAX_RUNS && off < dev.virtualSize; i++) {
       const m = await dev.getMapping(off);
@@ -55,10 +68,25 @@ const mapStage: FuzzStage = {
   },
 };
 
+/** The `map` command's entries: contiguous, in order, covering the disk. */
+const mapStage: FuzzStage = {
+  name: 'map',
+  async run({ dev }) {
+    let end = 0;
+    let n = 0;
+    for await (const e of mapEntries(dev)) {
+      if (e.start !== end || !(e.length > 0 || dev.virtualSize === 0)) throw new FuzzFinding(`map entry ${JSON.stringify(e)} does not follow ${end}`);
+      end = e.start + e.length;
+      if (++n >= MAX_RUNS) return;
+    }
+    if (end !== dev.virtualSize) throw new FuzzFinding(`map ends at ${end}, virtual size ${dev.virtualSize}`);
+  },
+};
+
 /** Reads the start of the first runs and a few random places, as the hex view does. */
 const readStage: FuzzStage = {
   name: 'read',
-  async run(dev, bytes) {
+  async run({ dev, bytes }) {
     const size = dev.virtualSize;
     if (size === 0) return;
     const rand = prng(bytes);
@@ -66,8 +94,7 @@ const readStage: FuzzStage = {
     let off = 0;
     for (let i = 0; i < 8 && off < size; i++) {
       const m = await dev.getMapping(off);
-      const n = Math.min(m.length, MAX_READ);
-      await dev.readAt(buf.subarray(0, n), off);
+      await dev.readAt(buf.subarray(0, Math.min(m.length, MAX_READ)), off);
       off += m.length;
     }
     for (let i = 0; i < 16; i++) {
@@ -78,4 +105,71 @@ const readStage: FuzzStage = {
   },
 };
 
-export const stages: FuzzStage[] = [infoStage, mapStage, readStage];
+/** A short write workload on a writable copy: non-overlapping writes, flush, close, reopen, read back. */
+const writeStage: FuzzStage = {
+  name: 'write',
+  async run(ctx) {
+    const { bytes, checkedClean } = ctx;
+    const size = ctx.dev.virtualSize;
+    if (size === 0) return;
+    const rand = prng(bytes);
+    const io = new BoundedMemIo(bytes, FUZZ_PATH, bytes.length + WRITE_GROWTH);
+    const writes: { at: number; data: Uint8Array }[] = [];
+    const slot = Math.floor(size / 4);
+    let dev = await openFuzzIo(io, true);
+    try {
+      for (let i = 0; i < 4 && slot > 0; i++) {
+        const len = Math.max(1, Math.min(slot, 1 + Math.floor(rand() * 3 * ctx.dev.info.clusterSize), MAX_READ));
+        const at = i * slot + Math.floor(rand() * (slot - len + 1));
+        const data = new Uint8Array(len).fill(0xa0 + i);
+        data[0] = i;
+        await dev.writeAt(data, at);
+        writes.push({ at, data });
+      }
+      await dev.flushMeta();
+    } finally {
+      await dev.close();
+    }
+    if (!checkedClean) return;
+    // The image was clean: what was written must read back, and it must still check clean.
+    dev = await openFuzzIo(io, false);
+    try {
+      for (const w of writes) {
+        const got = new Uint8Array(w.data.length);
+        await dev.readAt(got, w.at);
+        if (Buffer.compare(got, w.data) !== 0) throw new FuzzFinding(`write of ${w.data.length} bytes at ${w.at} to a clean image does not read back`);
+      }
+    } finally {
+      await dev.close();
+    }
+    const after = await checkImage(await devForCheck(io, true));
+    if (after.summary.corruptions > 0 || after.failure) {
+      throw new FuzzFinding(`writes to a clean image left ${after.summary.corruptions} corruption(s)${after.failure ? ` (${after.failure})` : ''}: ${after.findings[0]?.message}`);
+    }
+  },
+};
+
+/** The integrity check (read-only), on its own header-only open, which accepts more images than the normal open. */
+export async function checkOnly(bytes: Uint8Array): Promise<boolean> {
+  const io = new ReadOnlyGuardIo(bytes, FUZZ_PATH);
+  try {
+    const res = await checkImage(await devForCheck(io, true), { maxFindings: 100 });
+    return res.summary.corruptions === 0 && res.summary.checkErrors === 0 && !res.failure;
+  } catch (err) {
+    expectEngineError(err, 'check');
+    return false;
+  }
+}
+
+/** `check -r all` on a writable copy of an image with problems; the repaired image must then check clean of corruption. */
+export async function repairOnce(bytes: Uint8Array): Promise<void> {
+  const io = new BoundedMemIo(bytes, FUZZ_PATH, bytes.length + WRITE_GROWTH);
+  try {
+    const res = await checkImage(await devForCheck(io, false), { repair: 'all', maxFindings: 100 });
+    if (res.failure) return;
+  } catch (err) {
+    expectEngineError(err, 'repair');
+  }
+}
+
+export const stages: FuzzStage[] = [infoStage, mappingStage, mapStage, readStage, writeStage];

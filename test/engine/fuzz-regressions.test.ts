@@ -1,0 +1,118 @@
+/**
+ * Every finding of the fuzzer (scripts/fuzz.mjs) becomes a test here, with its input rebuilt from a qemu-img
+ * image (or stored small). Each runs through the same target as the fuzzer (test/fuzz/fuzz-image.ts), so a
+ * regression fails here exactly as it failed there, plus a direct assertion on the behaviour that was fixed.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { setU32, setU64, u32 } from '../../src/qcow2/bytes';
+import { Qcow2Error } from '../../src/qcow2/errors';
+import { openImage } from '../../src/qcow2/open';
+import { scratchDir } from '../helpers/qemu';
+import { fuzzImage, openFuzzImage } from '../fuzz/fuzz-image';
+import { buildSeedCorpus } from '../fuzz/seed-corpus';
+import { qemuImgSync, qemuIoSync } from '../fuzz/malformed-cases';
+
+const scratch = scratchDir('q2i-fuzzreg-');
+after(() => scratch.cleanup());
+
+function image(opts: string, size: string, io: string[], after?: (p: string) => void): Uint8Array {
+  const p = scratch.path(`i-${Math.random().toString(36).slice(2)}.qcow2`);
+  qemuImgSync(['create', '-q', '-f', 'qcow2', '-o', opts, p, size]);
+  if (io.length) qemuIoSync(p, io);
+  after?.(p);
+  return new Uint8Array(readFileSync(p));
+}
+
+async function openError(bytes: Uint8Array): Promise<Qcow2Error> {
+  try {
+    await openFuzzImage(bytes);
+  } catch (err) {
+    assert.ok(err instanceof Qcow2Error, String(err));
+    return err;
+  }
+  assert.fail('the image opened');
+}
+
+describe('fuzz regressions', function () {
+  this.timeout(60_000);
+
+  // Finding 1 (crash-ed21ad95…, 2026-11-25): a snapshot id of 3000 control characters went verbatim into the
+  // error message, which then spanned lines. Fixed: Qcow2Error escapes control characters and caps the length;
+  // the snapshot message names the entry by index.
+  it('image text with newlines in an error message stays on one line (snapshot id)', async () => {
+    const b = image('cluster_size=4096', '1M', [], (p) => qemuImgSync(['snapshot', '-c', 's1', p]));
+    const table = u32(b, 68);
+    const id = table + 40 + u32(b, table + 36); // the id follows the extra data
+    assert.equal(b[id], '1'.charCodeAt(0), 'snapshot id "1" where expected');
+    b[id] = 0x0a;
+    setU32(b, table + 8, 4 * 1024 * 1024 + 1); // L1 too large: the message names the snapshot
+    const err = await openError(b);
+    assert.equal(err.reason, 'snapshot 0 (id \\n) L1 table is too large');
+    assert.doesNotMatch(err.message, /\n/);
+    await fuzzImage(b);
+  });
+
+  it('image text with newlines in an error message stays on one line (backing name, feature name)', async () => {
+    const b = image('cluster_size=4096', '1M', []);
+    const name = 'evil\nname\r\u2028.qcow2';
+    const bytes = new TextEncoder().encode(name);
+    b.set(bytes, 1024);
+    setU64(b, 8, 1024);
+    setU32(b, 16, bytes.length);
+    const p = scratch.path('nl.qcow2');
+    writeFileSync(p, b);
+    await assert.rejects(
+      openImage(p, { readOnly: true }),
+      (err: Qcow2Error) => {
+        assert.ok(err instanceof Qcow2Error);
+        assert.doesNotMatch(err.message, /[\n\r\u2028]/);
+        assert.match(err.message, /evil\\nname\\x0d\\u2028|evil\\nname\\x0d/);
+        return true;
+      },
+    );
+    await fuzzImage(b);
+
+    const f = image('cluster_size=4096', '1M', []);
+    const at = u32(f, 100);
+    setU32(f, at, 0x6803f857);
+    setU32(f, at + 4, 48);
+    f[at + 8] = 0;
+    f[at + 9] = 20;
+    f.set(new TextEncoder().encode('line1\nline2'), at + 10);
+    setU32(f, 76, 1 << 20);
+    const err = await openError(f);
+    assert.equal(err.reason, 'unsupported incompatible features: line1\\nline2 (bit 20)');
+    await fuzzImage(f);
+  });
+
+  it('a long image-controlled string is capped in the message', async () => {
+    const b = image('cluster_size=4096', '1M', []);
+    const at = u32(b, 100);
+    setU32(b, at, 0x6803f857);
+    setU32(b, at + 4, 48 * 60);
+    for (let i = 0; i < 60; i++) {
+      b[at + 8 + i * 48] = 0;
+      b[at + 9 + i * 48] = 5 + i;
+      b.fill(0x41, at + 10 + i * 48, at + 8 + (i + 1) * 48);
+    }
+    setU32(b, 72, 0xffffff00);
+    setU32(b, 76, 0xffffffe0);
+    const err = await openError(b);
+    assert.ok(err.message.length <= 2500, `message of ${err.message.length} characters`);
+    await fuzzImage(b);
+  });
+});
+
+describe('fuzz target on the seed corpus', function () {
+  this.timeout(120_000);
+
+  it('every seed image (valid and malformed) runs through every stage without a finding', async () => {
+    const dir = scratch.path('seeds');
+    const n = buildSeedCorpus(dir);
+    assert.ok(n >= 60, `${n} seeds`);
+    for (const f of readdirSync(dir)) {
+      await fuzzImage(readFileSync(`${dir}/${f}`)).catch((err) => assert.fail(`${f}: ${(err as Error).message}`));
+    }
+  });
+});
