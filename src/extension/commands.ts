@@ -19,6 +19,11 @@ const QCOW2_FILTERS = { 'QCOW2 images': ['qcow2', 'img', 'qcow'], 'All files': [
 
 /** Open documents by path, so a command on a file that is open in an editor updates that editor. */
 const documents = new Map<string, Qcow2Document>();
+/** The open document of a file, if any (also the extension-host tests' way in). */
+export function trackedDocument(path: string): Qcow2Document | undefined {
+  return documents.get(path);
+}
+
 export function trackDocument(doc: Qcow2Document): void {
   documents.set(doc.path, doc);
   doc.onDidDispose(() => {

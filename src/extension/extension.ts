@@ -1,12 +1,12 @@
 /** Activation: the two custom editors and the QCOW2 commands. */
 import * as vscode from 'vscode';
 import { Qcow2EditorProvider, Qcow2ReadonlyEditorProvider, EDITOR_VIEW_TYPE, READONLY_VIEW_TYPE } from './editor-provider';
-import { loadUsage, registerCommands, repairLeaks, runCheckOnDocument, trackDocument } from './commands';
+import { loadUsage, registerCommands, repairLeaks, runCheckOnDocument, trackDocument, trackedDocument } from './commands';
 import type { SessionHooks } from './editor-session';
 import type { Qcow2Document } from './qcow2-document';
 import { log } from './log';
 
-export function activate(context: vscode.ExtensionContext): void {
+export function activate(context: vscode.ExtensionContext): { testing: { document: typeof trackedDocument; editor: Qcow2EditorProvider } } {
   context.subscriptions.push(log());
   let editable: Qcow2EditorProvider | undefined;
   const hooks: SessionHooks = {
@@ -36,6 +36,8 @@ export function activate(context: vscode.ExtensionContext): void {
   );
   registerCommands(context);
   log().info('QCOW2 Inspector activated');
+  // For the extension-host tests (test/e2e/host): reach a document and the editable provider.
+  return { testing: { document: trackedDocument, editor: editable } };
 }
 
 export function deactivate(): void {}
