@@ -7,7 +7,7 @@
  * that group by its recorded id, and nothing else.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,8 +31,8 @@ export interface CodeServer {
   /** Folder holding this run's user-data, extensions, config and server log. */
   stateDir: string;
   logFile: string;
-  /** Workbench URL opening `folder`, with this repo as the extension under development. */
-  workbenchUrl(folder: string, opts?: { extensionTestsPath?: string }): string;
+  /** Workbench URL opening `folder` (and `openFile`), in test mode with this repo as the extension under development. */
+  workbenchUrl(folder: string, opts?: { extensionTestsPath?: string; openFile?: string }): string;
   /** The last lines of the server log, for error messages. */
   logTail(lines?: number): string;
   stop(): void;
@@ -43,6 +43,12 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** User settings.json contents merged over the quiet defaults below. */
   settings?: Record<string, unknown>;
+  /**
+   * Tests (default): start with enable-smoke-test-driver, which makes the workbench honour the
+   * extensionDevelopmentPath payload (and hides notification toasts). People (`npm start`): no driver; this repo
+   * is linked into the extensions folder as an installed extension instead.
+   */
+  mode?: 'test' | 'person';
 }
 
 /** Settings that keep the workbench quiet and deterministic for tests. */
@@ -89,6 +95,14 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
   const emptyWorkspace = join(stateDir, 'workspace');
   for (const d of [join(userData, 'User'), extensions, emptyWorkspace]) mkdirSync(d, { recursive: true });
   writeFileSync(join(userData, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...opts.settings }, null, 2));
+  const mode = opts.mode ?? 'test';
+  let link: string | undefined;
+  if (mode === 'person') {
+    // An extension folder named <publisher>.<name>-<version> in the extensions dir is picked up at start.
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
+    link = join(extensions, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
+    symlinkSync(REPO, link, 'dir');
+  }
   const config = join(stateDir, 'config.yaml');
   writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
   const logFile = join(stateDir, 'server.log');
@@ -105,7 +119,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     '--disable-update-check',
     '--disable-workspace-trust',
     '--disable-getting-started-override',
-    '--vscode-option', 'enable-smoke-test-driver',
+    ...(mode === 'test' ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
     emptyWorkspace,
   ];
   // detached = setsid: the server and its extension hosts form one process group we can kill together.
@@ -135,6 +149,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     } catch {
       /* already gone */
     }
+    if (link) unlinkSync(link); // remove the link itself first, never what it points to
     if (!process.env.Q2I_E2E_KEEP) rmSync(stateDir, { recursive: true, force: true });
   };
   process.once('exit', stop);
@@ -175,8 +190,9 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     logTail,
     stop,
     workbenchUrl(folder, o = {}) {
-      const payload: [string, string][] = [['extensionDevelopmentPath', remoteUri(REPO)]];
+      const payload: [string, string][] = mode === 'test' ? [['extensionDevelopmentPath', remoteUri(REPO)]] : [];
       if (o.extensionTestsPath) payload.push(['extensionTestsPath', remoteUri(resolve(o.extensionTestsPath))]);
+      if (o.openFile) payload.push(['openFile', remoteUri(resolve(o.openFile))]);
       return `${baseUrl}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
     },
   };
