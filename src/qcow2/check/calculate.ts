@@ -7,7 +7,6 @@ import type { Qcow2IoOps } from '../io';
 import type { Qcow2Info } from '../info';
 import type { Qcow2Header } from '../header';
 import { u32 } from '../bytes';
-import { compressedRange } from '../entries';
 import { emptySummary, FindingSink, hex, type CheckFinding, type CheckSummary } from './findings';
 import { OnDiskRefcounts, refblockOffsetAt, reftableEntryReserved } from './ondisk';
 import { Owner, OWNER_NAMES, RefcountArray } from './refcount-rebuild';
@@ -57,6 +56,15 @@ export interface CalculateResult {
   overlaps: Map<number, Owner[]>;
 }
 
+/** A compressed descriptor's host offset (Infinity past 2^53, with exact hex) and on-disk size. */
+function decodeCompressed(hi: number, lo: number, clusterBits: number): { offset: number; size: number; hex: string } {
+  const hiOffsetBits = 62 - (clusterBits - 8) - 32;
+  const offHi = hi & ((1 << hiOffsetBits) - 1);
+  const sectors = ((hi & 0x3fffffff) >>> hiOffsetBits) + 1;
+  const offset = offHi > 0x1fffff ? Infinity : offHi * TWO_32 + lo;
+  return { offset, size: sectors * 512 - (lo & 511), hex: hex64(offHi, lo) };
+}
+
 const hex64 = (hi: number, lo: number): string => (hi ? hi.toString(16) + lo.toString(16).padStart(8, '0') : lo.toString(16));
 
 export class Calculator {
@@ -89,7 +97,7 @@ export class Calculator {
   }
 
   /** qcow2_inc_refcounts_imrt: one more reference to every cluster of [offset, offset+size). */
-  inc(offset: number, size: number, owner: Owner): void {
+  inc(offset: number, size: number, owner: Owner, offsetHex = hex(offset)): void {
     if (size <= 0) return;
     const cs = this.cs;
     if (!Number.isFinite(offset) || offset + size - this.ctx.fileSize >= cs) {
@@ -97,8 +105,8 @@ export class Calculator {
         kind: 'reference-beyond-eof',
         severity: 'corruption',
         hostOffset: Number.isFinite(offset) ? offset : undefined,
-        message: `${OWNER_NAMES[owner]} at host offset 0x${hex(offset)} (${size} bytes) lies past the end of the file (${this.ctx.fileSize} bytes)`,
-        qemuLine: `ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${hex(offset)} size 0x${hex(size)}`,
+        message: `${OWNER_NAMES[owner]} at host offset 0x${offsetHex} (${size} bytes) lies past the end of the file (${this.ctx.fileSize} bytes)`,
+        qemuLine: `ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${offsetHex} size 0x${hex(size)}`,
       });
       return;
     }
@@ -277,7 +285,7 @@ export class Calculator {
     const entryBytes = info.l2EntryBytes;
     const n = info.l2Entries;
     const frag = active;
-    const copiedInline = active && this.opts.copiedInline;
+    const copiedInline = active && this.opts.copiedInline && l2Offset !== 0; // check_oflag_copied skips L1 entries without an offset
     const onDisk = ctx.onDisk;
     const tracked = onDisk.length;
     const guestBase = l1Index * info.l1EntrySpan;
@@ -294,18 +302,17 @@ export class Calculator {
       const guest = guestBase + i * cs;
       if (hi & 0x40000000) {
         // Compressed cluster
-        let chi = hi;
+        const chi = hi & 0x7fffffff;
+        const c = decodeCompressed(chi, lo, this.bits);
         if (hi & 0x80000000) {
-          chi = hi & 0x7fffffff;
-          const r = compressedRange(chi, lo, this.bits);
           this.finding({
             kind: 'compressed-copied',
             severity: 'corruption',
-            hostOffset: r?.offset,
+            hostOffset: c.offset,
             virtualOffsets: active ? [guest] : undefined,
             snapshot,
             message: `compressed L2 entry for ${where(i)} has the COPIED flag set, which compressed clusters must never have`,
-            qemuLine: `ERROR: coffset=0x${hex(r ? r.offset : 0)}: copied flag must never be set for compressed clusters`,
+            qemuLine: `ERROR: coffset=0x${c.hex}: copied flag must never be set for compressed clusters`,
           });
         }
         if (this.hasDataFile) {
@@ -330,9 +337,7 @@ export class Calculator {
           });
           continue;
         }
-        const r = compressedRange(chi, lo, this.bits);
-        if (!r) this.inc(Infinity, cs, Owner.Compressed);
-        else this.inc(r.offset, r.length, Owner.Compressed);
+        this.inc(c.offset, c.size, Owner.Compressed, c.hex);
         if (frag) {
           ctx.res.allocatedClusters++;
           ctx.res.compressedClusters++;
