@@ -74,6 +74,15 @@ describe('read-side commands (read, convert, map, info)', function () {
     assert.ok(!existsSync(tmp.path('x.vmdk')));
   });
 
+  it('convert refuses to write over its own input or a backing file', async () => {
+    const base = makeQcow2(tmp.path('self-base.qcow2'), { size: '1M' }, ['write -P 1 0 4k']);
+    const top = makeQcow2(tmp.path('self-top.qcow2'), { size: '1M', backing: base });
+    const sums = [sha256File(base), sha256File(top)];
+    assertOneLineError(await cli(['convert', '-O', 'raw', top, top]), top, /also an input/);
+    assertOneLineError(await cli(['convert', '-p', '-O', 'raw', top, base]), base, /also an input/);
+    assert.deepEqual([sha256File(base), sha256File(top)], sums);
+  });
+
   it('convert into a missing folder fails naming the output file', async () => {
     const out = tmp.path('no/such/dir/out.raw');
     assertOneLineError(await cli(['convert', '-O', 'raw', img, out]), out);

@@ -1,9 +1,11 @@
-import { open } from 'node:fs/promises';
+import { open, realpath } from 'node:fs/promises';
 import { parseArgs, requirePositionals, UsageError } from '../args';
 import type { CliCommand } from '../command';
 import { openImage } from '../../qcow2/open';
 import { mapEntries } from '../../qcow2/map';
-import { asQcow2Error } from '../../qcow2/errors';
+import { asQcow2Error, Qcow2Error } from '../../qcow2/errors';
+import type { BlockLayer } from '../../qcow2/layer';
+import type { Qcow2Dev } from '../../qcow2/qcow2-dev';
 
 /** Guest bytes are read and written in pieces of this size: large enough to coalesce host reads. */
 export const CONVERT_CHUNK = 4 * 1024 * 1024;
@@ -16,12 +18,13 @@ export const convertCommand: CliCommand = {
   usage: 'convert -O raw IMAGE OUTPUT',
   summary: 'write the guest disk (through the backing chain) to a sparse raw file',
   async run(argv) {
-    const args = parseArgs(argv, 'fO');
+    const args = parseArgs(argv, 'fO', 'pq');
     const fmt = args.short.get('O') ?? args.long.get('target-format');
     if (fmt !== 'raw') throw new UsageError(fmt ? `output format '${fmt}' is not supported (only raw)` : 'missing -O raw');
     const [input, output] = requirePositionals(args, ['IMAGE', 'OUTPUT']);
     const dev = await openImage(input, { readOnly: true });
     try {
+      await refuseOverwritingInput(dev, output);
       const out = await open(output, 'w').catch((e) => {
         throw asQcow2Error(e, output);
       });
@@ -82,4 +85,16 @@ function isZero(b: Uint8Array, start: number, end: number): boolean {
   }
   for (; i < end; i++) if (b[i] !== 0) return false;
   return true;
+}
+
+/** Opening OUTPUT truncates it: refuse when it is the image itself, a backing file or the data file. */
+async function refuseOverwritingInput(dev: Qcow2Dev, output: string): Promise<void> {
+  const target = await realpath(output).catch(() => undefined);
+  if (target === undefined) return; // does not exist yet
+  const inputs: string[] = [];
+  for (let layer: BlockLayer | undefined = dev; layer; layer = layer.backing) inputs.push(layer.path);
+  if (dev.dataIo) inputs.push(dev.dataIo.path);
+  for (const p of inputs) {
+    if ((await realpath(p).catch(() => p)) === target) throw new Qcow2Error('invalid-argument', `output file is also an input (${p}); refusing to overwrite it`, output);
+  }
 }
