@@ -292,6 +292,16 @@ export class Calculator {
     const dataOwner = Owner.Data;
     let nextContiguous = 0;
     const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
+    const mem = this.mem;
+    const counts = mem.counts;
+    const owners = mem.owners;
+    const diskCounts = onDisk.counts;
+    const fast = !ext && !this.hasDataFile;
+    const alignMask = (cs - 1) | 1; // low offset bits and the zero flag
+    const bitsShift = this.bits;
+    const clustersPer4G = TWO_32 / cs;
+    // Clusters wholly inside the file and tracked (a partial last cluster takes the general path).
+    const lastWholeCluster = Math.min(Math.floor(ctx.fileSize / cs), mem.length, diskCounts.length);
     const where = (i: number): string => (active ? `guest offset 0x${hex(guestBase + i * cs)}` : `snapshot ${snapshot}, L1 entry ${l1Index}, L2 entry ${i}`);
     for (let i = 0, o = 0; i < n; i++, o += entryBytes) {
       const hi = dv.getUint32(o);
@@ -299,6 +309,26 @@ export class Calculator {
       const bmZero = ext ? dv.getUint32(o + 8) : 0;
       const bmAlloc = ext ? dv.getUint32(o + 12) : 0;
       if (hi === 0 && lo === 0 && bmAlloc === 0) continue; // unallocated, nothing to check: the common case
+      // Fast path for a plain data cluster: standard entry, no reserved bits, aligned, inside the file, first
+      // reference. Everything else takes the general path below.
+      if (fast && (hi & 0x7f000000) === 0 && (lo & alignMask) === 0 && (hi | lo) !== 0) {
+        const k = (hi & 0x00ffffff) * clustersPer4G + (lo >>> bitsShift);
+        if (k < lastWholeCluster && counts[k] === 0) {
+          counts[k] = 1;
+          owners[k] = dataOwner;
+          if (frag) {
+            ctx.res.allocatedClusters++;
+            const offset = k * cs;
+            if (nextContiguous && offset !== nextContiguous) ctx.res.fragmentedClusters++;
+            nextContiguous = offset + cs;
+          }
+          if (copiedInline && ((diskCounts[k] === 1) !== hi >= 0x80000000)) {
+            const rc = onDisk.get(k);
+            if (rc >= 0) this.copiedMismatch(rc, hi >= 0x80000000, hi, lo, guestBase + i * cs);
+          }
+          continue;
+        }
+      }
       const guest = guestBase + i * cs;
       if (hi & 0x40000000) {
         // Compressed cluster
