@@ -243,6 +243,35 @@ export const READ_IMAGE_KINDS: ImageKind[] = [
 ];
 
 /**
+ * A random image kind from a seed: cluster size 512 B to 2 MiB, extended L2, refcount width, zstd,
+ * metadata preallocation, an optional raw or qcow2 backing file of another size, and a random workload.
+ */
+export function randomImageKind(seed: number): ImageKind {
+  const r = prng(seed * 7919);
+  const xl2 = r() < 0.4;
+  const cs = xl2 ? [16384, 65536, 2097152][Math.floor(r() * 3)] : [512, 4096, 16384, 65536, 262144, 2097152][Math.floor(r() * 6)];
+  const size = cs * (8 + Math.floor(r() * 40)) + (r() < 0.3 ? 512 * Math.floor(r() * 100) : 0);
+  const o: Record<string, string | number | boolean> = { cluster_size: cs, refcount_bits: 2 ** Math.floor(r() * 7) };
+  if (xl2) o.extended_l2 = true;
+  if (r() < 0.3) o.compression_type = 'zstd';
+  const wantPrealloc = r() < 0.15;
+  const chain = r();
+  const backingSize = Math.max(512, Math.floor(size * (0.3 + r())) & ~511);
+  if (wantPrealloc && chain >= 0.6) o.preallocation = 'metadata';
+  const name = `seed ${seed}: ${Object.entries(o).map(([k, v]) => `${k}=${v}`).join(',')} size=${size}${chain < 0.3 ? ' on raw' : chain < 0.6 ? ' on qcow2' : ''}`;
+  return {
+    name,
+    build: (d) => {
+      let backing: string | undefined;
+      if (chain < 0.3) backing = makeRaw(join(d, 'base.raw'), String(backingSize), randomWorkload(seed, backingSize, 65536, 5, ['write', 'zero']));
+      else if (chain < 0.6) backing = makeQcow2(join(d, 'base.qcow2'), { size: String(backingSize) }, randomWorkload(seed + 1, backingSize, 65536, 10));
+      const kinds = o.preallocation ? ['write', 'zero', 'discard'] : ['write', 'zero', 'discard', 'compress'];
+      return makeQcow2(join(d, 'img.qcow2'), { size: String(size), o, backing, backingFmt: chain < 0.3 ? 'raw' : 'qcow2' }, randomWorkload(seed + 2, size, cs, 25, kinds));
+    },
+  };
+}
+
+/**
  * True when two files hold the same bytes, reading only where either has data (a 4 TiB sparse file
  * compares in milliseconds); sizes must match too.
  */
