@@ -228,15 +228,15 @@ export class EditorSession {
   }
 
   /** Guest bytes as the VM sees them, with pending edits applied, plus how the range maps. */
-  async readGuest(offset: number, length: number): Promise<{ bytes: Uint8Array; runs: MapRun[] }> {
+  async readGuest(offset: number, length: number): Promise<{ bytes: Uint8Array; runs: MapRun[]; pending: Array<[number, number]> }> {
     // Mapping bounded to the range (hex-page.ts): a page fetch stays well under issue #6's 20 ms.
     return readHexPage(await this.dev(), this.doc.journal, offset, length);
   }
 
   private async sendBytes(type: 'requestBytes' | 'hexRead', requestId: number, offset: number, length: number): Promise<void> {
-    const { bytes, runs } = await this.readGuest(offset, length);
+    const { bytes, runs, pending } = await this.readGuest(offset, length);
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
-    this.post(type === 'hexRead' ? { type: 'hexPage', requestId, offset, data, runs } : { type: 'bytes', requestId, offset, data, runs });
+    this.post(type === 'hexRead' ? { type: 'hexPage', requestId, offset, data, runs, pending } : { type: 'bytes', requestId, offset, data, runs });
   }
 
   private async edit(offset: number, after: Uint8Array, label: string): Promise<void> {

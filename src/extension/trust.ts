@@ -1,11 +1,8 @@
 /** Workspace trust: in an untrusted workspace nothing is written and no file outside the workspace is opened. */
-import * as nodePath from 'node:path';
 import * as vscode from 'vscode';
+import { isInside } from './paths';
 
-export function isInside(folder: string, file: string): boolean {
-  const rel = nodePath.relative(folder, file);
-  return rel === '' || (!rel.startsWith('..') && !nodePath.isAbsolute(rel));
-}
+export { isInside };
 
 /** The allowPath callback for openImage: undefined (everything allowed) when the workspace is trusted. */
 export function allowPathForTrust(): ((absPath: string) => boolean) | undefined {

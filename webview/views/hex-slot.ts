@@ -1,60 +1,67 @@
 /**
- * The Hex tab. It mounts the guest-disk hex view (webview/hex, a separate piece of work) when the build has it;
- * until then it shows a read-only preview of the bytes at the chosen offset.
+ * The Hex tab: mounts the guest-disk hex view (webview/hex) once the disk size is known and the tab is first
+ * shown, and forwards "open in hex view at offset" requests from the map, the integrity findings and the
+ * "Go to Offset…" command.
  */
-import type { HostMessage } from '../../src/shared/protocol';
-import { hexDumpLines, hex } from '../../src/shared/format';
-import { base64ToBytes, h, setChildren } from '../dom';
-import { post, requestId } from '../host';
+import type { HexHost, HostMessage } from '../../src/shared/protocol';
+import { mountHexView, onPartitions, type HexViewHandle } from '../hex/index';
+import type { PartitionTable } from '../../src/shared/partitions';
+import { h } from '../dom';
+import { post, onMessage, getState, updateState } from '../host';
 import { t } from '../l10n';
 import type { View } from '../main';
 
-const PREVIEW_BYTES = 512;
-
 export class HexSlot implements View {
   readonly id = 'hex' as const;
-  readonly el = h('section', { class: 'view hex', 'aria-label': 'Hex' });
-  private offset = 0;
-  private req = 0;
+  readonly el = h('section', { class: 'view hex', 'aria-label': 'Hex' }, h('p', { class: 'muted' }, t('Opening the hex view…')));
   private vsize = 0;
-  private readonly pre = h('pre', { class: 'hexdump', tabindex: 0 });
-  private readonly label = h('span', { class: 'muted' });
+  private handleRef?: HexViewHandle;
+  private pendingOffset?: number;
+  private visible = false;
 
-  constructor(private readonly ctx: { sectorSize: number }) {
-    const prev = h('vscode-button', { secondary: true, onclick: () => this.goTo(Math.max(0, this.offset - PREVIEW_BYTES)) }, t('Previous'));
-    const next = h('vscode-button', { secondary: true, onclick: () => this.goTo(Math.min(this.vsize - 1, this.offset + PREVIEW_BYTES)) }, t('Next'));
-    this.pre.addEventListener('keydown', (e) => {
-      if (e.key === 'PageDown') this.goTo(Math.min(this.vsize - 1, this.offset + PREVIEW_BYTES));
-      else if (e.key === 'PageUp') this.goTo(Math.max(0, this.offset - PREVIEW_BYTES));
-      else return;
-      e.preventDefault();
-    });
-    setChildren(this.el, h('div', { class: 'toolbar' }, prev, next, this.label), h('p', { class: 'muted small' }, t('Read-only preview of the guest disk.')), this.pre);
-  }
+  constructor(private readonly ctx: { editable: boolean; sectorSize: number }) {}
 
   shown(): void {
-    this.fetch();
+    this.visible = true;
+    this.mount();
+    this.handleRef?.focus();
   }
 
   goTo(offset: number): void {
-    this.offset = Math.floor(offset / 16) * 16;
-    this.fetch();
+    if (this.handleRef) this.handleRef.goTo(offset);
+    else this.pendingOffset = offset;
   }
 
-  private fetch(): void {
-    if (this.vsize === 0) return;
-    this.req = requestId();
-    const len = Math.min(PREVIEW_BYTES, this.vsize - this.offset);
-    if (len <= 0) return;
-    post({ type: 'requestBytes', requestId: this.req, offset: this.offset, length: len });
+  /** Partition tables found by the hex view (the map draws their boundaries). */
+  static onPartitions(f: (t: PartitionTable) => void): void {
+    onPartitions(f);
+  }
+
+  private mount(): void {
+    if (this.handleRef || this.vsize === 0 || !this.visible) return;
+    while (this.el.firstChild) this.el.removeChild(this.el.firstChild);
+    const host: HexHost = {
+      post,
+      onMessage,
+      editable: this.ctx.editable,
+      settings: { sectorSize: this.ctx.sectorSize },
+      virtualSize: this.vsize,
+      getState: () => getState().hex,
+      setState: (s) => updateState({ hex: s }),
+    };
+    this.handleRef = mountHexView(this.el, host);
+    if (this.pendingOffset !== undefined) {
+      this.handleRef.goTo(this.pendingOffset);
+      this.pendingOffset = undefined;
+    }
   }
 
   handle(msg: HostMessage): void {
-    if (msg.type === 'overview') this.vsize = msg.data.virtualSize;
-    if (msg.type === 'bytes' && msg.requestId === this.req) {
-      const bytes = base64ToBytes(msg.data);
-      this.pre.textContent = hexDumpLines(bytes, msg.offset).join('\n');
-      this.label.textContent = t('{0} (LBA {1})', hex(msg.offset), Math.floor(msg.offset / this.ctx.sectorSize));
+    if (msg.type === 'overview' && msg.data.virtualSize !== this.vsize) {
+      this.vsize = msg.data.virtualSize;
+      this.handleRef?.dispose();
+      this.handleRef = undefined;
+      this.mount();
     }
   }
 }
