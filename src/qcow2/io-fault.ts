@@ -30,6 +30,8 @@ export interface PowerLossOptions {
   /** Chance that each unsynced write survives the power loss (default 0: all are lost). */
   keepProbability?: number;
   seed?: number;
+  /** A lying disk: fsync reports success but makes nothing durable (to prove the crash tests can fail). */
+  lyingSync?: boolean;
 }
 
 export class PowerLossIo implements Qcow2IoOps {
@@ -81,8 +83,10 @@ export class PowerLossIo implements Qcow2IoOps {
 
   async fsync(): Promise<void> {
     this.alive();
-    for (const op of this.pending) await apply(this.durable, op);
-    this.pending = [];
+    if (!this.opts.lyingSync) {
+      for (const op of this.pending) await apply(this.durable, op);
+      this.pending = [];
+    }
     this.syncs++;
     this.writesAtLastSync = this.writes;
   }

@@ -33,7 +33,7 @@ describe('crash safety: power loss after the N-th write', function () {
         const clean = await runWithIo(w, probe, false);
         assert.equal(clean.error, undefined, String(clean.error));
         const total = probe.writes;
-        verifyCrashImage(probe.liveImage(), tmp.path('clean.qcow2'), tmp.path('clean.raw'), initialRaw, w, clean, `${w.name} without faults`);
+        await verifyCrashImage(probe.liveImage(), tmp.path('clean.qcow2'), tmp.path('clean.raw'), initialRaw, w, clean, `${w.name} without faults`);
 
         const ns = pickNs(total, spec.dense, LONG ? Infinity : spec.budget);
         let leaky = 0;
@@ -43,7 +43,7 @@ describe('crash safety: power loss after the N-th write', function () {
             const io = new PowerLossIo(initial, w.path, { failAtWrite: n, keepProbability: keep, seed: seed + n });
             const outcome = await runWithIo(w, io, false);
             const label = `${w.name}, power lost at write ${n}/${total}, ${keep ? 'random half of unsynced writes kept' : 'unsynced writes dropped'}`;
-            const { leaks } = verifyCrashImage(await io.crashImage(), tmp.path('crash.qcow2'), tmp.path('crash.raw'), initialRaw, w, outcome, label);
+            const { leaks } = await verifyCrashImage(await io.crashImage(), tmp.path('crash.qcow2'), tmp.path('crash.raw'), initialRaw, w, outcome, label);
             if (leaks > 0) leaky++;
           }
         }
@@ -51,4 +51,23 @@ describe('crash safety: power loss after the N-th write', function () {
       });
     });
   }
+
+  it('has teeth: a disk whose fsync lies is caught (lost durable writes or corruption)', async () => {
+    const spec = crashWorkloads[0];
+    const w = await spec.build(tmp.path, spec.seed);
+    const initial = new Uint8Array(readFileSync(w.path));
+    qemuImg(['convert', '-O', 'raw', w.path, tmp.path('initial.raw')]);
+    const initialRaw = new Uint8Array(readFileSync(tmp.path('initial.raw')));
+    let caught = 0;
+    for (const n of [20, 40, 60, 80, 100]) {
+      const io = new PowerLossIo(initial, w.path, { failAtWrite: n, keepProbability: 0.5, seed: n, lyingSync: true });
+      const outcome = await runWithIo(w, io, false);
+      try {
+        await verifyCrashImage(await io.crashImage(), tmp.path('lie.qcow2'), tmp.path('lie.raw'), initialRaw, w, outcome, 'lying disk');
+      } catch {
+        caught++;
+      }
+    }
+    assert.ok(caught >= 3, `only ${caught} of 5 lying-disk crashes were detected`);
+  });
 });

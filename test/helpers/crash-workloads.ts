@@ -29,8 +29,8 @@ export const crashWorkloads: CrashSpec[] = [
   {
     name: 'engine-created, 4 KiB clusters',
     seed: 501,
-    dense: 50,
-    budget: 80,
+    dense: 30,
+    budget: 50,
     async build(p, seed) {
       const path = p('pl-created.qcow2');
       await createImage(path, { size: 8 * M, clusterSize: 4 * K });
@@ -41,8 +41,8 @@ export const crashWorkloads: CrashSpec[] = [
   {
     name: 'refcount-table growth (512 B clusters, 64-bit refcounts)',
     seed: 502,
-    dense: 50,
-    budget: 80,
+    dense: 30,
+    budget: 50,
     async build(p, seed) {
       const path = p('pl-tiny.qcow2');
       qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=512,refcount_bits=64', path, '4M']);
@@ -55,8 +55,8 @@ export const crashWorkloads: CrashSpec[] = [
   {
     name: 'compressed clusters shared with a snapshot',
     seed: 503,
-    dense: 50,
-    budget: 80,
+    dense: 30,
+    budget: 50,
     async build(p, seed) {
       const raw = p('pl-comp.raw');
       rawFile(raw, 2 * M, seed);
@@ -71,8 +71,8 @@ export const crashWorkloads: CrashSpec[] = [
   {
     name: 'extended L2 over a raw backing file',
     seed: 504,
-    dense: 50,
-    budget: 80,
+    dense: 30,
+    budget: 50,
     async build(p, seed) {
       const base = p('pl-xbase.raw');
       rawFile(base, 4 * M, seed);
@@ -85,8 +85,8 @@ export const crashWorkloads: CrashSpec[] = [
   {
     name: '1-bit refcounts, qcow2 backing, v2 image',
     seed: 505,
-    dense: 50,
-    budget: 80,
+    dense: 30,
+    budget: 50,
     async build(p, seed) {
       const base = p('pl-base1.qcow2');
       qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4k', base, '4M']);
