@@ -34,12 +34,21 @@ export class CaseDir {
   path(name: string): string {
     return join(this.dir, name);
   }
-  /** A fresh valid image with 8 KiB of data at guest offset 0 (so L1[0] and an L2 table exist). */
+  private readonly bases = new Map<string, Uint8Array>();
+  /** A fresh valid image with 8 KiB of data at guest offset 0 (so L1[0] and an L2 table exist). Made once per options. */
   base(name: string, opts: string[] = [], size = '64M'): string {
     const p = this.path(name);
-    rmSync(p, { force: true });
-    qemuImgSync(['create', '-q', '-f', 'qcow2', '-o', [`cluster_size=${this.clusterSize}`, ...opts].join(','), p, size]);
-    qemuIoSync(p, ['write -q -P 0xab 0 8k']);
+    const key = `${opts.join(',')}/${size}`;
+    let bytes = this.bases.get(key);
+    if (!bytes) {
+      const tmp = this.path(`.base-${this.bases.size}.qcow2`);
+      qemuImgSync(['create', '-q', '-f', 'qcow2', '-o', [`cluster_size=${this.clusterSize}`, ...opts].join(','), tmp, size]);
+      qemuIoSync(tmp, ['write -q -P 0xab 0 8k']);
+      bytes = new Uint8Array(readFileSync(tmp));
+      rmSync(tmp);
+      this.bases.set(key, bytes);
+    }
+    writeFileSync(p, bytes);
     return p;
   }
   /** Makes an image from the base, patched by `patch`. */
@@ -210,7 +219,7 @@ export const malformedCases: MalformedCase[] = [
     build: (d) => {
       const p = d.path('luks.qcow2');
       rmSync(p, { force: true });
-      qemuImgSync(['create', '-q', '-f', 'qcow2', '--object', 'secret,id=sec0,data=hunter2', '-o', `encrypt.format=luks,encrypt.key-secret=sec0,cluster_size=${d.clusterSize}`, p, '16M']);
+      qemuImgSync(['create', '-q', '-f', 'qcow2', '--object', 'secret,id=sec0,data=hunter2', '-o', `encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10,cluster_size=${d.clusterSize}`, p, '16M']);
       return p;
     },
   },
