@@ -6,11 +6,11 @@
 import { join } from 'node:path';
 import { createDataImage, createPreallocatedImage, row, timeCommand, type BenchContext, type BenchRow } from './lib';
 
-function checkRow(ctx: BenchContext, name: string, image: string, target: number): BenchRow {
+function checkRow(ctx: BenchContext, name: string, image: string, target?: number, note?: string): BenchRow {
   ctx.log(name);
   const q = timeCommand('qemu-img', ['check', image], { runs: 3 });
   const o = timeCommand(process.execPath, [ctx.cli, 'check', image], { runs: 3 });
-  return row({ name, ours: o.ms, theirs: q.ms, unit: 'ms', better: 'lower', target, oursMemMiB: o.maxRssMiB, theirsMemMiB: q.maxRssMiB });
+  return row({ name, ours: o.ms, theirs: q.ms, unit: 'ms', better: 'lower', target, oursMemMiB: o.maxRssMiB, theirsMemMiB: q.maxRssMiB, note });
 }
 
 export default async function (ctx: BenchContext): Promise<BenchRow[]> {
@@ -21,6 +21,7 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
   const data = join(ctx.tmp, 'data-1g.qcow2');
   ctx.log('making a 1 GiB image full of data');
   createDataImage(data, 1024, join(ctx.tmp, 'data.raw'));
-  rows.push(checkRow(ctx, 'check, 1 GiB of data', data, 1.5));
+  // No target: a 16K-cluster check takes milliseconds, so the figure is Node's start-up time.
+  rows.push(checkRow(ctx, 'check, 1 GiB of data', data, undefined, 'mostly Node start-up'));
   return rows;
 }

@@ -6,9 +6,11 @@ import { Qcow2Error } from '../errors';
 import type { Qcow2IoOps } from '../io';
 
 /** Longest single read. */
-const MAX_SPAN = 8 * 1024 * 1024;
+const MAX_SPAN = 4 * 1024 * 1024;
 /** Gap between wanted regions that is cheaper to read through than to skip. */
 const MAX_GAP = 256 * 1024;
+/** Coalesced reads kept in flight (about 16 MiB at most). */
+const READS_IN_FLIGHT = 4;
 
 /** Reads `length` bytes at `offset`; whatever lies past the end of the file reads as zeros. */
 export async function readZeroFilled(io: Qcow2IoOps, offset: number, length: number): Promise<Uint8Array> {
@@ -49,10 +51,10 @@ export async function forEachRegion<T>(
   opts: WalkOptions = {},
 ): Promise<void> {
   const sorted = regions.slice().sort((a, b) => a.offset - b.offset);
-  let i = 0;
-  let visited = 0;
-  while (i < sorted.length) {
-    throwIfAborted(opts.signal, io.path);
+  // Plan the coalesced reads first, then keep a few in flight: scattered tables (one L2 table every
+  // 512 MiB in a preallocated image) are many small reads, and the thread pool can overlap them.
+  const chunks: { start: number; end: number; first: number; last: number }[] = [];
+  for (let i = 0; i < sorted.length; ) {
     const start = sorted[i].offset;
     let end = start + sorted[i].length;
     let j = i + 1;
@@ -63,13 +65,27 @@ export async function forEachRegion<T>(
       end = Math.max(end, rEnd);
       j++;
     }
-    const chunk = await readZeroFilled(io, start, end - start);
-    for (let k = i; k < j; k++) {
-      const r = sorted[k];
-      await visit(chunk.subarray(r.offset - start, r.offset - start + r.length), r);
-    }
-    visited += j - i;
-    opts.onRegions?.(visited);
+    chunks.push({ start, end, first: i, last: j });
     i = j;
+  }
+  const pending: Promise<Uint8Array>[] = [];
+  const fetch = (c: number): void => {
+    if (c < chunks.length && pending[c] === undefined) {
+      pending[c] = readZeroFilled(io, chunks[c].start, chunks[c].end - chunks[c].start);
+      pending[c].catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+    }
+  };
+  for (let c = 0; c < chunks.length; c++) {
+    throwIfAborted(opts.signal, io.path);
+    for (let k = c; k < c + READS_IN_FLIGHT; k++) fetch(k);
+    const chunk = await pending[c];
+    delete pending[c];
+    const { start, first, last } = chunks[c];
+    for (let k = first; k < last; k++) {
+      const r = sorted[k];
+      const done = visit(chunk.subarray(r.offset - start, r.offset - start + r.length), r);
+      if (done) await done;
+    }
+    opts.onRegions?.(last);
   }
 }
