@@ -104,7 +104,10 @@ class ChainView {
   private readonly prealloc = new Map<BlockLayer, Promise<boolean>>();
   private readonly sizes = new Map<Qcow2IoOps, Promise<number>>();
 
-  constructor(top: BlockLayer, topName: string) {
+  constructor(
+    private readonly top: BlockLayer,
+    topName: string,
+  ) {
     let name = topName;
     for (let layer: BlockLayer | undefined = top; layer; layer = layer.backing) {
       this.names.set(layer, name);
@@ -115,7 +118,7 @@ class ChainView {
 
   /** qemu-img's get_block_status: walk down while a layer neither has the data nor knows it is zero. */
   async blockStatus(offset: number, bytes: number): Promise<MapEntry> {
-    let layer = this.firstLayer;
+    let layer = this.top;
     let depth = 0;
     for (;;) {
       const st = await this.layerStatus(layer, offset, bytes);
@@ -131,10 +134,6 @@ class ChainView {
       layer = layer.backing;
       depth++;
     }
-  }
-
-  private get firstLayer(): BlockLayer {
-    return this.names.keys().next().value as BlockLayer;
   }
 
   private async layerStatus(layer: BlockLayer, offset: number, bytes: number): Promise<LayerStatus> {
