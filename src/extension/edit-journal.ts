@@ -140,6 +140,28 @@ export class EditJournal implements EditJournalApi {
     return out;
   }
 
+  /** The pending (unsaved, differing) byte ranges within [offset, offset+length). */
+  pendingIn(offset: number, length: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    const end = offset + length;
+    for (let k = this.firstEndingAfter(offset); k < this.extents.length && this.extents[k].offset < end; k++) {
+      const x = this.extents[k];
+      const from = Math.max(offset, x.offset) - x.offset;
+      const to = Math.min(end, x.offset + x.cur.length) - x.offset;
+      for (let i = from; i < to; ) {
+        if (x.cur[i] === x.disk[i]) {
+          i++;
+          continue;
+        }
+        let j = i + 1;
+        while (j < to && x.cur[j] !== x.disk[j]) j++;
+        out.push([x.offset + i, j - i]);
+        i = j;
+      }
+    }
+    return out;
+  }
+
   /**
    * Writes every pending byte range with writeAt, then flushMeta, then fsyncs the image (and its data file).
    * On failure the ranges already written count as saved and the rest stay pending, so retrying is safe.

@@ -15,6 +15,7 @@ export interface GuestDevice extends BlockLayer {
 
 export interface Overlay {
   overlay(offset: number, buf: Uint8Array): void;
+  pendingIn(offset: number, length: number): Array<[number, number]>;
 }
 
 /** How [offset, offset+length) maps, one run per same-kind, same-layer stretch, never past the range. */
@@ -48,13 +49,18 @@ export async function pageRuns(top: BlockLayer, offset: number, length: number):
   return runs;
 }
 
-/** One hex page: validated range, bytes with pending edits, and the mapping runs. */
-export async function readHexPage(dev: GuestDevice, journal: Overlay | undefined, offset: number, length: number): Promise<{ bytes: Uint8Array; runs: MapRun[] }> {
+/** One hex page: validated range, bytes with pending edits (and where they are), and the mapping runs. */
+export async function readHexPage(
+  dev: GuestDevice,
+  journal: Overlay | undefined,
+  offset: number,
+  length: number,
+): Promise<{ bytes: Uint8Array; runs: MapRun[]; pending: Array<[number, number]> }> {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 1 || length > MAX_READ_BYTES || offset + length > dev.virtualSize) {
     throw new Qcow2Error('range', `hex page of ${length} bytes at offset ${offset} is outside the disk (${dev.virtualSize} bytes)`, dev.path);
   }
   const bytes = new Uint8Array(length);
   await dev.readAt(bytes, offset);
   journal?.overlay(offset, bytes);
-  return { bytes, runs: await pageRuns(dev, offset, length) };
+  return { bytes, runs: await pageRuns(dev, offset, length), pending: journal?.pendingIn(offset, length) ?? [] };
 }

@@ -233,7 +233,7 @@ export type HostMessage =
   | { type: 'refresh' }
   | { type: 'error'; requestId?: number; message: string }
   // Hex view (H6)
-  | { type: 'hexPage'; requestId: number; offset: number; /** base64 */ data: string; runs: MapRun[] }
+  | { type: 'hexPage'; requestId: number; offset: number; /** base64 */ data: string; runs: MapRun[]; /** Unsaved edits in the page, [offset, length] pairs. */ pending?: Array<[number, number]> }
   | { type: 'hexEdited'; dirty: boolean }
   | { type: 'hexSaved' };
 

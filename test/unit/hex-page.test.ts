@@ -52,8 +52,9 @@ describe('hex view: page fetch (host side)', function () {
     try {
       const j = new EditJournal(dev.virtualSize);
       j.apply({ offset: 16 * 1024 + 2, before: Uint8Array.of(0x44, 0x44), after: Uint8Array.of(0xde, 0xad) });
-      const { bytes } = await readHexPage(dev, j, 16 * 1024, 16);
+      const { bytes, pending } = await readHexPage(dev, j, 16 * 1024, 16);
       assert.deepEqual([...bytes.subarray(0, 5)], [0x44, 0x44, 0xde, 0xad, 0x44]);
+      assert.deepEqual(pending, [[16 * 1024 + 2, 2]]);
       const fromBase = await readHexPage(dev, undefined, 2 ** 20, 16);
       assert.deepEqual([...fromBase.bytes.subarray(0, 2)], [0x22, 0x22]);
       assert.deepEqual(fromBase.runs.map((r) => [r.kind, r.depth]), [['compressed', 1]]);

@@ -69,6 +69,11 @@ describe('edit journal', () => {
     j.overlay(21, b);
     assert.deepEqual([...b], [2, 3, 4]);
     assert.deepEqual(j.pendingRanges(), [[19, 5]]);
+    assert.deepEqual(j.pendingIn(21, 2), [[21, 2]]);
+    assert.deepEqual(j.pendingIn(0, 20), [[19, 1]]);
+    assert.deepEqual(j.pendingIn(24, 50), []);
+    edit(j, disk, 21, [0]); // back to the disk value: no longer pending
+    assert.deepEqual(j.pendingIn(0, 100), [[19, 2], [22, 2]]);
   });
 
   it('saves pending ranges with writeAt, then flushMeta and fsync; undo after save makes the old bytes pending', async () => {

@@ -59,7 +59,7 @@ export class HexView {
   private readonly link: HostLink;
   private readonly grid = el('div', 'hx-grid');
   private readonly head = el('div', 'hx-row hx-head');
-  private readonly rowsBox = el('div');
+  private readonly rowsBox = el('div', 'hx-rows');
   private readonly track = el('div', 'hx-scroll');
   private readonly thumb = el('div', 'hx-thumb');
   private readonly status = el('span', 'hx-status');
@@ -111,6 +111,7 @@ export class HexView {
     this.build();
     this.model.topRow = this.state.topRow;
     container.appendChild(this.root);
+    window.addEventListener('resize', this.onWindowResize);
     this.resize = new ResizeObserver(() => this.layout());
     this.resize.observe(this.grid);
     this.layout();
@@ -224,6 +225,9 @@ export class HexView {
       item.append(el('span', `hx-sw hx-sw${i}`), document.createTextNode(KIND_LABELS[k]));
       legend.append(item);
     });
+    const edited = el('span');
+    edited.append(el('span', 'hx-sw hx-sw-edit'), document.createTextNode('unsaved edit'));
+    legend.append(edited);
     side.append(el('h3', undefined, 'Data inspector'), endian, insTable, el('h3', undefined, 'Partitions'), this.partsNote, partsTable, el('h3', undefined, 'Legend'), legend);
     return side;
   }
@@ -254,7 +258,16 @@ export class HexView {
     this.schedule();
   }
 
+  /** Fills the window below the view's top edge, whatever the container's CSS (its rows need a definite height). */
+  private fitHeight(): void {
+    const top = this.root.getBoundingClientRect().top;
+    if (!this.root.isConnected || this.root.offsetParent === null) return; // hidden tab
+    const h = Math.max(240, Math.floor(window.innerHeight - top - 6));
+    if (Math.abs(this.root.offsetHeight - h) > 1) this.root.style.height = `${h}px`;
+  }
+
   private layout(): void {
+    this.fitHeight();
     this.trackHeight = this.track.clientHeight;
     const probe = el('span', undefined, '0'.repeat(64));
     this.grid.append(probe);
@@ -333,7 +346,7 @@ export class HexView {
         if (page.stale) complete = false;
         const at = off - page.offset;
         const b = page.data[at];
-        const k = 'hx-k' + page.kinds[at];
+        const k = 'hx-k' + page.kinds[at] + (page.edited?.[at] ? ' hx-edit' : '');
         if (isCur && this.nibble && this.nibble.offset === off) hp.add(this.nibble.high.toString(16) + '_', k + ' hx-nib' + sel + ' hx-cur');
         else hp.add(HEX2[b], k + sel + pb + (isCur ? hexCur : ''));
         tp.add(PRINTABLE[b], k + sel + (isCur ? txtCur : ''));
@@ -430,6 +443,11 @@ export class HexView {
     if (extend) this.anchor ??= this.state.cursor;
     else this.anchor = undefined;
     this.nibble = undefined;
+    if (!this.model.isVisible(o)) {
+      // A jump (PageDown, Ctrl+End…): time it like go to.
+      this.gotoStart = performance.now();
+      this.timings.lastGoToMs = -1;
+    }
     this.state.cursor = o;
     this.model.reveal(o);
     this.saveState();
@@ -726,7 +744,10 @@ export class HexView {
     }, 200);
   }
 
+  private readonly onWindowResize = (): void => this.layout();
+
   focus(): void {
+    this.layout();
     this.grid.focus();
   }
 
@@ -738,6 +759,7 @@ export class HexView {
 
   dispose(): void {
     this.resize.disconnect();
+    window.removeEventListener('resize', this.onWindowResize);
     if (this.frame) cancelAnimationFrame(this.frame);
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.link.dispose();

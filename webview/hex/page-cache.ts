@@ -13,6 +13,8 @@ export const MAX_PAGES = 64;
 export interface FetchedRange {
   data: Uint8Array;
   runs: Array<{ start: number; length: number; kind: MapKind; depth: number }>;
+  /** Unsaved edits in the range, [offset, length] pairs. */
+  pending?: Array<[number, number]>;
 }
 
 export type PageFetcher = (offset: number, length: number) => Promise<FetchedRange>;
@@ -24,6 +26,8 @@ export interface Page {
   kinds: Uint8Array;
   /** Fetched before the last invalidation: shown, but fetched again. */
   stale: boolean;
+  /** Per byte: 1 when the byte holds an unsaved edit (allocated only when the page has one). */
+  edited?: Uint8Array;
 }
 
 export interface CacheStats {
@@ -105,6 +109,11 @@ export class PageCache {
         this.stats.lastFetchMs = ms;
         this.stats.maxFetchMs = Math.max(this.stats.maxFetchMs, ms);
         const page: Page = { offset, data: got.data, kinds: kindsOf(offset, length, got.runs), stale: gen !== this.generation };
+        for (const [at, n] of got.pending ?? []) {
+          const from = Math.max(0, at - offset);
+          const to = Math.min(length, at + n - offset);
+          if (to > from) (page.edited ??= new Uint8Array(length)).fill(1, from, to);
+        }
         this.pages.delete(index);
         this.pages.set(index, page);
         this.evict(pinned);
@@ -147,7 +156,9 @@ export class PageCache {
   patch(offset: number, bytes: Uint8Array): void {
     for (let i = 0; i < bytes.length; i++) {
       const p = this.pages.get(this.pageIndex(offset + i));
-      if (p) p.data[offset + i - p.offset] = bytes[i];
+      if (!p) continue;
+      p.data[offset + i - p.offset] = bytes[i];
+      (p.edited ??= new Uint8Array(p.data.length))[offset + i - p.offset] = 1;
     }
   }
 

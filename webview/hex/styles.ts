@@ -32,6 +32,8 @@ export const HEX_CSS = `
 .hx-pb { box-shadow: inset 2px 0 0 var(--vscode-charts-yellow, #cca700); }
 .hx-nib { text-decoration: underline; }
 ${kindRules}
+.hx-edit { color: var(--vscode-gitDecoration-modifiedResourceForeground, #e2c08d); font-weight: bold; }
+.hx-sw-edit { background: var(--vscode-gitDecoration-modifiedResourceForeground, #e2c08d); }
 .hx-scroll { width: 14px; position: relative; background: var(--vscode-scrollbar-shadow, transparent); border-left: 1px solid var(--vscode-panel-border, transparent); }
 .hx-thumb { position: absolute; left: 2px; right: 2px; background: var(--vscode-scrollbarSlider-background); border-radius: 2px; }
 .hx-thumb:hover { background: var(--vscode-scrollbarSlider-hoverBackground); }
