@@ -14,7 +14,7 @@ import { OnDiskRefcounts } from './ondisk';
 import { checkTrackable, Owner, type RefcountArray } from './refcount-rebuild';
 import { checkCopiedFlags, fixRefcounts, markClean, rebuildRefcountStructure, requireWritable } from './repair';
 import { CheckAbort, readSnapshotsForCheck } from './tables';
-import { readZeroFilled } from './walk-l1l2';
+import { readZeroFilled, throwIfAborted } from './walk-l1l2';
 
 export type RepairMode = 'leaks' | 'all';
 
@@ -97,6 +97,7 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     if (err instanceof CheckAbort) return fail(res, sink, err.qemuLine);
     throw err;
   }
+  throwIfAborted(opts.signal, t.path); // last chance before any repair writes
   ctx.onProgress?.({ phase: 'compare', done: 0, total: 1 });
   const pre = { ...res };
   const preSink = sink.items.length;
