@@ -23,7 +23,7 @@ async function openHex(wb: Workbench, file: string): Promise<FrameLocator> {
 }
 
 async function stats(view: FrameLocator): Promise<Record<string, string>> {
-  return view.locator('.hx-root').evaluate((el) => ({ ...(el as HTMLElement).dataset }));
+  return view.locator('.hx-root').evaluate((el) => ({ ...(el as HTMLElement).dataset }) as Record<string, string>);
 }
 
 /** Waits until every visible byte is drawn (no placeholders, nothing stale). */
@@ -104,6 +104,9 @@ describe('hex view (UI)', function () {
     await view.locator('.hx-grid').press('Tab');
     await view.locator('.hx-grid').pressSequentially('QEMU');
     await wb.page.locator('.tabs-container [role="tab"][aria-label*="big4t.qcow2"].dirty').waitFor({ timeout: 10_000 });
+    // Unsaved bytes are highlighted (from the journal, after the host confirms the edits).
+    await view.locator('.hx-rows .hx-edit').first().waitFor({ timeout: 10_000 });
+    assert.match((await view.locator('.hx-rows .hx-edit').allInnerTexts()).join(''), /deadbeef/);
     await wb.screenshot('hex-typed-dirty');
     await view.locator('.hx-grid').press('Control+s');
     await wb.page.locator('.tabs-container [role="tab"][aria-label*="big4t.qcow2"]:not(.dirty)').waitFor({ timeout: 30_000 });
@@ -113,6 +116,7 @@ describe('hex view (UI)', function () {
     assert.match(text, /51 45 4d 55/, 'QEMU typed in the text column');
     qemuImg(['check', image]);
     await settled(view);
+    assert.equal(await view.locator('.hx-rows .hx-edit').count(), 0, 'nothing unsaved after Save');
     await wb.screenshot('hex-saved');
   });
 
