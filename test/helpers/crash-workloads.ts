@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { createImage } from '../../src/qcow2/create';
 import { seededRandom } from '../../src/qcow2/io-fault';
-import { qemuImg, qemuIo } from './qemu';
+import { qemuImg, qemuIo, sha256File } from './qemu';
 import { genWorkload } from './workload';
 import type { CrashWorkload } from './crash';
 
@@ -64,8 +64,10 @@ export const crashWorkloads: CrashSpec[] = [
       qemuImg(['convert', '-c', '-f', 'raw', '-O', 'qcow2', '-o', 'cluster_size=16k', raw, path]);
       qemuImg(['snapshot', '-c', 'before', path]);
       qemuIo(path, ['write -q -P 9 100000 40000']);
+      qemuImg(['convert', '-l', 'snapshot.name=before', '-O', 'raw', path, p('pl-snap.raw')]);
+      const snapshotHashes = new Map([['before', sha256File(p('pl-snap.raw'))]]);
       const g = { virtualSize: 2 * M, clusterSize: 16 * K, l2Span: 2048 * 16 * K };
-      return { name: this.name, path, virtualSize: g.virtualSize, ops: genWorkload(seed, g, { count: 25, maxLength: 40 * K }), syncEvery: 5 };
+      return { name: this.name, path, virtualSize: g.virtualSize, ops: genWorkload(seed, g, { count: 25, maxLength: 40 * K }), syncEvery: 5, snapshotHashes };
     },
   },
   {

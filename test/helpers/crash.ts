@@ -13,7 +13,7 @@ import { openImage } from '../../src/qcow2/open';
 import { NodeFileIo } from '../../src/qcow2/io-node';
 import { MemIo } from '../../src/qcow2/io-mem';
 import type { Qcow2IoOps } from '../../src/qcow2/io';
-import { qemuImg } from './qemu';
+import { qemuImg, sha256File } from './qemu';
 import { LONG, opData, qemuCheck, type WriteOp } from './workload';
 
 export interface CrashWorkload {
@@ -25,6 +25,8 @@ export interface CrashWorkload {
   /** flushMeta + fsyncRange after every this many writes. */
   syncEvery: number;
   l2CacheSlices?: number;
+  /** sha256 of each internal snapshot's guest contents before the workload (they must never change). */
+  snapshotHashes?: Map<string, string>;
 }
 
 export interface RunOutcome {
@@ -148,6 +150,10 @@ export async function verifyCrashImage(bytes: Uint8Array, file: string, rawOut: 
   if (LONG || verifications++ % 4 === 0) {
     qemuImg(['convert', '-O', 'raw', file, rawOut]);
     got = readFileSync(rawOut);
+    for (const [name, hash] of w.snapshotHashes ?? []) {
+      qemuImg(['convert', '-l', `snapshot.name=${name}`, '-O', 'raw', file, rawOut]);
+      assert.equal(sha256File(rawOut), hash, `${label}: snapshot ${name} changed`);
+    }
   } else got = await engineReadAll(bytes, file);
   const want = expectedContents(initialRaw, w.ops, outcome.fate);
   assert.equal(got.length, want.length, `${label}: virtual size changed`);

@@ -55,6 +55,8 @@ function scatter(image: string, clusterSize: number, virtualSize: number, patter
 
 export type KindName =
   | 'engine-created'
+  | 'engine-options'
+  | 'engine-v2-backing'
   | 'plain'
   | 'v2'
   | 'raw-backing'
@@ -79,6 +81,8 @@ export type KindName =
 
 export const ALL_KINDS: KindName[] = [
   'engine-created',
+  'engine-options',
+  'engine-v2-backing',
   'plain',
   'v2',
   'raw-backing',
@@ -111,6 +115,16 @@ export async function makeWriteImage(kind: KindName, p: (name: string) => string
     case 'engine-created':
       await createImage(img, { size: 2 * G + 3 * 512, clusterSize: 64 * K });
       return { ...base, ...geometry(2 * G + 3 * 512, 64 * K) };
+    case 'engine-options':
+      await createImage(img, { size: 96 * M, clusterSize: 32 * K, refcountBits: 8, extendedL2: true, compressionType: 'zstd', lazyRefcounts: true });
+      return { ...base, ...geometry(96 * M, 32 * K, true) };
+    case 'engine-v2-backing': {
+      const b = p('engine-base.qcow2');
+      await createImage(b, { size: 24 * M, clusterSize: 4 * K, refcountBits: 1 });
+      scatter(b, 4 * K, 24 * M, 110);
+      await createImage(img, { backingFile: b, backingFormat: 'qcow2', compat: '0.10', clusterSize: 2 * K });
+      return { ...base, backingFiles: [b], ...geometry(24 * M, 2 * K) };
+    }
     case 'plain':
       create([], '1G');
       scatter(img, 64 * K, G, 1);
