@@ -25,6 +25,8 @@ export interface Qcow2DevParams {
 
 export const DEFAULT_L2_CACHE_SLICES = 256;
 export const DEFAULT_REFBLOCK_CACHE_SLICES = 64;
+/** Host bytes read at once when fetching compressed clusters (they are packed back to back). */
+export const COMPRESSED_READAHEAD = 512 * 1024;
 
 /** A cached piece of an L2 table or refcount block. `dirty` slices are written back by flushMeta. */
 export interface MetaSlice {
@@ -73,7 +75,8 @@ export class Qcow2Dev implements BlockLayer {
   readonly l2Cache: LruCache<number, MetaSlice>;
   readonly refblockCache: LruCache<number, MetaSlice>;
   private readonly loading = new Map<number, Promise<MetaSlice>>();
-  private lastCompressed?: { key: number; data: Uint8Array };
+  /** The last decompressed cluster, and the read-ahead window of host bytes it came from. */
+  private lastCompressed?: { key: number; data: Uint8Array; window?: { offset: number; bytes: Uint8Array } };
   private prepared = false;
   /** Cache capacities as configured; caches grow past them only while every slice is dirty. */
   readonly l2CacheBase: number;
@@ -479,10 +482,20 @@ export class Qcow2Dev implements BlockLayer {
     if (range.offset >= this.fileSize && range.offset >= (this.fileSize = await this.io.size())) {
       throw badImage(this.path, `compressed cluster at 0x${range.offset.toString(16)} lies beyond the end of the file`);
     }
-    const input = new Uint8Array(Math.min(range.length, 2 * clusterSize + 512));
-    const n = await readFully(this.io, input, range.offset);
-    const data = decompressCluster(this.header.compressionType, input.subarray(0, n), clusterSize, this.path);
-    this.lastCompressed = { key: range.offset, data };
+    const want = Math.min(range.length, 2 * clusterSize + 512);
+    let window = this.lastCompressed?.window;
+    let input: Uint8Array;
+    if (window && range.offset >= window.offset && range.offset + want <= window.offset + window.bytes.length) {
+      input = window.bytes.subarray(range.offset - window.offset, range.offset - window.offset + want);
+    } else {
+      // Compressed clusters usually lie one after another: read ahead, so a scan costs one read per window.
+      const bytes = new Uint8Array(Math.max(want, Math.min(COMPRESSED_READAHEAD, this.fileSize - range.offset)));
+      const n = await readFully(this.io, bytes, range.offset);
+      window = { offset: range.offset, bytes: bytes.subarray(0, n) };
+      input = window.bytes.subarray(0, Math.min(n, want));
+    }
+    const data = decompressCluster(this.header.compressionType, input, clusterSize, this.path);
+    this.lastCompressed = { key: range.offset, data, window };
     return data;
   }
 
