@@ -112,7 +112,6 @@ export const CORRUPT_CASES: CorruptCase[] = [
   {
     name: 'snapshot table: v3 entry with too little extra data',
     make: withSnapshot,
-    unsupportedRepair: 'snapshot table rewrite',
     corrupt: (l) => l.p.setU32(l.snapshotsOffset + 36, 8),
   },
   {
@@ -128,7 +127,6 @@ export const CORRUPT_CASES: CorruptCase[] = [
   {
     name: 'snapshot table: table offset beyond the end of the file',
     make: withSnapshot,
-    unsupportedRepair: 'snapshot table rewrite',
     dataMayChange: true,
     corrupt: (l) => l.p.setU64(64, BigInt(l.p.size + 10 * l.cs)),
   },

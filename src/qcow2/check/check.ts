@@ -13,6 +13,7 @@ import { emptySummary, exitCodeFor, FindingSink, type CheckFinding, type CheckRe
 import { OnDiskRefcounts } from './ondisk';
 import { checkTrackable, Owner, type RefcountArray } from './refcount-rebuild';
 import { checkCopiedFlags, fixRefcounts, markClean, rebuildRefcountStructure, requireWritable } from './repair';
+import { rewriteSnapshotTable } from './snapshot-rewrite';
 import { CheckAbort, readSnapshotsForCheck } from './tables';
 import { readZeroFilled, throwIfAborted } from './walk-l1l2';
 
@@ -57,19 +58,22 @@ async function newPass(t: CheckTarget, opts: CheckOptions, sink: FindingSink, re
 }
 
 /** The v3 rule QEMU checks while reading the snapshot table: every entry has at least 16 bytes of extra data. */
-function checkSnapshotEntries(ctx: PassContext, fixAll: boolean): void {
-  if (ctx.header.version < 3) return;
+function checkSnapshotEntries(ctx: PassContext, fixAll: boolean): number {
+  let bad = 0;
+  if (ctx.header.version < 3) return 0;
   for (const sn of ctx.snapshots.snapshots) {
     if (sn.extraSize >= 16) continue;
-    ctx.res.corruptions++;
+    bad++;
     ctx.sink.add({
       kind: 'snapshot-table',
       severity: 'corruption',
       snapshot: sn.id,
       message: `snapshot table entry ${sn.index} (${sn.id} ${sn.name}) has only ${sn.extraSize} bytes of extra data; version 3 images need at least 16`,
       qemuLine: `${fixAll ? 'Repairing' : 'ERROR'} snapshot table entry ${sn.index} is incomplete`,
+      repaired: fixAll || undefined,
     });
   }
+  return bad;
 }
 
 /** One pass of qcow2_check_refcounts (plus the snapshot-table checks), repairing per `fix`. */
@@ -84,7 +88,8 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     throw err;
   }
   if (fix) requireWritable(ctx);
-  checkSnapshotEntries(ctx, fix === 'all');
+  // Counted apart, as QEMU's snapshot_res: the refcount part may reset its own counters during a rebuild.
+  const snapshotCorruptions = checkSnapshotEntries(ctx, fix === 'all');
 
   let calc: Calculator;
   let mem: RefcountArray;
@@ -155,6 +160,11 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     await checkCopiedFlags(ctx, repairCopied, mem);
   }
   res.imageEndOffset = (highest + 1) * t.info.clusterSize;
+  if (snapshotCorruptions && fix === 'all') {
+    // qcow2_check_fix_snapshot_table: write the table anew (complete entries), once refcounts are sound.
+    if (!res.checkErrors && (await rewriteSnapshotTable(ctx, mem))) res.corruptionsFixed += snapshotCorruptions;
+    else res.corruptions += snapshotCorruptions;
+  } else res.corruptions += snapshotCorruptions;
   if (fix && !res.checkErrors && !res.corruptions) await markClean(ctx);
   return { res };
 }

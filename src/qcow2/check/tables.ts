@@ -21,6 +21,11 @@ export interface CheckSnapshot {
   l1Offset: number;
   l1Size: number;
   extraSize: number;
+  /** The 40-byte entry header and the extra data as on disk, for rewriting the table. */
+  rawHeader: Uint8Array;
+  extra: Uint8Array;
+  idBytes: Uint8Array;
+  nameBytes: Uint8Array;
 }
 
 export interface CheckSnapshotTable {
@@ -82,6 +87,10 @@ export async function readSnapshotsForCheck(io: Qcow2IoOps, offset: number, coun
       extraSize,
       id: text(buf.subarray(idAt, idAt + idLen)),
       name: text(buf.subarray(idAt + idLen, idAt + idLen + nameLen)),
+      rawHeader: buf.slice(p, p + SNAPSHOT_HEADER),
+      extra: buf.slice(p + SNAPSHOT_HEADER, idAt),
+      idBytes: buf.slice(idAt, idAt + idLen),
+      nameBytes: buf.slice(idAt + idLen, idAt + idLen + nameLen),
     });
     pos += entryLen;
     tableLength += entryLen;
