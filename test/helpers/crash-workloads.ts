@@ -99,4 +99,17 @@ export const crashWorkloads: CrashSpec[] = [
       return { name: this.name, path, virtualSize: g.virtualSize, ops: genWorkload(seed, g, { count: 20, maxLength: 30 * K }), syncEvery: 4 };
     },
   },
+  {
+    name: 'lazy refcounts with zero-flag and preallocated zero clusters',
+    seed: 506,
+    dense: 30,
+    budget: 50,
+    async build(p, seed) {
+      const path = p('pl-lazy.qcow2');
+      qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'lazy_refcounts=on,cluster_size=16k', path, '4M']);
+      qemuIo(path, ['write -q -P 1 0 256k', 'write -q -z 32k 64k', 'write -q -z 1M 64k', 'write -q -P 2 2M 100k']);
+      const g = { virtualSize: 4 * M, clusterSize: 16 * K, l2Span: 2048 * 16 * K };
+      return { name: this.name, path, virtualSize: g.virtualSize, ops: genWorkload(seed, g, { count: 20, maxLength: 40 * K, limit: 3 * M }), syncEvery: 4 };
+    },
+  },
 ];
