@@ -11,6 +11,7 @@ import { sniffQcow2 } from './sniff';
 import { allowPathForTrust } from './trust';
 import { readSettings } from './settings';
 import { log, logTiming } from './log';
+import { watchForExternalChanges, vscodeChangePrompt } from './hex-watch';
 
 export type DeviceState =
   | { ok: true; dev: Qcow2Dev; /** Set when the backing chain could not be opened (the image alone is shown). */ chainError?: string }
@@ -29,6 +30,9 @@ export class Qcow2Document implements vscode.CustomDocument {
   /** Views listen to refresh after a save, revert, repair or check. */
   readonly onDidChangeState = this.changeEmitter.event;
   private disposed = false;
+  /** More than 0 while we write the file ourselves (hex-watch.ts ignores those changes). */
+  writing = 0;
+  private readonly watcher: { dispose(): void };
 
   constructor(
     readonly uri: vscode.Uri,
@@ -37,6 +41,7 @@ export class Qcow2Document implements vscode.CustomDocument {
     journal?: EditJournal,
   ) {
     this.journal = journal ?? new EditJournal();
+    this.watcher = watchForExternalChanges(this, vscodeChangePrompt(vscode));
   }
 
   get path(): string {
@@ -97,18 +102,24 @@ export class Qcow2Document implements vscode.CustomDocument {
     const old = this.devicePromise;
     this.devicePromise = undefined;
     if (old) await closeState(old);
-    const dev = await openImage(this.path, { readOnly: false, l2CacheSlices: readSettings().l2CacheSlices, allowPath: allowPathForTrust() });
+    this.writing++;
     try {
-      return await fn(dev);
+      const dev = await openImage(this.path, { readOnly: false, l2CacheSlices: readSettings().l2CacheSlices, allowPath: allowPathForTrust() });
+      try {
+        return await fn(dev);
+      } finally {
+        await dev.close().catch((err) => log().error(`${this.path}: close after write failed: ${asQcow2Error(err).message}`));
+        await this.reload();
+      }
     } finally {
-      await dev.close().catch((err) => log().error(`${this.path}: close after write failed: ${asQcow2Error(err).message}`));
-      await this.reload();
+      this.writing--;
     }
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.watcher.dispose();
     const d = this.devicePromise;
     this.devicePromise = undefined;
     if (d) void closeState(d);

@@ -13,6 +13,7 @@ import { declaresCustomEditor, EDITOR_VIEW_TYPE, extension, qemuImg, qemuIo, scr
 
 interface TestDoc {
   path: string;
+  onDidChangeState(listener: (what: string) => void): vscode.Disposable;
   journal: { isDirty: boolean; overlay(offset: number, buf: Uint8Array): void; pendingRanges(): Array<[number, number]> };
 }
 interface TestingApi {
@@ -179,6 +180,34 @@ describe('hex view editing (extension host)', function () {
       await new Promise((r) => (holder.exitCode !== null ? r(undefined) : holder.once('exit', r)));
     }
     qemuIo(image, 'read -P 0xab 0 1');
+  });
+
+  it('file changed on disk: reloads without pending edits, asks with them', async () => {
+    const image = tmp.path('changed.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', image, '16M');
+    const doc = await open(image);
+    let reloads = 0;
+    const sub = doc.onDidChangeState((w) => void (w === 'reloaded' && reloads++));
+    const original = vscode.window.showWarningMessage;
+    const asked: string[] = [];
+    (vscode.window as { showWarningMessage: unknown }).showWarningMessage = async (msg: string, _o: unknown, ...items: string[]) => {
+      asked.push(msg);
+      return items.find((i) => /Reload/.test(i));
+    };
+    try {
+      qemuIo(image, 'write -P 0x31 0 4k'); // someone else writes the image
+      await waitFor('a reload', () => reloads > 0);
+      assert.deepEqual(asked, []);
+      edit(doc, 100, [9], [0x31]);
+      qemuIo(image, 'write -P 0x32 0 4k');
+      await waitFor('the question', () => asked.length > 0);
+      assert.match(asked[0], /changed on disk while it has unsaved hex edits/);
+      await waitFor('the edits to be dropped', () => !doc.journal.isDirty);
+      await waitFor('the dirty marker to clear', () => !activeTabDirty());
+    } finally {
+      sub.dispose();
+      (vscode.window as { showWarningMessage: unknown }).showWarningMessage = original;
+    }
   });
 
   it('refuses to save an image marked corrupt: nothing is written, the edits stay pending', async () => {
