@@ -83,6 +83,11 @@ describe('read-side commands (read, convert, map, info)', function () {
     assert.deepEqual([sha256File(base), sha256File(top)], sums);
   });
 
+  it('convert to a device (/dev/null) works: only regular files are cut to size', async () => {
+    const r = await cli(['convert', '-O', 'raw', img, '/dev/null']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
   it('convert into a missing folder fails naming the output file', async () => {
     const out = tmp.path('no/such/dir/out.raw');
     assertOneLineError(await cli(['convert', '-O', 'raw', img, out]), out);

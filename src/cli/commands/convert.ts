@@ -39,9 +39,12 @@ export const convertCommand: CliCommand = {
             await writeNonZero(out, chunk, pos, output);
           }
         }
-        await out.truncate(dev.virtualSize).catch((err) => {
-          throw asQcow2Error(err, output);
-        });
+        // A device (or /dev/null) has its own size; only a regular file is cut to the virtual size.
+        if ((await out.stat()).isFile()) {
+          await out.truncate(dev.virtualSize).catch((err) => {
+            throw asQcow2Error(err, output);
+          });
+        }
       } finally {
         await out.close();
       }
