@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { setU32, setU64, u32 } from '../../src/qcow2/bytes';
 import { Qcow2Error } from '../../src/qcow2/errors';
+import { MemIo } from '../../src/qcow2/io-mem';
+import { checkImage } from '../../src/qcow2/check/check';
+import { devForCheck } from '../../src/qcow2/check/open-for-check';
+import { clusterUsage } from '../../src/qcow2/usage';
 import { openImage } from '../../src/qcow2/open';
 import { scratchDir } from '../helpers/qemu';
 import { fuzzImage, openFuzzImage } from '../fuzz/fuzz-image';
@@ -100,6 +104,28 @@ describe('fuzz regressions', function () {
     setU32(b, 76, 0xffffffe0);
     const err = await openError(b);
     assert.ok(err.message.length <= 2500, `message of ${err.message.length} characters`);
+    await fuzzImage(b);
+  });
+});
+
+describe('fuzz regressions: allocations sized by the image', function () {
+  this.timeout(60_000);
+
+  // Found while bounding allocations for the fuzzer: a bitmap table_size of 2^32 - 1 made check and usage
+  // allocate table_size * 8 bytes (a RangeError at 32 GiB; a real 1 GiB allocation just below). Fixed: only the
+  // part of the table inside the file is read (the rest reads as zeros and counts nothing).
+  it('a bitmap table of 2^32 - 1 entries: check and usage report it without allocating for it', async () => {
+    const b = image('cluster_size=4096', '1M', [], (p) => qemuImgSync(['bitmap', '--add', p, 'b']));
+    let at = u32(b, 100);
+    while (u32(b, at) !== 0x23852875) at += 8 + Math.ceil(u32(b, at + 4) / 8) * 8;
+    const dir = u32(b, at + 8 + 20);
+    setU32(b, dir + 8, 0xffffffff);
+    const ab0 = process.memoryUsage().arrayBuffers;
+    const res = await checkImage(await devForCheck(new MemIo(b, 'bm.qcow2', true), true));
+    assert.ok(res.summary.corruptions > 0);
+    assert.match(res.findings.map((f) => f.message).join('\n'), /lies past the end of the file/);
+    await clusterUsage(await devForCheck(new MemIo(b, 'bm.qcow2', true), true));
+    assert.ok(process.memoryUsage().arrayBuffers - ab0 < 64 * 1024 * 1024);
     await fuzzImage(b);
   });
 });

@@ -7,6 +7,7 @@ import type { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
 import { mapEntries } from '../../src/qcow2/map';
 import { checkImage } from '../../src/qcow2/check/check';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';
+import { clusterUsage } from '../../src/qcow2/usage';
 import { FuzzFinding, expectEngineError } from './finding';
 import { BoundedMemIo, openFuzzIo, ReadOnlyGuardIo, FUZZ_PATH } from './fuzz-io';
 
@@ -158,6 +159,16 @@ export async function checkOnly(bytes: Uint8Array): Promise<boolean> {
   } catch (err) {
     expectEngineError(err, 'check');
     return false;
+  }
+}
+
+/** Cluster usage (the usage view), on the check's header-only open. */
+export async function usageOnly(bytes: Uint8Array): Promise<void> {
+  try {
+    const u = await clusterUsage(await devForCheck(new ReadOnlyGuardIo(bytes, FUZZ_PATH), true));
+    JSON.stringify(u.categories.map((c) => [c.category, c.clusters, c.ranges.length]));
+  } catch (err) {
+    expectEngineError(err, 'usage');
   }
 }
 
