@@ -76,7 +76,6 @@ export const CORRUPT_CASES: CorruptCase[] = [
       io(p, ['write -P 0x5a 0 1M']);
     },
     dataMayChange: true,
-    unsupportedRepair: 'zeroing unaligned preallocated entries (qemu-img stops on the overlap with the header)',
     corrupt: (l) => l.setL1Entry(1, COPIED),
   },
   { name: 'COPIED missing in an L2 entry', make: basic, corrupt: (l) => l.setL2Entry(2, l.l2Entry(2) & ~COPIED) },
@@ -87,6 +86,12 @@ export const CORRUPT_CASES: CorruptCase[] = [
   { name: 'reserved bits set in an L1 entry', make: basic, dataMayChange: true, corrupt: (l) => l.setL1Entry(0, l.l1Entry(0) | (1n << 56n)) },
   { name: 'reserved bits set in a refcount table entry', make: basic, qemuRepairFails: true, corrupt: (l) => l.p.setU64(l.reftableOffset, l.p.u64(l.reftableOffset) | 0x1n) },
   { name: 'unaligned data offset in an L2 entry', make: basic, dataMayChange: true, corrupt: (l) => l.setL2Entry(3, l.l2Entry(3) + 0x200n) },
+  {
+    name: 'unaligned preallocated zero cluster (repaired to a plain zero cluster)',
+    make: basic,
+    // A zero-flagged entry (reads as zeros) whose preallocated host offset is unaligned.
+    corrupt: (l) => l.setL2Entry(32, COPIED | BigInt(l.dataOffset(9) + 0x200) | 1n),
+  },
   { name: 'unaligned L2 table offset in an L1 entry', make: basic, dataMayChange: true, corrupt: (l) => l.setL1Entry(0, l.l1Entry(0) + 0x400n) },
   {
     name: 'refcount block beyond the end of the file',

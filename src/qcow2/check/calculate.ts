@@ -10,7 +10,7 @@ import { u32 } from '../bytes';
 import { emptySummary, FindingSink, hex, type CheckFinding, type CheckSummary } from './findings';
 import { OnDiskRefcounts, refblockOffsetAt, reftableEntryReserved } from './ondisk';
 import { Owner, OWNER_NAMES, RefcountArray } from './refcount-rebuild';
-import { readBitmapsForCheck, u64Loose, type CheckBitmap, type CheckSnapshotTable } from './tables';
+import { CheckAbort, readBitmapsForCheck, u64Loose, type CheckBitmap, type CheckSnapshotTable } from './tables';
 import { forEachRegion, readZeroFilled, throwIfAborted } from './walk-l1l2';
 
 const TWO_32 = 0x1_0000_0000;
@@ -52,6 +52,7 @@ export interface CalculateOptions {
 export interface CalculateResult {
   mem: RefcountArray;
   rebuild: boolean;
+  zeroFixes: { at: number; bytes: Uint8Array }[];
   /** Overlaps noticed: cluster → owners, bounded. */
   overlaps: Map<number, Owner[]>;
 }
@@ -75,6 +76,8 @@ export class Calculator {
   private readonly bits: number;
   private readonly hasDataFile: boolean;
   private readonly ext: boolean;
+  /** Entries to rewrite as zero clusters (-r all), written by the caller before any refcount repair. */
+  readonly zeroFixes: { at: number; bytes: Uint8Array }[] = [];
   /** Active-L2 COPIED checks for clusters past the tracked range, resolved after the walk. */
   private readonly deferredCopied: { cluster: number; copied: boolean; hi: number; lo: number; guest: number }[] = [];
 
@@ -180,7 +183,7 @@ export class Calculator {
     if (ctx.bitmaps) await this.checkBitmaps(ctx.bitmaps);
     this.checkRefblocks();
     await this.resolveDeferredCopied();
-    return { mem: this.mem, rebuild: this.rebuild, overlaps: this.overlaps };
+    return { mem: this.mem, rebuild: this.rebuild, overlaps: this.overlaps, zeroFixes: this.zeroFixes };
   }
 
   /** check_refcounts_l1: the L1 table, its L2 tables and everything they reference. */
@@ -418,6 +421,11 @@ export class Calculator {
       }
       if (offset % cs !== 0) {
         const containsData = ext ? bmAlloc !== 0 : !zeroFlag;
+        const entryAt = l2Offset + i * entryBytes;
+        // -r all turns an unaligned preallocated zero cluster into a plain zero one (fix_l2_entry_by_zero),
+        // unless the entry's table overlaps other metadata, where QEMU refuses to write and stops.
+        const fixIt = !containsData && this.opts.fixAll;
+        if (fixIt && this.overlapsMetadata(entryAt, active)) throw new CheckAbort('ERROR: Overlap check failed');
         this.finding({
           kind: 'unaligned',
           severity: 'corruption',
@@ -427,8 +435,22 @@ export class Calculator {
           message: `L2 entry for ${where(i)} points to host offset 0x${hex(offset)}, which is not cluster-aligned`,
           qemuLine: containsData
             ? `ERROR offset=${hex(offset)}: Data cluster is not properly aligned; L2 entry corrupted.`
-            : `ERROR offset=${hex(offset)}: Preallocated cluster is not properly aligned; L2 entry corrupted.`,
+            : `${fixIt ? 'Repairing' : 'ERROR'} offset=${hex(offset)}: Preallocated cluster is not properly aligned; L2 entry corrupted.`,
         });
+        if (fixIt) {
+          ctx.res.corruptions--;
+          ctx.res.corruptionsFixed++;
+          const fixed = table.slice(i * entryBytes, (i + 1) * entryBytes);
+          if (ext) {
+            const fdv = new DataView(fixed.buffer);
+            fdv.setUint32(0, 0);
+            fdv.setUint32(4, 0);
+            fdv.setUint32(8, (bmZero | bmAlloc) >>> 0);
+            fdv.setUint32(12, 0);
+          } else fixed.set([0, 0, 0, 0, 0, 0, 0, 1]);
+          this.zeroFixes.push({ at: entryAt, bytes: fixed });
+          continue; // no longer references anything
+        }
       }
       if (frag) {
         ctx.res.allocatedClusters++;
@@ -453,6 +475,28 @@ export class Calculator {
         } else this.deferredCopied.push({ cluster, copied, hi, lo, guest });
       }
     }
+  }
+
+  /** qcow2_check_metadata_overlap (without inactive L2 tables): does the cluster holding `offset` hold other metadata? */
+  private overlapsMetadata(offset: number, active: boolean): boolean {
+    const { ctx, cs } = this;
+    const c = Math.floor(offset / cs);
+    const within = (start: number, bytes: number): boolean => bytes > 0 && c >= Math.floor(start / cs) && c <= Math.floor((start + bytes - 1) / cs);
+    const h = ctx.header;
+    if (c === 0 || within(h.l1TableOffset, h.l1Size * 8) || within(h.refcountTableOffset, ctx.reftable.length)) return true;
+    if (within(ctx.snapshots.offset, ctx.snapshots.size)) return true;
+    for (const sn of ctx.snapshots.snapshots) if (Number.isFinite(sn.l1Offset) && within(sn.l1Offset, sn.l1Size * 8)) return true;
+    for (let i = 0; i < ctx.reftable.length / 8; i++) {
+      const off = refblockOffsetAt(ctx.reftable, i);
+      if (off && Math.floor(off / cs) === c) return true;
+    }
+    if (!active) {
+      for (let i = 0; i < h.l1Size; i++) {
+        const off = (u32(ctx.l1, i * 8) & 0x00ffffff) * TWO_32 + ((u32(ctx.l1, i * 8 + 4) & 0xfffffe00) >>> 0);
+        if (off && Math.floor(off / cs) === c) return true;
+      }
+    }
+    return false;
   }
 
   private async checkBitmaps(b: { dirOffset: number; dirSize: number; count: number }): Promise<void> {

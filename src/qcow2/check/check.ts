@@ -97,12 +97,16 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
   let rebuild: boolean;
   try {
     calc = new Calculator(ctx, { copiedInline: !fix, fixAll: fix === 'all' });
-    ({ mem, rebuild, overlaps } = await calc.run());
+    let zeroFixes: { at: number; bytes: Uint8Array }[];
+    ({ mem, rebuild, overlaps, zeroFixes } = await calc.run());
+    throwIfAborted(opts.signal, t.path); // last chance before any repair writes
+    // Dropping references comes before any refcount change (like a decrement).
+    for (const z of zeroFixes) await ctx.io.writeAt(z.bytes, z.at);
+    if (zeroFixes.length) await ctx.io.fsync();
   } catch (err) {
     if (err instanceof CheckAbort) return fail(res, sink, err.qemuLine);
     throw err;
   }
-  throwIfAborted(opts.signal, t.path); // last chance before any repair writes
   ctx.onProgress?.({ phase: 'compare', done: 0, total: 1 });
   const pre = { ...res };
   const preSink = sink.items.length;
