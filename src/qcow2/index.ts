@@ -14,3 +14,8 @@ export type { Snapshot } from './snapshots';
 export type { BitmapEntry } from './bitmaps';
 export * from './refcount-codec';
 export { mapEntries, detectMetadataPreallocation, qemuPathCombine, type MapEntry, type MapOptions } from './map';
+export { checkImage, type CheckOptions, type CheckResultEx, type RepairMode } from './check/check';
+export type { CheckFinding, CheckSummary, FindingKind, Severity } from './check/findings';
+export type { CheckProgress } from './check/calculate';
+export { openForCheck } from './check/open-for-check';
+export { clusterUsage, USAGE_LABELS, type ClusterUsage, type ClusterRange, type UsageCategory, type UsageEntry } from './usage';
