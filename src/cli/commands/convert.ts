@@ -1,4 +1,4 @@
-import { open, realpath } from 'node:fs/promises';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { parseArgs, requirePositionals, UsageError } from '../args';
 import type { CliCommand } from '../command';
 import { openImage } from '../../qcow2/open';
@@ -29,16 +29,14 @@ export const convertCommand: CliCommand = {
         throw asQcow2Error(e, output);
       });
       try {
-        const buf = new Uint8Array(CONVERT_CHUNK);
+        const batch = new Batch(dev, out, output);
         for await (const e of mapEntries(dev, input)) {
           if (e.zero) continue; // reads as zeros: leave a hole
           for (let pos = e.start; pos < e.start + e.length; pos += CONVERT_CHUNK) {
-            const n = Math.min(CONVERT_CHUNK, e.start + e.length - pos);
-            const chunk = buf.subarray(0, n);
-            await dev.readAt(chunk, pos);
-            await writeNonZero(out, chunk, pos, output);
+            await batch.add(pos, Math.min(CONVERT_CHUNK, e.start + e.length - pos), e.data && e.offset === undefined);
           }
         }
+        await batch.flush();
         // A device (or /dev/null) has its own size; only a regular file is cut to the virtual size.
         if ((await out.stat()).isFile()) {
           await out.truncate(dev.virtualSize).catch((err) => {
@@ -55,8 +53,73 @@ export const convertCommand: CliCommand = {
   },
 };
 
+/** Reads (and writes) kept in flight at once: a fragmented image is many small scattered host reads. */
+const CONCURRENCY = 8;
+
+/**
+ * Guest ranges gathered until they fill one 4 MiB buffer, then read and written with several requests in
+ * flight. Compressed ranges are read in order by one worker, so the engine's read-ahead window serves them.
+ */
+class Batch {
+  private readonly buf = new Uint8Array(CONVERT_CHUNK);
+  private pieces: { pos: number; at: number; length: number; compressed: boolean }[] = [];
+  private used = 0;
+
+  constructor(
+    private readonly dev: Qcow2Dev,
+    private readonly out: FileHandle,
+    private readonly path: string,
+  ) {}
+
+  async add(pos: number, length: number, compressed: boolean): Promise<void> {
+    if (this.used + length > this.buf.length) await this.flush();
+    this.pieces.push({ pos, at: this.used, length, compressed });
+    this.used += length;
+  }
+
+  async flush(): Promise<void> {
+    const pieces = this.pieces;
+    this.pieces = [];
+    this.used = 0;
+    const view = (p: (typeof pieces)[number]): Uint8Array => this.buf.subarray(p.at, p.at + p.length);
+    const plain = pieces.filter((p) => !p.compressed);
+    const compressed = pieces.filter((p) => p.compressed);
+    const workers: Promise<void>[] = [
+      (async () => {
+        for (const p of compressed) await this.dev.readAt(view(p), p.pos);
+      })(),
+    ];
+    let next = 0;
+    for (let w = 0; w < CONCURRENCY; w++) {
+      workers.push(
+        (async () => {
+          while (next < plain.length) {
+            const p = plain[next++];
+            await this.dev.readAt(view(p), p.pos);
+          }
+        })(),
+      );
+    }
+    await Promise.all(workers);
+    // Pieces are disjoint guest ranges: their writes may overlap in time.
+    next = 0;
+    const writers: Promise<void>[] = [];
+    for (let w = 0; w < CONCURRENCY; w++) {
+      writers.push(
+        (async () => {
+          while (next < pieces.length) {
+            const p = pieces[next++];
+            await writeNonZero(this.out, view(p), p.pos, this.path);
+          }
+        })(),
+      );
+    }
+    await Promise.all(writers);
+  }
+}
+
 /** Writes `chunk` at `pos`, skipping aligned all-zero blocks so the output stays sparse. */
-async function writeNonZero(out: import('node:fs/promises').FileHandle, chunk: Uint8Array, pos: number, path: string): Promise<void> {
+async function writeNonZero(out: FileHandle, chunk: Uint8Array, pos: number, path: string): Promise<void> {
   let runStart = -1;
   const flush = async (end: number): Promise<void> => {
     if (runStart < 0) return;
