@@ -185,8 +185,31 @@ async function goToOffset(arg?: unknown): Promise<number | undefined> {
   return offset;
 }
 
-async function createImage(): Promise<string | undefined> {
+/** Options for a non-interactive "Create Image…" (automation and tests). */
+interface CreateArgs {
+  path: string;
+  size?: number;
+  clusterSize?: number;
+  backingFile?: string;
+  backingFormat?: 'qcow2' | 'raw';
+}
+
+function isCreateArgs(a: unknown): a is CreateArgs {
+  return typeof a === 'object' && a !== null && typeof (a as CreateArgs).path === 'string';
+}
+
+async function createImage(arg?: unknown): Promise<string | undefined> {
   const create = engineCreate();
+  if (create && isCreateArgs(arg) && vscode.workspace.isTrusted) {
+    try {
+      await create(arg.path, { size: arg.size, clusterSize: arg.clusterSize, backingFile: arg.backingFile, backingFormat: arg.backingFormat });
+      log().info(`created ${arg.path}`);
+      return arg.path;
+    } catch (err) {
+      void vscode.window.showErrorMessage(asQcow2Error(err, arg.path).message);
+      return undefined;
+    }
+  }
   if (!create) {
     void vscode.window.showWarningMessage(vscode.l10n.t('Creating images is not available in this build yet.'));
     return undefined;

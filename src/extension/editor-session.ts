@@ -43,6 +43,8 @@ export function sessionsFor(doc: Qcow2Document): EditorSession[] {
 
 export class EditorSession {
   lastActive = Date.now();
+  private loaded = false;
+  private pendingShow?: { view: ViewId; offset?: number };
   view: ViewId = 'overview';
   private mapRequest = 0;
   private readonly disposables: vscode.Disposable[] = [];
@@ -80,6 +82,11 @@ export class EditorSession {
   /** Switches the webview to a view, e.g. the hex view at an offset ("Go to Offset…"). */
   show(view: ViewId, offset?: number): void {
     this.panel.reveal();
+    if (!this.loaded) {
+      // The webview has not loaded the image yet: show the view once it has.
+      this.pendingShow = { view, offset };
+      return;
+    }
     this.post(offset === undefined ? { type: 'showView', view } : { type: 'showView', view, offset });
   }
 
@@ -161,6 +168,12 @@ export class EditorSession {
     if (state.chainError) overview.warnings.unshift({ kind: 'untrusted', message: `Backing chain not opened: ${state.chainError}` });
     if (!this.doc.editable && this.doc.readOnlyReason) overview.warnings.push({ kind: 'untrusted', message: this.doc.readOnlyReason });
     this.post({ type: 'overview', data: overview });
+    this.loaded = true;
+    if (this.pendingShow) {
+      const p = this.pendingShow;
+      this.pendingShow = undefined;
+      this.show(p.view, p.offset);
+    }
     logTiming('overview (host: open and parse)', overview.elapsedMs, this.doc.path);
     logTiming('overview (since the editor opened)', Date.now() - this.doc.openedAt, this.doc.path);
     if (this.doc.lastCheck) this.post({ type: 'integrity', report: this.doc.lastCheck });

@@ -5,8 +5,18 @@ import { loadUsage, registerCommands, repairLeaks, runCheckOnDocument, trackDocu
 import type { SessionHooks } from './editor-session';
 import type { Qcow2Document } from './qcow2-document';
 import { log } from './log';
+import { activeSession } from './editor-session';
 
-export function activate(context: vscode.ExtensionContext): { testing: { document: typeof trackedDocument; editor: Qcow2EditorProvider } } {
+/** What activate() returns: hooks and read-only probes for the extension-host tests. */
+export interface InspectorApi {
+  testing: { document: typeof trackedDocument; editor: Qcow2EditorProvider };
+  /** The open document's device state for a file: 'ok', 'not-qcow2', 'error' or 'closed'. */
+  documentState(path: string): Promise<{ state: 'ok' | 'not-qcow2' | 'error' | 'closed'; message?: string; chainError?: string; editable?: boolean }>;
+  /** The view shown by the active editor session. */
+  activeView(): string | undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): InspectorApi {
   context.subscriptions.push(log());
   let editable: Qcow2EditorProvider | undefined;
   const hooks: SessionHooks = {
@@ -37,7 +47,17 @@ export function activate(context: vscode.ExtensionContext): { testing: { documen
   registerCommands(context);
   log().info('QCOW2 Inspector activated');
   // For the extension-host tests (test/e2e/host): reach a document and the editable provider.
-  return { testing: { document: trackedDocument, editor: editable } };
+  return {
+    testing: { document: trackedDocument, editor: editable },
+    async documentState(path) {
+      const doc = trackedDocument(path);
+      if (!doc) return { state: 'closed' };
+      const s = await doc.device();
+      if (s.ok) return { state: 'ok', chainError: s.chainError, editable: doc.editable };
+      return { state: s.notQcow2 ? 'not-qcow2' : 'error', message: s.message, editable: doc.editable };
+    },
+    activeView: () => activeSession()?.view,
+  };
 }
 
 export function deactivate(): void {}
