@@ -5,6 +5,8 @@ import type { BitmapsExtension } from './header-extensions';
 
 export const BME_FLAG_IN_USE = 1 << 0;
 export const BME_FLAG_AUTO = 1 << 1;
+/** QEMU's BME_MAX_NAME_SIZE. */
+export const MAX_BITMAP_NAME = 1023;
 
 export interface BitmapEntry {
   name: string;
@@ -31,6 +33,7 @@ export async function readBitmapDirectory(io: Qcow2IoOps, ext: BitmapsExtension,
     if (tableOffset === null) throw badImage(file, `bitmap ${i} table offset is out of range`);
     const nameSize = u16(buf, pos + 18);
     const extraSize = u32(buf, pos + 20);
+    if (nameSize > MAX_BITMAP_NAME) throw badImage(file, `bitmap ${i} name is too long (${nameSize} bytes, limit ${MAX_BITMAP_NAME})`);
     const len = 24 + extraSize + nameSize;
     if (pos + len > buf.length) throw badImage(file, `bitmap ${i} entry overruns the bitmap directory`);
     const flags = u32(buf, pos + 12);

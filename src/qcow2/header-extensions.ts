@@ -41,7 +41,7 @@ const MAX_BITMAP_DIRECTORY = 64 * 1024 * 1024;
 const MAX_NAME = 1023;
 
 /** Walks the {type, len, data} records between the header and the backing file name. */
-export function parseHeaderExtensions(cluster0: Uint8Array, start: number, end: number, file: string): HeaderExtensions {
+export function parseHeaderExtensions(cluster0: Uint8Array, start: number, end: number, file: string, clusterSize = cluster0.length): HeaderExtensions {
   const ext: HeaderExtensions = { featureNames: [], unknown: [] };
   const seen = new Set<number>();
   let off = start;
@@ -75,6 +75,7 @@ export function parseHeaderExtensions(cluster0: Uint8Array, start: number, end: 
         if (directorySize === null || directoryOffset === null) throw badImage(file, 'bitmap directory is out of range');
         if (nbBitmaps === 0 || nbBitmaps > MAX_BITMAPS) throw badImage(file, `invalid bitmap count ${nbBitmaps}`);
         if (directorySize > MAX_BITMAP_DIRECTORY) throw badImage(file, `bitmap directory is too large (${directorySize} bytes)`);
+        if (directoryOffset % clusterSize !== 0) throw badImage(file, 'bitmap directory offset is not cluster-aligned');
         ext.bitmaps = { nbBitmaps, directorySize, directoryOffset };
         break;
       }

@@ -127,7 +127,7 @@ export function parseHeader(buf: Uint8Array, file: string, fileSize: number): Qc
   validateFields(header, file, fileSize);
 
   const extEnd = header.backingFileOffset > 0 ? Math.min(header.backingFileOffset, clusterSize) : clusterSize;
-  header.extensions = parseHeaderExtensions(buf.subarray(0, Math.min(buf.length, clusterSize)), headerLength, extEnd, file);
+  header.extensions = parseHeaderExtensions(buf.subarray(0, Math.min(buf.length, clusterSize)), headerLength, extEnd, file, clusterSize);
   checkIncompatibleFeatures(header, file);
 
   if (header.backingFileOffset > 0 && header.backingFileSize > 0) {

@@ -147,6 +147,18 @@ function withBacking(d: CaseDir, name: string, backing: string): string {
   });
 }
 
+/** An image with one persistent bitmap, patched with the offset of its header extension record. */
+function withBitmap(d: CaseDir, name: string, patch: (b: Uint8Array, ext: number) => void): string {
+  const p = d.base(name);
+  qemuImgSync(['bitmap', '--add', p, 'b0']);
+  const b = new Uint8Array(readFileSync(p));
+  let at = u32(b, H.headerLength);
+  while (u32(b, at) !== 0x23852875) at += 8 + Math.ceil(u32(b, at + 4) / 8) * 8;
+  patch(b, at);
+  writeFileSync(p, b);
+  return p;
+}
+
 export const malformedCases: MalformedCase[] = [
   { name: 'empty file', when: 'open', reason: /^empty file/, build: (d) => d.write('empty.qcow2', new Uint8Array(0)) },
   { name: 'text file', when: 'open', reason: /not a qcow2 image/, build: (d) => d.write('notes.qcow2', 'These are my notes, not a disk image.\n'.repeat(40)) },
@@ -314,16 +326,24 @@ export const malformedCases: MalformedCase[] = [
     name: 'bitmap directory beyond the end of the file',
     when: 'open',
     reason: /bitmap directory lies beyond the end of the file/,
-    build: (d) => {
-      const p = d.base('bitmap-eof.qcow2');
-      qemuImgSync(['bitmap', '--add', p, 'b0']);
-      const b = new Uint8Array(readFileSync(p));
-      let at = u32(b, H.headerLength);
-      while (u32(b, at) !== 0x23852875) at += 8 + Math.ceil(u32(b, at + 4) / 8) * 8;
-      setU64(b, at + 8 + 16, TiB);
-      writeFileSync(p, b);
-      return p;
-    },
+    build: (d) => withBitmap(d, 'bitmap-eof.qcow2', (b, ext) => setU64(b, ext + 8 + 16, TiB)),
+  },
+  {
+    name: 'misaligned bitmap directory',
+    when: 'open',
+    reason: /bitmap directory offset is not cluster-aligned/,
+    build: (d) => withBitmap(d, 'bitmap-misaligned.qcow2', (b, ext) => setU64(b, ext + 8 + 16, d.clusterSize + 8)),
+  },
+  {
+    name: 'bitmap name longer than 1023 bytes',
+    when: 'open',
+    reason: /bitmap 0 name is too long \(1024 bytes, limit 1023\)/,
+    build: (d) =>
+      withBitmap(d, 'bitmap-name.qcow2', (b, ext) => {
+        const dir = u32(b, ext + 8 + 20);
+        b[dir + 18] = 0x04;
+        b[dir + 19] = 0x00; // refused by its length before the entry is bounds-checked against the directory
+      }),
   },
   {
     name: 'backing file name longer than 1023 bytes',
