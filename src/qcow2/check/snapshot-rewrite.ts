@@ -1,7 +1,7 @@
 /**
  * Rewriting the snapshot table with complete entries (qcow2_write_snapshots, as `qemu-img check -r all`
- * does for entries with too little extra data). Crash-safe order: new clusters' refcounts, then the new
- * table, sync, then the header switch (synced), and only then the old table's clusters are freed.
+ * does for entries with too little extra data). Crash-safe order: the new table into free clusters and their
+ * refcounts, sync, then the header switch (synced), and only then the old table's clusters are freed.
  */
 import { setU32, setU64, u32 } from '../bytes';
 import { getRefcount, setRefcount } from '../refcount-codec';
@@ -83,14 +83,15 @@ export async function rewriteSnapshotTable(ctx: PassContext, mem: RefcountArray)
   const n = Math.max(1, Math.ceil(table.length / cs));
   const first = await findFreeRun(ctx, mem, n);
   if (first < 0) return false;
+  // The table goes into the free clusters first: that also extends the file when they lie past its end, so a
+  // crash after the refcount update leaves a visible (repairable) leak rather than a refcount past the end.
+  const padded = new Uint8Array(n * cs);
+  padded.set(table);
+  await ctx.io.writeAt(padded, first * cs);
   for (let c = first; c < first + n; c++) {
     if (!(await adjustRefcount(ctx, c, 1))) return false;
     mem.set(c, 1, Owner.SnapshotTable);
   }
-  await ctx.io.fsync();
-  const padded = new Uint8Array(n * cs);
-  padded.set(table);
-  await ctx.io.writeAt(padded, first * cs);
   await ctx.io.fsync();
   const ptr = new Uint8Array(12);
   setU32(ptr, 0, ctx.snapshots.snapshots.length);
