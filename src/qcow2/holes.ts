@@ -12,10 +12,11 @@ interface SeekAddon {
 
 let addon: SeekAddon | null | undefined;
 
-/** The addon, or null when it was not built or cannot load on this platform. */
+/** The addon, or null when it was not built, cannot load here, or Q2I_NO_SEEK_ADDON=1 turns it off. */
 export function seekAddon(): SeekAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
+  if (process.env.Q2I_NO_SEEK_ADDON === '1') return addon;
   // dist/cli.js and dist/extension.js sit beside dist/native; under tsx this file is in src/qcow2.
   for (const dir of [join(__dirname, 'native'), join(__dirname, '../../dist/native'), join(__dirname, '../native')]) {
     try {
@@ -52,4 +53,9 @@ export function fileExtentAt(fd: number | undefined, size: number, offset: numbe
   } catch {
     return { hole: false, end: size }; // no information: pretend there are no holes, as qemu does
   }
+}
+
+/** Tests: forget the loaded addon so the next lookup loads it again (or not, per Q2I_NO_SEEK_ADDON). */
+export function resetSeekAddon(): void {
+  addon = undefined;
 }

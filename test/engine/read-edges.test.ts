@@ -10,6 +10,7 @@ import { openImage, Qcow2Error, type Qcow2Dev } from '../../src/qcow2';
 import { mapEntries } from '../../src/qcow2/map';
 import { qemuImg, scratchDir } from '../helpers/qemu';
 import { makeQcow2, makeRaw, prng } from '../helpers/images';
+import { resetSeekAddon, seekAddon } from '../../src/qcow2/holes';
 
 function qemuRaw(image: string, out: string): Buffer {
   qemuImg(['convert', '-O', 'raw', image, out]);
@@ -131,6 +132,36 @@ describe('engine reads: edge cases', function () {
       assert.equal(m.kind, 'compressed');
       assert.ok(m.compressed && m.compressed.length > 0 && m.compressed.offset > 0);
       assert.equal(m.length, 64 * 1024 - 100);
+    });
+  });
+});
+
+describe('engine reads without the hole-detection addon', function () {
+  this.timeout(60_000);
+  const tmp = scratchDir('q2i-read-noaddon-');
+  after(() => {
+    delete process.env.Q2I_NO_SEEK_ADDON;
+    resetSeekAddon();
+    tmp.cleanup();
+  });
+
+  it('files count as fully allocated: map differs from qemu-img only in zero flags, guest bytes are the same', async () => {
+    process.env.Q2I_NO_SEEK_ADDON = '1';
+    resetSeekAddon();
+    assert.equal(seekAddon(), null);
+    const base = makeRaw(tmp.path('holes.raw'), '1M', ['write -P 1 512k 64k']);
+    const img = makeQcow2(tmp.path('na.qcow2'), { size: '1M', backing: base, backingFmt: 'raw' }, ['write -P 2 0 4k']);
+    const theirs = JSON.parse(qemuImg(['map', '--output=json', img]).stdout) as { start: number; length: number; zero: boolean; data: boolean }[];
+    const ref = qemuRaw(img, tmp.path('na.raw'));
+    await withDev(img, async (dev) => {
+      const ours = [];
+      for await (const e of mapEntries(dev)) ours.push(e);
+      // The raw backing file is one data extent to us; qemu-img sees its holes as zero.
+      assert.ok(ours.every((e) => !e.zero || e.depth === 0));
+      assert.ok(theirs.some((e) => e.zero && e.start > 0));
+      const buf = new Uint8Array(ref.length);
+      await dev.readAt(buf, 0);
+      assert.ok(Buffer.from(buf).equals(ref));
     });
   });
 });
