@@ -13,6 +13,7 @@ import { PageCache } from './page-cache';
 import { HostLink } from './host-link';
 import { BYTES_PER_ROW_CHOICES, GROUP_CHOICES, byteHex, copyAsHex, copyAsText, formatOffset, hexDigit, type OffsetMode } from './row-layout';
 import { installStyles, ROW_HEIGHT } from './styles';
+import { t } from '../l10n';
 import { byteAtHexColumn, hexColumnLayout, Pieces, SpanPool, type HexColumnLayout } from './row-paint';
 
 /** Most bytes one copy takes (the host's clipboard message is bounded too). */
@@ -124,37 +125,37 @@ export class HexView {
 
   private build(): void {
     const bar = el('div', 'hx-toolbar');
-    this.gotoInput.placeholder = 'offset, 0x…, 4K, lba 2048';
-    this.gotoInput.setAttribute('aria-label', 'Go to offset or LBA (Ctrl+G)');
+    this.gotoInput.placeholder = t('offset, 0x…, 4K, lba 2048');
+    this.gotoInput.setAttribute('aria-label', t('Go to offset or LBA (Ctrl+G)'));
     this.gotoInput.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') this.goToText(this.gotoInput.value);
       else if (e.key === 'Escape') this.grid.focus();
       e.stopPropagation();
     });
-    const go = el('button', undefined, 'Go');
+    const go = el('button', undefined, t('Go'));
     go.addEventListener('click', () => this.goToText(this.gotoInput.value));
-    this.partSelect.setAttribute('aria-label', 'Go to partition');
+    this.partSelect.setAttribute('aria-label', t('Go to partition'));
     this.partSelect.addEventListener('change', () => {
       const p = this.partitions?.partitions[Number(this.partSelect.value)];
       if (p) this.goTo(p.start);
       this.partSelect.value = '';
     });
-    const mode = this.select('Offsets', [['hex', 'hex'], ['dec', 'decimal'], ['lba', 'LBA']], this.state.mode, (v) => {
+    const mode = this.select(t('Offsets'), [['hex', t('hex')], ['dec', t('decimal')], ['lba', t('LBA')]], this.state.mode, (v) => {
       this.state.mode = v as OffsetMode;
       this.rebuildRows();
     });
-    const bpr = this.select('Bytes/row', BYTES_PER_ROW_CHOICES.map((n) => [String(n), String(n)]), String(this.state.bytesPerRow), (v) => {
+    const bpr = this.select(t('Bytes/row'), BYTES_PER_ROW_CHOICES.map((n) => [String(n), String(n)]), String(this.state.bytesPerRow), (v) => {
       this.state.bytesPerRow = Number(v);
       this.model.setBytesPerRow(Number(v));
       this.rebuildRows();
     });
-    const grp = this.select('Group', GROUP_CHOICES.map((n) => [String(n), String(n)]), String(this.state.group), (v) => {
+    const grp = this.select(t('Group'), GROUP_CHOICES.map((n) => [String(n), String(n)]), String(this.state.group), (v) => {
       this.state.group = Number(v);
       this.rebuildRows();
     });
-    const copyHex = el('button', undefined, 'Copy hex');
+    const copyHex = el('button', undefined, t('Copy hex'));
     copyHex.addEventListener('click', () => void this.copy('hex'));
-    const copyText = el('button', undefined, 'Copy text');
+    const copyText = el('button', undefined, t('Copy text'));
     copyText.addEventListener('click', () => void this.copy('text'));
     this.status.setAttribute('role', 'status');
     bar.append(this.gotoInput, go, this.partSelect, mode, bpr, grp, copyHex, copyText, this.status);
@@ -162,7 +163,7 @@ export class HexView {
     const body = el('div', 'hx-body');
     this.grid.tabIndex = 0;
     this.grid.setAttribute('role', 'grid');
-    this.grid.setAttribute('aria-label', 'Guest disk bytes');
+    this.grid.setAttribute('aria-label', t('Guest disk bytes'));
     this.grid.append(this.head, this.rowsBox);
     this.grid.addEventListener('keydown', (e) => this.onKey(e));
     this.grid.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
@@ -199,13 +200,13 @@ export class HexView {
   private buildSide(): HTMLElement {
     const side = el('div', 'hx-side');
     const endian = el('select');
-    for (const [v, t] of [['le', 'little-endian'], ['be', 'big-endian']]) {
-      const o = el('option', undefined, t);
+    for (const [v, label] of [['le', t('little-endian')], ['be', t('big-endian')]]) {
+      const o = el('option', undefined, label);
       o.value = v;
       endian.append(o);
     }
     endian.value = this.state.littleEndian ? 'le' : 'be';
-    endian.setAttribute('aria-label', 'Byte order');
+    endian.setAttribute('aria-label', t('Byte order'));
     endian.addEventListener('change', () => {
       this.state.littleEndian = endian.value === 'le';
       this.saveState();
@@ -216,19 +217,19 @@ export class HexView {
     const partsTable = el('table', 'hx-parts');
     const ph = el('thead');
     const hr = el('tr');
-    for (const h of ['#', 'name / type', 'LBA range', 'size']) hr.append(el('th', undefined, h));
+    for (const h of ['#', t('name / type'), t('LBA range'), t('size')]) hr.append(el('th', undefined, h));
     ph.append(hr);
     partsTable.append(ph, this.partsBody);
     const legend = el('div', 'hx-legend');
     SOURCE_KINDS.forEach((k, i) => {
       const item = el('span');
-      item.append(el('span', `hx-sw hx-sw${i}`), document.createTextNode(KIND_LABELS[k]));
+      item.append(el('span', `hx-sw hx-sw${i}`), document.createTextNode(t(KIND_LABELS[k])));
       legend.append(item);
     });
     const edited = el('span');
-    edited.append(el('span', 'hx-sw hx-sw-edit'), document.createTextNode('unsaved edit'));
+    edited.append(el('span', 'hx-sw hx-sw-edit'), document.createTextNode(t('unsaved edit')));
     legend.append(edited);
-    side.append(el('h3', undefined, 'Data inspector'), endian, insTable, el('h3', undefined, 'Partitions'), this.partsNote, partsTable, el('h3', undefined, 'Legend'), legend);
+    side.append(el('h3', undefined, t('Data inspector')), endian, insTable, el('h3', undefined, t('Partitions')), this.partsNote, partsTable, el('h3', undefined, t('Legend')), legend);
     return side;
   }
 
@@ -254,7 +255,7 @@ export class HexView {
     const off = el('span', 'hx-off', formatOffset(0, this.state.mode, this.model.size, this.sectorSize).replace(/./g, ' '));
     let hexHead = '';
     for (let i = 0; i < bpr; i++) hexHead += this.hexLayout.seps[i] + byteHex(i);
-    this.head.append(off, el('span', 'hx-hex', hexHead), el('span', 'hx-txt', 'text'.padEnd(bpr, ' ')));
+    this.head.append(off, el('span', 'hx-hex', hexHead), el('span', 'hx-txt', t('text').padEnd(bpr, ' ')));
     this.schedule();
   }
 
@@ -384,9 +385,9 @@ export class HexView {
 
   private renderScrollbar(): void {
     const h = this.trackHeight;
-    const t = this.model.thumb(h);
-    this.thumb.style.top = `${t.top}px`;
-    this.thumb.style.height = `${t.height}px`;
+    const th = this.model.thumb(h);
+    this.thumb.style.top = `${th.top}px`;
+    this.thumb.style.height = `${th.height}px`;
   }
 
   private renderInspector(): void {
@@ -432,8 +433,8 @@ export class HexView {
 
   private goToText(text: string): void {
     const off = parseOffset(text, this.sectorSize);
-    if (off === undefined) return this.setStatus(`Not an offset: ${text.slice(0, 40)}`, true);
-    if (off >= this.model.size) return this.setStatus(`Offset ${off} is beyond the end of the disk (${formatBytes(this.model.size)})`, true);
+    if (off === undefined) return this.setStatus(t('Not an offset: {0}', text.slice(0, 40)), true);
+    if (off >= this.model.size) return this.setStatus(t('Offset {0} is beyond the end of the disk ({1})', off, formatBytes(this.model.size)), true);
     this.goTo(off);
     this.grid.focus();
   }
@@ -497,7 +498,7 @@ export class HexView {
   /** Replace-only typing: two hex digits per byte in the hex column, one character in the text column. */
   private typeKey(key: string): boolean {
     if (!this.host.editable) {
-      this.setStatus('This editor is read-only', true);
+      this.setStatus(t('This editor is read-only'), true);
       return hexDigit(key) !== undefined || this.column === 'text';
     }
     const c = this.state.cursor;
@@ -522,7 +523,7 @@ export class HexView {
     this.nibble = undefined;
     const bytes = Uint8Array.of(byte);
     this.cache.patch(offset, bytes);
-    this.link.edit(offset, bytes, `Edit byte at 0x${offset.toString(16)}`);
+    this.link.edit(offset, bytes, t('Edit byte at {0}', `0x${offset.toString(16)}`));
     this.moveCursor(offset + 1, false);
   }
 
@@ -540,9 +541,9 @@ export class HexView {
   }
 
   private onMouse(e: MouseEvent, down: boolean): void {
-    const t = e.target as HTMLElement;
-    const rowEl = t.closest<HTMLElement>('.hx-row');
-    const box = t.closest<HTMLElement>('.hx-hex, .hx-txt');
+    const target = e.target as HTMLElement;
+    const rowEl = target.closest<HTMLElement>('.hx-row');
+    const box = target.closest<HTMLElement>('.hx-hex, .hx-txt');
     if (!rowEl?.dataset.r || !box || !this.charWidth) return;
     const col = Math.floor((e.clientX - box.getBoundingClientRect().left) / this.charWidth);
     const isText = box.dataset.t === '1';
@@ -580,9 +581,9 @@ export class HexView {
     this.thumb.addEventListener('pointercancel', end);
     this.track.addEventListener('pointerdown', (e) => {
       if (e.target !== this.track) return;
-      const t = this.model.thumb(this.trackHeight);
+      const th = this.model.thumb(this.trackHeight);
       const y = e.clientY - this.track.getBoundingClientRect().top;
-      this.model.scrollBy(y < t.top ? -this.model.viewRows : this.model.viewRows);
+      this.model.scrollBy(y < th.top ? -this.model.viewRows : this.model.viewRows);
       this.saveState();
       this.schedule();
     });
@@ -599,11 +600,11 @@ export class HexView {
   private async copy(as: 'hex' | 'text'): Promise<void> {
     const [lo, hi] = this.selection();
     const n = hi - lo + 1;
-    if (n > MAX_COPY_BYTES) return this.setStatus(`Selection of ${formatBytes(n)} is too large to copy (limit ${formatBytes(MAX_COPY_BYTES)})`, true);
+    if (n > MAX_COPY_BYTES) return this.setStatus(t('Selection of {0} is too large to copy (limit {1})', formatBytes(n), formatBytes(MAX_COPY_BYTES)), true);
     try {
       const bytes = await this.cache.read(lo, n);
       this.link.copy(as === 'hex' ? copyAsHex(bytes, lo, this.state.bytesPerRow, this.state.group) : copyAsText(bytes));
-      this.setStatus(`Copied ${n} byte${n === 1 ? '' : 's'} as ${as}`);
+      this.setStatus(t('Copied {0} bytes as {1}', n, as));
     } catch (err) {
       this.setStatus((err as Error).message, true);
     }
@@ -615,16 +616,16 @@ export class HexView {
 
   private async scanPartitions(): Promise<void> {
     try {
-      const t = await scanPartitions((o, n) => this.cache.read(o, n), this.model.size, this.sectorSize);
-      this.partitions = t;
-      this.showPartitions(t);
-      for (const f of this.partitionListeners) f(t);
+      const table = await scanPartitions((o, n) => this.cache.read(o, n), this.model.size, this.sectorSize);
+      this.partitions = table;
+      this.showPartitions(table);
+      for (const f of this.partitionListeners) f(table);
     } catch (err) {
-      this.partsNote.textContent = `Partition table not read: ${(err as Error).message}`;
+      this.partsNote.textContent = t('Partition table not read: {0}', (err as Error).message);
     }
   }
 
-  onPartitions(f: (t: PartitionTable) => void): void {
+  onPartitions(f: (table: PartitionTable) => void): void {
     this.partitionListeners.push(f);
     if (this.partitions) f(this.partitions);
   }
@@ -633,24 +634,24 @@ export class HexView {
     return this.partitions;
   }
 
-  private showPartitions(t: PartitionTable): void {
+  private showPartitions(table: PartitionTable): void {
     this.partsBody.textContent = '';
     this.partSelect.textContent = '';
-    const first = el('option', undefined, t.partitions.length ? 'Go to partition…' : 'No partitions');
+    const first = el('option', undefined, table.partitions.length ? t('Go to partition…') : t('No partitions'));
     first.value = '';
     this.partSelect.append(first);
-    const scheme = t.scheme === 'none' ? 'No MBR or GPT partition table found.' : `${t.scheme.toUpperCase()}, ${t.sectorSize}-byte sectors${t.diskId ? `, disk ${t.diskId}` : ''}`;
+    const scheme = table.scheme === 'none' ? t('No MBR or GPT partition table found.') : t('{0}, {1}-byte sectors', table.scheme.toUpperCase(), table.sectorSize) + (table.diskId ? t(', disk {0}', table.diskId) : '');
     this.partsNote.textContent = scheme;
-    for (const w of t.warnings) this.partsNote.append(el('div', 'hx-warn', w));
+    for (const w of table.warnings) this.partsNote.append(el('div', 'hx-warn', w));
     this.boundaries = [];
-    t.partitions.forEach((p, idx) => {
+    table.partitions.forEach((p, idx) => {
       const label = p.name ? `${p.number} ${p.name}` : `${p.number}`;
       const tr = el('tr');
       tr.tabIndex = 0;
       tr.title = `${p.typeName} (${p.type})${p.guid ? `\nGUID ${p.guid}` : ''}`;
       const nameCell = el('td');
       nameCell.append(document.createTextNode(p.name || p.typeName));
-      if (p.name) nameCell.append(el('div', 'hx-status', p.typeName));
+      if (p.name) nameCell.append(el('div', 'hx-sub', p.typeName));
       tr.append(el('td', undefined, String(p.number)), nameCell, el('td', 'hx-v', `${p.firstLba}–${p.lastLba}`), el('td', undefined, formatBytes(p.end - p.start)));
       const jump = () => {
         this.goTo(p.start);
@@ -706,7 +707,7 @@ export class HexView {
         this.cache.invalidate();
         this.schedule();
         void this.scanPartitions();
-        if (m.type === 'hexSaved') this.setStatus('Saved');
+        if (m.type === 'hexSaved') this.setStatus(t('Saved'));
         break;
       case 'settings':
         if (m.settings.sectorSize && m.settings.sectorSize !== this.sectorSize) {
