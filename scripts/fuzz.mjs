@@ -1,7 +1,8 @@
 // Coverage-guided fuzzing of the qcow2 engine with Jazzer.js (libFuzzer).
 //   npm run fuzz                      10 minutes
 //   npm run fuzz -- --seconds=3600    as long as told
-//   npm run fuzz:ci                   the short CI pass (60 s)
+//   npm run fuzz:ci                   the short CI pass (60 s, fixed libFuzzer seed)
+//   npm run fuzz -- --skip=write,check leave stages out (info, getMapping, map, read, write, check, usage, repair)
 //   npm run fuzz -- --replay=FILE     run one input through the target, outside the fuzzer
 // The target (test/fuzz/fuzz-image.ts) treats each input as an image and runs open, info, map and reads over it.
 // Findings (non-Qcow2Error exceptions, hangs over 5 s, memory over the RSS limit, writes to a read-only file) are
@@ -28,7 +29,7 @@ const buildDir = join(work, 'build');
 const seedsDir = join(work, 'seeds');
 const corpusDir = join(work, 'corpus');
 const crashDir = join(root, 'fuzz-crashes');
-const RSS_LIMIT_MB = 2048; // the node process idles at ~200 MB; inputs are at most 128 KiB
+const RSS_LIMIT_MB = 1024; // the node process idles at ~200-300 MB; inputs are at most 128 KiB, tables at most 32 MiB
 const MAX_LEN = 128 * 1024;
 
 function log(msg) {
@@ -99,6 +100,7 @@ function runJazzer(cli, target, budget) {
       `-max_len=${MAX_LEN}`,
       `-artifact_prefix=${crashDir}/`,
       '-print_final_stats=1',
+      ...(args.seed ? [`-seed=${args.seed}`] : []),
     ];
     // --skip=write,map leaves stages out (e.g. while a known finding in one of them awaits its fix).
     const env = { ...process.env, QCOW2_FUZZ_SKIP: args.skip ?? '' };
