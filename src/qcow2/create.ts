@@ -43,6 +43,8 @@ export interface CreateOptions {
   /** External data file name, recorded as given. */
   dataFile?: string;
   dataFileRaw?: boolean;
+  /** 'metadata' allocates every L2 table and data cluster up front (data clusters read as zeros: sparse). */
+  preallocation?: 'off' | 'metadata';
 }
 
 /** Where everything goes in a new image, in clusters and bytes. */
@@ -53,6 +55,10 @@ export interface CreateLayout {
   l1Offset: number;
   /** First of the preallocated L2 tables (one per L1 entry, consecutive), or 0. */
   l2Offset: number;
+  /** Host offset of each L2 table, when preallocated (one per L1 entry); empty otherwise. */
+  l2Tables: number[];
+  /** Where preallocated L2 entries point: the same offset in a raw data file, or the clusters after each table. */
+  dataMap: 'none' | 'identity' | 'inline';
   reftableOffset: number;
   reftableClusters: number;
   /** Host offsets of the refcount blocks, in refcount-table order. */
@@ -95,6 +101,7 @@ export function normalizeCreateOptions(opts: CreateOptions, file: string): Requi
     compressionType: opts.compressionType ?? 'zlib',
     lazyRefcounts: opts.lazyRefcounts ?? false,
     dataFileRaw: opts.dataFileRaw ?? false,
+    preallocation: opts.preallocation ?? 'off',
     size: alignUp(opts.size, 512),
   };
   if (!Number.isSafeInteger(opts.size) || opts.size < 0) throw invalid(file, `invalid image size ${opts.size}`);
@@ -124,24 +131,33 @@ export function normalizeCreateOptions(opts: CreateOptions, file: string): Requi
   if (o.dataFileRaw && o.dataFile === undefined) throw invalid(file, 'data_file_raw needs data_file');
   if (o.dataFileRaw && o.backingFile !== undefined) throw invalid(file, 'a backing file and data_file_raw cannot be used together');
   if (o.dataFile === '') throw invalid(file, 'empty data file name');
+  if (o.preallocation !== 'off' && o.preallocation !== 'metadata') throw invalid(file, `unsupported preallocation mode '${String(o.preallocation)}' (use off or metadata)`);
+  if (o.preallocation === 'metadata' && o.dataFile !== undefined && !o.dataFileRaw) {
+    throw invalid(file, 'preallocation=metadata with a data file needs data_file_raw=on');
+  }
+  if (o.preallocation === 'metadata' && o.backingFile !== undefined && !o.extendedL2) {
+    throw invalid(file, 'a backing file and preallocation can only be used together with extended_l2=on');
+  }
   return o;
 }
 
 /**
  * Works out where the tables go. Grows the refcount table until it can describe every cluster.
- * `identityL2` preallocates every L2 table right after the L1 (for raw external data files).
+ * `dataMap` 'identity' preallocates every L2 table right after the L1 (for raw external data files);
+ * 'inline' preallocates each L2 table followed by the data clusters it maps, as QEMU's preallocation=metadata.
  */
-export function planLayout(virtualSize: number, clusterSize: number, refcountBits: number, extendedL2: boolean, file = 'image', identityL2 = false): CreateLayout {
+export function planLayout(virtualSize: number, clusterSize: number, refcountBits: number, extendedL2: boolean, file = 'image', dataMap: CreateLayout['dataMap'] = 'none'): CreateLayout {
   const l2Entries = clusterSize / (extendedL2 ? 16 : 8);
   const l1Size = Math.ceil(virtualSize / (clusterSize * l2Entries));
   if (l1Size * 8 > MAX_L1_BYTES) throw invalid(file, 'image size is too large for this cluster size (try a larger cluster size)');
   const l1Clusters = Math.ceil((l1Size * 8) / clusterSize);
-  const l2Tables = identityL2 ? l1Size : 0;
+  const guestClusters = Math.ceil(virtualSize / clusterSize);
+  const preallocated = dataMap === 'none' ? 0 : l1Size + (dataMap === 'inline' ? guestClusters : 0);
   const refblockEntries = (clusterSize * 8) / refcountBits;
   let reftableClusters = 1;
   let extraRefblocks = 0;
   for (;;) {
-    const total = 2 + reftableClusters + l1Clusters + l2Tables + extraRefblocks;
+    const total = 2 + reftableClusters + l1Clusters + preallocated + extraRefblocks;
     const needed = Math.ceil(total / refblockEntries);
     if (needed > 1 + extraRefblocks) extraRefblocks = needed - 1;
     else if (needed > (reftableClusters * clusterSize) / 8) reftableClusters++;
@@ -152,12 +168,17 @@ export function planLayout(virtualSize: number, clusterSize: number, refcountBit
   const firstRefblock = (1 + reftableClusters) * clusterSize;
   const l1Offset = l1Size > 0 ? firstRefblock + clusterSize : 0;
   const l2Offset = (2 + reftableClusters + l1Clusters) * clusterSize;
-  const afterL2 = l2Offset + l2Tables * clusterSize;
+  const l2Tables: number[] = [];
+  for (let t = 0, at = l2Offset; dataMap !== 'none' && t < l1Size; t++) {
+    l2Tables.push(at);
+    at += clusterSize * (1 + (dataMap === 'inline' ? Math.min(l2Entries, guestClusters - t * l2Entries) : 0));
+  }
+  const afterL2 = l2Offset + preallocated * clusterSize;
   const refblockOffsets = [firstRefblock];
   for (let i = 0; i < extraRefblocks; i++) refblockOffsets.push(afterL2 + i * clusterSize);
-  const totalClusters = 2 + reftableClusters + l1Clusters + l2Tables + extraRefblocks;
-  const fileSize = extraRefblocks > 0 || l2Tables > 0 ? totalClusters * clusterSize : l1Size > 0 ? l1Offset + l1Size * 8 : l2Offset;
-  return { clusterSize, virtualSize, l1Size, l1Offset, l2Offset: l2Tables > 0 ? l2Offset : 0, reftableOffset, reftableClusters, refblockOffsets, totalClusters, fileSize };
+  const totalClusters = 2 + reftableClusters + l1Clusters + preallocated + extraRefblocks;
+  const fileSize = extraRefblocks > 0 || preallocated > 0 ? totalClusters * clusterSize : l1Size > 0 ? l1Offset + l1Size * 8 : l2Offset;
+  return { clusterSize, virtualSize, l1Size, l1Offset, l2Offset: preallocated > 0 ? l2Offset : 0, l2Tables, dataMap, reftableOffset, reftableClusters, refblockOffsets, totalClusters, fileSize };
 }
 
 /** Builds cluster 0: header fields, header extensions, backing file name. */
@@ -223,7 +244,8 @@ export function buildHeaderCluster(o: ReturnType<typeof normalizeCreateOptions>,
 export function prepareImage(opts: CreateOptions, file: string): { o: ReturnType<typeof normalizeCreateOptions>; layout: CreateLayout; header: Uint8Array } {
   const o = normalizeCreateOptions(opts, file);
   // A raw data file is the guest disk itself: every cluster maps to the same offset there, from the start.
-  const layout = planLayout(o.size, o.clusterSize, o.refcountBits, o.extendedL2, file, o.dataFileRaw);
+  const dataMap = o.dataFileRaw ? 'identity' : o.preallocation === 'metadata' ? 'inline' : 'none';
+  const layout = planLayout(o.size, o.clusterSize, o.refcountBits, o.extendedL2, file, dataMap);
   return { o, layout, header: buildHeaderCluster(o, layout, file) };
 }
 
@@ -244,18 +266,20 @@ export async function writeNewImage(io: Qcow2IoOps, opts: CreateOptions): Promis
     await io.writeAt(block, layout.refblockOffsets[i]);
   }
   await io.writeAt(reftable, layout.reftableOffset);
-  if (layout.l2Offset > 0) await writeIdentityL2(io, layout, o.extendedL2);
+  if (layout.l2Tables.length > 0) await writePreallocatedL2(io, layout, o.extendedL2);
   // The L1 table, written in bounded chunks: zeros, or pointers to the preallocated L2 tables.
   const l1Bytes = layout.l1Size * 8;
   const chunk = new Uint8Array(Math.min(l1Bytes, 1024 * 1024));
   for (let done = 0; done < l1Bytes; done += chunk.length) {
     const n = Math.min(chunk.length, l1Bytes - done);
-    if (layout.l2Offset > 0) {
-      for (let i = 0; i < n / 8; i++) setEntry(chunk, i * 8, layout.l2Offset + (done / 8 + i) * cs);
-    }
+    for (let i = 0; i < n / 8 && layout.l2Tables.length > 0; i++) setEntry(chunk, i * 8, layout.l2Tables[done / 8 + i]);
     await io.writeAt(chunk.subarray(0, n), layout.l1Offset + done);
   }
-  if ((await io.size()) < layout.fileSize) await io.writeAt(new Uint8Array(1), layout.fileSize - 1);
+  // Extend to the full length; truncate keeps preallocated data clusters sparse (holes read as zeros).
+  if ((await io.size()) < layout.fileSize) {
+    if (io.truncate) await io.truncate(layout.fileSize);
+    else await io.writeAt(new Uint8Array(1), layout.fileSize - 1);
+  }
   await io.fsync();
   await io.writeAt(header, 0);
   await io.fsync();
@@ -268,8 +292,8 @@ function setEntry(b: Uint8Array, at: number, offset: number): void {
   b[at] |= 0x80;
 }
 
-/** L2 tables mapping each guest cluster to the same offset in the external data file, as QEMU does. */
-async function writeIdentityL2(io: Qcow2IoOps, layout: CreateLayout, extendedL2: boolean): Promise<void> {
+/** Preallocated L2 tables: each guest cluster maps to the same offset in a raw data file, or to its own cluster. */
+async function writePreallocatedL2(io: Qcow2IoOps, layout: CreateLayout, extendedL2: boolean): Promise<void> {
   const cs = layout.clusterSize;
   const entryBytes = extendedL2 ? 16 : 8;
   const entries = cs / entryBytes;
@@ -277,9 +301,13 @@ async function writeIdentityL2(io: Qcow2IoOps, layout: CreateLayout, extendedL2:
   const table = new Uint8Array(cs);
   for (let t = 0; t < layout.l1Size; t++) {
     table.fill(0);
-    // QEMU leaves the subcluster bitmaps of these entries clear.
-    for (let i = 0; i < entries && t * entries + i < guestClusters; i++) setEntry(table, i * entryBytes, (t * entries + i) * cs);
-    await io.writeAt(table, layout.l2Offset + t * cs);
+    const at = layout.l2Tables[t];
+    for (let i = 0; i < entries && t * entries + i < guestClusters; i++) {
+      const host = layout.dataMap === 'identity' ? (t * entries + i) * cs : at + (1 + i) * cs;
+      // Subcluster bitmaps stay clear, as QEMU leaves them; the preallocated clusters are sparse (read as zeros).
+      setEntry(table, i * entryBytes, host);
+    }
+    await io.writeAt(table, at);
   }
 }
 
@@ -314,6 +342,7 @@ export async function backingVirtualSize(imagePath: string, backingFile: string,
  */
 export async function createImage(path: string, opts: Omit<CreateOptions, 'size'> & { size?: number }): Promise<CreateLayout> {
   let size = opts.size;
+  normalizeCreateOptions({ ...opts, size: size ?? 0 }, path); // option errors first, before opening the backing file
   if (opts.backingFile !== undefined && opts.backingFormat !== undefined) {
     const backingSize = await backingVirtualSize(path, opts.backingFile, opts.backingFormat);
     size ??= backingSize;

@@ -21,7 +21,13 @@ function info(path: string): Record<string, any> {
 describe('cli create', function () {
   this.timeout(60_000);
   const tmp = scratchDir('q2i-cli-create-');
-  after(() => tmp.cleanup());
+  const cwd = process.cwd();
+  // qemu-img puts a relative data_file in the working folder: work in the scratch folder.
+  before(() => process.chdir(tmp.dir));
+  after(() => {
+    process.chdir(cwd);
+    tmp.cleanup();
+  });
 
   const same: Array<[string, string[]]> = [
     ['default', ['1G']],
@@ -34,6 +40,9 @@ describe('cli create', function () {
     ['2 MiB clusters', ['-o', 'cluster_size=2M', '10G']],
     ['refcount_bits=1', ['-o', 'refcount_bits=1', '1G']],
     ['refcount_bits=64', ['-o', 'refcount_bits=64', '1G']],
+    ['preallocation=metadata', ['-o', 'preallocation=metadata,lazy_refcounts=on', '30M']],
+    ['preallocation=off', ['-o', 'preallocation=off', '30M']],
+    ['data file', ['-o', 'data_file=dfile.raw,data_file_raw=on', '4M']],
   ];
   for (const [name, rest] of same) {
     it(`${name}: same bytes as qemu-img create`, async () => {
@@ -85,6 +94,7 @@ describe('cli create', function () {
     ['backing without format', ['-b', 'base.qcow2', 'x.qcow2', '1M'], /without backing format/],
     ['missing backing file', ['-b', 'nope.qcow2', '-F', 'qcow2', 'x.qcow2'], /cannot open backing file/],
     ['other formats', ['-f', 'vmdk', 'x.qcow2', '1M'], /only qcow2 images can be created/],
+    ['preallocation=full', ['-o', 'preallocation=full', 'x.qcow2', '1M'], /unsupported preallocation 'full'/],
   ];
   for (const [name, args, re] of errors) {
     it(`refuses: ${name}`, async () => {

@@ -70,6 +70,24 @@ const cases: Case[] = [
     size: '4M',
     info: { 'data-file': 'data.raw', 'data-file-raw': true },
   },
+  { name: 'preallocation=metadata', opts: { size: 40 << 20, preallocation: 'metadata' }, qemu: ['-o', 'preallocation=metadata'], size: '40M', info: {} },
+  { name: 'preallocation=metadata, 4 KiB clusters, several L2 tables', opts: { size: 5 << 20, preallocation: 'metadata', clusterSize: 4096 }, qemu: ['-o', 'preallocation=metadata,cluster_size=4k'], size: '5M', info: {} },
+  { name: 'preallocation=metadata, v2', opts: { size: 1 << 20, preallocation: 'metadata', compat: '0.10' }, qemu: ['-o', 'preallocation=metadata,compat=0.10'], size: '1M', info: {} },
+  { name: 'preallocation=metadata, 2 MiB clusters, 1-bit refcounts', opts: { size: 64 << 20, preallocation: 'metadata', clusterSize: 2 << 20, refcountBits: 1 }, qemu: ['-o', 'preallocation=metadata,cluster_size=2M,refcount_bits=1'], size: '64M', info: {} },
+  {
+    name: 'preallocation=metadata, extended L2 over a backing file',
+    opts: { backingFile: 'base.raw', backingFormat: 'raw', preallocation: 'metadata', extendedL2: true },
+    qemu: ['-o', 'preallocation=metadata,extended_l2=on', '-b', 'base.raw', '-F', 'raw'],
+    info: { 'extended-l2': true },
+  },
+  {
+    name: 'preallocation=metadata needing more refcount blocks (layout differs from QEMU)',
+    opts: { size: 20 << 20, preallocation: 'metadata', clusterSize: 4096 },
+    qemu: ['-o', 'preallocation=metadata,cluster_size=4k'],
+    size: '20M',
+    info: {},
+    identical: false,
+  },
 ];
 
 describe('create: images match qemu-img create', function () {
@@ -96,6 +114,12 @@ describe('create: images match qemu-img create', function () {
       const ourData = c.opts.dataFile ? readFileSync(tmp.path(c.opts.dataFile)) : undefined;
       qemuImg(['create', '-q', '-f', 'qcow2', ...c.qemu, theirs, ...(c.size ? [c.size] : [])]);
       if (c.identical !== false) assert.ok(readFileSync(ours).equals(readFileSync(theirs)), 'bytes differ from qemu-img create');
+      assert.equal(qemuImg(['compare', ours, theirs], true).code, 0, 'guest contents differ');
+      if (c.opts.preallocation) {
+        // Same allocation as qemu-img map sees it (data clusters preallocated, sparse): compare without offsets.
+        const map = (f: string): string => qemuImg(['map', '--output=json', f]).stdout.replace(/"offset": \d+/g, '');
+        assert.equal(map(ours), map(theirs));
+      }
       if (ourData) assert.equal(ourData.length, statSync(tmp.path(c.opts.dataFile!)).size);
 
       const check = qemuImg(['check', '--output=json', ours], true);
@@ -165,6 +189,8 @@ describe('create: refuses bad options with one clear line, touching nothing', ()
     ['size too large for L1', { size: 2 ** 52, clusterSize: 512 }, /too large/],
     ['negative size', { size: -1 }, /invalid image size/],
     ['data_file_raw without data_file', { size: G, dataFileRaw: true }, /data_file_raw needs data_file/],
+    ['preallocation with a backing file, without extended L2', { backingFile: 'b.raw', backingFormat: 'raw', size: G, preallocation: 'metadata' }, /extended_l2=on/],
+    ['preallocation=full', { size: G, preallocation: 'full' as 'metadata' }, /unsupported preallocation mode 'full'/],
   ];
   for (const [name, opts, re] of bad) {
     it(name, async () => {

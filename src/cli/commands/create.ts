@@ -2,7 +2,7 @@ import { parseArgs, parseOptionList, parseSize, UsageError } from '../args';
 import { writeOut, type CliCommand } from '../command';
 import { createImage, type CreateOptions } from '../../qcow2/create';
 
-const KNOWN = ['cluster_size', 'refcount_bits', 'compat', 'extended_l2', 'compression_type', 'lazy_refcounts', 'backing_file', 'backing_fmt', 'data_file', 'data_file_raw'];
+const KNOWN = ['cluster_size', 'refcount_bits', 'compat', 'extended_l2', 'compression_type', 'lazy_refcounts', 'backing_file', 'backing_fmt', 'data_file', 'data_file_raw', 'preallocation'];
 
 function onOff(name: string, v: string): boolean {
   if (v === 'on' || v === 'true') return true;
@@ -25,7 +25,7 @@ function integer(name: string, v: string): number {
 export const createCommand: CliCommand = {
   name: 'create',
   usage: 'create [-q] [-f qcow2] [-o OPTIONS] [-b BACKING -F FMT] IMAGE [SIZE]',
-  summary: 'create a qcow2 image (options: cluster_size, refcount_bits, compat, extended_l2, compression_type, lazy_refcounts, data_file)',
+  summary: 'create a qcow2 image (-o cluster_size, refcount_bits, compat, extended_l2, compression_type, lazy_refcounts, preallocation, data_file)',
   async run(argv, io) {
     const args = parseArgs(argv, 'fobF', 'q');
     const fmt = args.short.get('f') ?? 'qcow2';
@@ -46,6 +46,11 @@ export const createCommand: CliCommand = {
     if (o.has('lazy_refcounts')) opts.lazyRefcounts = onOff('lazy_refcounts', o.get('lazy_refcounts')!);
     if (o.has('data_file_raw')) opts.dataFileRaw = onOff('data_file_raw', o.get('data_file_raw')!);
     if (o.has('data_file')) opts.dataFile = o.get('data_file');
+    const prealloc = o.get('preallocation');
+    if (prealloc !== undefined) {
+      if (prealloc !== 'off' && prealloc !== 'metadata') throw new UsageError(`unsupported preallocation '${prealloc}' (use off or metadata)`);
+      opts.preallocation = prealloc;
+    }
     const comp = o.get('compression_type');
     if (comp !== undefined) {
       if (comp !== 'zlib' && comp !== 'zstd') throw new UsageError(`invalid compression_type '${comp}' (use zlib or zstd)`);
@@ -63,12 +68,14 @@ export const createCommand: CliCommand = {
         `fmt=qcow2`,
         `cluster_size=${layout.clusterSize}`,
         `extended_l2=${opts.extendedL2 ? 'on' : 'off'}`,
+        ...(prealloc !== undefined ? [`preallocation=${prealloc}`] : []),
         `compression_type=${opts.compressionType ?? 'zlib'}`,
         `size=${opts.size ?? layout.virtualSize}`,
       ];
       if (opts.compat) parts.push(`compat=${opts.compat}`);
       if (backing !== undefined) parts.push(`backing_file=${backing}`, `backing_fmt=${backingFmt}`);
-      if (opts.dataFile !== undefined) parts.push(`data_file=${opts.dataFile}`, `data_file_raw=${opts.dataFileRaw ? 'on' : 'off'}`);
+      if (opts.dataFile !== undefined) parts.push(`data_file=${opts.dataFile}`);
+      if (o.has('data_file_raw')) parts.push(`data_file_raw=${opts.dataFileRaw ? 'on' : 'off'}`);
       parts.push(`lazy_refcounts=${opts.lazyRefcounts ? 'on' : 'off'}`, `refcount_bits=${opts.refcountBits ?? 16}`);
       await writeOut(io.stdout, `Formatting '${path}', ${parts.join(' ')}\n`);
     }
