@@ -85,6 +85,22 @@ describe('check: engine API', function () {
     }
   });
 
+  it('names what overlapping metadata is used as', async () => {
+    const p = make('overlap.qcow2');
+    const l = new Layout(p);
+    l.setL2Entry(7, (1n << 63n) | BigInt(l.l1Offset));
+    const dev = await openForCheck(p, true);
+    try {
+      const r = await checkImage(dev);
+      const f = r.findings.find((x) => x.kind === 'refcount-too-low');
+      assert.ok(f, JSON.stringify(r.findings));
+      assert.equal(f.hostOffset, l.l1Offset);
+      assert.match(f.message, /used as L1 table and data/);
+    } finally {
+      await dev.close();
+    }
+  });
+
   it('reports progress through its phases', async () => {
     const p = make('progress.qcow2', '8G');
     qemuIo(p, ['write -P 3 3G 64k', 'write -P 4 7G 64k']);

@@ -57,6 +57,12 @@ export interface CalculateResult {
   overlaps: Map<number, Owner[]>;
 }
 
+/** Snapshots share L2 tables and data with the image; compressed clusters share host clusters. */
+function sharingIsNormal(a: Owner, b: Owner): boolean {
+  const family = (o: Owner): Owner => (o === Owner.SnapshotL2 ? Owner.L2 : o);
+  return family(a) === family(b) && (family(a) === Owner.L2 || a === Owner.Data || a === Owner.Compressed);
+}
+
 /** A compressed descriptor's host offset (Infinity past 2^53, with exact hex) and on-disk size. */
 function decodeCompressed(hi: number, lo: number, clusterBits: number): { offset: number; size: number; hex: string } {
   const hiOffsetBits = 62 - (clusterBits - 8) - 32;
@@ -120,7 +126,7 @@ export class Calculator {
       const before = k < mem.length ? mem.counts[k] : 0;
       if (before > 0 && this.overlaps.size < 1000) {
         const prev = mem.owners[k] as Owner;
-        if (prev !== owner || (owner !== Owner.Data && owner !== Owner.Compressed && owner !== Owner.L2)) {
+        if (!sharingIsNormal(prev, owner)) {
           const list = this.overlaps.get(k) ?? [prev];
           list.push(owner);
           this.overlaps.set(k, list);
