@@ -57,6 +57,8 @@ export type KindName =
   | 'engine-created'
   | 'engine-options'
   | 'engine-v2-backing'
+  | 'engine-prealloc-xl2-backing'
+  | 'prealloc-metadata'
   | 'plain'
   | 'v2'
   | 'raw-backing'
@@ -83,6 +85,8 @@ export const ALL_KINDS: KindName[] = [
   'engine-created',
   'engine-options',
   'engine-v2-backing',
+  'engine-prealloc-xl2-backing',
+  'prealloc-metadata',
   'plain',
   'v2',
   'raw-backing',
@@ -125,6 +129,16 @@ export async function makeWriteImage(kind: KindName, p: (name: string) => string
       await createImage(img, { backingFile: b, backingFormat: 'qcow2', compat: '0.10', clusterSize: 2 * K });
       return { ...base, backingFiles: [b], ...geometry(24 * M, 2 * K) };
     }
+    case 'engine-prealloc-xl2-backing': {
+      const b = p('prealloc-base.raw');
+      rawWithData(b, 20 * M, 120, 4 * K);
+      await createImage(img, { backingFile: b, backingFormat: 'raw', preallocation: 'metadata', extendedL2: true, clusterSize: 32 * K });
+      return { ...base, backingFiles: [b], ...geometry(20 * M, 32 * K, true) };
+    }
+    case 'prealloc-metadata':
+      create(['-o', 'preallocation=metadata,cluster_size=8k'], '40M');
+      scatter(img, 8 * K, 40 * M, 130);
+      return { ...base, ...geometry(40 * M, 8 * K) };
     case 'plain':
       create([], '1G');
       scatter(img, 64 * K, G, 1);
