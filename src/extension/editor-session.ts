@@ -164,7 +164,7 @@ export class EditorSession {
       this.post(state.notQcow2 ? { type: 'notQcow2', fileName: this.doc.path, message: state.message } : { type: 'openError', message: state.message });
       return;
     }
-    const overview = buildOverview(state.dev, Date.now() - t0);
+    const overview = buildOverview(state.dev, this.doc.openMs + (Date.now() - t0));
     if (state.chainError) overview.warnings.unshift({ kind: 'untrusted', message: `Backing chain not opened: ${state.chainError}` });
     if (!this.doc.editable && this.doc.readOnlyReason) overview.warnings.push({ kind: 'untrusted', message: this.doc.readOnlyReason });
     this.post({ type: 'overview', data: overview });

@@ -23,6 +23,8 @@ export class Qcow2Document implements vscode.CustomDocument {
   lastUsage?: UsageData;
   /** When the editor was asked to open, for the overview timing. */
   readonly openedAt = Date.now();
+  /** How long opening the device took (sniff, header, tables, chain). */
+  openMs = 0;
   private devicePromise?: Promise<DeviceState>;
   private readonly disposeEmitter = new vscode.EventEmitter<void>();
   readonly onDidDispose = this.disposeEmitter.event;
@@ -67,7 +69,8 @@ export class Qcow2Document implements vscode.CustomDocument {
     const opts = { readOnly: true, l2CacheSlices: settings.l2CacheSlices, allowPath };
     try {
       const dev = await openImage(this.path, opts);
-      logTiming('open', Date.now() - t0, this.path);
+      this.openMs = Date.now() - t0;
+      logTiming('open', this.openMs, this.path);
       return { ok: true, dev };
     } catch (err) {
       const e = asQcow2Error(err, this.path);
