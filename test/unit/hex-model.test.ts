@@ -132,6 +132,14 @@ describe('hex view: page cache', () => {
     assert.equal(c.byteAt(5), 5);
     assert.deepEqual([...(await c.read(4090, 12))], [...Array(12).keys()].map((i) => (4090 + i) & 0xff));
     assert.equal(SOURCE_KINDS[kindsOf(0, 10, [])[3]], 'unallocated');
+    const before = calls.length;
+    c.prefetch(3 * 4096 + 5);
+    c.prefetch(3 * 4096 + 6); // in flight: not fetched twice
+    c.prefetch(-1);
+    c.prefetch(1 << 20);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(calls.slice(before), [[3 * 4096, 4096]]);
+    assert.ok(c.get(3));
   });
 });
 

@@ -359,6 +359,12 @@ export class HexView {
     this.renderInspector();
     const [vs, ve] = this.model.visibleRange();
     if (!complete) void this.cache.ensure(vs, ve);
+    else {
+      // Scrolling a screen either way should not wait for the host.
+      const screen = ve - vs;
+      this.cache.prefetch(ve + screen);
+      this.cache.prefetch(vs - screen);
+    }
     this.timings.lastRenderMs = performance.now() - t0;
     this.publishTimings(complete);
     return complete;

@@ -94,6 +94,13 @@ export class PageCache {
     await Promise.all(waits);
   }
 
+  /** Starts loading the page holding `offset` if it is not cached (the view asks for the rows just off screen). */
+  prefetch(offset: number): void {
+    if (offset < 0 || offset >= this.size) return;
+    const idx = this.pageIndex(offset);
+    if (!this.pages.has(idx) && !this.inflight.has(idx)) void this.load(idx, new Set([idx]));
+  }
+
   private load(index: number, pinned: Set<number>): Promise<void> {
     const running = this.inflight.get(index);
     if (running) return running;
