@@ -226,7 +226,8 @@ export class Calculator {
           qemuLine: `ERROR l2_offset=${hex(l2Offset)}: Table is not cluster aligned; L1 entry corrupted`,
         });
       }
-      regions.push({ offset: l2Offset, length: ctx.info.l2Entries * ctx.info.l2EntryBytes, tag: i });
+      // A table wholly past the end of the file reads as zeros: nothing in it to count or check.
+      if (l2Offset < ctx.fileSize) regions.push({ offset: l2Offset, length: ctx.info.l2Entries * ctx.info.l2EntryBytes, tag: i });
     }
     const total = regions.length;
     await forEachRegion(ctx.io, regions, (table, r) => this.checkL2(table, r.offset, r.tag, active, snapshot), {

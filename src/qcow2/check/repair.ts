@@ -211,7 +211,8 @@ export async function checkCopiedFlags(ctx: PassContext, repair: boolean, mem: R
       const zeroFlag = !ctx.info.extendedL2 && (elo & 1) !== 0;
       const normal = off !== 0 || (ctx.info.hasDataFile && copied && !zeroFlag);
       if (!normal) continue;
-      const rc2 = ctx.info.hasDataFile ? 1 : await diskRefcount(ctx, Math.floor(off / cs));
+      const dc = Math.floor(off / cs);
+      const rc2 = ctx.info.hasDataFile ? 1 : dc < ctx.onDisk.length ? ctx.onDisk.get(dc) : await ctx.onDisk.at(dc);
       if (rc2 < 0 || (rc2 === 1) === copied) continue;
       const guest = i * ctx.info.l1EntrySpan + j * cs;
       pending.push({
