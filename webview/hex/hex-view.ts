@@ -490,6 +490,9 @@ export class HexView {
       this.gotoInput.focus();
       this.gotoInput.select();
       handled = true;
+    } else if (!handled && ctrl && (e.key === 'c' || e.key === 'C')) {
+      void this.copy(this.column === 'hex' ? 'hex' : 'text');
+      handled = true;
     } else if (!handled && ctrl && (e.key === 'a' || e.key === 'A')) {
       handled = true; // select-all of a multi-TiB disk is never wanted; swallow it
     } else if (!handled && !ctrl && !e.altKey && e.key.length === 1) {
