@@ -32,16 +32,22 @@ export interface PowerLossOptions {
   seed?: number;
   /** A lying disk: fsync reports success but makes nothing durable (to prove the crash tests can fail). */
   lyingSync?: boolean;
+  /** Files on one machine share the power: writes are counted across them and the loss hits them all. */
+  power?: PowerSupply;
+}
+
+/** The power shared by several PowerLossIo files (an image and its external data file). */
+export class PowerSupply {
+  writes = 0;
+  syncs = 0;
+  lost = false;
 }
 
 export class PowerLossIo implements Qcow2IoOps {
   readonly readOnly = false;
-  /** Writes issued so far, including the one that met the power loss. */
-  writes = 0;
-  syncs = 0;
-  /** Writes that completed before the last fsync that completed. */
+  /** Writes that completed before the last fsync that completed (on any file of the supply). */
   writesAtLastSync = 0;
-  lost = false;
+  readonly power: PowerSupply;
   private readonly durable: MemIo;
   private readonly current: MemIo;
   private pending: PendingOp[] = [];
@@ -53,6 +59,20 @@ export class PowerLossIo implements Qcow2IoOps {
   ) {
     this.durable = new MemIo(initial, path);
     this.current = new MemIo(initial, path);
+    this.power = opts.power ?? new PowerSupply();
+  }
+
+  /** Writes issued so far (across the supply), including the one that met the power loss. */
+  get writes(): number {
+    return this.power.writes;
+  }
+
+  get syncs(): number {
+    return this.power.syncs;
+  }
+
+  get lost(): boolean {
+    return this.power.lost;
   }
 
   private alive(): void {
@@ -66,9 +86,9 @@ export class PowerLossIo implements Qcow2IoOps {
 
   async writeAt(buf: Uint8Array, offset: number): Promise<void> {
     this.alive();
-    this.writes++;
-    if (this.writes >= this.opts.failAtWrite) {
-      this.lost = true;
+    this.power.writes++;
+    if (this.power.writes >= this.opts.failAtWrite) {
+      this.power.lost = true;
       this.alive();
     }
     await this.current.writeAt(buf, offset);
@@ -87,8 +107,8 @@ export class PowerLossIo implements Qcow2IoOps {
       for (const op of this.pending) await apply(this.durable, op);
       this.pending = [];
     }
-    this.syncs++;
-    this.writesAtLastSync = this.writes;
+    this.power.syncs++;
+    this.writesAtLastSync = this.power.writes;
   }
 
   async size(): Promise<number> {
@@ -125,13 +145,19 @@ export interface FailingIoOptions {
   failAtSync?: number;
   /** 'once': only that operation fails; 'sticky': it and every later write and fsync fail (a dead disk). */
   mode?: 'once' | 'sticky';
+  /** Count writes and fsyncs across several files (an image and its data file on one failing disk). */
+  counters?: FailCounters;
+}
+
+export class FailCounters {
+  writes = 0;
+  syncs = 0;
+  failed = false;
 }
 
 /** An in-memory file that fails a chosen write or fsync with EIO. Failed writes change nothing. */
 export class FailingIo extends MemIo {
-  writes = 0;
-  syncs = 0;
-  failed = false;
+  readonly counters: FailCounters;
 
   constructor(
     initial: Uint8Array,
@@ -139,21 +165,36 @@ export class FailingIo extends MemIo {
     private readonly opts: FailingIoOptions,
   ) {
     super(initial, path);
+    this.counters = opts.counters ?? new FailCounters();
+  }
+
+  get writes(): number {
+    return this.counters.writes;
+  }
+
+  get syncs(): number {
+    return this.counters.syncs;
+  }
+
+  get failed(): boolean {
+    return this.counters.failed;
   }
 
   private eio(what: string): Qcow2Error {
-    this.failed = true;
+    this.counters.failed = true;
     return new Qcow2Error('io', `EIO: ${what} failed (injected)`, this.path);
   }
 
   override async writeAt(buf: Uint8Array, offset: number): Promise<void> {
-    this.writes++;
-    if (this.writes === (this.opts.failAtWrite ?? Infinity) || (this.failed && this.opts.mode === 'sticky')) throw this.eio('write');
+    const c = this.counters;
+    c.writes++;
+    if (c.writes === (this.opts.failAtWrite ?? Infinity) || (c.failed && this.opts.mode === 'sticky')) throw this.eio('write');
     return super.writeAt(buf, offset);
   }
 
   override async fsync(): Promise<void> {
-    this.syncs++;
-    if (this.syncs === (this.opts.failAtSync ?? Infinity) || (this.failed && this.opts.mode === 'sticky')) throw this.eio('fsync');
+    const c = this.counters;
+    c.syncs++;
+    if (c.syncs === (this.opts.failAtSync ?? Infinity) || (c.failed && this.opts.mode === 'sticky')) throw this.eio('fsync');
   }
 }

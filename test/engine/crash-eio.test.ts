@@ -7,7 +7,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { FailingIo, PowerLossIo } from '../../src/qcow2/io-fault';
+import { FailCounters, FailingIo, type FailingIoOptions } from '../../src/qcow2/io-fault';
 import { qemuImg } from '../helpers/qemu';
 import { envSeed, LONG, withSeed } from '../helpers/workload';
 import { fastScratchDir, pickNs, runWithIo, verifyCrashImage, type CrashWorkload } from '../helpers/crash';
@@ -26,35 +26,41 @@ describe('crash safety: EIO on the N-th write or fsync', function () {
       await withSeed(seed, async () => {
         const w: CrashWorkload = await spec.build(tmp.path, seed);
         const initial = new Uint8Array(readFileSync(w.path));
+        const initialData = w.dataFile ? new Uint8Array(readFileSync(w.dataFile)) : undefined;
+        /** The image file and, when there is one, its data file, on one failing disk. */
+        const files = (opts: Omit<FailingIoOptions, 'counters'>): { io: FailingIo; data?: FailingIo } => {
+          const counters = new FailCounters();
+          return { io: new FailingIo(initial, w.path, { ...opts, counters }), data: initialData && new FailingIo(initialData, w.dataFile!, { ...opts, counters }) };
+        };
         qemuImg(['convert', '-O', 'raw', w.path, tmp.path('initial.raw')]);
         const initialRaw = new Uint8Array(readFileSync(tmp.path('initial.raw')));
 
-        const probe = new PowerLossIo(initial, w.path, { failAtWrite: Infinity });
-        assert.equal((await runWithIo(w, probe, false)).error, undefined);
-        const total = probe.writes;
-        const totalSyncs = probe.syncs;
+        const probe = files({});
+        assert.equal((await runWithIo(w, probe.io, false, probe.data)).error, undefined);
+        const total = probe.io.writes;
+        const totalSyncs = probe.io.syncs;
 
         const ns = pickNs(total, spec.dense, LONG ? Infinity : spec.budget);
         let surfaced = 0;
         for (const n of ns) {
           // Sticky on every N; transient on every other N (every N with Q2I_LONG=1).
           for (const mode of LONG || n % 2 ? (['sticky', 'once'] as const) : (['sticky'] as const)) {
-            const io = new FailingIo(initial, w.path, { failAtWrite: n, mode });
-            const outcome = await runWithIo(w, io, mode === 'once');
+            const { io, data } = files({ failAtWrite: n, mode });
+            const outcome = await runWithIo(w, io, mode === 'once', data);
             if (n <= total) {
               assert.ok(outcome.error, `${w.name}: write ${n} failed but no error reached the caller (${mode})`);
               assert.match(outcome.error!.message, /EIO/);
               surfaced++;
             }
-            await verifyCrashImage(io.bytes(), tmp.path('eio.qcow2'), tmp.path('eio.raw'), initialRaw, w, outcome, `${w.name}, EIO at write ${n}/${total} (${mode})`);
+            await verifyCrashImage(io.bytes(), tmp.path('eio.qcow2'), tmp.path('eio.raw'), initialRaw, w, outcome, `${w.name}, EIO at write ${n}/${total} (${mode})`, data?.bytes());
           }
         }
         const syncNs = pickNs(totalSyncs, spec.dense, LONG ? Infinity : spec.budget / 2);
         for (const s of syncNs) {
-          const io = new FailingIo(initial, w.path, { failAtSync: s, mode: 'sticky' });
-          const outcome = await runWithIo(w, io, false);
+          const { io, data } = files({ failAtSync: s, mode: 'sticky' });
+          const outcome = await runWithIo(w, io, false, data);
           if (s <= totalSyncs) assert.ok(outcome.error, `${w.name}: fsync ${s} failed but no error reached the caller`);
-          await verifyCrashImage(io.bytes(), tmp.path('eio.qcow2'), tmp.path('eio.raw'), initialRaw, w, outcome, `${w.name}, EIO at fsync ${s}/${totalSyncs}`);
+          await verifyCrashImage(io.bytes(), tmp.path('eio.qcow2'), tmp.path('eio.raw'), initialRaw, w, outcome, `${w.name}, EIO at fsync ${s}/${totalSyncs}`, data?.bytes());
         }
         summary.push(`${w.name}: ${total} writes (${ns.length} N of 1..${total + 1}), ${totalSyncs} fsyncs (${syncNs.length} N of 1..${totalSyncs + 1}), ${surfaced} errors surfaced`);
       });

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { PowerLossIo } from '../../src/qcow2/io-fault';
+import { PowerLossIo, PowerSupply, type PowerLossOptions } from '../../src/qcow2/io-fault';
 import { qemuImg } from '../helpers/qemu';
 import { envSeed, LONG, withSeed } from '../helpers/workload';
 import { fastScratchDir, pickNs, runWithIo, verifyCrashImage, type CrashWorkload } from '../helpers/crash';
@@ -25,25 +25,31 @@ describe('crash safety: power loss after the N-th write', function () {
       await withSeed(seed, async () => {
         const w: CrashWorkload = await spec.build(tmp.path, seed);
         const initial = new Uint8Array(readFileSync(w.path));
+        const initialData = w.dataFile ? new Uint8Array(readFileSync(w.dataFile)) : undefined;
+        /** The image file and, when there is one, its data file, on one power supply. */
+        const files = (opts: Omit<PowerLossOptions, 'power'>): { io: PowerLossIo; data?: PowerLossIo } => {
+          const power = new PowerSupply();
+          return { io: new PowerLossIo(initial, w.path, { ...opts, power }), data: initialData && new PowerLossIo(initialData, w.dataFile!, { ...opts, power }) };
+        };
         qemuImg(['convert', '-O', 'raw', w.path, tmp.path('initial.raw')]);
         const initialRaw = new Uint8Array(readFileSync(tmp.path('initial.raw')));
 
         // A clean run tells how many writes the workload makes.
-        const probe = new PowerLossIo(initial, w.path, { failAtWrite: Infinity });
-        const clean = await runWithIo(w, probe, false);
+        const { io: probe, data: probeData } = files({ failAtWrite: Infinity });
+        const clean = await runWithIo(w, probe, false, probeData);
         assert.equal(clean.error, undefined, String(clean.error));
         const total = probe.writes;
-        await verifyCrashImage(probe.liveImage(), tmp.path('clean.qcow2'), tmp.path('clean.raw'), initialRaw, w, clean, `${w.name} without faults`);
+        await verifyCrashImage(probe.liveImage(), tmp.path('clean.qcow2'), tmp.path('clean.raw'), initialRaw, w, clean, `${w.name} without faults`, probeData?.liveImage());
 
         const ns = pickNs(total, spec.dense, LONG ? Infinity : spec.budget);
         let leaky = 0;
         for (const n of ns) {
           // Every N drops all unsynced writes; every other N (every N with Q2I_LONG=1) also keeps a random half.
           for (const keep of LONG || n % 2 ? [0, 0.5] : [0]) {
-            const io = new PowerLossIo(initial, w.path, { failAtWrite: n, keepProbability: keep, seed: seed + n });
-            const outcome = await runWithIo(w, io, false);
+            const { io, data } = files({ failAtWrite: n, keepProbability: keep, seed: seed + n });
+            const outcome = await runWithIo(w, io, false, data);
             const label = `${w.name}, power lost at write ${n}/${total}, ${keep ? 'random half of unsynced writes kept' : 'unsynced writes dropped'}`;
-            const { leaks } = await verifyCrashImage(await io.crashImage(), tmp.path('crash.qcow2'), tmp.path('crash.raw'), initialRaw, w, outcome, label);
+            const { leaks } = await verifyCrashImage(await io.crashImage(), tmp.path('crash.qcow2'), tmp.path('crash.raw'), initialRaw, w, outcome, label, await data?.crashImage());
             if (leaks > 0) leaky++;
           }
         }

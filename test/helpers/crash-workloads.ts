@@ -112,4 +112,18 @@ export const crashWorkloads: CrashSpec[] = [
       return { name: this.name, path, virtualSize: g.virtualSize, ops: genWorkload(seed, g, { count: 20, maxLength: 40 * K, limit: 3 * M }), syncEvery: 4 };
     },
   },
+  {
+    name: 'external data file',
+    seed: 507,
+    dense: 30,
+    budget: 50,
+    async build(p, seed) {
+      const path = p('pl-df.qcow2');
+      const dataFile = p('pl-df.data');
+      qemuImg(['create', '-q', '-f', 'qcow2', '-o', `cluster_size=8k,data_file=${dataFile}`, path, '4M']);
+      qemuIo(path, ['write -q -P 1 0 100k', 'write -q -z 200k 64k', 'write -q -P 2 3M 64k']);
+      const g = { virtualSize: 4 * M, clusterSize: 8 * K, l2Span: 1024 * 8 * K };
+      return { name: this.name, path, dataFile, virtualSize: g.virtualSize, ops: genWorkload(seed, g, { count: 20, maxLength: 30 * K }), syncEvery: 4 };
+    },
+  },
 ];

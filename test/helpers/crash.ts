@@ -25,6 +25,8 @@ export interface CrashWorkload {
   /** flushMeta + fsyncRange after every this many writes. */
   syncEvery: number;
   l2CacheSlices?: number;
+  /** The external data file (absolute path), when the image has one: it gets a fault-injecting file too. */
+  dataFile?: string;
   /** sha256 of each internal snapshot's guest contents before the workload (they must never change). */
   snapshotHashes?: Map<string, string>;
 }
@@ -39,7 +41,7 @@ export interface RunOutcome {
  * Runs the workload with `io` standing in for the image file. With `continueAfterError`, a failed write or
  * sync does not stop the run (a transient EIO): later ops still go through, and a final sync is attempted.
  */
-export async function runWithIo(w: CrashWorkload, io: Qcow2IoOps, continueAfterError: boolean): Promise<RunOutcome> {
+export async function runWithIo(w: CrashWorkload, io: Qcow2IoOps, continueAfterError: boolean, dataIo?: Qcow2IoOps): Promise<RunOutcome> {
   const fate: RunOutcome['fate'] = w.ops.map(() => 'not-run');
   let firstError: Error | undefined;
   let dev;
@@ -48,7 +50,7 @@ export async function runWithIo(w: CrashWorkload, io: Qcow2IoOps, continueAfterE
       readOnly: false,
       l2CacheSlices: w.l2CacheSlices ?? 2,
       refblockCacheSlices: 2,
-      openIo: (p, ro) => (p === w.path ? Promise.resolve(io) : NodeFileIo.open(p, true)),
+      openIo: (p, ro) => (p === w.path ? Promise.resolve(io) : p === w.dataFile && dataIo ? Promise.resolve(dataIo) : NodeFileIo.open(p, true)),
     });
   } catch (err) {
     return { fate, error: err as Error };
@@ -125,8 +127,9 @@ export function fastScratchDir(prefix: string): { dir: string; path(name: string
 let verifications = 0;
 
 /** The guest contents of an image held in memory, read by our engine (its read path is tested against QEMU). */
-async function engineReadAll(bytes: Uint8Array, file: string): Promise<Buffer> {
-  const dev = await openImage(file, { readOnly: true, openIo: (p, ro) => (p === file ? Promise.resolve(new MemIo(bytes, file, true)) : NodeFileIo.open(p, ro)) });
+async function engineReadAll(bytes: Uint8Array, file: string, dataFile?: string, dataBytes?: Uint8Array): Promise<Buffer> {
+  const mem = (p: string): Qcow2IoOps | undefined => (p === file ? new MemIo(bytes, file, true) : p === dataFile && dataBytes ? new MemIo(dataBytes, p, true) : undefined);
+  const dev = await openImage(file, { readOnly: true, openIo: (p, ro) => Promise.resolve(mem(p) ?? NodeFileIo.open(p, ro)) });
   try {
     const out = Buffer.alloc(dev.virtualSize);
     for (let off = 0; off < out.length; off += 1 << 20) await dev.readAt(out.subarray(off, Math.min(out.length, off + (1 << 20))), off);
@@ -140,8 +143,10 @@ async function engineReadAll(bytes: Uint8Array, file: string): Promise<Buffer> {
  * Checks a crash image: no corruptions (leaks allowed) and every durable write reads back. The contents are read
  * by qemu-img convert on every fourth call (every call with Q2I_LONG=1) and by our engine otherwise, for speed.
  */
-export async function verifyCrashImage(bytes: Uint8Array, file: string, rawOut: string, initialRaw: Uint8Array, w: CrashWorkload, outcome: RunOutcome, label: string): Promise<{ leaks: number }> {
+export async function verifyCrashImage(bytes: Uint8Array, file: string, rawOut: string, initialRaw: Uint8Array, w: CrashWorkload, outcome: RunOutcome, label: string, dataBytes?: Uint8Array): Promise<{ leaks: number }> {
   writeFileSync(file, bytes);
+  // The image names its data file by absolute path: the crash copy of the data file goes there.
+  if (w.dataFile && dataBytes) writeFileSync(w.dataFile, dataBytes);
   const chk = qemuCheck(file);
   assert.ok(chk.code === 0 || chk.code === 3, `${label}: qemu-img check found corruptions (exit ${chk.code}):\n${chk.raw}`);
   assert.equal(chk.corruptions, 0, `${label}: ${chk.raw}`);
@@ -154,7 +159,7 @@ export async function verifyCrashImage(bytes: Uint8Array, file: string, rawOut: 
       qemuImg(['convert', '-l', `snapshot.name=${name}`, '-O', 'raw', file, rawOut]);
       assert.equal(sha256File(rawOut), hash, `${label}: snapshot ${name} changed`);
     }
-  } else got = await engineReadAll(bytes, file);
+  } else got = await engineReadAll(bytes, file, w.dataFile, dataBytes);
   const want = expectedContents(initialRaw, w.ops, outcome.fate);
   assert.equal(got.length, want.length, `${label}: virtual size changed`);
   for (const [a, b] of unknownRanges(w.ops, outcome.fate)) {
