@@ -87,8 +87,11 @@ function invalid(file: string, reason: string): Qcow2Error {
 
 const isPow2 = (v: number): boolean => Number.isInteger(v) && v > 0 && (v & (v - 1)) === 0;
 
+/** Create options with every default filled in. */
+export type NormalizedCreateOptions = Required<Omit<CreateOptions, 'backingFile' | 'backingFormat' | 'dataFile'>> & CreateOptions;
+
 /** Checks option combinations with QEMU's rules; returns the options with defaults filled in. */
-export function normalizeCreateOptions(opts: CreateOptions, file: string): Required<Omit<CreateOptions, 'backingFile' | 'backingFormat' | 'dataFile'>> & CreateOptions {
+export function normalizeCreateOptions(opts: CreateOptions, file: string): NormalizedCreateOptions {
   const clusterSize = opts.clusterSize ?? 65536;
   const refcountBits = opts.refcountBits ?? 16;
   const compat = opts.compat ?? '1.1';
@@ -182,7 +185,7 @@ export function planLayout(virtualSize: number, clusterSize: number, refcountBit
 }
 
 /** Builds cluster 0: header fields, header extensions, backing file name. */
-export function buildHeaderCluster(o: ReturnType<typeof normalizeCreateOptions>, layout: CreateLayout, file = 'image'): Uint8Array {
+export function buildHeaderCluster(o: NormalizedCreateOptions, layout: CreateLayout, file = 'image'): Uint8Array {
   const cs = layout.clusterSize;
   const b = new Uint8Array(cs);
   const v3 = o.compat === '1.1';
@@ -241,7 +244,7 @@ export function buildHeaderCluster(o: ReturnType<typeof normalizeCreateOptions>,
 }
 
 /** Validates the options and computes layout and header, without touching any file. */
-export function prepareImage(opts: CreateOptions, file: string): { o: ReturnType<typeof normalizeCreateOptions>; layout: CreateLayout; header: Uint8Array } {
+export function prepareImage(opts: CreateOptions, file: string): { o: NormalizedCreateOptions; layout: CreateLayout; header: Uint8Array } {
   const o = normalizeCreateOptions(opts, file);
   // A raw data file is the guest disk itself: every cluster maps to the same offset there, from the start.
   const dataMap = o.dataFileRaw ? 'identity' : o.preallocation === 'metadata' ? 'inline' : 'none';

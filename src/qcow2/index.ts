@@ -19,3 +19,4 @@ export type { CheckFinding, CheckSummary, FindingKind, Severity } from './check/
 export type { CheckProgress } from './check/calculate';
 export { openForCheck } from './check/open-for-check';
 export { clusterUsage, USAGE_LABELS, type ClusterUsage, type ClusterRange, type UsageCategory, type UsageEntry } from './usage';
+export { createImage, writeNewImage, type CreateOptions, type CreateLayout } from './create';
