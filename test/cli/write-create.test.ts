@@ -177,4 +177,23 @@ describe('cli write', function () {
     assert.ok(out.replace(/\s+/g, ' ').includes(hex.slice(0, 23)), out);
     assert.equal(qemuImg(['check', img], true).code, 0);
   });
+
+  (canWrite ? it : it.skip)('refuses images the engine must not write (corrupt bit, enabled bitmaps), leaving them untouched', async () => {
+    const corrupt = tmp.path('corrupt.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', corrupt, '1M']);
+    const bytes = readFileSync(corrupt);
+    bytes[79] |= 2; // incompatible feature bit 1: corrupt
+    writeFileSync(corrupt, bytes);
+    const bitmaps = tmp.path('bitmaps.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', bitmaps, '1M']);
+    qemuImg(['bitmap', '--add', bitmaps, 'b0']);
+    for (const [img, re] of [[corrupt, /corrupt/i], [bitmaps, /bitmap/i]] as const) {
+      const before = sha256File(img);
+      const r = await cli(['write', img, '0'], new Uint8Array(512).fill(1));
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.equal(sha256File(img), before, `${img} changed`);
+    }
+  });
 });
