@@ -64,6 +64,9 @@ export class HexView {
   private readonly track = el('div', 'hx-scroll');
   private readonly thumb = el('div', 'hx-thumb');
   private readonly status = el('span', 'hx-status');
+  /** Screen readers hear the cursor's offset and byte (the grid itself is drawn as merged spans). */
+  private readonly live = el('span', 'hx-live');
+  private lastAnnounced = '';
   private readonly gotoInput = el('input', 'hx-goto');
   private readonly inspector = el('tbody');
   private readonly partsBody = el('tbody');
@@ -158,12 +161,15 @@ export class HexView {
     const copyText = el('button', undefined, t('Copy text'));
     copyText.addEventListener('click', () => void this.copy('text'));
     this.status.setAttribute('role', 'status');
-    bar.append(this.gotoInput, go, this.partSelect, mode, bpr, grp, copyHex, copyText, this.status);
+    bar.append(this.gotoInput, go, this.partSelect, mode, bpr, grp, copyHex, copyText, this.status, this.live);
 
     const body = el('div', 'hx-body');
     this.grid.tabIndex = 0;
     this.grid.setAttribute('role', 'grid');
     this.grid.setAttribute('aria-label', t('Guest disk bytes'));
+    this.live.id = 'hx-live';
+    this.live.setAttribute('aria-live', 'polite');
+    this.grid.setAttribute('aria-describedby', 'hx-live');
     this.grid.append(this.head, this.rowsBox);
     this.grid.addEventListener('keydown', (e) => this.onKey(e));
     this.grid.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
@@ -246,6 +252,7 @@ export class HexView {
       txtBox.dataset.t = '1';
       const row: RowEls = { el: el('div', 'hx-row'), off: el('span', 'hx-off'), hex: new SpanPool(hexBox), txt: new SpanPool(txtBox), mark: el('span', 'hx-mark') };
       row.el.dataset.r = String(r);
+      row.el.setAttribute('role', 'row');
       row.el.append(row.off, hexBox, txtBox, row.mark);
       this.rows.push(row);
       this.rowsBox.append(row.el);
@@ -357,6 +364,7 @@ export class HexView {
     }
     this.renderScrollbar();
     this.renderInspector();
+    this.announce();
     const [vs, ve] = this.model.visibleRange();
     if (!complete) void this.cache.ensure(vs, ve);
     else {
@@ -394,6 +402,13 @@ export class HexView {
     const th = this.model.thumb(h);
     this.thumb.style.top = `${th.top}px`;
     this.thumb.style.height = `${th.height}px`;
+  }
+
+  private announce(): void {
+    const c = this.state.cursor;
+    const b = this.cache.byteAt(c);
+    const text = t('Offset {0}, LBA {1}, byte {2}', `0x${c.toString(16)}`, Math.floor(c / this.sectorSize), b === undefined ? '…' : `0x${byteHex(b)}`);
+    if (text !== this.lastAnnounced) this.live.textContent = this.lastAnnounced = text;
   }
 
   private renderInspector(): void {

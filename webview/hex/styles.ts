@@ -15,6 +15,7 @@ export const HEX_CSS = `
 .hx-toolbar button:hover, .hx-side button:hover { background: var(--vscode-button-secondaryHoverBackground, var(--vscode-button-hoverBackground)); }
 .hx-status { color: var(--vscode-descriptionForeground); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .hx-status.hx-err { color: var(--vscode-errorForeground); }
+.hx-live { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .hx-sub { color: var(--vscode-descriptionForeground); font-size: 90%; }
 .hx-body { flex: 1; display: flex; min-height: 0; }
 .hx-grid { flex: 1; min-width: 0; overflow: hidden; outline: none; font-family: var(--vscode-editor-font-family, monospace); font-size: var(--vscode-editor-font-size, 13px); white-space: pre; user-select: none; position: relative; }

@@ -77,6 +77,7 @@ describe('hex view in Chromium (standalone)', function () {
     await page.keyboard.press('Enter');
     await cursorIs(page, 65536);
     await settled(page);
+    assert.equal(await page.locator('#hx-live').textContent(), 'Offset 0x10000, LBA 128, byte 0x41'); // for screen readers
     // Click the 6th byte of the 3rd row in the hex column, then the 2nd character of the text column.
     const row = page.locator('.hx-rows > .hx-row').nth(2);
     const rowOffset = Number((await data(page)).topOffset) + 2 * 16;
