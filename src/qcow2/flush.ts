@@ -22,6 +22,8 @@ export class MetaWriteback {
   /** Guest data written to the image file / data file since the last sync. */
   imageDataUnsynced = false;
   dataFileUnsynced = false;
+  /** The image file must be at least this long (new clusters written only in part), by the next sync. */
+  extendTo = 0;
 
   constructor(private readonly dev: Qcow2Dev) {}
 
@@ -50,6 +52,7 @@ export class MetaWriteback {
 
   /** Writes dirty refcount slices (increments only; decrements are kept apart) and syncs. */
   async writeRefblocks(): Promise<void> {
+    await this.extendFile();
     await this.writeSlices(this.dirtyRefblocks);
     await this.syncImage();
   }
@@ -60,6 +63,7 @@ export class MetaWriteback {
       await this.dev.dataIo.fsync();
       this.dataFileUnsynced = false;
     }
+    await this.extendFile();
     if (this.dirtyRefblocks.size > 0 || this.imageDataUnsynced) {
       await this.writeSlices(this.dirtyRefblocks);
       await this.syncImage();
@@ -91,6 +95,16 @@ export class MetaWriteback {
       await io.fsync();
     }
     this.dev.restoreCacheLimits();
+  }
+
+  private async extendFile(): Promise<void> {
+    const io = this.dev.io;
+    if (this.extendTo === 0 || !io.truncate) return;
+    if ((await io.size()) < this.extendTo) {
+      await io.truncate(this.extendTo);
+      this.imageDataUnsynced = true;
+    }
+    this.extendTo = 0;
   }
 
   private async syncImage(): Promise<void> {

@@ -12,6 +12,7 @@ import type { BlockLayer, LayerRun, RunKind } from './layer';
 import { u32 } from './bytes';
 import { Qcow2Writer } from './write';
 import { prepareFirstWrite } from './write-gate';
+import { tryWriteInPlace } from './write-inplace';
 import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';
 import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './usage';
 
@@ -149,6 +150,7 @@ export class Qcow2Dev implements BlockLayer {
     }
     const writer = await this.getWriter();
     if (buf.length === 0) return;
+    if (await tryWriteInPlace(this, writer.meta, writer.wb, buf, offset)) return;
     await writer.mutex.run(() => writer.writeAt(buf, offset));
   }
 
@@ -292,7 +294,7 @@ export class Qcow2Dev implements BlockLayer {
     const pending = this.loading.get(key);
     if (pending) return pending;
     const load = (async () => {
-      if (key + bytes > this.fileSize) this.fileSize = await this.io.size();
+      if (key + bytes > this.fileSize) this.fileSize = Math.max(this.fileSize, await this.io.size());
       const err = validate();
       if (err) throw err;
       const data = new Uint8Array(bytes);
@@ -469,7 +471,8 @@ export class Qcow2Dev implements BlockLayer {
     const io = this.dataIo ?? this.io;
     const n = await readFully(io, dst, host);
     if (n < dst.length) {
-      if (io === this.io && host >= (this.fileSize = await io.size())) {
+      // The write path may have allocated past the file's current end (extended at the next flush).
+      if (io === this.io && host >= (this.fileSize = Math.max(this.fileSize, await io.size()))) {
         throw badImage(this.path, `data cluster at 0x${host.toString(16)} lies beyond the end of the file`);
       }
       dst.fill(0, n); // a short last cluster (or a sparse data file) reads as zeros, as in QEMU
@@ -479,7 +482,7 @@ export class Qcow2Dev implements BlockLayer {
   async readCompressedCluster(range: { offset: number; length: number }): Promise<Uint8Array> {
     if (this.lastCompressed?.key === range.offset) return this.lastCompressed.data;
     const { clusterSize } = this.info;
-    if (range.offset >= this.fileSize && range.offset >= (this.fileSize = await this.io.size())) {
+    if (range.offset >= this.fileSize && range.offset >= (this.fileSize = Math.max(this.fileSize, await this.io.size()))) {
       throw badImage(this.path, `compressed cluster at 0x${range.offset.toString(16)} lies beyond the end of the file`);
     }
     const want = Math.min(range.length, 2 * clusterSize + 512);

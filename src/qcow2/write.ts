@@ -245,7 +245,13 @@ export class Qcow2Writer {
   /** Allocates contiguous clusters for the planned new clusters, writes them with one request, updates entries. */
   private async writeNew(plans: ClusterPlan[], slice: MetaSlice, buf: Uint8Array, bufBase: number): Promise<void> {
     if (plans.length === 0) return;
+    const eof = this.dev.fileSize;
     const first = await this.allocClusters(plans.length);
+    if (plans.length === 1 && first * this.cs >= eof && (await this.writeIntoHole(plans[0], first * this.cs, buf, bufBase))) {
+      this.setEntry(slice, plans[0], first * this.cs);
+      this.wb.pendingDecrements.push(...plans[0].release);
+      return;
+    }
     const parts: Uint8Array[] = [];
     let start = 0;
     for (let i = 0; i < plans.length; i++) {
@@ -260,6 +266,25 @@ export class Qcow2Writer {
       this.setEntry(slice, plan, (first + i) * this.cs);
       this.wb.pendingDecrements.push(...plan.release);
     });
+  }
+
+  /**
+   * A new cluster past the old end of the file reads as zeros already: when its padding would be zeros too,
+   * write just the new bytes; the file is extended to the cluster's end before the next flush (QEMU zeroes
+   * the cluster with fallocate for the same saving). Returns false when this shortcut does not apply.
+   */
+  private async writeIntoHole(plan: ClusterPlan, host: number, buf: Uint8Array, bufBase: number): Promise<boolean> {
+    const io = this.dev.io;
+    if (plan.mode !== 'fresh' || !io.truncate || this.dev.dataIo) return false;
+    const [from, to] = this.span(plan);
+    for (let s = Math.floor(from / this.sub); s < Math.ceil(to / this.sub); s++) {
+      if (plan.states[s] === 'unalloc' && this.dev.backing) return false;
+    }
+    await this.writeData(host + plan.a, buf.subarray(plan.guest + plan.a - bufBase, plan.guest + plan.b - bufBase));
+    // The file is extended to the cluster's end by the next flush (later appends usually do it first).
+    this.wb.extendTo = Math.max(this.wb.extendTo, host + this.cs);
+    if (this.dev.fileSize < host + this.cs) this.dev.fileSize = host + this.cs;
+    return true;
   }
 
   /** Points the L2 entry at `host` with COPIED set and the written subclusters allocated; dirty only if it changed. */
