@@ -35,7 +35,9 @@ const titleEl = h('span', { class: 'title' });
 const badges = h('span', { class: 'badges' });
 const header = h('header', { class: 'bar' }, icon('database'), titleEl, badges);
 const body = h('div', { class: 'body' }, h('div', { class: 'loading' }, h('vscode-progress-ring'), t('Opening image…')));
-setChildren(app, header, body);
+const statusLine = h('div', { class: 'status-line', role: 'status', hidden: true });
+statusLine.addEventListener('click', () => (statusLine.hidden = true));
+setChildren(app, header, body, statusLine);
 
 let views: View[] = [];
 let tabs: HTMLElement & { selectedIndex: number };
@@ -127,7 +129,8 @@ onMessage((m) => {
       ctx.sectorSize = m.settings.sectorSize;
       break;
     case 'error':
-      console.warn(m.message);
+      statusLine.textContent = m.message;
+      statusLine.hidden = false;
       break;
   }
   for (const v of views) v.handle(m);

@@ -34,9 +34,9 @@ function u64(b: Buffer, at: number): number {
 
 /**
  * A 64 MiB image with one corruption (a data cluster whose refcount is 0) and one leak (a cluster past the
- * data with refcount 1 that nothing references), as qemu-img check reports them.
+ * data with refcount 1 that nothing references), as qemu-img check reports them. With `corrupt` false, only the leak.
  */
-export function makeCorrupted(path: string): { corruptCluster: number; leakedCluster: number } {
+export function makeCorrupted(path: string, corrupt = true): { corruptCluster: number; leakedCluster: number } {
   img('create', '-q', '-f', 'qcow2', path, '64M');
   io(path, 'write -P 0xab 0 128k');
   const map = JSON.parse(img('map', '--output=json', path)) as { start: number; data: boolean; offset?: number }[];
@@ -55,7 +55,7 @@ export function makeCorrupted(path: string): { corruptCluster: number; leakedClu
     const leakedCluster = Math.ceil(size / cs);
     ftruncateSync(fd, (leakedCluster + 1) * cs);
     const zero = Buffer.alloc(2);
-    writeSync(fd, zero, 0, 2, refblock + corruptCluster * 2);
+    if (corrupt) writeSync(fd, zero, 0, 2, refblock + corruptCluster * 2);
     const one = Buffer.from([0, 1]);
     writeSync(fd, one, 0, 2, refblock + leakedCluster * 2);
     return { corruptCluster, leakedCluster };
