@@ -13,14 +13,15 @@ const MAX_GAP = 256 * 1024;
 const READS_IN_FLIGHT = 4;
 
 /** Reads `length` bytes at `offset`; whatever lies past the end of the file reads as zeros. */
-export async function readZeroFilled(io: Qcow2IoOps, offset: number, length: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(length);
+export async function readZeroFilled(io: Qcow2IoOps, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+  const buf = into ? into.subarray(0, length) : new Uint8Array(length);
   let done = 0;
   while (done < length) {
     const n = await io.readAt(buf.subarray(done), offset + done);
     if (n <= 0) break;
     done += n;
   }
+  if (into && done < length) buf.fill(0, done);
   return buf;
 }
 
@@ -69,9 +70,14 @@ export async function forEachRegion<T>(
     i = j;
   }
   const pending: Promise<Uint8Array>[] = [];
+  // Buffers are reused once visited: fresh ones would cost a page fault per 4 KiB on every read.
+  const spare: Uint8Array[] = [];
   const fetch = (c: number): void => {
     if (c < chunks.length && pending[c] === undefined) {
-      pending[c] = readZeroFilled(io, chunks[c].start, chunks[c].end - chunks[c].start);
+      const len = chunks[c].end - chunks[c].start;
+      let buf = spare.pop();
+      if (!buf || buf.length < len) buf = new Uint8Array(Math.max(len, Math.min(MAX_SPAN, 1 << 20)));
+      pending[c] = readZeroFilled(io, chunks[c].start, len, buf);
       pending[c].catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
     }
   };
@@ -87,5 +93,6 @@ export async function forEachRegion<T>(
       if (done) await done;
     }
     opts.onRegions?.(last);
+    spare.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.buffer.byteLength - chunk.byteOffset));
   }
 }
