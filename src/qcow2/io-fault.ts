@@ -30,6 +30,11 @@ export interface PowerLossOptions {
   /** Chance that each unsynced write survives the power loss (default 0: all are lost). */
   keepProbability?: number;
   seed?: number;
+  /**
+   * Torn writes: a surviving unsynced write lands only in part, each 512-byte sector kept or not (disks promise
+   * sector atomicity at best). The write that met the power loss may also land in part.
+   */
+  tornWrites?: boolean;
   /** A lying disk: fsync reports success but makes nothing durable (to prove the crash tests can fail). */
   lyingSync?: boolean;
   /** Files on one machine share the power: writes are counted across them and the loss hits them all. */
@@ -89,6 +94,8 @@ export class PowerLossIo implements Qcow2IoOps {
     this.power.writes++;
     if (this.power.writes >= this.opts.failAtWrite) {
       this.power.lost = true;
+      // With torn writes, the interrupted write may have reached some sectors.
+      if (this.opts.tornWrites) this.pending.push({ kind: 'write', offset, data: buf.slice() });
       this.alive();
     }
     await this.current.writeAt(buf, offset);
@@ -123,7 +130,18 @@ export class PowerLossIo implements Qcow2IoOps {
     const disk = new MemIo(this.durable.bytes(), this.path);
     const keep = this.opts.keepProbability ?? 0;
     const random = seededRandom(this.opts.seed ?? 1);
-    for (const op of this.pending) if (keep > 0 && random() < keep) await apply(disk, op);
+    for (const op of this.pending) {
+      if (keep <= 0 || random() >= keep) continue;
+      if (op.kind === 'write' && this.opts.tornWrites) {
+        // Sector by sector, aligned to the file's 512-byte sectors.
+        for (let s = op.offset - (op.offset % 512); s < op.offset + op.data.length; s += 512) {
+          if (random() < 0.5) continue;
+          const a = Math.max(s, op.offset);
+          const b = Math.min(s + 512, op.offset + op.data.length);
+          await disk.writeAt(op.data.subarray(a - op.offset, b - op.offset), a);
+        }
+      } else await apply(disk, op);
+    }
     return disk.bytes();
   }
 

@@ -37,6 +37,21 @@ describe('fault-injecting IO', () => {
     assert.notDeepEqual(a, await run(8));
   });
 
+  it('PowerLossIo: torn writes keep whole 512-byte sectors only, including parts of the interrupted write', async () => {
+    const io = new PowerLossIo(new Uint8Array(8192), 'img', { failAtWrite: 2, keepProbability: 1, tornWrites: true, seed: 3 });
+    await io.writeAt(new Uint8Array(4096).fill(1), 1024);
+    await assert.rejects(io.writeAt(new Uint8Array(3000).fill(2), 6000), /power lost/);
+    const img = await io.crashImage();
+    for (let sec = 0; sec < 16; sec++) {
+      const vals = new Set(img.subarray(sec * 512, sec * 512 + 512));
+      if (sec >= 2 && sec < 10) assert.ok(vals.size === 1, `sector ${sec} is torn inside`);
+    }
+    const ones = img.filter((v) => v === 1).length;
+    assert.ok(ones > 0 && ones < 4096, `some but not all sectors of the first write survive (${ones})`);
+    const twos = img.filter((v) => v === 2).length;
+    assert.ok(twos > 0 && twos < 3000, `the interrupted write landed in part (${twos})`);
+  });
+
   it('PowerLossIo: truncation is volatile too', async () => {
     const io = new PowerLossIo(bytes(1, 2, 3, 4), 'img', { failAtWrite: Infinity });
     await io.truncate(2);

@@ -44,11 +44,13 @@ describe('crash safety: power loss after the N-th write', function () {
         const ns = pickNs(total, spec.dense, LONG ? Infinity : spec.budget);
         let leaky = 0;
         for (const n of ns) {
-          // Every N drops all unsynced writes; every other N (every N with Q2I_LONG=1) also keeps a random half.
+          // Every N drops all unsynced writes; every other N (every N with Q2I_LONG=1) also keeps a random half,
+          // on every fourth N as torn writes (random 512-byte sectors of each).
           for (const keep of LONG || n % 2 ? [0, 0.5] : [0]) {
-            const { io, data } = files({ failAtWrite: n, keepProbability: keep, seed: seed + n });
+            const torn = keep > 0 && (LONG || n % 4 === 1);
+            const { io, data } = files({ failAtWrite: n, keepProbability: keep, seed: seed + n, tornWrites: torn });
             const outcome = await runWithIo(w, io, false, data);
-            const label = `${w.name}, power lost at write ${n}/${total}, ${keep ? 'random half of unsynced writes kept' : 'unsynced writes dropped'}`;
+            const label = `${w.name}, power lost at write ${n}/${total}, ${keep ? `random half of unsynced writes kept${torn ? ', torn into sectors' : ''}` : 'unsynced writes dropped'}`;
             const { leaks } = await verifyCrashImage(await io.crashImage(), tmp.path('crash.qcow2'), tmp.path('crash.raw'), initialRaw, w, outcome, label, await data?.crashImage());
             if (leaks > 0) leaky++;
           }
