@@ -14,6 +14,8 @@ export interface CorruptCase {
   dataMayChange?: boolean;
   /** qemu-img check -r all gives up on this image (exit 1) where we repair it: we must end clean. */
   qemuRepairFails?: boolean;
+  /** qemu-img's -r all reports success but leaves a corruption (its bitmap re-store frees a reference). */
+  qemuRepairIncomplete?: boolean;
   /** A repair we do not implement yet (qemu-img rewrites the snapshot table): ours may end less clean. */
   unsupportedRepair?: string;
 }
@@ -35,6 +37,24 @@ function withSnapshot(path: string): void {
 function compressed(path: string): void {
   qemuImg(['create', '-f', 'qcow2', path, '64M']);
   io(path, ['write -c -P 0x11 0 64k', 'write -c -P 0x12 64k 64k', 'write -P 0x13 1M 64k']);
+}
+
+function withBitmap(path: string): void {
+  basic(path);
+  qemuImg(['bitmap', '--add', path, 'b0']);
+  io(path, ['write -P 0x66 4M 1M']); // dirties the bitmap: it gets a data cluster when stored
+}
+
+/** Offset of the first bitmap's table (first directory entry), from the bitmaps header extension. */
+function bitmapTable(l: Layout): number {
+  let off = l.p.u32(100);
+  for (;;) {
+    const type = l.p.u32(off);
+    const len = l.p.u32(off + 4);
+    if (type === 0) throw new Error('no bitmaps extension');
+    if (type === 0x23852875) return Number(l.p.u64(Number(l.p.u64(off + 8 + 16))));
+    off += 8 + Math.ceil(len / 8) * 8;
+  }
 }
 
 function extL2(path: string): void {
@@ -146,6 +166,17 @@ export const CORRUPT_CASES: CorruptCase[] = [
     make: compressed,
     dataMayChange: true,
     corrupt: (l) => l.setL2Entry(1, COMPRESSED | BigInt(l.p.size + 20 * l.cs)),
+  },
+  {
+    name: 'bitmap data cluster pointing at the L2 table',
+    make: withBitmap,
+    qemuRepairIncomplete: true,
+    corrupt: (l) => l.p.setU64(bitmapTable(l), BigInt(l.l2Offset())),
+  },
+  {
+    name: 'bitmap table entry with reserved bits (qemu-img cannot open it)',
+    make: withBitmap,
+    corrupt: (l) => l.p.setU64(bitmapTable(l), l.p.u64(bitmapTable(l)) | 2n),
   },
   {
     name: 'dirty lazy-refcounts image with a stale refcount',

@@ -528,16 +528,8 @@ export class Calculator {
         const lo = u32(table, i * 8 + 4);
         const offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
         const bad = hi & 0xff000000 || lo & 0x1fe || offset % cs !== 0 || (offset !== 0 && lo & 1);
-        if (bad) {
-          this.finding({
-            kind: 'bitmaps',
-            severity: 'corruption',
-            hostOffset: bm.tableOffset + i * 8,
-            message: `bitmap '${bm.name}' table entry ${i} is invalid (0x${hex64(hi, lo)})`,
-            qemuLine: `ERROR bitmap '${bm.name}' table entry ${i} is invalid`,
-          });
-          continue;
-        }
+        // QEMU loads bitmaps when it opens the image and cannot open it with a bad table entry.
+        if (bad) throw new CheckAbort(`ERROR could not read the table of bitmap '${bm.name}': entry ${i} is invalid (0x${hex64(hi, lo)})`);
         if (offset) this.inc(offset, cs, Owner.BitmapData);
       }
     }
