@@ -107,6 +107,23 @@ describe('hex view: page cache', () => {
     assert.equal(c.byteAt(4 * TiB - 1), (4 * TiB - 1) & 0xff);
   });
 
+  it('keeps at most 4 fetches in flight and skips pages a fast drag only passed over', async () => {
+    const pending: Array<{ offset: number; go: () => void }> = [];
+    const fetcher = (offset: number, length: number) =>
+      new Promise<FetchedRange>((resolve) => pending.push({ offset, go: () => resolve({ data: new Uint8Array(length), runs: [] }) }));
+    const c = new PageCache(fetcher, 1 << 30, 4096, 64);
+    const done: Promise<void>[] = [];
+    for (let i = 0; i < 10; i++) done.push(c.ensure(i * 100 * 4096, i * 100 * 4096 + 100)); // ten views, one page each
+    assert.deepEqual(pending.map((p) => p.offset / 4096), [0, 100, 200, 300]); // capped at 4
+    // The first four answer: the queue is served newest first and only the last view's page is still wanted.
+    for (const p of pending.splice(0)) p.go();
+    await new Promise((r) => setTimeout(r, 0));
+    assert.deepEqual(pending.map((p) => p.offset / 4096), [900]);
+    pending[0].go();
+    await Promise.all(done); // every ensure() settles, fetched or skipped
+    assert.ok(c.get(900) && !c.get(500));
+  });
+
   it('never evicts the pages on screen, even over its bound', async () => {
     const { f } = fakeFetcher(1 << 30);
     const c = new PageCache(f, 1 << 30, 4096, 2);

@@ -44,6 +44,10 @@ const UNALLOCATED = SOURCE_KINDS.indexOf('unallocated');
 export class PageCache {
   private readonly pages = new Map<number, Page>();
   private readonly inflight = new Map<number, Promise<void>>();
+  private readonly queue: number[] = [];
+  private readonly waiters = new Map<number, Array<() => void>>();
+  /** Pages of the latest ensure() (what is on screen). */
+  private wanted = new Set<number>();
   private generation = 0;
   readonly stats: CacheStats = { pages: 0, peakPages: 0, fetches: 0, maxFetchMs: 0, lastFetchMs: 0 };
   /** Called after a page arrives (the view redraws). */
@@ -57,6 +61,8 @@ export class PageCache {
     readonly pageSize = PAGE_SIZE,
     readonly maxPages = MAX_PAGES,
     private readonly now: () => number = () => performance.now(),
+    /** Page requests in flight at once: a drag over the disk must not queue dozens ahead of the final view. */
+    readonly maxInflight = 4,
   ) {}
 
   pageIndex(offset: number): number {
@@ -79,26 +85,58 @@ export class PageCache {
     return p ? p.data[offset - p.offset] : undefined;
   }
 
-  /** Loads the pages covering [start, end) that are missing or stale; resolves when all have arrived. */
+  /**
+   * Loads the pages covering [start, end) that are missing or stale; resolves when they have arrived, or when a
+   * later call no longer wants them (a fast scroll or drag skips the pages it only passed over).
+   */
   async ensure(start: number, end: number): Promise<void> {
     const first = this.pageIndex(start);
     const last = this.pageIndex(Math.max(start, end - 1));
-    const pinned = new Set<number>();
+    const wanted = new Set<number>();
+    for (let i = first; i <= last && i * this.pageSize < this.size; i++) wanted.add(i);
+    this.wanted = wanted;
     const waits: Promise<void>[] = [];
-    for (let i = first; i <= last && i * this.pageSize < this.size; i++) {
-      pinned.add(i);
+    for (const i of wanted) {
       const p = this.get(i);
       if (p && !p.stale) continue;
-      waits.push(this.load(i, pinned));
+      waits.push(this.request(i));
     }
     await Promise.all(waits);
   }
 
-  /** Starts loading the page holding `offset` if it is not cached (the view asks for the rows just off screen). */
+  /** Starts loading the page holding `offset` if it is not cached and the link is idle enough (rows just off screen). */
   prefetch(offset: number): void {
-    if (offset < 0 || offset >= this.size) return;
+    if (offset < 0 || offset >= this.size || this.inflight.size >= this.maxInflight) return;
     const idx = this.pageIndex(offset);
-    if (!this.pages.has(idx) && !this.inflight.has(idx)) void this.load(idx, new Set([idx]));
+    if (!this.pages.has(idx) && !this.inflight.has(idx)) void this.load(idx, new Set([idx, ...this.wanted]));
+  }
+
+  /** A page load, at most `maxInflight` at a time; the rest wait in a queue served newest first. */
+  private request(index: number): Promise<void> {
+    if (this.inflight.has(index) || this.inflight.size < this.maxInflight) return this.load(index, this.wanted);
+    return new Promise((resolve) => {
+      const ws = this.waiters.get(index);
+      if (ws) ws.push(resolve);
+      else {
+        this.waiters.set(index, [resolve]);
+        this.queue.push(index);
+      }
+    });
+  }
+
+  /** Serves the queue after a load finishes; queued pages no longer on screen are dropped unfetched. */
+  private pump(): void {
+    while (this.inflight.size < this.maxInflight && this.queue.length > 0) {
+      const index = this.queue.pop()!;
+      const ws = this.waiters.get(index) ?? [];
+      this.waiters.delete(index);
+      const done = () => ws.forEach((w) => w());
+      if (!this.wanted.has(index)) {
+        done();
+        continue;
+      }
+      void this.load(index, this.wanted).then(done);
+    }
   }
 
   private load(index: number, pinned: Set<number>): Promise<void> {
@@ -129,6 +167,7 @@ export class PageCache {
         this.onError(err);
       } finally {
         this.inflight.delete(index);
+        this.pump();
       }
     })();
     this.inflight.set(index, job);
