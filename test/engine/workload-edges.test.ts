@@ -1,5 +1,6 @@
 /** Hand-picked write edges: first and last byte, odd virtual sizes, whole clusters and tables, bad ranges. */
 import { strict as assert } from 'node:assert';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { openImage } from '../../src/qcow2/open';
 import { createImage } from '../../src/qcow2/create';
 import { qemuImg, scratchDir, sha256File } from '../helpers/qemu';
@@ -87,5 +88,27 @@ describe('write edges (engine writeAt)', function () {
     }
     assert.equal(sha256File(img.path), before);
     assert.equal(qemuImg(['check', img.path], true).code, 0);
+  });
+
+  it('clears unknown autoclear feature bits before the first write (as QEMU does)', async () => {
+    const img = await makeWriteImage('plain', tmp.path);
+    const bytes = readFileSync(img.path);
+    bytes[95] |= 0x20; // autoclear bit 5: unknown to everyone
+    bytes[91] |= 0x01; // autoclear bit 32: unknown
+    writeFileSync(img.path, bytes);
+    const model = RawModel.fromImage(img.path, tmp.path('autoclear.raw'));
+    const op: WriteOp = { offset: 12345, length: 777, dataSeed: 9 };
+    const dev = await openImage(img.path, { readOnly: false });
+    try {
+      await dev.writeAt(opData(op), op.offset);
+      await dev.fsyncRange(0, img.virtualSize);
+    } finally {
+      await dev.close();
+    }
+    model.apply([op]);
+    const after = readFileSync(img.path);
+    assert.equal(after[95] & 0x20, 0, 'unknown autoclear bit 5 must be cleared');
+    assert.equal(after[91] & 0x01, 0, 'unknown autoclear bit 32 must be cleared');
+    verifyAfterWorkload(img.path, model, takeBaseline(img.path, [], tmp.path), tmp.path, 'autoclear');
   });
 });
