@@ -131,8 +131,10 @@ export class HexView {
     this.gotoInput.placeholder = t('offset, 0x…, 4K, lba 2048');
     this.gotoInput.setAttribute('aria-label', t('Go to offset or LBA (Ctrl+G)'));
     this.gotoInput.addEventListener('keydown', (e) => {
+      // Keys we handle stay here; others reach VS Code's keybindings (Ctrl+S saves from the box too).
       if (e.key === 'Enter') this.goToText(this.gotoInput.value);
       else if (e.key === 'Escape') this.grid.focus();
+      else return;
       e.stopPropagation();
     });
     const go = el('button', undefined, t('Go'));
@@ -305,7 +307,7 @@ export class HexView {
   /** Draws now (tests and the bench call it directly). Returns true when every visible byte was loaded. */
   render(): boolean {
     const t0 = performance.now();
-    const { bytesPerRow: bpr, group, mode } = this.state;
+    const { bytesPerRow: bpr, mode } = this.state;
     const size = this.model.size;
     const [selLo, selHi] = this.selection();
     const cursor = this.state.cursor;

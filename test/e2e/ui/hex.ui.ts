@@ -94,8 +94,11 @@ describe('hex view (UI)', function () {
   it('goes to an LBA, types bytes, saves, and qemu-io reads them', async () => {
     const view = await openHex(wb, 'big4t.qcow2');
     await settled(view);
-    await view.locator('.hx-goto').fill('lba 2048');
-    await view.locator('.hx-goto').press('Enter');
+    // Ctrl+G reaches the hex view's go-to box (not VS Code's Go to Line).
+    await view.locator('.hx-grid').click();
+    await view.locator('.hx-grid').press('Control+g');
+    await wb.page.keyboard.type('lba 2048');
+    await wb.page.keyboard.press('Enter');
     await view.locator(`.hx-root[data-cursor="${2048 * 512}"]`).waitFor();
     const s = await settled(view);
     console.log(`      hex: go to LBA 2048 drawn in ${s.gotoMs} ms (view's own measure)`);
