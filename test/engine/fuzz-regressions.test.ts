@@ -130,6 +130,30 @@ describe('fuzz regressions: allocations sized by the image', function () {
   });
 });
 
+describe('fuzz regressions: writes', function () {
+  this.timeout(60_000);
+
+  // Finding 2 (crash-20141438…, 2026-11-25): an allocated, COPIED L2 entry pointing far past the end of the file
+  // was written in place, growing the image file to that offset (48320974825433600 in the fuzzer's MemIo; EFBIG or
+  // a multi-TiB sparse file on a real disk). Expected: the write is refused as a metadata error; the file keeps its size.
+  it('an in-place write to a data cluster far beyond the end of the file is refused', async () => {
+    const b = image('cluster_size=4096', '1M', ['write -q -P 0x11 0 4k']);
+    const l2 = u32(b, u32(b, 44) + 4) & ~0x1ff;
+    setU32(b, l2, 0x80000000 | 0x2000); // COPIED, host 2^45
+    setU32(b, l2 + 4, 0);
+    const io = new MemIo(b, 'w.qcow2', false);
+    const dev = await openImage('w.qcow2', { openIo: async () => io });
+    await assert.rejects(dev.writeAt(new Uint8Array(512).fill(1), 0), (err: Qcow2Error) => {
+      assert.ok(err instanceof Qcow2Error, String(err));
+      assert.match(err.message, /beyond the end of the file|past the end of the file/);
+      return true;
+    });
+    await dev.close().catch(() => undefined);
+    assert.ok((await io.size()) < 1024 * 1024, `the file grew to ${await io.size()} bytes`);
+    await fuzzImage(b);
+  });
+});
+
 describe('fuzz target on the seed corpus', function () {
   this.timeout(120_000);
 

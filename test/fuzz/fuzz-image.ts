@@ -5,7 +5,7 @@
  * regression tests (test/engine/fuzz-regressions.test.ts), so a crash reproduces the same way in both.
  */
 import type { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
-import { checkOnly, repairOnce, stages, usageOnly, type StageContext } from './stages';
+import { checkOnly, cliOnly, repairOnce, stages, usageOnly, type StageContext } from './stages';
 import { expectEngineError } from './finding';
 import { openFuzzImage } from './fuzz-io';
 
@@ -19,6 +19,7 @@ export async function fuzzImage(data: Uint8Array): Promise<void> {
   const bytes = new Uint8Array(data); // never alias the fuzzer's buffer
   const clean = SKIP.has('check') ? false : await checkOnly(bytes);
   if (!SKIP.has('usage')) await usageOnly(bytes);
+  if (!SKIP.has('cli')) await cliOnly(bytes);
   if (!clean && !SKIP.has('repair')) await repairOnce(bytes);
   let dev: Qcow2Dev;
   try {

@@ -8,6 +8,11 @@ import { mapEntries } from '../../src/qcow2/map';
 import { checkImage } from '../../src/qcow2/check/check';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';
 import { clusterUsage } from '../../src/qcow2/usage';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { main as cliMain } from '../../src/cli/cli';
 import { FuzzFinding, expectEngineError } from './finding';
 import { BoundedMemIo, openFuzzIo, ReadOnlyGuardIo, FUZZ_PATH } from './fuzz-io';
 
@@ -170,6 +175,35 @@ export async function usageOnly(bytes: Uint8Array): Promise<void> {
   } catch (err) {
     expectEngineError(err, 'usage');
   }
+}
+
+let cliDir: string | undefined;
+
+/**
+ * The CLI end to end on a real file: info, check and usage (header-only or chain-free opens, so a fuzzed backing
+ * name never makes it open another real file). Each must exit 0..3 (or 63, check's "not a qcow2 image"), failing with exactly one line on
+ * stderr that is not an "internal error"; the file must be unchanged.
+ */
+export async function cliOnly(bytes: Uint8Array): Promise<void> {
+  if (!cliDir) {
+    const dir = (cliDir = mkdtempSync(join(tmpdir(), 'q2i-fuzz-cli-')));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const path = join(cliDir, 'image.qcow2');
+  writeFileSync(path, bytes);
+  for (const argv of [['info', '--output=json', path], ['check', '--output=json', path], ['usage', '--output=json', path]]) {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    out.resume(); // discard, so large outputs never wait for a reader
+    let stderr = '';
+    err.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await cliMain(argv, { stdout: out, stderr: err, stdin: Readable.from([]) });
+    const what = `${argv[0]}: exit ${code}, stderr ${JSON.stringify(stderr.slice(0, 300))}`;
+    if (/internal error/.test(stderr)) throw new FuzzFinding(`cli ${what}`);
+    if ((code === 1 || code === 63) && stderr && !/^qcow2-inspector: [^\n]+\n$/.test(stderr)) throw new FuzzFinding(`cli ${what}: not one line`);
+    if (!(code >= 0 && code <= 3) && code !== 63) throw new FuzzFinding(`cli ${what}`); // 63: qemu-img check's "format does not support checks"
+  }
+  if (Buffer.compare(readFileSync(path), bytes) !== 0) throw new FuzzFinding('cli: a read-only command changed the file');
 }
 
 /** `check -r all` on a writable copy of an image with problems; the repaired image must then check clean of corruption. */
