@@ -12,7 +12,6 @@ import type { BlockLayer, LayerRun, RunKind } from './layer';
 import { u32 } from './bytes';
 import { Qcow2Writer } from './write';
 import { prepareFirstWrite } from './write-gate';
-import { tryWriteInPlace } from './write-inplace';
 import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';
 import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './usage';
 
@@ -84,6 +83,7 @@ export class Qcow2Dev implements BlockLayer {
   readonly refblockCacheBase: number;
   /** The write path, created by the first write (write.ts). */
   private writer?: Qcow2Writer;
+  private writerPending?: Promise<Qcow2Writer>;
 
   constructor(
     readonly path: string,
@@ -148,10 +148,10 @@ export class Qcow2Dev implements BlockLayer {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > this.info.virtualSize) {
       throw new Qcow2Error('range', `write of ${buf.length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
-    const writer = await this.getWriter();
+    // No await before submit once the writer exists: concurrent writes keep their issue order.
+    const writer = this.writer ?? (await this.getWriter());
     if (buf.length === 0) return;
-    if (await tryWriteInPlace(this, writer.meta, writer.wb, buf, offset)) return;
-    await writer.mutex.run(() => writer.writeAt(buf, offset));
+    await writer.submit(buf, offset);
   }
 
   /** Writes dirty L2/refcount metadata to disk in the crash-safe order. */
@@ -179,13 +179,18 @@ export class Qcow2Dev implements BlockLayer {
     });
   }
 
-  private async getWriter(): Promise<Qcow2Writer> {
-    if (this.writer) return this.writer;
-    await this.prepIo();
-    if (this.writer) return this.writer;
-    await prepareFirstWrite(this);
-    if (!this.writer) this.writer = new Qcow2Writer(this);
-    return this.writer;
+  /** The writer, created once (after the first-write checks); concurrent first writes share one creation. */
+  private getWriter(): Promise<Qcow2Writer> {
+    if (this.writer) return Promise.resolve(this.writer);
+    this.writerPending ??= (async () => {
+      await this.prepIo();
+      await prepareFirstWrite(this);
+      this.writer = new Qcow2Writer(this);
+      return this.writer;
+    })().finally(() => {
+      this.writerPending = undefined;
+    });
+    return this.writerPending;
   }
 
   /** Back to the configured cache sizes once dirty slices are written. */

@@ -14,6 +14,7 @@ import { MetadataMap } from './overlap';
 import type { MetaSlice, Qcow2Dev } from './qcow2-dev';
 import { Refcounts } from './refcount';
 import { AsyncMutex } from './mutex';
+import { planInPlace, writeInPlaceRuns } from './write-inplace';
 
 /** Largest guest range handled (and buffered) at once. */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -60,6 +61,37 @@ export class Qcow2Writer {
     this.alloc = new ClusterAllocator(this.rc, dev.fileSize);
     this.rc.ends = this.alloc;
     this.rc.onFreed = (c) => this.alloc.noteFreed(c);
+  }
+
+  /** Writes from the slow path still queued or running; fast overwrites wait while there are any. */
+  private slowActive = 0;
+  /** Fast in-place overwrites in flight, with their guest ranges. */
+  private readonly inFlight = new Map<Promise<void>, [number, number]>();
+
+  /**
+   * Entry point for guest writes. Overlapping writes land in issue order: an overwrite of clusters this image
+   * owns (mapping cached) goes straight to disk without the mutex, unless a queued write or an overlapping
+   * in-flight one is ahead of it; everything else takes the mutex after the fast writes issued before it.
+   */
+  submit(buf: Uint8Array, offset: number): Promise<void> {
+    const end = offset + buf.length;
+    const overlaps = [...this.inFlight.values()].some(([s, e]) => s < end && offset < e);
+    if (this.slowActive === 0 && !overlaps) {
+      const hosts = planInPlace(this.dev, buf, offset);
+      if (hosts) {
+        const p = writeInPlaceRuns(this.dev, this.meta, this.wb, hosts, buf, offset);
+        this.inFlight.set(p, [offset, end]);
+        return p.finally(() => this.inFlight.delete(p));
+      }
+    }
+    this.slowActive++;
+    const before = [...this.inFlight.keys()];
+    return this.mutex
+      .run(async () => {
+        await Promise.allSettled(before);
+        await this.writeAt(buf, offset);
+      })
+      .finally(() => this.slowActive--);
   }
 
   async writeAt(buf: Uint8Array, offset: number): Promise<void> {
