@@ -11,16 +11,19 @@ class FakeDoc implements WatchedDocument {
   dirty = false;
   reverted = 0;
   private readonly events = new EventEmitter();
-  constructor(readonly path: string) {}
-  readonly journal = {
-    get isDirty() {
-      return doc().dirty;
-    },
-    revert: () => {
-      this.dirty = false;
-      this.reverted++;
-    },
-  };
+  readonly journal: WatchedDocument['journal'];
+  constructor(readonly path: string) {
+    const doc = this;
+    this.journal = {
+      get isDirty() {
+        return doc.dirty;
+      },
+      revert() {
+        doc.dirty = false;
+        doc.reverted++;
+      },
+    };
+  }
   async reload(): Promise<void> {
     this.reloads++;
     this.events.emit('state', 'reloaded');
@@ -32,7 +35,6 @@ class FakeDoc implements WatchedDocument {
   }
 }
 let current: FakeDoc;
-const doc = () => current;
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms = 3000): Promise<void> {
