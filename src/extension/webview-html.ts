@@ -1,20 +1,6 @@
 /** The webview's HTML: a strict CSP with a per-load nonce; scripts and styles only from dist/. */
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-
-export function nonce(): string {
-  return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '');
-}
-
-export function contentSecurityPolicy(cspSource: string, n: string): string {
-  return [
-    "default-src 'none'",
-    `img-src ${cspSource} data:`,
-    `font-src ${cspSource}`,
-    `style-src ${cspSource} 'nonce-${n}'`,
-    `script-src 'nonce-${n}'`,
-  ].join('; ');
-}
+import { contentSecurityPolicy, nonce } from './csp';
 
 export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
   const n = nonce();
