@@ -10,7 +10,10 @@ import { parseHeader } from '../header';
 import { u32 } from '../bytes';
 import { Qcow2Dev } from '../qcow2-dev';
 
-/** Opens an image file for checking: header parsed and validated, tables not loaded. */
+/**
+ * Opens an image file for checking: header parsed and validated, tables not loaded. LUKS-encrypted images
+ * open too (their metadata is plain); such a device must not be used to read guest data.
+ */
 export async function openForCheck(path: string, readOnly: boolean, openIo?: (p: string, ro: boolean) => Promise<Qcow2IoOps>): Promise<Qcow2Dev> {
   const io = await (openIo ?? NodeFileIo.open)(path, readOnly);
   try {
@@ -31,7 +34,12 @@ export async function devForCheck(io: Qcow2IoOps, readOnly: boolean): Promise<Qc
     await readFully(io, buf, 0);
   }
   // Table extents are checked against the file by the check itself, not here: pretend the file is huge.
-  const header = parseHeader(buf, io.path, Math.max(fileSize, Number.MAX_SAFE_INTEGER));
+  // Encrypted images are checked too: the check reads metadata only (and counts the LUKS header), never data.
+  const cryptMethod = buf.length >= 36 ? u32(buf, 32) : 0;
+  const plain = cryptMethod === 2 ? buf.slice() : buf;
+  if (plain !== buf) plain.fill(0, 32, 36);
+  const header = parseHeader(plain, io.path, Math.max(fileSize, Number.MAX_SAFE_INTEGER));
+  header.cryptMethod = cryptMethod;
   const dev = new Qcow2Dev(io.path, header, { readOnly }, io);
   dev.fileSize = fileSize;
   return dev;
