@@ -200,7 +200,10 @@ export async function cliOnly(bytes: Uint8Array): Promise<void> {
     const code = await cliMain(argv, { stdout: out, stderr: err, stdin: Readable.from([]) });
     const what = `${argv[0]}: exit ${code}, stderr ${JSON.stringify(stderr.slice(0, 300))}`;
     if (/internal error/.test(stderr)) throw new FuzzFinding(`cli ${what}`);
-    if ((code === 1 || code === 63) && stderr && !/^qcow2-inspector: [^\n]+\n$/.test(stderr)) throw new FuzzFinding(`cli ${what}: not one line`);
+    // check, like qemu-img check, may print its ERROR lines first; the failure itself is the last, single line.
+    const failure = argv[0] === 'check' ? stderr.replace(/^(ERROR[^\n]*\n)+/, '') : stderr;
+    if ((code === 1 || code === 63) && stderr && !/^qcow2-inspector: [^\n]+\n$/.test(failure)) throw new FuzzFinding(`cli ${what}: not one line`);
+    if (/\n\s+at /.test(stderr)) throw new FuzzFinding(`cli ${what}: stack trace`);
     if (!(code >= 0 && code <= 3) && code !== 63) throw new FuzzFinding(`cli ${what}`); // 63: qemu-img check's "format does not support checks"
   }
   if (Buffer.compare(readFileSync(path), bytes) !== 0) throw new FuzzFinding('cli: a read-only command changed the file');
