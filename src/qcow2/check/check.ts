@@ -100,6 +100,7 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     let zeroFixes: { at: number; bytes: Uint8Array }[];
     ({ mem, rebuild, overlaps, zeroFixes } = await calc.run());
     throwIfAborted(opts.signal, t.path); // last chance before any repair writes
+    if (fix) ctx.onProgress?.({ phase: 'repair', done: 0, total: 1 });
     // Dropping references comes before any refcount change (like a decrement).
     for (const z of zeroFixes) await ctx.io.writeAt(z.bytes, z.at);
     if (zeroFixes.length) await ctx.io.fsync();
@@ -170,6 +171,7 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     else res.corruptions += snapshotCorruptions;
   } else res.corruptions += snapshotCorruptions;
   if (fix && !res.checkErrors && !res.corruptions) await markClean(ctx);
+  if (fix) ctx.onProgress?.({ phase: 'repair', done: 1, total: 1 });
   return { res };
 }
 
