@@ -82,7 +82,8 @@ export class MetaWriteback {
       }
       await io.fsync();
     }
-    if (this.pendingDecrements.length > 0) {
+    // Freeing waits for a moment without reads in flight: a read may have looked up the old mapping.
+    if (this.pendingDecrements.length > 0 && this.dev.activeReads === 0) {
       // One at a time, so a failure leaves exactly the not-yet-applied ones queued.
       const list = this.pendingDecrements;
       let i = 0;

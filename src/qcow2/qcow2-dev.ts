@@ -84,6 +84,8 @@ export class Qcow2Dev implements BlockLayer {
   /** The write path, created by the first write (write.ts). */
   private writer?: Qcow2Writer;
   private writerPending?: Promise<Qcow2Writer>;
+  /** Guest reads in progress (see readAt). */
+  activeReads = 0;
 
   constructor(
     readonly path: string,
@@ -436,6 +438,16 @@ export class Qcow2Dev implements BlockLayer {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > this.info.virtualSize) {
       throw new Qcow2Error('range', `read of ${buf.length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
+    // While reads run, clusters released by writes are not freed (a read may still be using the old mapping).
+    this.activeReads++;
+    try {
+      return await this.readMapped(buf, offset);
+    } finally {
+      this.activeReads--;
+    }
+  }
+
+  private async readMapped(buf: Uint8Array, offset: number): Promise<number> {
     let pos = 0;
     while (pos < buf.length) {
       const at = offset + pos;
