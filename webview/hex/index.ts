@@ -5,7 +5,9 @@
  */
 import type { HexHost } from '../../src/shared/protocol';
 import type { PartitionTable } from '../../src/shared/partitions';
+import { scanPartitions } from '../../src/shared/partitions';
 import { HexView, type HexTimings } from './hex-view';
+import { HostLink } from './host-link';
 
 export interface HexViewHandle {
   goTo(offset: number): void;
@@ -19,12 +21,18 @@ export interface HexViewHandle {
 
 let current: HexView | undefined;
 const pendingListeners: Array<(t: PartitionTable) => void> = [];
+let lastTable: PartitionTable | undefined;
+
+function publish(table: PartitionTable): void {
+  lastTable = table;
+  for (const f of pendingListeners) f(table);
+}
 
 export function mountHexView(container: HTMLElement, host: HexHost): HexViewHandle {
   current?.dispose();
   const view = new HexView(container, host);
   current = view;
-  for (const f of pendingListeners) view.onPartitions(f);
+  view.onPartitions(publish);
   // Expose for the UI test and the bench (read-only numbers, no data from the image).
   (globalThis as { __hexView?: HexViewHandle }).__hexView = handle(view);
   return handle(view);
@@ -51,8 +59,24 @@ export function goTo(offset: number): void {
   current?.goTo(offset);
 }
 
-/** Subscribes to the guest partition table (now, if scanned, and after every rescan). */
+/** Subscribes to the guest partition table (now, if known, and after every rescan). */
 export function onPartitions(f: (t: PartitionTable) => void): void {
   pendingListeners.push(f);
-  current?.onPartitions(f);
+  if (lastTable) f(lastTable);
+}
+
+/**
+ * Reads the guest partition table before the hex view is shown (for the map's boundaries): a few page reads
+ * over the host link, then the link is closed. Failures are silent: the hex view reports them when shown.
+ */
+export function scanPartitionsEarly(host: HexHost): void {
+  if (current || host.virtualSize === 0) return;
+  const link = new HostLink(host, () => undefined);
+  const read = async (offset: number, length: number) => (await link.read(offset, length)).data;
+  void scanPartitions(read, host.virtualSize, host.settings.sectorSize || 512)
+    .then((t) => {
+      if (!current) publish(t);
+    })
+    .catch(() => undefined)
+    .finally(() => link.dispose());
 }

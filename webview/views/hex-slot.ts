@@ -4,7 +4,7 @@
  * "Go to Offset…" command.
  */
 import type { HexHost, HostMessage } from '../../src/shared/protocol';
-import { mountHexView, onPartitions, type HexViewHandle } from '../hex/index';
+import { mountHexView, onPartitions, scanPartitionsEarly, type HexViewHandle } from '../hex/index';
 import type { PartitionTable } from '../../src/shared/partitions';
 import { h } from '../dom';
 import { post, onMessage, getState, updateState } from '../host';
@@ -62,6 +62,10 @@ export class HexSlot implements View {
       this.handleRef?.dispose();
       this.handleRef = undefined;
       this.mount();
+      // The map draws partition boundaries even before the Hex tab is opened (H6).
+      if (!this.handleRef) {
+        scanPartitionsEarly({ post, onMessage, editable: false, settings: { sectorSize: this.ctx.sectorSize }, virtualSize: this.vsize, getState: () => undefined, setState: () => undefined });
+      }
     }
   }
 }

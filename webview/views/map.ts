@@ -12,6 +12,7 @@ import { post, requestId, getState, updateState } from '../host';
 import { t } from '../l10n';
 import { bucketStyle, kindColors } from '../colors';
 import type { View } from '../main';
+import { onPartitions } from '../hex/index';
 
 const CELL = 8;
 const MAX_ROWS = 48;
@@ -50,6 +51,8 @@ export class MapView implements View {
   private upReq = -1;
   private wheelAcc = 0;
   private selectedRow = 0;
+  /** Guest partition ranges, drawn as boundary marks. */
+  private partitionStarts: Array<{ start: number; end: number; label: string }> = [];
 
   constructor(
     private readonly ctx: { sectorSize: number },
@@ -94,6 +97,11 @@ export class MapView implements View {
     this.bindCanvas();
     this.bindList();
     new ResizeObserver(() => this.layout()).observe(this.canvas);
+    onPartitions((table) => {
+      this.partitionStarts = table.partitions.filter((p) => !p.extended).map((p) => ({ start: p.start, end: p.end, label: p.name || `${p.number}` }));
+      this.renderLegend();
+      this.draw();
+    });
   }
 
   shown(): void {
@@ -225,6 +233,22 @@ export class MapView implements View {
       }
     }
     c.globalAlpha = 1;
+    this.drawPartitionBoundaries(c, s.bucketBytes);
+  }
+
+  /** Guest partitions (from the hex view's MBR/GPT scan, H6): a mark on the bucket where each starts and ends. */
+  private drawPartitionBoundaries(c: CanvasRenderingContext2D, bucketBytes: number): void {
+    if (this.partitionStarts.length === 0 || bucketBytes <= 0) return;
+    c.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700';
+    for (const p of this.partitionStarts) {
+      for (const [at, left] of [[p.start, true], [p.end, false]] as const) {
+        if (at < this.start || at > this.end) continue;
+        const i = Math.min(Math.floor((at - this.start) / bucketBytes), this.cols * this.rows - 1);
+        const x = (i % this.cols) * CELL;
+        const y = Math.floor(i / this.cols) * CELL;
+        c.fillRect(left ? x : x + CELL - 3, y - 1, 2, CELL + 1);
+      }
+    }
   }
 
   private renderLegend(): void {
@@ -241,6 +265,7 @@ export class MapView implements View {
       items.push(item(col.backing, t('backing layer {0}: {1}', i + 1, name), bucketStyle(1, i + 1).alpha));
     });
     items.push(item(col.unallocated, t(KIND_LABELS.unallocated), 0.35));
+    if (this.partitionStarts.length) items.push(item(getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700', t('partition boundary')));
     setChildren(this.legend, ...items, h('span', { class: 'legend-item muted' }, t('Bucket size: {0}', formatBytes(this.summary?.bucketBytes ?? 0))));
   }
 

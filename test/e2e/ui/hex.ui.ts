@@ -138,5 +138,10 @@ describe('hex view (UI)', function () {
     await settled(view);
     assert.match(await view.locator('.hx-mark').allInnerTexts().then((t) => t.join(' ')), /p2 swap-space start/);
     await wb.screenshot('hex-gpt-partitions');
+    // The map marks the same boundaries.
+    await view.locator('vscode-tab-header[data-tab="map"]').click();
+    await view.locator('canvas.map-canvas[data-ready="true"]').waitFor({ timeout: 30_000 });
+    await view.locator('.legend', { hasText: 'partition boundary' }).waitFor({ timeout: 10_000 });
+    await wb.screenshot('map-gpt-partition-boundaries');
   });
 });
