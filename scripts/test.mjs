@@ -1,7 +1,7 @@
 // `npm test`: every check, in order, then one closing line `N passed, N failed, N skipped` summed over all stages.
 //   build      npm run build
 //   typecheck  tsc --noEmit
-//   mocha      test/unit, test/engine, test/cli (.mocharc.json)
+//   mocha      test/unit, test/engine, test/cli (MOCHA_SPECS below; options in .mocharc.json)
 //   host       extension-host mocha suite in code-server (test/e2e/host/*.test.ts, scripts/e2e/run-host.ts)
 //   ui         Playwright UI tests in code-server + Chromium (test/e2e/ui/*.ui.ts), screenshots in test-results/
 //
@@ -30,6 +30,8 @@ for (const s of [...(only ?? []), ...skip]) if (!STAGES.includes(s)) fail(`unkno
 const wanted = (s) => (only ? only.includes(s) : !skip.includes(s)) && !(s === 'build' && noBuild);
 
 const reporter = join(repo, 'scripts/mocha-count-reporter.cjs');
+// Not in .mocharc.json: mocha merges config specs with command-line files, so `npx mocha FILE` would run everything.
+const MOCHA_SPECS = ['test/unit/**/*.test.ts', 'test/engine/**/*.test.ts', 'test/cli/**/*.test.ts'];
 const countDir = mkdtempSync(join(tmpdir(), 'q2i-test-counts-'));
 const node24ish = process.execPath;
 const results = []; // { stage, seconds, passed, failed, skipped, note }
@@ -98,7 +100,7 @@ let buildOk = true;
 if (wanted('build')) buildOk = checkStage('build', 'npm', ['run', '--silent', 'build']);
 if (buildOk) {
   if (wanted('typecheck')) checkStage('typecheck', 'npx', ['--no-install', 'tsc', '--noEmit', '-p', '.']);
-  if (wanted('mocha')) countedStage('mocha', 'npx', ['--no-install', 'mocha', '--reporter', reporter]);
+  if (wanted('mocha')) countedStage('mocha', 'npx', ['--no-install', 'mocha', '--reporter', reporter, ...MOCHA_SPECS]);
   const e2e = ['host', 'ui'].filter(wanted);
   const why = e2e.length ? e2eReady() : undefined;
   for (const stage of e2e) {

@@ -31,7 +31,7 @@ async function main(): Promise<number> {
   const workbenchLog: string[] = [];
   const browser = await launchBrowser();
   try {
-    server = await startCodeServer({ env: Q2I_GREP_ENV() });
+    server = await startCodeServer({ env: hostEnv() });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     let exitCode: (code: number) => void = () => {};
     const exited = new Promise<number>((r) => (exitCode = r));
@@ -80,7 +80,7 @@ async function main(): Promise<number> {
 }
 
 /** Passes the grep through the server's environment to the extension host, where index.ts reads it. */
-function Q2I_GREP_ENV(): Record<string, string> {
+function hostEnv(): Record<string, string> {
   return process.env.Q2I_HOST_GREP ? { Q2I_HOST_GREP: process.env.Q2I_HOST_GREP } : {};
 }
 
