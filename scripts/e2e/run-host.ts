@@ -49,8 +49,20 @@ async function main(): Promise<number> {
     await openWorkbench(page, server.workbenchUrl(workspace, { extensionTestsPath: index }));
 
     const timeout = new Promise<number>((r) => setTimeout(() => r(-1), TIMEOUT_S * 1000).unref());
-    const code = await Promise.race([exited, timeout]);
+    // An extension host that dies before reporting would otherwise cost the whole timeout.
+    const srv = server;
+    const hostDied = new Promise<number>((r) => {
+      const t = setInterval(() => {
+        if (/Extension Host Process exited/.test(srv.logTail(200))) {
+          clearInterval(t);
+          setTimeout(() => r(-2), 3000).unref(); // grace: a normal end also logs this, just after the exit call
+        }
+      }, 1000);
+      t.unref();
+    });
+    const code = await Promise.race([exited, timeout, hostDied]);
     if (code === -1) console.error(`e2e host: no result within ${TIMEOUT_S} s`);
+    if (code === -2) console.error('e2e host: the extension host exited before the suite reported');
     if (code !== 0 && !sawCounts) {
       // The suite never reported: a harness or load problem. Show what the window and the server looked like.
       const shots = join(RESULTS, 'screenshots');
