@@ -78,6 +78,8 @@ export class Calculator {
   readonly mem: RefcountArray;
   readonly overlaps = new Map<number, Owner[]>();
   rebuild = false;
+  /** L1 tables walked so far, for progress. */
+  private l1Walked = 0;
   private readonly cs: number;
   private readonly bits: number;
   private readonly hasDataFile: boolean;
@@ -168,6 +170,7 @@ export class Calculator {
           message: `snapshot ${sn.id} (${sn.name}) has an L1 table offset 0x${hex(sn.l1Offset)} that is not cluster-aligned`,
           qemuLine: `ERROR snapshot ${sn.id} (${sn.name}) l1_offset=0x${hex(sn.l1Offset)}: L1 table is not cluster aligned; snapshot table entry corrupted`,
         });
+        this.l1Walked++;
         continue;
       }
       if (sn.l1Size > MAX_L1_ENTRIES) {
@@ -178,6 +181,7 @@ export class Calculator {
           message: `snapshot ${sn.id} (${sn.name}) claims an L1 table of ${sn.l1Size} entries, more than QEMU allows`,
           qemuLine: `ERROR snapshot ${sn.id} (${sn.name}) l1_size=0x${hex(sn.l1Size)}: L1 table is too large; snapshot table entry corrupted`,
         });
+        this.l1Walked++;
         continue;
       }
       await this.checkL1(sn.l1Offset, sn.l1Size, false, sn.id);
@@ -195,7 +199,10 @@ export class Calculator {
   /** check_refcounts_l1: the L1 table, its L2 tables and everything they reference. */
   private async checkL1(l1Offset: number, l1Size: number, active: boolean, snapshot: string | undefined): Promise<void> {
     const { ctx } = this;
-    if (!l1Size) return;
+    if (!l1Size) {
+      this.l1Walked++;
+      return;
+    }
     this.inc(l1Offset, l1Size * 8, active ? Owner.L1 : Owner.SnapshotL1);
     const l1 = active ? ctx.l1 : await readZeroFilled(ctx.io, l1Offset, l1Size * 8);
     const regions: { offset: number; length: number; tag: number }[] = [];
@@ -229,11 +236,16 @@ export class Calculator {
       // A table wholly past the end of the file reads as zeros: nothing in it to count or check.
       if (l2Offset < ctx.fileSize) regions.push({ offset: l2Offset, length: ctx.info.l2Entries * ctx.info.l2EntryBytes, tag: i });
     }
-    const total = regions.length;
+    // Progress counts L1 tables (the image's, then each snapshot's), with the fraction of the current one.
+    const tablesTotal = 1 + ctx.snapshots.snapshots.length;
+    const base = this.l1Walked;
+    const n = regions.length;
     await forEachRegion(ctx.io, regions, (table, r) => this.checkL2(table, r.offset, r.tag, active, snapshot), {
       signal: ctx.signal,
-      onRegions: (done) => ctx.onProgress?.({ phase: 'tables', done, total }),
+      onRegions: (done) => ctx.onProgress?.({ phase: 'tables', done: base + done / n, total: tablesTotal }),
     });
+    this.l1Walked++;
+    if (!n) ctx.onProgress?.({ phase: 'tables', done: this.l1Walked, total: tablesTotal });
     if (active && this.opts.copiedInline) this.checkL1Copied(l1, l1Size);
   }
 
