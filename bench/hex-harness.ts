@@ -18,6 +18,8 @@ export interface HexHarness {
   dev: Qcow2Dev;
   /** Host-side time of every page read (engine read + mapping runs), ms. */
   hostReadMs: number[];
+  /** The offsets of those reads, in the same order. */
+  hostReadAt: number[];
   /** Edits the view sent (hexEdit messages). */
   edits: Array<{ offset: number; bytes: Uint8Array }>;
   close(): Promise<void>;
@@ -48,11 +50,13 @@ export async function launchHexHarness(image: string, opts: { editable?: boolean
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1300, height: 800 } });
   const page = await context.newPage();
   const hostReadMs: number[] = [];
+  const hostReadAt: number[] = [];
   const edits: HexHarness['edits'] = [];
   await page.exposeFunction('hexHostRead', async (offset: number, length: number) => {
     const t0 = performance.now();
     const r = await readPage(dev, offset, length);
     hostReadMs.push(performance.now() - t0);
+    hostReadAt.push(offset);
     return r;
   });
   await page.exposeFunction('hexHostEdit', (offset: number, data: string) => {
@@ -70,6 +74,7 @@ export async function launchHexHarness(image: string, opts: { editable?: boolean
     page,
     dev,
     hostReadMs,
+    hostReadAt,
     edits,
     close: async () => {
       await context.close();
