@@ -114,6 +114,12 @@ export const CORRUPT_CASES: CorruptCase[] = [
   },
   { name: 'unaligned L2 table offset in an L1 entry', make: basic, dataMayChange: true, corrupt: (l) => l.setL1Entry(0, l.l1Entry(0) + 0x400n) },
   {
+    name: 'unaligned refcount block offset (refcounts unreadable: check errors)',
+    make: basic,
+    qemuRepairFails: true,
+    corrupt: (l) => l.p.setU64(l.reftableOffset, BigInt(l.refblockOffset(0) + 0x200)),
+  },
+  {
     name: 'refcount block beyond the end of the file',
     make: basic,
     corrupt: (l) => l.p.setU64(l.reftableOffset, BigInt(l.p.size + 50 * l.cs)),
