@@ -307,9 +307,7 @@ export class Qcow2Dev implements BlockLayer {
       const data = new Uint8Array(bytes);
       const n = await readFully(this.io, data, key);
       if (n < bytes) throw badImage(this.path, `metadata at 0x${key.toString(16)} lies beyond the end of the file`);
-      const slice: MetaSlice = { offset: key, data, dirty: false };
-      this.insertSlice(cache, key, slice);
-      return slice;
+      return this.insertSlice(cache, key, { offset: key, data, dirty: false });
     })();
     this.loading.set(key, load);
     try {
@@ -323,8 +321,11 @@ export class Qcow2Dev implements BlockLayer {
    * Adds a slice to a cache, evicting the least recently used clean slice. Dirty slices are never evicted
    * (they wait for flushMeta); if every slice is dirty the cache grows until the next flush.
    */
-  insertSlice(cache: LruCache<number, MetaSlice>, key: number, slice: MetaSlice): void {
-    if (cache.size >= cache.limit && !cache.has(key)) {
+  insertSlice(cache: LruCache<number, MetaSlice>, key: number, slice: MetaSlice): MetaSlice {
+    // One object per slice: whoever cached it first wins (it may already carry unwritten changes).
+    const present = cache.get(key);
+    if (present) return present;
+    if (cache.size >= cache.limit) {
       let victim: number | undefined;
       for (const [k, s] of cache.entries()) {
         if (!s.dirty) {
@@ -336,6 +337,15 @@ export class Qcow2Dev implements BlockLayer {
       else cache.resize(cache.limit + 1);
     }
     cache.set(key, slice);
+    return slice;
+  }
+
+  /**
+   * The cached object for a slice the caller fetched earlier: a clean slice may have been evicted (and even
+   * reloaded) while the caller awaited something; changes must go to the one object the cache holds.
+   */
+  currentSlice(cache: LruCache<number, MetaSlice>, slice: MetaSlice): MetaSlice {
+    return cache.get(slice.offset) ?? this.insertSlice(cache, slice.offset, slice);
   }
 
   /** How this image alone maps guest bytes from `offset`: one run of same-kind, host-contiguous (sub)clusters. */

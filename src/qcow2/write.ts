@@ -324,7 +324,8 @@ export class Qcow2Writer {
   }
 
   /** Points the L2 entry at `host` with COPIED set and the written subclusters allocated; dirty only if it changed. */
-  private setEntry(slice: MetaSlice, plan: ClusterPlan, host: number): void {
+  private setEntry(fetched: MetaSlice, plan: ClusterPlan, host: number): void {
+    const slice = this.dev.currentSlice(this.dev.l2Cache, fetched);
     const data = slice.data;
     const [hi, lo] = standardWords(host, true);
     const words = [hi, lo];

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { openImage, Qcow2Error } from '../../src/qcow2';
+import { NodeFileIo, openImage, Qcow2Error, type Qcow2IoOps } from '../../src/qcow2';
 import { qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 import { assertClean, assertEqualsModel, pattern, randomWrites, withImage } from './write-support';
 
@@ -105,6 +105,46 @@ describe('engine write path: plain images', function () {
       }
       await Promise.all(jobs);
     });
+    assertClean(img);
+    assertEqualsModel(img, model, tmp.path('model.raw'));
+  });
+
+  it('reads that evict L2 slices while writes wait for allocation lose no update (small cache)', async () => {
+    const img = tmp.path('evict.qcow2');
+    const size = 64 << 20;
+    qemuImg(['create', '-f', 'qcow2', '-o', 'cluster_size=4096', img, String(size)]);
+    const model = new Uint8Array(size);
+    // Data writes take a while, so reads (and their slice loads) run while a write holds a fetched slice.
+    const openIo = async (p: string, ro: boolean): Promise<Qcow2IoOps> => {
+      const io = await NodeFileIo.open(p, ro);
+      const write = io.writeAt.bind(io);
+      io.writeAt = async (b: Uint8Array, o: number) => {
+        if (b.length > 4096) await new Promise((r) => setTimeout(r, 2));
+        return write(b, o);
+      };
+      return io;
+    };
+    const dev = await openImage(img, { l2CacheSlices: 8, refblockCacheSlices: 1, openIo });
+    try {
+      // Every L2 table exists, so each read loads (and may evict) a slice.
+      for (let off = 0; off < size; off += 2 << 20) {
+        await dev.writeAt(pattern(1, off), off);
+        model.set(pattern(1, off), off);
+      }
+      await dev.flushMeta();
+      const jobs: Promise<unknown>[] = [];
+      for (let i = 0; i < 300; i++) {
+        const off = ((i * 7919) % 2000) * 4000; // writes in the first 4 L2 tables, reads in the others
+        const b = pattern(9000, i);
+        model.set(b, off);
+        jobs.push(dev.writeAt(b, off));
+        for (let k = 0; k < 4; k++) jobs.push(dev.readAt(new Uint8Array(512), (4 + ((i * 104729 + k * 7) % 28)) * (2 << 20)));
+        if (i % 50 === 0) jobs.push(dev.flushMeta());
+      }
+      await Promise.all(jobs);
+    } finally {
+      await dev.close();
+    }
     assertClean(img);
     assertEqualsModel(img, model, tmp.path('model.raw'));
   });
