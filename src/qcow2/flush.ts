@@ -88,7 +88,7 @@ export class MetaWriteback {
       const list = this.pendingDecrements;
       let i = 0;
       try {
-        for (; i < list.length; i++) await rc.add(list[i], -1);
+        for (; i < list.length; i++) await rc.release(list[i]);
       } finally {
         this.pendingDecrements = list.slice(i);
       }

@@ -107,6 +107,14 @@ export class Refcounts {
     if (v === 0) this.onFreed?.(c);
   }
 
+  /**
+   * Drops one reference to cluster c. A refcount that is already 0 (an image whose refcounts were too low)
+   * stays 0: the reference is gone now, so that is consistent, and failing would block every later flush.
+   */
+  async release(c: number): Promise<void> {
+    if ((await this.get(c)) > 0) await this.add(c, -1);
+  }
+
   private async createBlockFor(c: number): Promise<void> {
     const r = Math.floor(c / this.perBlock);
     if (r >= this.tableEntries) return this.growTable(r);

@@ -3,6 +3,11 @@ import { NodeFileIo, openImage, Qcow2Error, type Qcow2IoOps } from '../../src/qc
 import { qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 import { assertClean, assertEqualsModel, pattern, randomWrites, withImage } from './write-support';
 
+/** Virtual size as qemu-img reports it (rounded up to 512 bytes). */
+function qemuImgSize(img: string): number {
+  return JSON.parse(qemuImg(['info', '--output=json', img]).stdout)['virtual-size'];
+}
+
 describe('engine write path: plain images', function () {
   const tmp = scratchDir('q2i-write-');
   after(() => tmp.cleanup());
@@ -148,6 +153,24 @@ describe('engine write path: plain images', function () {
     assertClean(img);
     assertEqualsModel(img, model, tmp.path('model.raw'));
   });
+
+  for (const opts of ['cluster_size=65536', 'cluster_size=65536,extended_l2=on', 'data_file=DATA']) {
+    it(`writes the partial last cluster of an unaligned virtual size (${opts.replace('DATA', 'data file')})`, async () => {
+      const img = tmp.path('tail.qcow2');
+      const size = 1_000_001;
+      qemuImg(['create', '-f', 'qcow2', '-o', opts.replace('DATA', tmp.path('tail.data')), img, String(size)]);
+      const model = new Uint8Array(qemuImgSize(img));
+      await withImage(img, async (dev) => {
+        for (const [i, [off, len]] of [[size - 1, 1], [size - 5000, 5000], [983040, 100], [0, 70000]].entries()) {
+          const b = pattern(len, i + 40);
+          await dev.writeAt(b, off);
+          model.set(b, off);
+        }
+      });
+      assertClean(img);
+      assertEqualsModel(img, model, tmp.path('model.raw'));
+    });
+  }
 
   it('rejects writes beyond the virtual size', async () => {
     const img = tmp.path('range.qcow2');
