@@ -172,6 +172,21 @@ describe('engine write path: plain images', function () {
     });
   }
 
+  it('one 20 MiB write across many L2 tables over a backing file (4 KiB clusters)', async () => {
+    const base = tmp.path('bigw-base.qcow2');
+    const img = tmp.path('bigw.qcow2');
+    const size = 32 << 20;
+    qemuImg(['create', '-f', 'qcow2', '-o', 'cluster_size=4096', base, String(size)]);
+    qemuIo(base, ['write -P 7 0 32M'], ['-f', 'qcow2']);
+    qemuImg(['create', '-f', 'qcow2', '-o', 'cluster_size=4096', '-b', base, '-F', 'qcow2', img]);
+    const model = new Uint8Array(size).fill(7);
+    const b = pattern(20 << 20, 9);
+    await withImage(img, (dev) => dev.writeAt(b, 3 * 4096 + 123));
+    model.set(b, 3 * 4096 + 123);
+    assertClean(img);
+    assertEqualsModel(img, model, tmp.path('model.raw'));
+  });
+
   it('rejects writes beyond the virtual size', async () => {
     const img = tmp.path('range.qcow2');
     qemuImg(['create', '-f', 'qcow2', img, '1M']);
