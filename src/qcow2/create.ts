@@ -180,7 +180,12 @@ export function planLayout(virtualSize: number, clusterSize: number, refcountBit
   const refblockOffsets = [firstRefblock];
   for (let i = 0; i < extraRefblocks; i++) refblockOffsets.push(afterL2 + i * clusterSize);
   const totalClusters = 2 + reftableClusters + l1Clusters + preallocated + extraRefblocks;
-  const fileSize = extraRefblocks > 0 || preallocated > 0 ? totalClusters * clusterSize : l1Size > 0 ? l1Offset + l1Size * 8 : l2Offset;
+  let fileSize = extraRefblocks > 0 || preallocated > 0 ? totalClusters * clusterSize : l1Size > 0 ? l1Offset + l1Size * 8 : l2Offset;
+  // QEMU ends a preallocated file at the end of the last data cluster, or with extended L2 at the end of the
+  // last subcluster the guest disk reaches.
+  if (dataMap === 'inline' && extraRefblocks === 0 && guestClusters > 0) {
+    fileSize -= guestClusters * clusterSize - alignUp(virtualSize, extendedL2 ? clusterSize / 32 : clusterSize);
+  }
   return { clusterSize, virtualSize, l1Size, l1Offset, l2Offset: preallocated > 0 ? l2Offset : 0, l2Tables, dataMap, reftableOffset, reftableClusters, refblockOffsets, totalClusters, fileSize };
 }
 
