@@ -32,4 +32,13 @@ export function bucketStyle(kindCode: number, depth: number): { color: string; a
   return { color: c.backing, alpha: Math.max(0.35, 1 - 0.25 * (depth - 1)), kind: 'backing' };
 }
 
-new MutationObserver(resetColors).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+const themeListeners: (() => void)[] = [];
+/** Runs `f` after the theme changed (VS Code sets the body's class), with colours resolved afresh. */
+export function onThemeChange(f: () => void): void {
+  themeListeners.push(f);
+}
+
+new MutationObserver(() => {
+  resetColors();
+  for (const f of themeListeners) f();
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });

@@ -1,5 +1,6 @@
 /**
- * Summarises the guest map for the canvas: one dominant kind per pixel bucket, computed from the chain's
+ * Summarises the guest map for the canvas: one dominant kind per pixel bucket (unallocated only when nothing in the
+ * bucket is allocated), computed from the chain's
  * mapping runs in one forward pass. Memory is O(buckets), whatever the disk size or the number of runs.
  */
 import { MAP_KIND_CODES, MAP_KIND_NONE, type MapKind, type MapSummary } from '../shared/protocol';
@@ -49,6 +50,9 @@ export async function summarizeMap(src: MappingSource, start: number, end: numbe
     let best = 0;
     let bestBytes = -1;
     for (const c of touched) {
+      // Anything allocated beats unallocated, so a small write stays visible on a zoomed-out map.
+      if (c !== 0 && best === 0 && bestBytes >= 0) bestBytes = -1;
+      if (c === 0 && best !== 0 && bestBytes >= 0) continue;
       if (acc[c] > bestBytes) {
         best = c;
         bestBytes = acc[c];

@@ -37,7 +37,7 @@ function segsFrom(parts: { length: number; kind: MapKind; depth: number; host?: 
   });
 }
 
-/** Reference: walk every byte range per bucket and pick the class with most bytes (first seen wins ties). */
+/** Reference: per bucket, the allocated class with most bytes (first seen wins ties); unallocated only when alone. */
 function reference(segs: Seg[], start: number, end: number, buckets: number): { kinds: number[]; depths: number[] } {
   const bb = Math.max(1, Math.ceil((end - start) / buckets));
   const kinds: number[] = [];
@@ -59,7 +59,8 @@ function reference(segs: Seg[], start: number, end: number, buckets: number): { 
     }
     let best = '';
     let bestBytes = -1;
-    for (const [k, v] of acc) if (v > bestBytes) [best, bestBytes] = [k, v];
+    const allocated = [...acc].filter(([k]) => k !== 'unallocated:0');
+    for (const [k, v] of allocated.length ? allocated : [...acc]) if (v > bestBytes) [best, bestBytes] = [k, v];
     const [kind, depth] = best.split(':');
     kinds.push(MAP_KIND_CODES.indexOf(kind as MapKind));
     depths.push(Number(depth));

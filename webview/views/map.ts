@@ -10,7 +10,7 @@ import { formatBytes, formatRange, hex, hexFor, percent } from '../../src/shared
 import { h, icon, setChildren } from '../dom';
 import { post, requestId, getState, updateState } from '../host';
 import { t } from '../l10n';
-import { bucketStyle, kindColors } from '../colors';
+import { bucketStyle, kindColors, onThemeChange } from '../colors';
 import type { View } from '../main';
 import { onPartitions } from '../hex/index';
 
@@ -97,6 +97,11 @@ export class MapView implements View {
     this.bindCanvas();
     this.bindList();
     new ResizeObserver(() => this.layout()).observe(this.canvas);
+    onThemeChange(() => {
+      this.draw();
+      if (this.summary) this.renderLegend();
+      this.renderRuns();
+    });
     onPartitions((table) => {
       this.partitionStarts = table.partitions.filter((p) => !p.extended).map((p) => ({ start: p.start, end: p.end, label: p.name || `${p.number}` }));
       this.renderLegend();

@@ -34,6 +34,7 @@ export class UsageView implements View {
   handle(msg: HostMessage): void {
     if (msg.type === 'usage') this.render(msg.data);
     else if (msg.type === 'refresh') this.requested = false;
+    else if (msg.type === 'overview' && !this.requested && this.el.offsetParent !== null) this.shown(); // reloaded while visible
   }
 
   private render(u: UsageData): void {
