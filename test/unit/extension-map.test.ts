@@ -114,6 +114,40 @@ describe('extension: map summary', () => {
     assert.ok(grown < 64 * 2 ** 20, `heap grew by ${grown} bytes`);
   });
 
+  it('maps a sparse 4 TiB qemu-img image at every zoom level quickly', async function () {
+    this.timeout(60_000);
+    const tmp = scratchDir('q2i-ext-4t-');
+    try {
+      const p = tmp.path('huge.qcow2');
+      qemuImg(['create', '-q', '-f', 'qcow2', p, '4T']);
+      qemuIo(p, ['write -P 7 0 1M', 'write -P 8 2T 64k', 'write -z 3T 1M', 'write -P 9 4398046445568 64k']);
+      const dev = await openImage(p, { readOnly: true });
+      try {
+        const size = dev.info.virtualSize;
+        for (const [lo, hi] of [[0, size], [2 ** 41 - 2 ** 30, 2 ** 41 + 2 ** 30], [2 ** 41, 2 ** 41 + 2 ** 20]]) {
+          const t0 = Date.now();
+          const s = (await summarizeMap(dev, lo, hi, 8000))!;
+          const ms = Date.now() - t0;
+          assert.ok(ms < 1000, `${lo}..${hi} took ${ms} ms`);
+          const kindAt = (off: number) => s.kinds[Math.floor((off - lo) / s.bucketBytes)];
+          if (lo === 0) {
+            assert.equal(kindAt(0), 1);
+            assert.equal(kindAt(2 ** 41), 1);
+            assert.equal(kindAt(3 * 2 ** 40), 2);
+            assert.equal(kindAt(size - 1), 1);
+            assert.equal(kindAt(2 ** 40), 0);
+          } else {
+            assert.equal(kindAt(2 ** 41), 1);
+          }
+        }
+      } finally {
+        await dev.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
   it('stops when cancelled', async () => {
     const src = fake(segsFrom(Array.from({ length: 1000 }, (_, i) => ({ length: 10, kind: i % 2 ? 'zero' : 'data', depth: 0 }))));
     let calls = 0;
