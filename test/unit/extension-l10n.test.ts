@@ -25,7 +25,7 @@ describe('extension: localisation', () => {
         if (!(key in bundle)) missing.push(`${f}: ${key}`);
       }
     }
-    assert.deepEqual(missing, []);
+    assert.deepEqual(missing, [], 'run: node scripts/l10n-bundle.mjs');
   });
 
   it('translations only use known keys and keep their placeholders', () => {
