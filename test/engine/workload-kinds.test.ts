@@ -89,6 +89,11 @@ describe('write workloads on every image kind (engine writeAt)', function () {
         const base = takeBaseline(img.path, img.backingFiles, tmp.path);
         const model = RawModel.fromImage(img.path, tmp.path(`${kind}.model.raw`));
         await engineApply(img, ops);
+        // The workload touches more L2 slices than the 2-slice cache holds, so dirty slices were evicted.
+        const l2Entries = img.l2Span / img.clusterSize;
+        const sliceSpan = Math.min(l2Entries, (64 * 1024) / (img.clusterSize / l2Entries)) * img.clusterSize;
+        const slices = new Set(ops.flatMap((op) => [Math.floor(op.offset / sliceSpan), Math.floor((op.offset + op.length - 1) / sliceSpan)]));
+        if (img.virtualSize > 4 * sliceSpan) assert.ok(slices.size > 2, `${kind}: only ${slices.size} L2 slices touched`);
         model.apply(ops);
         verifyAfterWorkload(img.path, model, base, tmp.path, kind);
         if (img.virtualSize <= 512 * 2 ** 20) await readBack(img, model, ops);
