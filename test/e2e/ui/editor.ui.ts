@@ -123,6 +123,11 @@ describe('QCOW2 editor (UI)', function () {
     assert.match(usage, /data/i);
     assert.match(usage, /L2/i);
     await shot(wb, 'editor-usage');
+
+    // Clicking a layer of the chain opens it in its own editor.
+    await tab(view, 'chain');
+    await view.locator('table.chain-table a.link', { hasText: 'mid.qcow2' }).click();
+    await wb.page.locator('.tabs-container [role="tab"][aria-label*="mid.qcow2"]').first().waitFor({ timeout: 20_000 });
   });
 
   it('runs "Check Image Integrity" from the palette on a corrupted image and shows the findings', async () => {
@@ -142,6 +147,10 @@ describe('QCOW2 editor (UI)', function () {
     assert.match(findings, /leak/);
     assert.match(findings, /corruption/);
     await shot(wb, 'editor-integrity');
+
+    // A finding with a guest location opens the Hex tab there.
+    await view.locator('table.findings a.link').first().click();
+    await view.locator('section.hex').waitFor({ state: 'visible', timeout: 10_000 });
 
     // Repair a leak from the editable editor, after confirming; qemu-img then finds no leak. (With the
     // corruption present the repair stops with "need to rebuild refcount structures", as qemu-img -r leaks does.)
