@@ -9,7 +9,7 @@ import { setU32, u32 } from '../../src/qcow2/bytes';
 import { checkImage } from '../../src/qcow2/check/check';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';
 import { scratchDir } from '../helpers/qemu';
-import { qemuImgSync, qemuIoSync } from '../fuzz/malformed-cases';
+import { CaseDir, malformedCases, qemuImgSync, qemuIoSync } from '../fuzz/malformed-cases';
 
 const HI_2_55 = 0x00800000; // bit 55 of an entry is bit 23 of its high word
 const COPIED = 0x80000000;
@@ -85,5 +85,24 @@ describe('bounds: check of metadata pointing at 2^55', function () {
     setU32(b, l2Of(b), COPIED | 0x00ffffff);
     setU32(b, l2Of(b) + 4, 0xfffffe00);
     assertReported(await runCheck(b), /past the end of the file|beyond the end|outside/i);
+  });
+});
+
+describe('bounds: check time on small hostile images', function () {
+  this.timeout(60_000);
+
+  // Found by the fuzzer: the work of check follows nb_snapshots (up to 65536) even when the table lies past the end
+  // of a 32 KiB file. qemu-img check does the same (65536 "incomplete" entries); it must stay well within 5 s.
+  it('65536 snapshot entries past the end of a small file: check and check -r all each take under 5 s of CPU', async () => {
+    const c = malformedCases.find((m) => m.name === 'snapshot count larger than the snapshot table')!;
+    const b = new Uint8Array(readFileSync(c.build(new CaseDir(scratch.path('snaps'), 4096))));
+    for (const repair of [undefined, 'all'] as const) {
+      const cpu0 = process.cpuUsage();
+      const res = await checkImage(await devForCheck(new MemIo(b, 'mem.qcow2', !repair), !repair), { repair, maxFindings: 100 });
+      const cpu = process.cpuUsage(cpu0);
+      const seconds = (cpu.user + cpu.system) / 1e6;
+      assert.ok(seconds < 5, `check${repair ? ' -r all' : ''} took ${seconds.toFixed(1)} s of CPU`);
+      assert.ok(res.findings.length <= 100);
+    }
   });
 });
