@@ -83,7 +83,7 @@ function buildSeeds() {
 }
 
 function crashFiles() {
-  return existsSync(crashDir) ? readdirSync(crashDir).filter((f) => /^(crash|timeout|oom|slow-unit|leak)-/.test(f)) : [];
+  return existsSync(crashDir) ? readdirSync(crashDir).filter((f) => /^(crash|timeout|oom|leak)-/.test(f)) : [];
 }
 
 let current;
@@ -104,6 +104,7 @@ function runJazzer(cli, target, budget) {
       `-max_len=${MAX_LEN}`,
       `-artifact_prefix=${crashDir}/`,
       '-print_final_stats=1',
+      '-report_slow_units=60', // slow-but-finished inputs are judged by the target's CPU limit, not saved
       ...(args.seed ? [`-seed=${args.seed}`] : []),
     ];
     // --skip=write,map leaves stages out (e.g. while a known finding in one of them awaits its fix).
@@ -175,7 +176,7 @@ async function main() {
     execs += r.execs;
     if (r.code === 0 || stopping) break;
     restarts++;
-    for (const m of r.tail.matchAll(/Test unit written to \S*\/((?:crash|timeout|oom|slow-unit|leak)-[0-9a-f]+)/g)) {
+    for (const m of r.tail.matchAll(/Test unit written to \S*\/((?:crash|timeout|oom|leak)-[0-9a-f]+)/g)) {
       hits.add(m[1]);
       dropFromCorpus(m[1]);
     }
