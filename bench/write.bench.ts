@@ -4,7 +4,7 @@
  * writes: every request lands in a new cluster) and then on the written image (overwrites in place).
  * The step is an odd multiple of the cluster size, so successive offsets (offset += step, mod image size)
  * scatter over the image and never revisit a cluster. Both figures leave out the final metadata flush at close
- * (qemu-img bench times only the requests).
+ * (qemu-img bench times only the requests). Every measured run starts after `sync`.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,13 +53,19 @@ export default async function writeBench(ctx: BenchContext): Promise<BenchRow[]>
     const offsets = benchOffsets(p, IMAGE_BYTES);
     const res = { allocOurs: [] as number[], allocTheirs: [] as number[], overOurs: [] as number[], overTheirs: [] as number[] };
     // Interleave ours and theirs so machine load affects both alike.
+    // Each measured run starts after `sync`, so neither side pays for the other's dirty page cache.
+    const settle = (): void => void spawnSync('sync');
     for (let i = 0; i < RUNS; i++) {
       ctx.log(`writeAt random 4 KiB QD${depth}, run ${i + 1}/${RUNS}`);
       fresh();
+      settle();
       res.allocTheirs.push(qemuBenchWrite(image, p));
+      settle();
       res.overTheirs.push(qemuBenchWrite(image, p));
       fresh();
+      settle();
       res.allocOurs.push(await oursWrite(image, offsets, 4096, depth));
+      settle();
       res.overOurs.push(await oursWrite(image, offsets, 4096, depth));
     }
     const iops = (xs: number[]) => COUNT / median(xs);

@@ -39,6 +39,7 @@ export function planInPlace(dev: Qcow2Dev, buf: Uint8Array, offset: number): num
     if (!isCopied(hi) || isCompressed(hi)) return null;
     const off = entryOffset(hi, lo);
     if ((off === 0 && !info.hasDataFile) || off % cs !== 0) return null;
+    if (!dev.dataIo && off >= dev.fileSize) return null; // past the end: the slow path refuses it
     if (info.extendedL2) {
       const a = idx === first ? offset - tableStart - idx * cs : 0;
       const b = idx === last ? offset + buf.length - tableStart - idx * cs : cs;

@@ -6,8 +6,8 @@
  */
 import { setU32, u32 } from './bytes';
 import { ClusterAllocator } from './alloc';
-import { compressedRange, entryOffset, entryWords, isCompressed, isCopied, standardWords, ZERO_LO } from './entries';
-import { badImage, Qcow2Error } from './errors';
+import { entryWords, isCopied, standardWords } from './entries';
+import { badImage } from './errors';
 import { MetaWriteback } from './flush';
 import { readFully } from './io';
 import { MetadataMap } from './overlap';
@@ -15,33 +15,11 @@ import type { MetaSlice, Qcow2Dev } from './qcow2-dev';
 import { Refcounts } from './refcount';
 import { AsyncMutex } from './mutex';
 import { planInPlace, writeInPlaceRuns } from './write-inplace';
+import { planCluster, span, type ClusterPlan } from './write-plan';
 
 /** Largest guest range handled (and buffered) at once. */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
 const ALL_SUBCLUSTERS = 0xffffffff;
-
-type SubState = 'data' | 'zero' | 'unalloc';
-
-/** What to do with one guest cluster touched by a write. */
-interface ClusterPlan {
-  /** Guest offset of the cluster. */
-  guest: number;
-  /** Written byte range inside the cluster. */
-  a: number;
-  b: number;
-  /** Byte offset of the L2 entry in its slice. */
-  at: number;
-  /** inplace: host cluster known; fresh: new cluster, nothing copied; copy: new cluster, whole old cluster copied. */
-  mode: 'inplace' | 'fresh' | 'copy';
-  host: number;
-  copyFrom?: { compressed: { offset: number; length: number } } | { host: number };
-  /** State of each subcluster before the write (one entry without extended L2). */
-  states: SubState[];
-  allocBits: number;
-  zeroBits: number;
-  /** Host clusters to decrement once the new entry is on disk. */
-  release: number[];
-}
 
 export class Qcow2Writer {
   readonly wb: MetaWriteback;
@@ -123,7 +101,7 @@ export class Qcow2Writer {
     for (let g = offset; g < end; ) {
       const guest = g - (g % this.cs);
       const idx = (guest - tableStart) / this.cs;
-      const plan = this.planCluster(slice, (idx - sliceFirst) * info.l2EntryBytes, guest, g - guest, Math.min(end, guest + this.cs) - guest);
+      const plan = planCluster(info, this.dev.path, slice, (idx - sliceFirst) * info.l2EntryBytes, guest, g - guest, Math.min(end, guest + this.cs) - guest);
       if (plan.mode === 'inplace') {
         await this.writeNew(batch, slice, buf, offset);
         batch = [];
@@ -164,78 +142,6 @@ export class Qcow2Writer {
     return c * this.cs;
   }
 
-  private planCluster(slice: MetaSlice, at: number, guest: number, a: number, b: number): ClusterPlan {
-    const info = this.dev.info;
-    const data = slice.data;
-    const [hi, lo] = entryWords(data, at);
-    const n = info.subclustersPerCluster;
-    const plan: ClusterPlan = { guest, a, b, at, mode: 'fresh', host: 0, states: [], allocBits: 0, zeroBits: 0, release: [] };
-    if (info.extendedL2) {
-      plan.zeroBits = u32(data, at + 8);
-      plan.allocBits = u32(data, at + 12);
-    }
-    if (isCompressed(hi)) {
-      if (info.hasDataFile) throw this.entryError(guest, 'is compressed, which an image with an external data file cannot have');
-      const range = compressedRange(hi, lo, info.clusterBits);
-      if (!range) throw this.entryError(guest, 'has a compressed data offset out of range');
-      plan.mode = 'copy';
-      plan.copyFrom = { compressed: range };
-      plan.states = new Array<SubState>(n).fill('data');
-      plan.allocBits = 0;
-      plan.zeroBits = 0;
-      const first = Math.floor(range.offset / 512) * 512;
-      for (let c = Math.floor(first / this.cs); c * this.cs < range.offset + range.length; c++) plan.release.push(c);
-      return plan;
-    }
-    const off = entryOffset(hi, lo);
-    const copied = isCopied(hi);
-    const allocated = off !== 0 || (info.hasDataFile && copied);
-    if (allocated && off % this.cs !== 0) throw this.entryError(guest, `points to unaligned host offset 0x${off.toString(16)}`);
-    for (let s = 0; s < n; s++) plan.states.push(this.subState(info.extendedL2, lo, plan, s, allocated));
-    if (info.hasDataFile) {
-      // Data clusters live in the data file at the guest offset and have no refcounts.
-      plan.mode = 'inplace';
-      plan.host = allocated ? off : guest;
-      if (info.dataFileRaw) plan.states.fill('data'); // the raw file is the truth: no padding
-      return plan;
-    }
-    if (allocated && copied) {
-      plan.mode = 'inplace';
-      plan.host = off;
-    } else if (allocated) {
-      // Shared with a snapshot (or a shared preallocated zero cluster): copy, then drop our reference.
-      plan.mode = plan.states.some((s) => s === 'data') ? 'copy' : 'fresh';
-      if (plan.mode === 'copy') plan.copyFrom = { host: off };
-      plan.release.push(off / this.cs);
-    }
-    return plan;
-  }
-
-  private subState(extended: boolean, lo: number, plan: ClusterPlan, s: number, allocated: boolean): SubState {
-    if (!extended) {
-      if (lo & ZERO_LO && this.dev.info.version >= 3) return 'zero';
-      return allocated ? 'data' : 'unalloc';
-    }
-    const bit = (1 << s) >>> 0;
-    if (plan.allocBits & plan.zeroBits & bit) throw this.entryError(plan.guest, `subcluster ${s} is marked both allocated and zero`);
-    if (plan.allocBits & bit) {
-      if (!allocated) throw this.entryError(plan.guest, `subcluster ${s} is allocated but the cluster has no host offset`);
-      return 'data';
-    }
-    return plan.zeroBits & bit ? 'zero' : 'unalloc';
-  }
-
-  /** The byte range [from, to) of the cluster that will be written. */
-  private span(plan: ClusterPlan): [number, number] {
-    if (plan.mode === 'copy' || !this.dev.info.extendedL2 && plan.mode === 'fresh') return [0, this.cs];
-    const sa = Math.floor(plan.a / this.sub);
-    const sb = Math.ceil(plan.b / this.sub);
-    if (plan.mode === 'fresh') return [sa * this.sub, sb * this.sub];
-    const from = plan.a % this.sub !== 0 && plan.states[sa] !== 'data' ? sa * this.sub : plan.a;
-    const to = plan.b % this.sub !== 0 && plan.states[sb - 1] !== 'data' ? sb * this.sub : plan.b;
-    return [from, to];
-  }
-
   /** Builds the bytes [from, to) of a cluster: old contents where needed, then the new data on top. */
   private async clusterBytes(plan: ClusterPlan, from: number, to: number, src: Uint8Array): Promise<Uint8Array> {
     if (from === plan.a && to === plan.b) return src;
@@ -266,7 +172,7 @@ export class Qcow2Writer {
   }
 
   private async writeInPlace(plan: ClusterPlan, slice: MetaSlice, buf: Uint8Array, bufBase: number): Promise<void> {
-    let [from, to] = this.span(plan);
+    let [from, to] = span(this.dev.info, plan);
     if (this.dev.info.hasDataFile) to = Math.min(to, this.dev.virtualSize - plan.guest);
     const src = buf.subarray(plan.guest + plan.a - bufBase, plan.guest + plan.b - bufBase);
     if (!this.dev.dataIo && plan.host >= this.dev.fileSize) {
@@ -292,7 +198,7 @@ export class Qcow2Writer {
     let start = 0;
     for (let i = 0; i < plans.length; i++) {
       const plan = plans[i];
-      const [from, to] = this.span(plan);
+      const [from, to] = span(this.dev.info, plan);
       if (i === 0) start = first * this.cs + from;
       const src = buf.subarray(plan.guest + plan.a - bufBase, plan.guest + plan.b - bufBase);
       parts.push(await this.clusterBytes(plan, from, to, src));
@@ -312,7 +218,7 @@ export class Qcow2Writer {
   private async writeIntoHole(plan: ClusterPlan, host: number, buf: Uint8Array, bufBase: number): Promise<boolean> {
     const io = this.dev.io;
     if (plan.mode !== 'fresh' || !io.truncate || this.dev.dataIo) return false;
-    const [from, to] = this.span(plan);
+    const [from, to] = span(this.dev.info, plan);
     for (let s = Math.floor(from / this.sub); s < Math.ceil(to / this.sub); s++) {
       if (plan.states[s] === 'unalloc' && this.dev.backing) return false;
     }
@@ -369,9 +275,6 @@ export class Qcow2Writer {
     if (end > this.dev.fileSize) this.dev.fileSize = end;
   }
 
-  private entryError(guest: number, what: string): Qcow2Error {
-    return badImage(this.dev.path, `L2 entry for guest offset 0x${guest.toString(16)} ${what}`);
-  }
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
