@@ -196,4 +196,23 @@ describe('cli write', function () {
       assert.equal(sha256File(img), before, `${img} changed`);
     }
   });
+
+  (canWrite ? it : it.skip)('streams stdin larger than its 64 MiB buffer; input running past the end stops with one line and a consistent image', async () => {
+    const img = tmp.path('stream.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', img, '72M']);
+    const input = new Uint8Array(70 * 1024 * 1024);
+    for (let i = 0; i < input.length; i += 4096) input[i] = (i / 4096) & 0xff;
+    const ok = await cli(['write', '-q', img, '1M'], input);
+    assert.equal(ok.code, 0, ok.stderr);
+    const raw = tmp.path('stream.raw');
+    qemuImg(['convert', '-O', 'raw', img, raw]);
+    assert.ok(readFileSync(raw).subarray(1 << 20, (1 << 20) + input.length).equals(Buffer.from(input)));
+    assert.equal(qemuImg(['check', img], true).code, 0);
+
+    const bad = await cli(['write', img, '3M'], input);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /input runs past the end of the disk .*bytes at offset 3145728 were written/);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
+    assert.equal(qemuImg(['check', img], true).code, 0, 'flushed and consistent after the partial write');
+  });
 });
