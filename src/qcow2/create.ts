@@ -4,6 +4,7 @@
  * (64 KiB clusters, any option) the bytes are identical to qemu-img 7.2's.
  */
 import * as nodePath from 'node:path';
+import { stat } from 'node:fs/promises';
 import { setU32, setU64, alignUp } from './bytes';
 import { Qcow2Error } from './errors';
 import type { Qcow2IoOps } from './io';
@@ -343,6 +344,16 @@ export async function backingVirtualSize(imagePath: string, backingFile: string,
   }
 }
 
+/** Device and inode of an existing file (so links and other spellings compare equal), or undefined. */
+async function sameFileKey(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Creates an image file (replacing any file at `path`, as qemu-img does). With a backing file, the backing file
  * must open in the given format; `size` undefined takes its virtual size. An external data file is created
@@ -351,6 +362,17 @@ export async function backingVirtualSize(imagePath: string, backingFile: string,
 export async function createImage(path: string, opts: Omit<CreateOptions, 'size'> & { size?: number }): Promise<CreateLayout> {
   let size = opts.size;
   normalizeCreateOptions({ ...opts, size: size ?? 0 }, path); // option errors first, before opening the backing file
+  // Creating truncates the file: never let that be the backing file or the data file.
+  const self = await sameFileKey(path);
+  if (opts.backingFile !== undefined && self !== undefined && (await sameFileKey(resolveRelative(path, opts.backingFile))) === self) {
+    throw invalid(path, 'the image would overwrite its own backing file');
+  }
+  if (opts.dataFile !== undefined && nodePath.resolve(nodePath.dirname(path), opts.dataFile) === nodePath.resolve(path)) {
+    throw invalid(path, 'the image and its data file must be different files');
+  }
+  if (opts.dataFile !== undefined && self !== undefined && (await sameFileKey(nodePath.resolve(nodePath.dirname(path), opts.dataFile))) === self) {
+    throw invalid(path, 'the image and its data file must be different files');
+  }
   if (opts.backingFile !== undefined && opts.backingFormat !== undefined) {
     const backingSize = await backingVirtualSize(path, opts.backingFile, opts.backingFormat);
     size ??= backingSize;

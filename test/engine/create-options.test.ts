@@ -212,4 +212,13 @@ describe('create: refuses bad options with one clear line, touching nothing', ()
     const name = './' + '/.'.repeat(300) + '/b.raw';
     await assert.rejects(createImage(path, { size: 1 << 20, clusterSize: 512, backingFile: name, backingFormat: 'raw' }), /do not fit in the first cluster|does not fit/);
   });
+
+  it('never overwrites its own backing file or data file', async () => {
+    const base = tmp.path('self.raw');
+    writeFileSync(base, new Uint8Array(65536).fill(9));
+    await assert.rejects(createImage(base, { backingFile: 'self.raw', backingFormat: 'raw' }), /overwrite its own backing file/);
+    await assert.rejects(createImage(base, { backingFile: base, backingFormat: 'raw', size: 65536 }), /overwrite its own backing file/);
+    assert.ok(readFileSync(base).every((b) => b === 9), 'backing file untouched');
+    await assert.rejects(createImage(tmp.path('df.qcow2'), { size: 65536, dataFile: 'df.qcow2' }), /must be different files/);
+  });
 });
