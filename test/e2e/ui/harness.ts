@@ -11,6 +11,7 @@
  * - Save screenshots with `wb.screenshot('feature-state')` → test-results/screenshots/feature-state.png.
  *   They are the reviewer's view of what a person sees: take one at each meaningful state.
  * - Webviews are two nested iframes; use `wb.webview()` (a FrameLocator into the extension's HTML).
+ * - `openFile`/`runCommand` move focus out of a focused webview first (it would swallow Ctrl+P and F1).
  * - With enable-smoke-test-driver, notifications show no toasts: read them with `wb.notifications()`.
  * - `innerText` only sees rendered text: open a section/tab before reading it.
  */
@@ -70,13 +71,34 @@ export async function launch(opts: LaunchOptions = {}): Promise<Workbench> {
   const page = await context.newPage();
   await openWorkbench(page, server.workbenchUrl(workspace));
 
+  // A focused webview swallows keys (Ctrl+P, F1 never reach the workbench): move focus to a neutral part first.
+  const focusWorkbench = async () => {
+    const inWebview = await page.evaluate(() => document.activeElement?.tagName === 'IFRAME');
+    if (!inWebview) return;
+    for (const sel of ['.part.sidebar .composite.title', '.part.titlebar', '.part.statusbar']) {
+      const target = page.locator(sel).first();
+      if (await target.isVisible()) {
+        await target.click({ position: { x: 5, y: 5 } });
+        return;
+      }
+    }
+  };
+
   const quickPick = async (prefixKey: string, text: string) => {
-    await page.keyboard.press(prefixKey);
     const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    for (let attempt = 0; ; attempt++) {
+      await focusWorkbench();
+      await page.keyboard.press(prefixKey);
+      try {
+        await input.waitFor({ state: 'visible', timeout: 5_000 });
+        break;
+      } catch (err) {
+        if (attempt === 2) throw err;
+      }
+    }
     await page.keyboard.type(text);
     const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: text }).first();
-    await row.waitFor({ state: 'visible', timeout: 20_000 });
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
     await page.keyboard.press('Enter');
   };
 
@@ -93,7 +115,7 @@ export async function launch(opts: LaunchOptions = {}): Promise<Workbench> {
     server,
     async openFile(name) {
       await quickPick('Control+P', name);
-      await page.locator(`.tabs-container [role="tab"][aria-label*="${name}"]`).first().waitFor({ state: 'visible', timeout: 20_000 });
+      await page.locator(`.tabs-container [role="tab"][aria-label*="${name}"]`).first().waitFor({ state: 'visible', timeout: 30_000 });
     },
     async runCommand(title) {
       await quickPick('F1', title);
