@@ -8,6 +8,8 @@ import { join } from 'node:path';
 interface SeekAddon {
   seekData(fd: number, offset: number): number;
   seekHole(fd: number, offset: number): number;
+  /** copy_file_range(2): bytes copied, short only at the end of the input; throws on error. */
+  copyFileRange?(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
 }
 
 let addon: SeekAddon | null | undefined;

@@ -374,7 +374,21 @@ export class Qcow2Dev implements BlockLayer {
     const endUnit = Math.min(sliceEndUnit, Math.ceil((inTable + limit) / unit));
     const first = this.classify(slice.data, (l2Index - sliceFirst) * info.l2EntryBytes, firstUnit % unitsPerCluster, l1Index, l2Index);
     let u = firstUnit + 1;
-    if (first.kind !== 'compressed') {
+    if (first.kind !== 'compressed' && !info.extendedL2 && !info.hasDataFile) {
+      // Fast path for standard entries: compare raw words, no allocation (map walks millions of entries).
+      const table = slice.data;
+      const v3 = info.version >= 3;
+      for (let at = (u - sliceFirst) * 8; u < endUnit; u++, at += 8) {
+        const hi = ((table[at] << 24) | (table[at + 1] << 16) | (table[at + 2] << 8) | table[at + 3]) >>> 0;
+        const lo = ((table[at + 4] << 24) | (table[at + 5] << 16) | (table[at + 6] << 8) | table[at + 7]) >>> 0;
+        if (isCompressed(hi)) break;
+        const zero = v3 && (lo & ZERO_LO) !== 0;
+        const off = entryOffset(hi, lo);
+        const expectHost = first.host < 0 ? 0 : first.host + (u - firstUnit) * unit;
+        if (off !== expectHost) break;
+        if (first.kind === 'zero' ? !zero : zero) break;
+      }
+    } else if (first.kind !== 'compressed') {
       for (; u < endUnit; u++) {
         const idx = Math.floor(u / unitsPerCluster);
         const next = this.classify(slice.data, (idx - sliceFirst) * info.l2EntryBytes, u % unitsPerCluster, l1Index, idx);
