@@ -2,6 +2,7 @@
 //   build      npm run build
 //   typecheck  tsc --noEmit
 //   mocha      test/unit, test/engine, test/cli (MOCHA_SPECS below; options in .mocharc.json)
+//   fuzz       60 s of coverage-guided fuzzing (npm run fuzz:ci)
 //   host       extension-host mocha suite in code-server (test/e2e/host/*.test.ts, scripts/e2e/run-host.ts)
 //   ui         Playwright UI tests in code-server + Chromium (test/e2e/ui/*.ui.ts), screenshots in test-results/
 //
@@ -19,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(repo);
 
-const STAGES = ['build', 'typecheck', 'mocha', 'host', 'ui'];
+const STAGES = ['build', 'typecheck', 'mocha', 'fuzz', 'host', 'ui'];
 const argv = process.argv.slice(2);
 const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',').filter(Boolean);
 const only = opt('only');
@@ -101,6 +102,8 @@ if (wanted('build')) buildOk = checkStage('build', 'npm', ['run', '--silent', 'b
 if (buildOk) {
   if (wanted('typecheck')) checkStage('typecheck', 'npx', ['--no-install', 'tsc', '--noEmit', '-p', '.']);
   if (wanted('mocha')) countedStage('mocha', 'npx', ['--no-install', 'mocha', '--reporter', reporter, ...MOCHA_SPECS]);
+  // A short coverage-guided pass (scripts/fuzz.mjs); a finding is written to fuzz-crashes/ and fails the run.
+  if (wanted('fuzz')) checkStage('fuzz', 'npm', ['run', '--silent', 'fuzz:ci']);
   const e2e = ['host', 'ui'].filter(wanted);
   const why = e2e.length ? e2eReady() : undefined;
   for (const stage of e2e) {
