@@ -5,16 +5,8 @@ import { openImage, type Qcow2Dev } from '../../src/qcow2';
 import { qemuImg } from '../helpers/qemu';
 
 /** Small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../../src/qcow2/io-fault';
+export { prng };
 
 export function pattern(len: number, salt: number): Uint8Array {
   const b = new Uint8Array(len);

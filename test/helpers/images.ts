@@ -43,16 +43,8 @@ export function syncFiles(...paths: string[]): void {
 }
 
 /** A small deterministic PRNG (mulberry32), for seeded random workloads. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../../src/qcow2/io-fault';
+export { prng };
 
 /**
  * qemu-io commands for a seeded mix of data, zero, compressed writes and discards within `size` bytes.
