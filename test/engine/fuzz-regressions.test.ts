@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { setU32, setU64, u32 } from '../../src/qcow2/bytes';
 import { Qcow2Error } from '../../src/qcow2/errors';
 import { MemIo } from '../../src/qcow2/io-mem';
@@ -151,6 +152,14 @@ describe('fuzz regressions: writes', function () {
     });
     await dev.close().catch(() => undefined);
     assert.ok((await io.size()) < 1024 * 1024, `the file grew to ${await io.size()} bytes`);
+    await fuzzImage(b);
+  });
+
+  // Finding (crash-83cc7d5d…, CI fuzz pass 2026-11-25): the snapshot table lies past the end of the file (it reads
+  // as zeros); `check -r all` rebuilds the refcount structure at the end of the file, where the table then reads
+  // as garbage, and the re-check threw a bare Error. Fixed: that re-check reports a check error like the first pass.
+  it('check -r all on an image whose snapshot table lies past the end of the file ends in a check error, not a crash', async () => {
+    const b = new Uint8Array(gunzipSync(Buffer.from('H4sIAAAAAAACA+3csQnCQBQA0IsGQbCwtEzhALpBKsFON7C3CbiAiziAZA23cAgHsNFowGghFkL0eO/Dv/sQEvgHaXK55Wx+DiF0w7NBldJHnd2HSV0Oq5Rco7YNb1S3KQIAAADQsqzdx6dWoOnQ1wMAAAC+LKmjc4vGN30AAAAgLrkWAAAAQPQW9bjSCgAAAIhQ+YF9CQAAAAAAAAD8su1tF0BuIwQAAAAAPyTXAgAAAIie8yoBAAAgZp/80+K8SqAsvS/5S0WVspCEzrp3Oo536eTlglGzSBvz6WZ6AdeGE2rUqQAA', 'base64')));
     await fuzzImage(b);
   });
 });

@@ -122,9 +122,16 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     res.corruptions = 0;
     res.leaks = 0;
     const scratch = new FindingSink(0);
-    const ctx2 = await newPass(t, opts, scratch, res);
-    const calc2 = new Calculator(ctx2, { copiedInline: false, fixAll: false });
-    const r2 = await calc2.run();
+    let ctx2: PassContext;
+    let r2: Awaited<ReturnType<Calculator['run']>>;
+    try {
+      ctx2 = await newPass(t, opts, scratch, res);
+      r2 = await new Calculator(ctx2, { copiedInline: false, fixAll: false }).run();
+    } catch (err) {
+      // The rebuilt structure must still be readable; if the metadata no longer parses, say so as a check error.
+      if (err instanceof CheckAbort) return fail(res, sink, err.qemuLine);
+      throw err;
+    }
     const fresh = emptySummary();
     const ctx3: PassContext = { ...ctx2, res: fresh, sink };
     const cmp2 = compareRefcounts(ctx3, r2.mem, r2.overlaps, false);
