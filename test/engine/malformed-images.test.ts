@@ -107,7 +107,7 @@ describe('malformed images through the CLI', function () {
     // info (like qemu-img info) does not open the backing chain unless asked to.
     const argv = (p: string) => (c.when === 'read' ? ['read', p, '0', '65536'] : ['info', '--backing-chain', p]);
     it(`${c.name}: ${argv('x').slice(0, -1).join(' ')} exits 1 with one line on stderr`, async function () {
-      if (!commands.some((cmd) => cmd.name === argv('')[0])) this.skip();
+      assert.ok(commands.some((cmd) => cmd.name === argv('')[0]), `the CLI has no ${argv('')[0]} command`);
       const path = buildOnce(c);
       const sums = shaAll(scratch.dir);
       const r = await cli(argv(path));

@@ -56,9 +56,9 @@ describe('hex view editing (extension host)', function () {
   const tmp = scratch('q2i-hex-host-');
 
   before(async function () {
-    if (!declaresCustomEditor(EDITOR_VIEW_TYPE)) this.skip();
+    assert.ok(declaresCustomEditor(EDITOR_VIEW_TYPE), `package.json declares no ${EDITOR_VIEW_TYPE}`);
     await extension().activate(); // `exports` throws until the extension is active
-    if (!testing()) this.skip(); // the extension's test API has not landed
+    assert.ok(testing(), 'activate() returned no test API');
   });
   afterEach(async () => {
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor').then(undefined, () => undefined);
