@@ -1,6 +1,5 @@
 /** Big-endian field access without BigInt. 64-bit values are returned as numbers, range-checked to 2^53. */
 
-export const MAX_SAFE_OFFSET = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 const TWO_32 = 0x1_0000_0000;
 
 export function u32(b: Uint8Array, off: number): number {
@@ -25,25 +24,11 @@ export function setU32(b: Uint8Array, off: number, v: number): void {
   b[off + 3] = v & 0xff;
 }
 
-export function setU16(b: Uint8Array, off: number, v: number): void {
-  b[off] = (v >>> 8) & 0xff;
-  b[off + 1] = v & 0xff;
-}
-
 /** Writes a u64 from a number; the value must be a non-negative safe integer. */
 export function setU64(b: Uint8Array, off: number, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`u64 out of range: ${v}`);
   setU32(b, off, Math.floor(v / TWO_32));
   setU32(b, off + 4, v >>> 0);
-}
-
-/** Splits a 64-bit value into hi/lo u32 words, for flag-carrying entries. */
-export function hiLo(v: number): [number, number] {
-  return [Math.floor(v / TWO_32), v >>> 0];
-}
-
-export function joinHiLo(hi: number, lo: number): number {
-  return hi * TWO_32 + lo;
 }
 
 export function isAligned(v: number, alignment: number): boolean {
@@ -58,15 +43,3 @@ export function alignDown(v: number, alignment: number): number {
   return Math.floor(v / alignment) * alignment;
 }
 
-export function isAllZero(b: Uint8Array): boolean {
-  // Compare 4 bytes at a time where aligned: this runs over whole clusters in convert.
-  const n = b.length;
-  let i = 0;
-  if ((b.byteOffset & 3) === 0) {
-    const words = new Uint32Array(b.buffer, b.byteOffset, n >>> 2);
-    for (; i < words.length; i++) if (words[i] !== 0) return false;
-    i <<= 2;
-  }
-  for (; i < n; i++) if (b[i] !== 0) return false;
-  return true;
-}

@@ -206,8 +206,3 @@ export function isSet(bits: FeatureBits, mask: number): boolean {
   return (bits.lo & mask) !== 0;
 }
 
-/** Decodes a string field that is not NUL-terminated. */
-export function decodeName(b: Uint8Array): string {
-  return new TextDecoder('utf-8', { fatal: false }).decode(b);
-}
-

@@ -1,4 +1,4 @@
-import { isAligned } from './bytes';
+import { isAligned, u32 } from './bytes';
 import { badImage, Qcow2Error } from './errors';
 import { readFully, type Qcow2IoOps } from './io';
 import { parseHeader, type Qcow2Header } from './header';
@@ -9,7 +9,6 @@ import { decompressCluster } from './compress';
 import { readSnapshotTable, type Snapshot } from './snapshots';
 import { readBitmapDirectory, type BitmapEntry } from './bitmaps';
 import type { BlockLayer, LayerRun, RunKind } from './layer';
-import { u32 } from './bytes';
 import { Qcow2Writer } from './write';
 import { prepareFirstWrite } from './write-gate';
 import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';

@@ -7,6 +7,7 @@ import type { Qcow2IoOps } from '../io';
 import type { Qcow2Info } from '../info';
 import type { Qcow2Header } from '../header';
 import { u32 } from '../bytes';
+import { entryOffset, entryWords } from '../entries';
 import { emptySummary, FindingSink, hex, type CheckFinding, type CheckSummary } from './findings';
 import { OnDiskRefcounts, refblockOffsetAt, reftableEntryReserved } from './ondisk';
 import { Owner, OWNER_NAMES, RefcountArray } from './refcount-rebuild';
@@ -210,7 +211,7 @@ export class Calculator {
       const hi = u32(l1, i * 8);
       const lo = u32(l1, i * 8 + 4);
       if (hi === 0 && lo === 0) continue;
-      const l2Offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      const l2Offset = entryOffset(hi, lo);
       if (hi & 0x7f000000 || lo & 0x1ff) {
         this.finding({
           kind: 'reserved-bits',
@@ -254,7 +255,7 @@ export class Calculator {
     for (let i = 0; i < l1Size; i++) {
       const hi = u32(l1, i * 8);
       const lo = u32(l1, i * 8 + 4);
-      const l2Offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      const l2Offset = entryOffset(hi, lo);
       if (!l2Offset) continue;
       const cluster = Math.floor(l2Offset / this.cs);
       if (cluster >= this.ctx.onDisk.length) {
@@ -280,7 +281,7 @@ export class Calculator {
         qemuLine: `ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex64(hi, lo)} refcount=${refcount}`,
       });
     } else {
-      const host = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      const host = entryOffset(hi, lo);
       this.finding({
         kind: 'copied-flag',
         severity: 'corruption',
@@ -408,7 +409,7 @@ export class Calculator {
           qemuLine: `ERROR found l2 entry with reserved bits set: ${hex64(hi, lo)}`,
         });
       }
-      const offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+      const offset = entryOffset(hi, lo);
       const copied = (hi & 0x80000000) !== 0;
       const zeroFlag = !ext && (lo & 1) !== 0;
       const allocated = offset !== 0 || (this.hasDataFile && copied && !zeroFlag);
@@ -511,7 +512,7 @@ export class Calculator {
     }
     if (!active) {
       for (let i = 0; i < h.l1Size; i++) {
-        const off = (u32(ctx.l1, i * 8) & 0x00ffffff) * TWO_32 + ((u32(ctx.l1, i * 8 + 4) & 0xfffffe00) >>> 0);
+        const off = entryOffset(...entryWords(ctx.l1, i * 8));
         if (off && Math.floor(off / cs) === c) return true;
       }
     }
@@ -538,7 +539,7 @@ export class Calculator {
       for (let i = 0; i < table.length / 8; i++) {
         const hi = u32(table, i * 8);
         const lo = u32(table, i * 8 + 4);
-        const offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+        const offset = entryOffset(hi, lo);
         const bad = hi & 0xff000000 || lo & 0x1fe || offset % cs !== 0 || (offset !== 0 && lo & 1);
         // QEMU loads bitmaps when it opens the image and cannot open it with a bad table entry.
         if (bad) throw new CheckAbort(`ERROR could not read the table of bitmap '${bm.name}': entry ${i} is invalid (0x${hex64(hi, lo)})`);

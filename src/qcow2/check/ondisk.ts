@@ -3,20 +3,17 @@
  * plus point look-ups for clusters past the end of the file.
  */
 import { u32 } from '../bytes';
+import { reftableOffset } from '../entries';
 import type { Qcow2IoOps } from '../io';
 import type { Qcow2Info } from '../info';
 import { getRefcount } from '../refcount-codec';
 import { makeCountArray, type CountArray } from './refcount-rebuild';
 import { forEachRegion, readZeroFilled, type WalkOptions } from './walk-l1l2';
 
-const TWO_32 = 0x1_0000_0000;
 
 /** Refcount-table entry → refblock offset (bits 9..63), or Infinity when past 2^53. */
 export function refblockOffsetAt(reftable: Uint8Array, index: number): number {
-  const hi = u32(reftable, index * 8);
-  const lo = u32(reftable, index * 8 + 4);
-  if (hi > 0x1fffff) return Infinity;
-  return hi * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+  return reftableOffset(u32(reftable, index * 8), u32(reftable, index * 8 + 4)) ?? Infinity;
 }
 
 export function reftableEntryReserved(reftable: Uint8Array, index: number): boolean {

@@ -7,6 +7,7 @@
  *  - COPIED fixes change flag bits only, once the refcounts are right.
  */
 import { setU32, setU64, u32 } from '../bytes';
+import { entryOffset } from '../entries';
 import { Qcow2Error } from '../errors';
 import { getRefcount, setRefcount } from '../refcount-codec';
 import { MAX_REFTABLE_BYTES } from '../header';
@@ -17,7 +18,6 @@ import { refblockOffsetAt } from './ondisk';
 import { Owner, type RefcountArray } from './refcount-rebuild';
 import { readZeroFilled } from './walk-l1l2';
 
-const TWO_32 = 0x1_0000_0000;
 
 export function requireWritable(ctx: PassContext): void {
   if (ctx.io.readOnly) throw new Qcow2Error('read-only', 'cannot repair an image opened read-only', ctx.file);
@@ -179,7 +179,7 @@ export async function checkCopiedFlags(ctx: PassContext, repair: boolean, mem: R
   for (let i = 0; i < ctx.header.l1Size; i++) {
     let hi = u32(l1, i * 8);
     const lo = u32(l1, i * 8 + 4);
-    const l2Offset = (hi & 0x00ffffff) * TWO_32 + ((lo & 0xfffffe00) >>> 0);
+    const l2Offset = entryOffset(hi, lo);
     if (!l2Offset) continue;
     const rc = await diskRefcount(ctx, Math.floor(l2Offset / cs));
     if (rc >= 0 && (rc === 1) !== ((hi & 0x80000000) !== 0)) {
@@ -206,7 +206,7 @@ export async function checkCopiedFlags(ctx: PassContext, repair: boolean, mem: R
       const ehi = u32(table, o);
       const elo = u32(table, o + 4);
       if (ehi & 0x40000000) continue; // compressed
-      const off = (ehi & 0x00ffffff) * TWO_32 + ((elo & 0xfffffe00) >>> 0);
+      const off = entryOffset(ehi, elo);
       const copied = (ehi & 0x80000000) !== 0;
       const zeroFlag = !ctx.info.extendedL2 && (elo & 1) !== 0;
       const normal = off !== 0 || (ctx.info.hasDataFile && copied && !zeroFlag);
