@@ -14,6 +14,24 @@ export interface CliIo {
 }
 
 /** Writes and waits for the stream to accept the data (large outputs must not be cut at exit). */
+/** Collects text and writes it in large pieces: one write per line costs a syscall per line. */
+export class BufferedOut {
+  private pending = '';
+
+  constructor(private readonly stream: NodeJS.WritableStream) {}
+
+  async write(text: string): Promise<void> {
+    this.pending += text;
+    if (this.pending.length >= 64 * 1024) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const text = this.pending;
+    this.pending = '';
+    if (text) await writeOut(this.stream, text);
+  }
+}
+
 export function writeOut(stream: NodeJS.WritableStream, data: string | Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     if (stream.write(data)) resolve();

@@ -70,3 +70,33 @@ export function reftableOffset(hi: number, lo: number): number | null {
   if (hi > 0x1fffff) return null;
   return hi * TWO_32 + ((lo & 0xfffffe00) >>> 0);
 }
+
+/**
+ * Where a run of standard (8-byte) L2 entries that starts at index `from` stops (at most `end`). Entries continue
+ * the run when they are not compressed, have the same
+ * zero flag (`zeroFlag`, 0 or 1; v2 images pass `zeroMask` 0), and host offsets `host`, `host + step`, … where
+ * `host` is a multiple of `step`, a power of two (`step` 0 keeps the offset fixed, e.g. at 0 for entries without a
+ * host cluster). COPIED and reserved bits are ignored, as block status ignores them. A map walks millions of
+ * entries, so this compares masked int32 words instead of decoding each entry. (It returns the index, not a
+ * length: an expression after the loop would lack type feedback when V8 optimizes the loop mid-call, and deopt.)
+ */
+export function standardRunEnd(table: Uint8Array, from: number, end: number, host: number, step: number, zeroFlag: number, zeroMask: number): number {
+  // Callers compute these with Math.ceil and division, which V8 keeps as doubles: int32 makes the loop integer-only.
+  from |= 0;
+  end |= 0;
+  step |= 0;
+  const view = new DataView(table.buffer, table.byteOffset, table.byteLength);
+  const hiMask = COMPRESSED_HI | L1E_OFFSET_MASK_HI;
+  const loMask = 0xfffffe00 | zeroMask; // int32 (negative): compared with int32 words from getInt32
+  let hi = Math.floor(host / TWO_32);
+  let lo = (host - hi * TWO_32) | zeroFlag | 0;
+  const carry = step === 0 ? 0 : 1;
+  let i = from;
+  for (let at = from * 8; i < end; i++, at += 8) {
+    if ((view.getInt32(at) & hiMask) !== hi) break;
+    if ((view.getInt32(at + 4) & loMask) !== lo) break;
+    lo = (lo + step) | 0;
+    if ((lo & ~1) === 0) hi += carry; // the offset's low word wrapped past 2^32
+  }
+  return i;
+}

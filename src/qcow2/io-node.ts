@@ -51,6 +51,14 @@ export class NodeFileIo implements Qcow2IoOps {
     }
   }
 
+  readAtSync(buf: Uint8Array, offset: number): number {
+    try {
+      return readSync(this.fh.fd, buf, 0, buf.length, offset);
+    } catch (err) {
+      throw asQcow2Error(err, this.path);
+    }
+  }
+
   async writeAt(buf: Uint8Array, offset: number): Promise<void> {
     if (this.readOnly) throw new Qcow2Error('read-only', 'file is open read-only', this.path);
     try {

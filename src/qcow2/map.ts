@@ -35,6 +35,9 @@ export interface MapEntry {
   file?: string;
 }
 
+/** L2 cache size for a one-pass scan: each slice is visited once, so more slices would only cost fresh memory. */
+export const SCAN_L2_CACHE_SLICES = 4;
+
 /** qemu-img probes at most 1 GiB at a time. */
 const PROBE_LIMIT = 1024 ** 3;
 

@@ -1,10 +1,10 @@
 import { isAligned, u32 } from './bytes';
 import { badImage, Qcow2Error } from './errors';
-import { readFully, type Qcow2IoOps } from './io';
+import { readFully, readFullySync, type Qcow2IoOps } from './io';
 import { parseHeader, type Qcow2Header } from './header';
 import { deriveInfo, type Qcow2Info } from './info';
 import { LruCache } from './lru';
-import { compressedRange, entryOffset, entryWords, isCompressed, isCopied, ZERO_LO } from './entries';
+import { compressedRange, entryOffset, entryWords, isCompressed, isCopied, standardRunEnd, ZERO_LO } from './entries';
 import { decompressCluster } from './compress';
 import { readSnapshotTable, type Snapshot } from './snapshots';
 import { readBitmapDirectory, type BitmapEntry } from './bitmaps';
@@ -33,6 +33,8 @@ export interface MetaSlice {
   offset: number;
   data: Uint8Array;
   dirty: boolean;
+  /** Set when only synchronous code has seen this slice, so its buffer may be reused once it is evicted. */
+  recyclable?: boolean;
 }
 
 /** Where a guest offset's data comes from, through the whole chain. */
@@ -82,6 +84,8 @@ export class Qcow2Dev implements BlockLayer {
   readonly refblockCacheBase: number;
   /** The write path, created by the first write (write.ts). */
   private writer?: Qcow2Writer;
+  /** A buffer from an evicted L2 slice, for l2SliceNow to reuse. */
+  private spareL2?: Uint8Array;
   private writerPending?: Promise<Qcow2Writer>;
   /** Guest reads in progress (see readAt). */
   activeReads = 0;
@@ -293,10 +297,30 @@ export class Qcow2Dev implements BlockLayer {
     });
   }
 
+  /**
+   * The L2 slice without awaiting, when it is cached or the file can be read synchronously; otherwise undefined
+   * (use l2Slice). The caller must be done with the slice before it awaits anything: slices loaded here reuse the
+   * buffer of the last one evicted, since fresh memory costs a page fault per 4 KiB and a map reads every L2 table.
+   */
+  private l2SliceNow(l2Offset: number, l2Index: number): MetaSlice | undefined {
+    const { l2SliceEntries, l2EntryBytes, clusterSize } = this.info;
+    const key = l2Offset + (l2Index - (l2Index % l2SliceEntries)) * l2EntryBytes;
+    const hit = this.l2Cache.get(key);
+    if (hit || !this.io.readAtSync || this.loading.has(key) || l2Offset + clusterSize > this.fileSize) return hit;
+    const bytes = l2SliceEntries * l2EntryBytes;
+    const data = this.spareL2?.length === bytes ? this.spareL2 : new Uint8Array(bytes);
+    this.spareL2 = undefined;
+    if (readFullySync(this.io, data, key) < bytes) throw badImage(this.path, `metadata at 0x${key.toString(16)} lies beyond the end of the file`);
+    return this.insertSlice(this.l2Cache, key, { offset: key, data, dirty: false, recyclable: true });
+  }
+
   /** Shared loader for cached metadata slices; concurrent loads of one slice share a single read. */
   async loadSlice(cache: LruCache<number, MetaSlice>, key: number, bytes: number, validate: () => Error | undefined): Promise<MetaSlice> {
     const hit = cache.get(key);
-    if (hit) return hit;
+    if (hit) {
+      hit.recyclable = false; // the caller may hold it across awaits
+      return hit;
+    }
     const pending = this.loading.get(key);
     if (pending) return pending;
     const load = (async () => {
@@ -306,7 +330,9 @@ export class Qcow2Dev implements BlockLayer {
       const data = new Uint8Array(bytes);
       const n = await readFully(this.io, data, key);
       if (n < bytes) throw badImage(this.path, `metadata at 0x${key.toString(16)} lies beyond the end of the file`);
-      return this.insertSlice(cache, key, { offset: key, data, dirty: false });
+      const slice = this.insertSlice(cache, key, { offset: key, data, dirty: false });
+      slice.recyclable = false; // it may be a slice l2SliceNow cached meanwhile
+      return slice;
     })();
     this.loading.set(key, load);
     try {
@@ -332,11 +358,18 @@ export class Qcow2Dev implements BlockLayer {
           break;
         }
       }
-      if (victim !== undefined) cache.delete(victim);
+      if (victim !== undefined) this.evict(cache, victim);
       else cache.resize(cache.limit + 1);
     }
     cache.set(key, slice);
     return slice;
+  }
+
+  /** Drops a clean slice; its buffer becomes the spare when nobody can still hold it (no writer keeps slices). */
+  private evict(cache: LruCache<number, MetaSlice>, key: number): void {
+    const slice = cache.peek(key);
+    cache.delete(key);
+    if (cache === this.l2Cache && slice?.recyclable && !this.writer && !this.writerPending) this.spareL2 = slice.data;
   }
 
   /**
@@ -363,7 +396,8 @@ export class Qcow2Dev implements BlockLayer {
     }
     const inTable = offset - l1Index * info.l1EntrySpan;
     const l2Index = Math.floor(inTable / info.clusterSize);
-    const slice = await this.l2Slice(l2Offset, l2Index);
+    // From here to the return nothing awaits, so the slice may come from l2SliceNow.
+    const slice = this.l2SliceNow(l2Offset, l2Index) ?? (await this.l2Slice(l2Offset, l2Index));
     const sliceFirst = l2Index - (l2Index % info.l2SliceEntries);
     // Walk units (subclusters with extended L2, else clusters) from the one holding `offset`.
     const unit = info.subclusterSize;
@@ -374,19 +408,10 @@ export class Qcow2Dev implements BlockLayer {
     const first = this.classify(slice.data, (l2Index - sliceFirst) * info.l2EntryBytes, firstUnit % unitsPerCluster, l1Index, l2Index);
     let u = firstUnit + 1;
     if (first.kind !== 'compressed' && !info.extendedL2 && !info.hasDataFile) {
-      // Fast path for standard entries: compare raw words, no allocation (map walks millions of entries).
-      const table = slice.data;
-      const v3 = info.version >= 3;
-      for (let at = (u - sliceFirst) * 8; u < endUnit; u++, at += 8) {
-        const hi = ((table[at] << 24) | (table[at + 1] << 16) | (table[at + 2] << 8) | table[at + 3]) >>> 0;
-        const lo = ((table[at + 4] << 24) | (table[at + 5] << 16) | (table[at + 6] << 8) | table[at + 7]) >>> 0;
-        if (isCompressed(hi)) break;
-        const zero = v3 && (lo & ZERO_LO) !== 0;
-        const off = entryOffset(hi, lo);
-        const expectHost = first.host < 0 ? 0 : first.host + (u - firstUnit) * unit;
-        if (off !== expectHost) break;
-        if (first.kind === 'zero' ? !zero : zero) break;
-      }
+      // Fast path for standard entries (map walks millions of them).
+      const zero = first.kind === 'zero' ? ZERO_LO : 0;
+      const host = first.host < 0 ? 0 : first.host + unit;
+      u = sliceFirst + standardRunEnd(slice.data, u - sliceFirst, endUnit - sliceFirst, host, first.host < 0 ? 0 : unit, zero, info.version >= 3 ? ZERO_LO : 0);
     } else if (first.kind !== 'compressed') {
       for (; u < endUnit; u++) {
         const idx = Math.floor(u / unitsPerCluster);

@@ -1,7 +1,7 @@
 import { parseArgs, outputFormat, requirePositionals } from '../args';
-import { writeOut, type CliCommand } from '../command';
+import { BufferedOut, type CliCommand } from '../command';
 import { openImage } from '../../qcow2/open';
-import { mapEntries } from '../../qcow2/map';
+import { mapEntries, SCAN_L2_CACHE_SLICES } from '../../qcow2/map';
 import { mapEntryHuman, mapEntryJson, MAP_HUMAN_HEADER } from '../format-map';
 
 /** `map`: where every guest range comes from, through the whole backing chain (qemu-img map). */
@@ -13,25 +13,28 @@ export const mapCommand: CliCommand = {
     const args = parseArgs(argv, 'f');
     const format = outputFormat(args);
     const [path] = requirePositionals(args, ['IMAGE']);
-    const dev = await openImage(path, { readOnly: true });
+    // A map visits each L2 slice once, in order: a small cache keeps reusing the same few buffers.
+    const dev = await openImage(path, { readOnly: true, l2CacheSlices: SCAN_L2_CACHE_SLICES });
+    const out = new BufferedOut(io.stdout);
     try {
       const human = format === 'human';
-      if (human) await writeOut(io.stdout, MAP_HUMAN_HEADER);
-      else await writeOut(io.stdout, '[');
+      await out.write(human ? MAP_HUMAN_HEADER : '[');
       let first = true;
       // Entries are written as they come: a huge image never builds the whole map in memory.
       for await (const e of mapEntries(dev, path, { human })) {
         if (human) {
           const line = mapEntryHuman(e);
-          if (line) await writeOut(io.stdout, line);
+          if (line) await out.write(line);
         } else {
-          await writeOut(io.stdout, (first ? '' : ',\n') + mapEntryJson(e));
+          await out.write((first ? '' : ',\n') + mapEntryJson(e));
           first = false;
         }
       }
-      if (!human) await writeOut(io.stdout, ']\n');
+      await out.write(human ? '' : ']\n');
       return 0;
     } finally {
+      // Entries found before an error are still printed, as qemu-img does.
+      await out.flush();
       await dev.close();
     }
   },
