@@ -61,7 +61,7 @@ const GNU_TIME = '/usr/bin/time';
  * Times a command like hyperfine: `warmup` unmeasured runs, then `runs` measured ones; returns the median.
  * Throws with the command's stderr if it fails. Peak memory comes from GNU time when installed.
  */
-export function timeCommand(cmd: string, args: string[], opts: { runs?: number; warmup?: number; before?: () => void } = {}): Timing {
+export function timeCommand(cmd: string, args: string[], opts: { runs?: number; warmup?: number; before?: () => void; env?: NodeJS.ProcessEnv } = {}): Timing {
   const runs = opts.runs ?? 5;
   const useTime = existsSync(GNU_TIME);
   const times: number[] = [];
@@ -70,8 +70,8 @@ export function timeCommand(cmd: string, args: string[], opts: { runs?: number; 
     opts.before?.();
     const t0 = process.hrtime.bigint();
     const r = useTime
-      ? spawnSync(GNU_TIME, ['-f', 'Q2I_MAXRSS %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 })
-      : spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+      ? spawnSync(GNU_TIME, ['-f', 'Q2I_MAXRSS %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, env: opts.env })
+      : spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 30, env: opts.env });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${(r.stderr ?? '').slice(-500)}`);
     if (i < (opts.warmup ?? 1)) continue;
@@ -80,6 +80,33 @@ export function timeCommand(cmd: string, args: string[], opts: { runs?: number; 
     if (m) maxRss = Math.max(maxRss ?? 0, Number(m[1]) / 1024);
   }
   return { ms: median(times), runs: times, maxRssMiB: maxRss };
+}
+
+/**
+ * The environment our CLI is timed in: this one without NODE_EXTRA_CA_CERTS. With that variable set (as on
+ * machines behind a TLS proxy) every Node process parses a CA bundle at start, 40-50 ms here, before any of
+ * our code runs; the CLI never opens a TLS connection. `startupNote` shows the cost in the results.
+ */
+export function cliEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
+/** Times `node dist/cli.js ARGS` in cliEnv(). */
+export function timeCli(cli: string, args: string[], opts: { runs?: number; before?: () => void } = {}): Timing {
+  return timeCommand(process.execPath, [cli, ...args], { ...opts, env: cliEnv() });
+}
+
+/** Node's bare start-up (`node -e 0`), in cliEnv() and, when it differs, in this environment: for the notes. */
+export function startupNote(): string {
+  const bare = timeCommand(process.execPath, ['-e', '0'], { runs: 5, env: cliEnv() }).ms;
+  let note = `Node start-up alone ${bare.toFixed(0)} ms`;
+  if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
+    const withCa = timeCommand(process.execPath, ['-e', '0'], { runs: 5 }).ms;
+    note += ` (${withCa.toFixed(0)} ms with this machine's NODE_EXTRA_CA_CERTS, unset for our runs)`;
+  }
+  return note;
 }
 
 /** Times an in-process async function: median of `runs` after `warmup`, in ms. */

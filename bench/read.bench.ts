@@ -11,7 +11,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openImage } from '../src/qcow2';
 import {
-  benchOffsets, createDataImage, createPreallocatedImage, median, MiB, qemuImgBench, row, timeCommand, warmPageCache,
+  benchOffsets, createDataImage, createPreallocatedImage, median, MiB, qemuImgBench, row, startupNote, timeCli, timeCommand, warmPageCache,
   type BenchContext, type BenchRow, type QemuBenchParams,
 } from './lib';
 
@@ -62,12 +62,12 @@ async function readRows(ctx: BenchContext, image: string): Promise<BenchRow[]> {
   return rows;
 }
 
-function commandRow(ctx: BenchContext, name: string, ours: string[], theirs: string[], target: number, before?: () => void): BenchRow {
+function commandRow(ctx: BenchContext, name: string, ours: string[], theirs: string[], target: number, before?: () => void, note?: string): BenchRow {
   ctx.log(name);
-  const q = timeCommand('qemu-img', theirs, { runs: 3, before });
+  const q = timeCommand('qemu-img', theirs, { runs: 5, before });
   try {
-    const o = timeCommand(process.execPath, [ctx.cli, ...ours], { runs: 3, before });
-    return row({ name, ours: o.ms, theirs: q.ms, unit: 'ms', better: 'lower', target, oursMemMiB: o.maxRssMiB, theirsMemMiB: q.maxRssMiB });
+    const o = timeCli(ctx.cli, ours, { runs: 5, before });
+    return row({ name, ours: o.ms, theirs: q.ms, unit: 'ms', better: 'lower', target, oursMemMiB: o.maxRssMiB, theirsMemMiB: q.maxRssMiB, note });
   } catch (err) {
     const msg = (err as Error).message.split('\n').pop() ?? '';
     return row({ name, ours: NaN, theirs: q.ms, unit: 'ms', better: 'lower', target, theirsMemMiB: q.maxRssMiB, note: `ours failed: ${msg.slice(0, 100)}` });
@@ -93,7 +93,7 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
   const big = join(ctx.tmp, 'prealloc-256g.qcow2');
   ctx.log('making a 256 GiB metadata-preallocated image');
   createPreallocatedImage(big, '256G');
-  rows.push(commandRow(ctx, 'map --output=json, 256 GiB preallocated', ['map', '--output=json', big], ['map', '-f', 'qcow2', '--output=json', big], 1.5));
+  rows.push(commandRow(ctx, 'map --output=json, 256 GiB preallocated', ['map', '--output=json', big], ['map', '-f', 'qcow2', '--output=json', big], 1.5, undefined, startupNote()));
   // No warmPageCache here: the file is 256 GiB long (sparse); timeCommand's warm-up run reads the metadata.
   return rows;
 }

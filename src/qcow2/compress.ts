@@ -47,7 +47,16 @@ function zstdCluster(input: Uint8Array, clusterSize: number): Uint8Array {
   let filled = 0;
   for (let pos = 0; pos < frames.length && filled < clusterSize; ) {
     const end = zstdFrameEnd(frames, pos);
-    filled += fzstdDecompress(frames.subarray(pos, end), out.subarray(filled)).length;
+    const frame = frames.subarray(pos, end);
+    const size = zstdContentSize(frame);
+    if (size !== undefined && size <= clusterSize - filled) {
+      // fzstd is ~8x faster allocating its own output, which a declared size that fits one cluster bounds.
+      const part = fzstdDecompress(frame);
+      out.set(part.subarray(0, clusterSize - filled), filled);
+      filled += Math.min(part.length, clusterSize - filled);
+    } else {
+      filled += fzstdDecompress(frame, out.subarray(filled)).length;
+    }
     pos = end;
   }
   return out.subarray(0, filled);
@@ -69,6 +78,21 @@ export function zstdFramesPrefix(input: Uint8Array): Uint8Array {
   }
   if (lastGood === 0) throw new Error('no zstd frame');
   return input.subarray(0, lastGood);
+}
+
+/** The content size a zstd frame header declares (QEMU's frames do), or undefined when it declares none. */
+export function zstdContentSize(frame: Uint8Array): number | undefined {
+  if (frame.length < 6) return undefined;
+  const fhd = frame[4];
+  const fcsFlag = fhd >>> 6;
+  const singleSegment = (fhd >>> 5) & 1;
+  if (fcsFlag === 0 && !singleSegment) return undefined;
+  const p = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  const bytes = fcsFlag === 0 ? 1 : [0, 2, 4, 8][fcsFlag];
+  if (p + bytes > frame.length) return undefined;
+  let size = 0;
+  for (let i = bytes - 1; i >= 0; i--) size = size * 256 + frame[p + i];
+  return fcsFlag === 1 ? size + 256 : size;
 }
 
 function zstdFrameEnd(b: Uint8Array, start: number): number {
