@@ -2,6 +2,12 @@
  * Rebuilds every reference from the metadata, in qemu-img check's order (header, active L1/L2, snapshots,
  * snapshot table, refcount table, encryption header, bitmaps, refcount blocks), checking entries on the way.
  * Counts and classifications follow QEMU's qcow2_check_refcounts so that the numbers agree.
+ *
+ * QEMU walks an L2 table once per reference to it, so snapshots sharing tables (the normal case) cost
+ * snapshots × L2 entries, and a hostile image can make that hours. Here each distinct L1 table and each distinct
+ * L2 table is walked once per walk context (the active L1; all snapshots), at its first reference, and whatever
+ * it counts (references, findings, allocation figures) is counted as many times as it is referenced: the
+ * same totals, and the same first owner of every cluster, as a walk per reference.
  */
 import type { Qcow2IoOps } from '../io';
 import type { Qcow2Info } from '../info';
@@ -16,6 +22,9 @@ import { forEachRegion, readZeroFilled, throwIfAborted } from './walk-l1l2';
 
 const TWO_32 = 0x1_0000_0000;
 const MAX_L1_ENTRIES = (32 * 1024 * 1024) / 8;
+
+/** L2 table offset → references to it not yet walked, in one walk context. */
+type L2Refs = Map<number, number>;
 
 export interface CheckProgress {
   phase: 'refcounts' | 'tables' | 'compare' | 'repair';
@@ -87,8 +96,12 @@ export class Calculator {
   private readonly ext: boolean;
   /** Entries to rewrite as zero clusters (-r all), written by the caller before any refcount repair. */
   readonly zeroFixes: { at: number; bytes: Uint8Array }[] = [];
+  /** The same fixes by the cluster they are in: an L2 table read later in the pass sees them, as QEMU's re-read would. */
+  private readonly fixesByCluster = new Map<number, { at: number; bytes: Uint8Array }[]>();
   /** Active-L2 COPIED checks for clusters past the tracked range, resolved after the walk. */
-  private readonly deferredCopied: { cluster: number; copied: boolean; hi: number; lo: number; guest: number }[] = [];
+  private readonly deferredCopied: { cluster: number; copied: boolean; hi: number; lo: number; guest: number; times: number }[] = [];
+  /** L2 tables walked (each distinct table once per walk context), for tests of the bound. */
+  l2TablesWalked = 0;
 
   constructor(
     private readonly ctx: PassContext,
@@ -101,15 +114,29 @@ export class Calculator {
     this.ext = ctx.info.extendedL2;
   }
 
-  private finding(f: CheckFinding): void {
-    if (f.severity === 'corruption') this.ctx.res.corruptions++;
-    else if (f.severity === 'leak') this.ctx.res.leaks++;
-    else this.ctx.res.checkErrors++;
-    this.ctx.sink.add(f);
+  /** Counts a finding `times` times: once per reference to the table it was found in. */
+  private finding(f: CheckFinding, times = 1): void {
+    if (f.severity === 'corruption') this.ctx.res.corruptions += times;
+    else if (f.severity === 'leak') this.ctx.res.leaks += times;
+    else this.ctx.res.checkErrors += times;
+    this.ctx.sink.add(f, times);
   }
 
-  /** qcow2_inc_refcounts_imrt: one more reference to every cluster of [offset, offset+size). */
-  inc(offset: number, size: number, owner: Owner, offsetHex = hex(offset)): void {
+  /** Records that `owner` also uses cluster k, unless sharing it is normal (bounded). */
+  private noteOverlap(k: number, owner: Owner): void {
+    if (this.overlaps.size >= 1000) return;
+    const prev = this.mem.owners[k] as Owner;
+    if (sharingIsNormal(prev, owner)) return;
+    const list = this.overlaps.get(k) ?? [prev];
+    list.push(owner);
+    this.overlaps.set(k, list);
+  }
+
+  /**
+   * qcow2_inc_refcounts_imrt, `times` times: that many more references to every cluster of [offset, offset+size),
+   * with the findings and overflows of as many single calls.
+   */
+  inc(offset: number, size: number, owner: Owner, offsetHex = hex(offset), times = 1): void {
     if (size <= 0) return;
     const cs = this.cs;
     if (!Number.isFinite(offset) || offset + size - this.ctx.fileSize >= cs) {
@@ -119,7 +146,7 @@ export class Calculator {
         hostOffset: Number.isFinite(offset) ? offset : undefined,
         message: `${OWNER_NAMES[owner]} at host offset 0x${offsetHex} (${size} bytes) lies past the end of the file (${this.ctx.fileSize} bytes)`,
         qemuLine: `ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${offsetHex} size 0x${hex(size)}`,
-      });
+      }, times);
       return;
     }
     const first = Math.floor(offset / cs);
@@ -127,22 +154,17 @@ export class Calculator {
     const mem = this.mem;
     for (let k = first; k <= last; k++) {
       const before = k < mem.length ? mem.counts[k] : 0;
-      if (before > 0 && this.overlaps.size < 1000) {
-        const prev = mem.owners[k] as Owner;
-        if (!sharingIsNormal(prev, owner)) {
-          const list = this.overlaps.get(k) ?? [prev];
-          list.push(owner);
-          this.overlaps.set(k, list);
-        }
-      }
-      if (!mem.inc(k, owner)) {
+      if (before > 0) this.noteOverlap(k, owner);
+      const overflows = times === 1 ? (mem.inc(k, owner) ? 0 : 1) : mem.add(k, owner, times);
+      if (times > 1) this.noteOverlap(k, owner); // the further references find the first one there
+      if (overflows) {
         this.finding({
           kind: 'refcount-overflow',
           severity: 'corruption',
           hostOffset: k * cs,
           message: `cluster at host offset 0x${hex(k * cs)} has more references than ${this.ctx.info.refcountBits}-bit refcounts can hold`,
           qemuLine: `ERROR: overflow cluster offset=0x${hex(k * cs)}`,
-        });
+        }, overflows);
       }
     }
   }
@@ -151,7 +173,7 @@ export class Calculator {
     const { ctx } = this;
     const h = ctx.header;
     this.inc(0, this.cs, Owner.Header);
-    await this.checkL1(h.l1TableOffset, h.l1Size, true, undefined);
+    await this.checkL1(h.l1TableOffset, h.l1Size, true, undefined, 1, this.countL2Refs(ctx.l1, 1, new Map()));
 
     if (this.hasDataFile && ctx.snapshots.snapshots.length) {
       this.finding({
@@ -161,6 +183,7 @@ export class Calculator {
         qemuLine: `ERROR ${ctx.snapshots.snapshots.length} snapshots in image with data file`,
       });
     }
+    const refs = await this.snapshotRefs();
     for (const sn of ctx.snapshots.snapshots) {
       if (!Number.isFinite(sn.l1Offset) || sn.l1Offset % this.cs !== 0) {
         this.finding({
@@ -185,7 +208,15 @@ export class Calculator {
         this.l1Walked++;
         continue;
       }
-      await this.checkL1(sn.l1Offset, sn.l1Size, false, sn.id);
+      const l1 = refs.l1.get(`${sn.l1Offset}:${sn.l1Size}`)!;
+      if (l1.walked) {
+        // The same L1 table as an earlier snapshot's: all its references were counted there.
+        this.l1Walked++;
+        ctx.onProgress?.({ phase: 'tables', done: this.l1Walked, total: 1 + ctx.snapshots.snapshots.length });
+        continue;
+      }
+      l1.walked = true;
+      await this.checkL1(sn.l1Offset, sn.l1Size, false, sn.id, l1.times, refs.l2);
     }
     this.inc(ctx.snapshots.offset, ctx.snapshots.size, Owner.SnapshotTable);
     this.inc(h.refcountTableOffset, ctx.reftable.length, Owner.RefcountTable);
@@ -197,17 +228,60 @@ export class Calculator {
     return { mem: this.mem, rebuild: this.rebuild, overlaps: this.overlaps, zeroFixes: this.zeroFixes };
   }
 
-  /** check_refcounts_l1: the L1 table, its L2 tables and everything they reference. */
-  private async checkL1(l1Offset: number, l1Size: number, active: boolean, snapshot: string | undefined): Promise<void> {
+  /**
+   * For the snapshots' walk context: how many snapshots use each distinct L1 table, and how often each L2 table
+   * is referenced through all of them (so that each can be walked once, at its first reference).
+   */
+  private async snapshotRefs(): Promise<{ l1: Map<string, { offset: number; size: number; times: number; walked: boolean }>; l2: L2Refs }> {
+    const l1 = new Map<string, { offset: number; size: number; times: number; walked: boolean }>();
+    for (const sn of this.ctx.snapshots.snapshots) {
+      if (!Number.isFinite(sn.l1Offset) || sn.l1Offset % this.cs !== 0 || sn.l1Size > MAX_L1_ENTRIES) continue; // reported, not walked
+      const key = `${sn.l1Offset}:${sn.l1Size}`;
+      const e = l1.get(key);
+      if (e) e.times++;
+      else l1.set(key, { offset: sn.l1Offset, size: sn.l1Size, times: 1, walked: false });
+    }
+    const l2: L2Refs = new Map();
+    for (const e of l1.values()) {
+      throwIfAborted(this.ctx.signal, this.ctx.file);
+      this.countL2Refs(await this.readL1(e.offset, e.size), e.times, l2);
+    }
+    return { l1, l2 };
+  }
+
+  /** Adds `times` references to each L2 table the L1 table would have walked (those not wholly past the end of the file). */
+  private countL2Refs(l1: Uint8Array, times: number, refs: L2Refs): L2Refs {
+    for (let i = 0; i < l1.length / 8; i++) {
+      const hi = u32(l1, i * 8);
+      const lo = u32(l1, i * 8 + 4);
+      if (hi === 0 && lo === 0) continue;
+      const l2Offset = entryOffset(hi, lo);
+      if (l2Offset < this.ctx.fileSize) refs.set(l2Offset, (refs.get(l2Offset) ?? 0) + times);
+    }
+    return refs;
+  }
+
+  /** A snapshot L1 table: only the entries inside the file (the rest read as zeros, which reference nothing). */
+  private async readL1(offset: number, size: number): Promise<Uint8Array> {
+    const inFile = Math.max(0, this.ctx.fileSize - offset);
+    return readZeroFilled(this.ctx.io, offset, Math.min(size * 8, Math.ceil(inFile / 8) * 8));
+  }
+
+  /**
+   * check_refcounts_l1 for an L1 table used `times` times (by that many snapshots): the table, its L2 tables and
+   * everything they reference. An L2 table is walked only at its first reference in `l2Refs`, for all of them.
+   */
+  private async checkL1(l1Offset: number, l1Size: number, active: boolean, snapshot: string | undefined, times: number, l2Refs: L2Refs): Promise<void> {
     const { ctx } = this;
     if (!l1Size) {
       this.l1Walked++;
       return;
     }
-    this.inc(l1Offset, l1Size * 8, active ? Owner.L1 : Owner.SnapshotL1);
-    const l1 = active ? ctx.l1 : await readZeroFilled(ctx.io, l1Offset, l1Size * 8);
-    const regions: { offset: number; length: number; tag: number }[] = [];
-    for (let i = 0; i < l1Size; i++) {
+    this.inc(l1Offset, l1Size * 8, active ? Owner.L1 : Owner.SnapshotL1, undefined, times);
+    const l1 = active ? ctx.l1 : await this.readL1(l1Offset, l1Size);
+    const shared = times > 1 ? ` (counted ${times} times: ${times} snapshots share this L1 table)` : '';
+    const regions: { offset: number; length: number; tag: { l1Index: number; times: number } }[] = [];
+    for (let i = 0; i < l1.length / 8; i++) {
       const hi = u32(l1, i * 8);
       const lo = u32(l1, i * 8 + 4);
       if (hi === 0 && lo === 0) continue;
@@ -218,11 +292,11 @@ export class Calculator {
           severity: 'corruption',
           hostOffset: l1Offset + i * 8,
           snapshot,
-          message: `${active ? '' : `snapshot ${snapshot} `}L1 entry ${i} has reserved bits set (0x${hex64(hi, lo)})`,
+          message: `${active ? '' : `snapshot ${snapshot} `}L1 entry ${i} has reserved bits set (0x${hex64(hi, lo)})${shared}`,
           qemuLine: `ERROR found L1 entry with reserved bits set: ${hex64(hi, lo)}`,
-        });
+        }, times);
       }
-      this.inc(l2Offset, this.cs, active ? Owner.L2 : Owner.SnapshotL2);
+      this.inc(l2Offset, this.cs, active ? Owner.L2 : Owner.SnapshotL2, undefined, times);
       if (l2Offset % this.cs !== 0) {
         this.finding({
           kind: 'unaligned',
@@ -230,18 +304,23 @@ export class Calculator {
           hostOffset: l2Offset,
           snapshot,
           virtualOffsets: active ? [i * ctx.info.l1EntrySpan] : undefined,
-          message: `${active ? '' : `snapshot ${snapshot} `}L1 entry ${i} points to an L2 table at 0x${hex(l2Offset)}, which is not cluster-aligned`,
+          message: `${active ? '' : `snapshot ${snapshot} `}L1 entry ${i} points to an L2 table at 0x${hex(l2Offset)}, which is not cluster-aligned${shared}`,
           qemuLine: `ERROR l2_offset=${hex(l2Offset)}: Table is not cluster aligned; L1 entry corrupted`,
-        });
+        }, times);
       }
-      // A table wholly past the end of the file reads as zeros: nothing in it to count or check.
-      if (l2Offset < ctx.fileSize) regions.push({ offset: l2Offset, length: ctx.info.l2Entries * ctx.info.l2EntryBytes, tag: i });
+      // A table wholly past the end of the file reads as zeros: nothing in it to count or check (not in l2Refs).
+      // One already walked in this context is no longer in l2Refs: its walk counted this reference too.
+      const refs = l2Refs.get(l2Offset);
+      if (refs !== undefined) {
+        l2Refs.delete(l2Offset);
+        regions.push({ offset: l2Offset, length: ctx.info.l2Entries * ctx.info.l2EntryBytes, tag: { l1Index: i, times: refs } });
+      }
     }
     // Progress counts L1 tables (the image's, then each snapshot's), with the fraction of the current one.
     const tablesTotal = 1 + ctx.snapshots.snapshots.length;
     const base = this.l1Walked;
     const n = regions.length;
-    await forEachRegion(ctx.io, regions, (table, r) => this.checkL2(table, r.offset, r.tag, active, snapshot), {
+    await forEachRegion(ctx.io, regions, (table, r) => this.checkL2(table, r.offset, r.tag.l1Index, active, snapshot, r.tag.times), {
       signal: ctx.signal,
       onRegions: (done) => ctx.onProgress?.({ phase: 'tables', done: base + done / n, total: tablesTotal }),
     });
@@ -259,7 +338,7 @@ export class Calculator {
       if (!l2Offset) continue;
       const cluster = Math.floor(l2Offset / this.cs);
       if (cluster >= this.ctx.onDisk.length) {
-        this.deferredCopied.push({ cluster, copied: (hi & 0x80000000) !== 0, hi, lo, guest: -1 - i });
+        this.deferredCopied.push({ cluster, copied: (hi & 0x80000000) !== 0, hi, lo, guest: -1 - i, times: 1 });
         continue;
       }
       const refcount = this.ctx.onDisk.get(cluster);
@@ -268,8 +347,8 @@ export class Calculator {
     }
   }
 
-  /** Records a COPIED mismatch; `guest` >= 0 is a data cluster's guest offset, < 0 encodes an L1 index. */
-  private copiedMismatch(refcount: number, copied: boolean, hi: number, lo: number, guest: number): void {
+  /** Records a COPIED mismatch (`times` times); `guest` >= 0 is a data cluster's guest offset, < 0 encodes an L1 index. */
+  private copiedMismatch(refcount: number, copied: boolean, hi: number, lo: number, guest: number, times = 1): void {
     if ((refcount === 1) === copied) return;
     if (guest < 0) {
       const i = -1 - guest;
@@ -287,22 +366,28 @@ export class Calculator {
         severity: 'corruption',
         hostOffset: host,
         virtualOffsets: [guest],
-        message: `L2 entry for guest offset 0x${hex(guest)} has COPIED ${copied ? 'set' : 'clear'} but its data cluster's refcount is ${refcount}`,
+        message: `L2 entry for guest offset 0x${hex(guest)} has COPIED ${copied ? 'set' : 'clear'} but its data cluster's refcount is ${refcount}${times > 1 ? ` (counted ${times} times: the L1 table references its L2 table ${times} times)` : ''}`,
         qemuLine: `ERROR OFLAG_COPIED data cluster: l2_entry=${hex64(hi, lo)} refcount=${refcount}`,
-      });
+      }, times);
     }
   }
 
   private async resolveDeferredCopied(): Promise<void> {
     for (const d of this.deferredCopied) {
       const refcount = await this.ctx.onDisk.at(d.cluster);
-      if (refcount >= 0) this.copiedMismatch(refcount, d.copied, d.hi, d.lo, d.guest);
+      if (refcount >= 0) this.copiedMismatch(refcount, d.copied, d.hi, d.lo, d.guest, d.times);
     }
     this.deferredCopied.length = 0;
   }
 
-  /** check_refcounts_l2: every entry of one L2 table. */
-  private checkL2(table: Uint8Array, l2Offset: number, l1Index: number, active: boolean, snapshot: string | undefined): void {
+  /**
+   * check_refcounts_l2 for an L2 table referenced `times` times in this walk context: every entry, with what it
+   * counts counted `times` times. (Each walk QEMU does of the table is the same: the findings, references and
+   * fragmentation figures do not depend on which reference led there.)
+   */
+  private checkL2(table: Uint8Array, l2Offset: number, l1Index: number, active: boolean, snapshot: string | undefined, times: number): void {
+    this.l2TablesWalked++;
+    if (this.fixesByCluster.size) this.applyFixes(table, l2Offset);
     const { ctx, cs, ext } = this;
     const info = ctx.info;
     const entryBytes = info.l2EntryBytes;
@@ -320,12 +405,15 @@ export class Calculator {
     const owners = mem.owners;
     const diskCounts = onDisk.counts;
     const fast = !ext && !this.hasDataFile;
+    const fits = times <= mem.max; // a first reference counted `times` times cannot overflow
     const alignMask = (cs - 1) | 1; // low offset bits and the zero flag
     const bitsShift = this.bits;
     const clustersPer4G = TWO_32 / cs;
     // Clusters wholly inside the file and tracked (a partial last cluster takes the general path).
     const lastWholeCluster = Math.min(Math.floor(ctx.fileSize / cs), mem.length, diskCounts.length);
-    const where = (i: number): string => (active ? `guest offset 0x${hex(guestBase + i * cs)}` : `snapshot ${snapshot}, L1 entry ${l1Index}, L2 entry ${i}`);
+    const shared = times > 1 ? ` (counted ${times} times: the table is referenced ${times} times)` : '';
+    const place = (i: number): string => (active ? `guest offset 0x${hex(guestBase + i * cs)}` : `snapshot ${snapshot}, L1 entry ${l1Index}, L2 entry ${i}`);
+    const where = (i: number): string => place(i) + shared;
     for (let i = 0, o = 0; i < n; i++, o += entryBytes) {
       const hi = dv.getUint32(o);
       const lo = dv.getUint32(o + 4);
@@ -336,18 +424,18 @@ export class Calculator {
       // reference. Everything else takes the general path below.
       if (fast && (hi & 0x7f000000) === 0 && (lo & alignMask) === 0 && (hi | lo) !== 0) {
         const k = (hi & 0x00ffffff) * clustersPer4G + (lo >>> bitsShift);
-        if (k < lastWholeCluster && counts[k] === 0) {
-          counts[k] = 1;
+        if (k < lastWholeCluster && counts[k] === 0 && fits) {
+          counts[k] = times;
           owners[k] = dataOwner;
           if (frag) {
-            ctx.res.allocatedClusters++;
+            ctx.res.allocatedClusters += times;
             const offset = k * cs;
-            if (nextContiguous && offset !== nextContiguous) ctx.res.fragmentedClusters++;
+            if (nextContiguous && offset !== nextContiguous) ctx.res.fragmentedClusters += times;
             nextContiguous = offset + cs;
           }
           if (copiedInline && ((diskCounts[k] === 1) !== hi >= 0x80000000)) {
             const rc = onDisk.get(k);
-            if (rc >= 0) this.copiedMismatch(rc, hi >= 0x80000000, hi, lo, guestBase + i * cs);
+            if (rc >= 0) this.copiedMismatch(rc, hi >= 0x80000000, hi, lo, guestBase + i * cs, times);
           }
           continue;
         }
@@ -366,7 +454,7 @@ export class Calculator {
             snapshot,
             message: `compressed L2 entry for ${where(i)} has the COPIED flag set, which compressed clusters must never have`,
             qemuLine: `ERROR: coffset=0x${c.hex}: copied flag must never be set for compressed clusters`,
-          });
+          }, times);
         }
         if (this.hasDataFile) {
           this.finding({
@@ -376,7 +464,7 @@ export class Calculator {
             snapshot,
             message: `L2 entry for ${where(i)} is compressed, which images with an external data file cannot have`,
             qemuLine: `ERROR compressed cluster ${i} with data file, entry=0x${hex64(hi, lo)}`,
-          });
+          }, times);
           continue;
         }
         if (bmZero || bmAlloc) {
@@ -387,14 +475,14 @@ export class Calculator {
             snapshot,
             message: `compressed L2 entry for ${where(i)} has a non-zero subcluster bitmap`,
             qemuLine: `ERROR compressed cluster ${i} with non-zero subcluster allocation bitmap, entry=0x${hex64(hi, lo)}`,
-          });
+          }, times);
           continue;
         }
-        this.inc(c.offset, c.size, Owner.Compressed, c.hex);
+        this.inc(c.offset, c.size, Owner.Compressed, c.hex, times);
         if (frag) {
-          ctx.res.allocatedClusters++;
-          ctx.res.compressedClusters++;
-          ctx.res.fragmentedClusters++;
+          ctx.res.allocatedClusters += times;
+          ctx.res.compressedClusters += times;
+          ctx.res.fragmentedClusters += times;
         }
         continue;
       }
@@ -407,7 +495,7 @@ export class Calculator {
           snapshot,
           message: `L2 entry for ${where(i)} has reserved bits set (0x${hex64(hi, lo)})`,
           qemuLine: `ERROR found l2 entry with reserved bits set: ${hex64(hi, lo)}`,
-        });
+        }, times);
       }
       const offset = entryOffset(hi, lo);
       const copied = (hi & 0x80000000) !== 0;
@@ -423,7 +511,7 @@ export class Calculator {
             snapshot,
             message: `unallocated L2 entry for ${where(i)} marks subclusters as allocated (bitmap 0x${hex(bmAlloc)})`,
             qemuLine: 'ERROR: Unallocated cluster has non-zero subcluster allocation map',
-          });
+          }, times);
         }
         continue;
       }
@@ -437,7 +525,7 @@ export class Calculator {
           snapshot,
           message: `L2 entry for ${where(i)} marks subclusters both allocated and zero (mask 0x${hex(bmZero & bmAlloc)})`,
           qemuLine: `ERROR offset=${hex(offset)}: Allocated cluster has corrupted subcluster allocation bitmap`,
-        });
+        }, times);
       }
       if (offset % cs !== 0) {
         const containsData = ext ? bmAlloc !== 0 : !zeroFlag;
@@ -452,11 +540,11 @@ export class Calculator {
           hostOffset: offset,
           virtualOffsets: active ? [guest] : undefined,
           snapshot,
-          message: `L2 entry for ${where(i)} points to host offset 0x${hex(offset)}, which is not cluster-aligned`,
+          message: `L2 entry for ${fixIt ? place(i) : where(i)} points to host offset 0x${hex(offset)}, which is not cluster-aligned`,
           qemuLine: containsData
             ? `ERROR offset=${hex(offset)}: Data cluster is not properly aligned; L2 entry corrupted.`
             : `${fixIt ? 'Repairing' : 'ERROR'} offset=${hex(offset)}: Preallocated cluster is not properly aligned; L2 entry corrupted.`,
-        });
+        }, fixIt ? 1 : times); // once fixed, the further references find a plain zero cluster
         if (fixIt) {
           ctx.res.corruptions--;
           ctx.res.corruptionsFixed++;
@@ -469,30 +557,46 @@ export class Calculator {
             fdv.setUint32(12, 0);
           } else fixed.set([0, 0, 0, 0, 0, 0, 0, 1]);
           this.zeroFixes.push({ at: entryAt, bytes: fixed });
+          const c = Math.floor(entryAt / cs);
+          const inCluster = this.fixesByCluster.get(c) ?? [];
+          inCluster.push({ at: entryAt, bytes: fixed });
+          this.fixesByCluster.set(c, inCluster);
           continue; // no longer references anything
         }
       }
       if (frag) {
-        ctx.res.allocatedClusters++;
-        if (nextContiguous && offset !== nextContiguous) ctx.res.fragmentedClusters++;
+        ctx.res.allocatedClusters += times;
+        if (nextContiguous && offset !== nextContiguous) ctx.res.fragmentedClusters += times;
         nextContiguous = offset + cs;
       }
       if (!this.hasDataFile) {
         // Inline fast path of inc() for the common aligned, in-file case.
         const k = offset / cs;
         const mem = this.mem;
-        if (offset % cs === 0 && offset + cs <= ctx.fileSize && k < mem.length && mem.counts[k] === 0) {
-          mem.counts[k] = 1;
+        if (offset % cs === 0 && offset + cs <= ctx.fileSize && k < mem.length && mem.counts[k] === 0 && fits) {
+          mem.counts[k] = times;
           mem.owners[k] = dataOwner;
-        } else this.inc(offset, cs, dataOwner);
+        } else this.inc(offset, cs, dataOwner, undefined, times);
       }
       if (copiedInline) {
         const cluster = Math.floor(offset / cs);
-        if (this.hasDataFile) this.copiedMismatch(1, copied, hi, lo, guest);
+        if (this.hasDataFile) this.copiedMismatch(1, copied, hi, lo, guest, times);
         else if (cluster < tracked) {
           const rc = onDisk.get(cluster);
-          if (rc >= 0 && (rc === 1) !== copied) this.copiedMismatch(rc, copied, hi, lo, guest);
-        } else this.deferredCopied.push({ cluster, copied, hi, lo, guest });
+          if (rc >= 0 && (rc === 1) !== copied) this.copiedMismatch(rc, copied, hi, lo, guest, times);
+        } else this.deferredCopied.push({ cluster, copied, hi, lo, guest, times });
+      }
+    }
+  }
+
+  /** Puts the entries fixed so far into a table read since (an L2 table shared by the active L1 and snapshots). */
+  private applyFixes(table: Uint8Array, l2Offset: number): void {
+    const end = l2Offset + table.length;
+    for (let c = Math.floor(l2Offset / this.cs); c * this.cs < end; c++) {
+      for (const f of this.fixesByCluster.get(c) ?? []) {
+        const from = Math.max(f.at, l2Offset);
+        const to = Math.min(f.at + f.bytes.length, end);
+        if (from < to) table.set(f.bytes.subarray(from - f.at, to - f.at), from - l2Offset);
       }
     }
   }

@@ -40,7 +40,8 @@ export interface CheckResultEx extends CheckResult {
   failure?: string;
 }
 
-async function newPass(t: CheckTarget, opts: CheckOptions, sink: FindingSink, res: CheckSummary): Promise<PassContext> {
+/** Reads what one pass needs (exported for tests that run a Calculator alone). */
+export async function newPass(t: CheckTarget, opts: CheckOptions, sink: FindingSink, res: CheckSummary): Promise<PassContext> {
   const { io, header: h, info } = t;
   const fileSize = await io.size();
   const nbClusters = Math.ceil(fileSize / info.clusterSize);

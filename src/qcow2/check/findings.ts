@@ -93,9 +93,11 @@ export class FindingSink {
   dropped = 0;
   constructor(private readonly limit = 10_000) {}
 
-  add(f: CheckFinding): void {
-    if (this.items.length < this.limit) this.items.push(f);
-    else this.dropped++;
+  /** Adds `times` copies of a finding (one per occurrence, as qemu-img prints one line each). */
+  add(f: CheckFinding, times = 1): void {
+    const keep = Math.max(0, Math.min(times, this.limit - this.items.length));
+    for (let i = 0; i < keep; i++) this.items.push(i ? { ...f } : f);
+    this.dropped += times - keep;
   }
 }
 

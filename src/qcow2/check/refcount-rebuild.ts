@@ -90,6 +90,16 @@ export class RefcountArray {
     return true;
   }
 
+  /** Adds n references at once; returns how many did not fit, each an overflow as with n single inc() calls. */
+  add(cluster: number, owner: Owner, n: number): number {
+    if (cluster >= this.length) this.grow(cluster + 1);
+    const c = this.counts[cluster];
+    const fit = Math.min(this.max - c, n);
+    this.counts[cluster] = c + fit;
+    if (c === 0 && fit > 0) this.owners[cluster] = owner;
+    return n - fit;
+  }
+
   get(cluster: number): number {
     return cluster < this.length ? this.counts[cluster] : 0;
   }
