@@ -3,7 +3,8 @@
 //   typecheck  tsc --noEmit
 //   mocha      test/unit, test/engine, test/cli (MOCHA_SPECS below; options in .mocharc.json)
 //   fuzz       60 s of coverage-guided fuzzing (npm run fuzz:ci)
-//   host       extension-host mocha suite in code-server (test/e2e/host/*.test.ts, scripts/e2e/run-host.ts)
+//   host       extension-host mocha suites in code-server (scripts/e2e/run-host.ts): test/e2e/host/*.test.ts, then
+//              test/e2e/host/restricted/*.test.ts in a window whose folder is in Restricted Mode (untrusted)
 //   ui         Playwright UI tests in code-server + Chromium (test/e2e/ui/*.ui.ts), screenshots in test-results/
 //
 //   node scripts/test.mjs [--only=mocha,host] [--skip=ui] [--no-build] [UI_SPEC_FILES…]

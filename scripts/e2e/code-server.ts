@@ -49,7 +49,21 @@ export interface StartOptions {
    * is linked into the extensions folder as an installed extension instead.
    */
   mode?: 'test' | 'person';
+  /**
+   * 'disabled' (default): no workspace trust at all (every folder is trusted, nothing prompts).
+   * 'restricted': trust is on and nothing is trusted, so the folder opens in Restricted Mode without a prompt
+   * (for the untrusted-workspace tests).
+   */
+  workspaceTrust?: 'disabled' | 'restricted';
 }
+
+/** Workspace trust on, nothing trusted, no prompts: every folder opens in Restricted Mode. */
+const RESTRICTED_SETTINGS = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+  'security.workspace.trust.emptyWindow': false,
+  'security.workspace.trust.banner': 'never',
+};
 
 /** Settings that keep the workbench quiet and deterministic for tests. */
 const QUIET_SETTINGS = {
@@ -94,7 +108,8 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
   const extensions = join(stateDir, 'extensions');
   const emptyWorkspace = join(stateDir, 'workspace');
   for (const d of [join(userData, 'User'), extensions, emptyWorkspace]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(userData, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...opts.settings }, null, 2));
+  const restricted = opts.workspaceTrust === 'restricted';
+  writeFileSync(join(userData, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...(restricted ? RESTRICTED_SETTINGS : {}), ...opts.settings }, null, 2));
   const mode = opts.mode ?? 'test';
   let link: string | undefined;
   if (mode === 'person') {
@@ -117,7 +132,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     '--extensions-dir', extensions,
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(restricted ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     ...(mode === 'test' ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
     emptyWorkspace,

@@ -1,6 +1,7 @@
 // Runs the extension-host mocha suite (test/e2e/host/*.test.ts) in VS Code desktop with @vscode/test-electron,
 // for machines that have it. Same suite and same dist/test/host/index.js run() as the code-server runner
 // (scripts/e2e/run-host.ts), which is what `npm test` uses here, where VS Code desktop cannot be downloaded.
+// Only the trusted suite: the Restricted Mode suite (test/e2e/host/restricted/) runs under run-host.ts.
 //   node scripts/e2e/run-electron.mjs            (downloads VS Code stable into .vscode-test/ unless
 //   VSCODE_EXECUTABLE=/path/to/code is set)
 import { runTests } from '@vscode/test-electron';

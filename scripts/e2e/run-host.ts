@@ -1,16 +1,23 @@
 /**
- * Runs the extension-host mocha suite (test/e2e/host/*.test.ts) inside a real VS Code extension host:
- * code-server serves the workbench, Debian's Chromium opens it with `extensionDevelopmentPath` and
- * `extensionTestsPath` in the payload, and the workbench calls dist/test/host/index.js `run()`.
- * Mocha's output comes back through `codeAutomationLog`, the end through `codeAutomationExit`.
+ * Runs the extension-host mocha suites inside a real VS Code extension host: code-server serves the workbench,
+ * Debian's Chromium opens it with `extensionDevelopmentPath` and `extensionTestsPath` in the payload, and the
+ * workbench calls dist/test/host/index.js `run()`. Mocha's output comes back through `codeAutomationLog`, the
+ * end through `codeAutomationExit`.
+ *
+ * Two suites, each in its own code-server and window:
+ * - trusted:    test/e2e/host/*.test.ts, workspace trust disabled (every folder trusted);
+ * - restricted: test/e2e/host/restricted/*.test.ts, workspace trust enabled and nothing trusted, so the folder is
+ *               in Restricted Mode (`vscode.workspace.isTrusted` is false in the extension host).
  *
  *   node --import tsx scripts/e2e/run-host.ts        (npm run test:host)
- * Env: Q2I_HOST_GREP (mocha grep), Q2I_HOST_TIMEOUT_S (whole run, default 600), MOCHA_COUNT_FILE (counts JSON),
- *      Q2I_E2E_KEEP=1 (keep the server's state folder and logs).
+ * Env: Q2I_HOST_GREP (mocha grep), Q2I_HOST_SUITES (comma list, default "trusted,restricted"),
+ *      Q2I_HOST_TIMEOUT_S (each suite, default 600), MOCHA_COUNT_FILE (counts JSON, summed over the suites),
+ *      Q2I_E2E_KEEP=1 (keep the servers' state folders and logs).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { buildHostTests } from './build-host-tests.mjs';
 import { REPO, startCodeServer, type CodeServer } from './code-server';
 import { launchBrowser, openWorkbench } from './workbench';
@@ -18,21 +25,29 @@ import { launchBrowser, openWorkbench } from './workbench';
 const COUNTS_MARKER = 'Q2I_HOST_COUNTS';
 const REPORT_PREFIX = 'Q2I_HOST|';
 const RESULTS = join(REPO, 'test-results');
-/** Everything else the workbench logs (including the extension's console output) goes to this file. */
-const WORKBENCH_LOG = join(RESULTS, 'host-workbench.log');
 const TIMEOUT_S = Number(process.env.Q2I_HOST_TIMEOUT_S ?? 600);
 
-async function main(): Promise<number> {
-  const index = await buildHostTests();
-  const workspace = mkdtempSync(join(tmpdir(), 'q2i-host-ws-'));
+type Suite = 'trusted' | 'restricted';
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/** Everything else the workbench logs (including the extension's console output) goes to this file. */
+function workbenchLogFile(suite: Suite): string {
+  return join(RESULTS, suite === 'trusted' ? 'host-workbench.log' : 'host-restricted-workbench.log');
+}
+
+async function runSuite(browser: Browser, index: string, suite: Suite): Promise<Counts> {
+  const workspace = mkdtempSync(join(tmpdir(), suite === 'trusted' ? 'q2i-host-ws-' : 'q2i-host-untrusted-ws-'));
   let server: CodeServer | undefined;
-  let counts = { passed: 0, failed: 0, skipped: 0 };
+  let counts: Counts = { passed: 0, failed: 0, skipped: 0 };
   let sawCounts = false;
   const workbenchLog: string[] = [];
-  const browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   try {
-    server = await startCodeServer({ env: hostEnv() });
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    server = await startCodeServer({ env: hostEnv(suite), workspaceTrust: suite === 'trusted' ? 'disabled' : 'restricted' });
     let exitCode: (code: number) => void = () => {};
     const exited = new Promise<number>((r) => (exitCode = r));
     await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => {
@@ -61,39 +76,64 @@ async function main(): Promise<number> {
       t.unref();
     });
     const code = await Promise.race([exited, timeout, hostDied]);
-    if (code === -1) console.error(`e2e host: no result within ${TIMEOUT_S} s`);
-    if (code === -2) console.error('e2e host: the extension host exited before the suite reported');
+    if (code === -1) console.error(`e2e host (${suite}): no result within ${TIMEOUT_S} s`);
+    if (code === -2) console.error(`e2e host (${suite}): the extension host exited before the suite reported`);
     if (code !== 0 && !sawCounts) {
       // The suite never reported: a harness or load problem. Show what the window and the server looked like.
       const shots = join(RESULTS, 'screenshots');
       mkdirSync(shots, { recursive: true });
-      await page.screenshot({ path: join(shots, 'host-suite-failure.png') }).catch(() => {});
-      console.error(`e2e host: exit code ${code}; screenshot in test-results/screenshots/host-suite-failure.png`);
+      await page.screenshot({ path: join(shots, `host-${suite}-suite-failure.png`) }).catch(() => {});
+      console.error(`e2e host (${suite}): exit code ${code}; screenshot in test-results/screenshots/host-${suite}-suite-failure.png`);
       console.error(`code-server log tail:\n${server.logTail(20)}`);
     }
     if (!sawCounts) counts = { passed: 0, failed: 1, skipped: 0 }; // the suite never reported: count the run as one failure
     if (code !== 0 && counts.failed === 0) counts.failed = 1;
-    return counts.failed > 0 ? 1 : 0;
+    return counts;
   } catch (err) {
-    console.error((err as Error).message);
+    console.error(`e2e host (${suite}): ${(err as Error).message}`);
     if (server) console.error(`code-server log tail:\n${server.logTail(20)}`);
     counts = { passed: counts.passed, failed: Math.max(1, counts.failed), skipped: counts.skipped };
-    return 1;
+    return counts;
   } finally {
     mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(WORKBENCH_LOG, workbenchLog.join('\n') + '\n');
-    if (counts.failed > 0) console.error(`e2e host: the workbench's log (extension console output included) is in test-results/host-workbench.log`);
-    if (process.env.MOCHA_COUNT_FILE) writeFileSync(process.env.MOCHA_COUNT_FILE, JSON.stringify(counts));
-    console.log(`extension host: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
-    await browser.close().catch(() => {});
+    writeFileSync(workbenchLogFile(suite), workbenchLog.join('\n') + '\n');
+    if (counts.failed > 0) console.error(`e2e host (${suite}): the workbench's log (extension console output included) is in ${workbenchLogFile(suite).slice(REPO.length + 1)}`);
+    console.log(`extension host (${suite}): ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+    await page.close().catch(() => {});
     server?.stop();
     rmSync(workspace, { recursive: true, force: true });
   }
 }
 
-/** Passes the grep through the server's environment to the extension host, where index.ts reads it. */
-function hostEnv(): Record<string, string> {
-  return process.env.Q2I_HOST_GREP ? { Q2I_HOST_GREP: process.env.Q2I_HOST_GREP } : {};
+async function main(): Promise<number> {
+  const suites = (process.env.Q2I_HOST_SUITES ?? 'trusted,restricted').split(',').filter(Boolean) as Suite[];
+  for (const s of suites) if (s !== 'trusted' && s !== 'restricted') throw new Error(`Q2I_HOST_SUITES: unknown suite "${s}"`);
+  const total: Counts = { passed: 0, failed: 0, skipped: 0 };
+  let browser: Browser | undefined;
+  try {
+    const index = await buildHostTests();
+    browser = await launchBrowser();
+    for (const suite of suites) {
+      if (suites.length > 1) console.log(`\n── ${suite} workspace ${suite === 'restricted' ? '(Restricted Mode) ' : ''}──`);
+      const c = await runSuite(browser, index, suite);
+      total.passed += c.passed;
+      total.failed += c.failed;
+      total.skipped += c.skipped;
+    }
+  } catch (err) {
+    console.error((err as Error).message);
+    total.failed = Math.max(1, total.failed);
+  } finally {
+    await browser?.close().catch(() => {});
+  }
+  if (process.env.MOCHA_COUNT_FILE) writeFileSync(process.env.MOCHA_COUNT_FILE, JSON.stringify(total));
+  console.log(`extension host: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+  return total.failed > 0 ? 1 : 0;
+}
+
+/** The suite to load and the grep, through the server's environment to the extension host (index.ts reads them). */
+function hostEnv(suite: Suite): Record<string, string> {
+  return { Q2I_HOST_SUITE: suite, ...(process.env.Q2I_HOST_GREP ? { Q2I_HOST_GREP: process.env.Q2I_HOST_GREP } : {}) };
 }
 
 main().then((code) => process.exit(code));

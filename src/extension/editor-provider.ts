@@ -98,6 +98,8 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
 
   async saveCustomDocumentAs(doc: Qcow2Document, destination: vscode.Uri): Promise<void> {
     if (destination.scheme !== 'file') throw new Error(vscode.l10n.t('Save As needs a local file.'));
+    // An untrusted workspace writes nothing; the copy would also open its backing chain wherever it points.
+    if (!vscode.workspace.isTrusted) throw new Error(vscode.l10n.t('Not saved: {0}.', 'the workspace is not trusted, so images open read-only'));
     // Copy the image as it is on disk, then write the pending edits into the copy; the original stays untouched.
     await copyFile(doc.path, destination.fsPath);
     const dev = await openImage(destination.fsPath, { readOnly: false });

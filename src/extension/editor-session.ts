@@ -183,7 +183,8 @@ export class EditorSession {
   private async sendChain(): Promise<void> {
     const allowPath = allowPathForTrust();
     const quick = await describeChain(this.doc.path, { allowPath });
-    this.setChain(quick.map((l) => l.path));
+    // Only layers that opened can be opened in their own editor (not one outside an untrusted workspace).
+    this.setChain(quick.filter((l) => !l.error).map((l) => l.path));
     this.post({ type: 'chain', layers: quick });
     const full = await describeChain(this.doc.path, { allowPath, allocationBudgetMs: 2000 });
     this.post({ type: 'chain', layers: full });

@@ -1,9 +1,9 @@
 /** Chain description header by header, and the overview built from a qemu-img image. */
 import * as assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { describeChain } from '../../src/extension/chain';
 import { buildOverview } from '../../src/extension/overview';
-import { isInside } from '../../src/extension/paths';
+import { isInside, isReallyInside } from '../../src/extension/paths';
 import { sniffQcow2 } from '../../src/extension/sniff';
 import { openImage } from '../../src/qcow2';
 import { qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
@@ -87,6 +87,28 @@ describe('extension: backing chain description', () => {
     assert.equal(isInside('/ws', '/ws2/a.qcow2'), false);
     assert.equal(isInside('/ws', '/ws/../etc/a'), false);
     assert.equal(isInside('/ws', '/a.qcow2'), false);
+  });
+
+  it('workspace containment judges where symlinks really point', () => {
+    const ws = tmp.path('ws');
+    const away = tmp.path('away');
+    mkdirSync(`${ws}/sub`, { recursive: true });
+    mkdirSync(away);
+    writeFileSync(`${ws}/sub/in.qcow2`, '');
+    writeFileSync(`${away}/out.qcow2`, '');
+    symlinkSync(`${away}/out.qcow2`, `${ws}/link-out.qcow2`);
+    symlinkSync(away, `${ws}/dir-out`);
+    symlinkSync('sub/in.qcow2', `${ws}/link-in.qcow2`);
+    symlinkSync(ws, tmp.path('ws-alias'));
+    assert.equal(isReallyInside([ws], `${ws}/sub/in.qcow2`), true);
+    assert.equal(isReallyInside([ws], `${ws}/link-in.qcow2`), true);
+    assert.equal(isReallyInside([ws], `${ws}/link-out.qcow2`), false);
+    assert.equal(isReallyInside([ws], `${ws}/dir-out/out.qcow2`), false);
+    assert.equal(isReallyInside([ws], `${ws}/dir-out/missing.qcow2`), false, 'a missing file below a link that points out');
+    assert.equal(isReallyInside([ws], `${ws}/missing.qcow2`), true);
+    assert.equal(isReallyInside([tmp.path('ws-alias')], `${ws}/sub/in.qcow2`), true, 'the folder itself opened through a link');
+    assert.equal(isReallyInside([ws], `${tmp.path('ws-alias')}/sub/in.qcow2`), true);
+    assert.equal(isReallyInside([ws, away], `${ws}/link-out.qcow2`), true, 'inside another folder of the workspace');
   });
 });
 

@@ -9,6 +9,9 @@
  * - Runs here: `npm run test:host` (code-server + Chromium, see scripts/e2e/run-host.ts) and, where VS Code
  *   desktop exists, `node scripts/e2e/run-electron.mjs` (@vscode/test-electron). Same files, same `run()`.
  * - `Q2I_HOST_GREP=pattern` runs only the matching tests.
+ * - Tests of an untrusted workspace go in `test/e2e/host/restricted/NAME.test.ts`: scripts/e2e/run-host.ts runs
+ *   them in a second window whose folder is in Restricted Mode (workspace trust on, nothing trusted), with
+ *   `Q2I_HOST_SUITE=restricted` in the extension host's environment, which makes run() load that folder instead.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,8 +32,9 @@ export function run(): Promise<void> {
   };
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 60_000, reporter: 'spec' });
   if (process.env.Q2I_HOST_GREP) mocha.grep(process.env.Q2I_HOST_GREP);
-  const files = readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort();
-  for (const f of files) mocha.addFile(join(__dirname, f));
+  const dir = process.env.Q2I_HOST_SUITE === 'restricted' ? join(__dirname, 'restricted') : __dirname;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort();
+  for (const f of files) mocha.addFile(join(dir, f));
 
   return new Promise((resolve, reject) => {
     const counts = { passed: 0, failed: 0, skipped: 0 };

@@ -8,6 +8,8 @@
  * - In `before()`: `wb = await launch()`; put fixtures in `wb.workspace` (made with qemu-img at test time);
  *   in `after()`: `await wb?.close()`. One code-server and one Chromium are shared by the whole run; each
  *   `launch()` is a new window (its own extension host) on its own workspace folder.
+ * - `launch({ workspaceTrust: 'restricted' })` opens the folder in Restricted Mode instead (a second code-server,
+ *   started on first use, with workspace trust on and nothing trusted): for the untrusted-workspace tests.
  * - Save screenshots with `wb.screenshot('feature-state')` → test-results/screenshots/feature-state.png.
  *   They are the reviewer's view of what a person sees: take one at each meaningful state.
  * - Webviews are two nested iframes; use `wb.webview()` (a FrameLocator into the extension's HTML).
@@ -44,27 +46,42 @@ export interface Workbench {
   close(): Promise<void>;
 }
 
-let shared: Promise<{ server: CodeServer; browser: Browser }> | undefined;
+type WorkspaceTrust = 'disabled' | 'restricted';
+let browserShared: Promise<Browser> | undefined;
+const servers = new Map<WorkspaceTrust, Promise<CodeServer>>();
 
-/** Starts (once per run) code-server and Chromium; they stop when the process exits. */
-function sharedSession(): Promise<{ server: CodeServer; browser: Browser }> {
-  shared ??= (async () => {
-    const server = await startCodeServer();
-    const browser = await launchBrowser();
-    process.once('exit', () => server.stop());
-    return { server, browser };
-  })();
-  return shared;
+/**
+ * Starts (once per run) Chromium, and code-server once per trust mode: 'disabled' (every folder trusted) for
+ * most tests, 'restricted' (workspace trust on, nothing trusted) for the Restricted Mode tests. They stop when
+ * the process exits.
+ */
+async function sharedSession(trust: WorkspaceTrust): Promise<{ server: CodeServer; browser: Browser }> {
+  browserShared ??= launchBrowser();
+  let server = servers.get(trust);
+  if (!server) {
+    server = startCodeServer({ workspaceTrust: trust }).then((s) => {
+      process.once('exit', () => s.stop());
+      return s;
+    });
+    servers.set(trust, server);
+  }
+  const [s, browser] = await Promise.all([server, browserShared]);
+  return { server: s, browser };
 }
 
 export interface LaunchOptions {
   /** Use this folder as the workspace instead of a fresh temp folder (it is then not deleted on close). */
   workspace?: string;
   viewport?: { width: number; height: number };
+  /**
+   * 'restricted': open the folder in Restricted Mode (workspace trust on, the folder not trusted) in a code-server
+   * of its own; `vscode.workspace.isTrusted` is false in that window's extension host. Default 'disabled'.
+   */
+  workspaceTrust?: WorkspaceTrust;
 }
 
 export async function launch(opts: LaunchOptions = {}): Promise<Workbench> {
-  const { server, browser } = await sharedSession();
+  const { server, browser } = await sharedSession(opts.workspaceTrust ?? 'disabled');
   const ownWorkspace = !opts.workspace;
   const workspace = opts.workspace ?? mkdtempSync(join(tmpdir(), 'q2i-ui-ws-'));
   const context: BrowserContext = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
