@@ -13,9 +13,10 @@ import type { Qcow2IoOps } from '../io';
 import type { Qcow2Info } from '../info';
 import type { Qcow2Header } from '../header';
 import { u32 } from '../bytes';
-import { entryOffset, entryWords } from '../entries';
+import { entryOffset } from '../entries';
 import { emptySummary, FindingSink, hex, type CheckFinding, type CheckSummary } from './findings';
 import { OnDiskRefcounts, refblockOffsetAt, reftableEntryReserved } from './ondisk';
+import { overlapsMetadata } from './overlap';
 import { Owner, OWNER_NAMES, RefcountArray } from './refcount-rebuild';
 import { CheckAbort, readBitmapsForCheck, u64Loose, type CheckBitmap, type CheckSnapshotTable } from './tables';
 import { forEachRegion, readZeroFilled, throwIfAborted } from './walk-l1l2';
@@ -533,7 +534,7 @@ export class Calculator {
         // -r all turns an unaligned preallocated zero cluster into a plain zero one (fix_l2_entry_by_zero),
         // unless the entry's table overlaps other metadata, where QEMU refuses to write and stops.
         const fixIt = !containsData && this.opts.fixAll;
-        if (fixIt && this.overlapsMetadata(entryAt, active)) throw new CheckAbort('ERROR: Overlap check failed');
+        if (fixIt && overlapsMetadata(this.ctx, entryAt, active)) throw new CheckAbort('ERROR: Overlap check failed');
         this.finding({
           kind: 'unaligned',
           severity: 'corruption',
@@ -599,28 +600,6 @@ export class Calculator {
         if (from < to) table.set(f.bytes.subarray(from - f.at, to - f.at), from - l2Offset);
       }
     }
-  }
-
-  /** qcow2_check_metadata_overlap (without inactive L2 tables): does the cluster holding `offset` hold other metadata? */
-  private overlapsMetadata(offset: number, active: boolean): boolean {
-    const { ctx, cs } = this;
-    const c = Math.floor(offset / cs);
-    const within = (start: number, bytes: number): boolean => bytes > 0 && c >= Math.floor(start / cs) && c <= Math.floor((start + bytes - 1) / cs);
-    const h = ctx.header;
-    if (c === 0 || within(h.l1TableOffset, h.l1Size * 8) || within(h.refcountTableOffset, ctx.reftable.length)) return true;
-    if (within(ctx.snapshots.offset, ctx.snapshots.size)) return true;
-    for (const sn of ctx.snapshots.snapshots) if (Number.isFinite(sn.l1Offset) && within(sn.l1Offset, sn.l1Size * 8)) return true;
-    for (let i = 0; i < ctx.reftable.length / 8; i++) {
-      const off = refblockOffsetAt(ctx.reftable, i);
-      if (off && Math.floor(off / cs) === c) return true;
-    }
-    if (!active) {
-      for (let i = 0; i < h.l1Size; i++) {
-        const off = entryOffset(...entryWords(ctx.l1, i * 8));
-        if (off && Math.floor(off / cs) === c) return true;
-      }
-    }
-    return false;
   }
 
   private async checkBitmaps(b: { dirOffset: number; dirSize: number; count: number }): Promise<void> {

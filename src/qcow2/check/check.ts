@@ -170,7 +170,7 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
 
   if (fix) {
     const repairCopied = fix === 'all' || (!res.checkErrors && !res.corruptions && !res.leaks);
-    await checkCopiedFlags(ctx, repairCopied, mem);
+    await checkCopiedFlags(ctx, repairCopied);
   }
   res.imageEndOffset = (highest + 1) * t.info.clusterSize;
   if (snapshotCorruptions && fix === 'all') {

@@ -93,6 +93,15 @@ export class FindingSink {
   dropped = 0;
   constructor(private readonly limit = 10_000) {}
 
+  /** True once no more findings are kept: callers may then just count them with `drop`. */
+  get full(): boolean {
+    return this.items.length >= this.limit;
+  }
+
+  drop(count: number): void {
+    this.dropped += count;
+  }
+
   /** Adds `times` copies of a finding (one per occurrence, as qemu-img prints one line each). */
   add(f: CheckFinding, times = 1): void {
     const keep = Math.max(0, Math.min(times, this.limit - this.items.length));

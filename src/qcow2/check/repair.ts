@@ -17,6 +17,7 @@ import { mismatchFinding, type Mismatch } from './compare';
 import { refblockOffsetAt } from './ondisk';
 import { Owner, type RefcountArray } from './refcount-rebuild';
 import { readZeroFilled } from './walk-l1l2';
+import { overlapsMetadata } from './overlap';
 
 
 export function requireWritable(ctx: PassContext): void {
@@ -159,18 +160,29 @@ async function diskRefcount(ctx: PassContext, cluster: number): Promise<number> 
   return ctx.onDisk.at(cluster);
 }
 
+/** One scan of an L2 table by checkCopiedFlags: the entries whose COPIED flag disagrees with the refcount. */
+interface CopiedScan {
+  wrong: { index: number; hi: number; lo: number; refcount: number }[];
+  /** The table was rewritten with the flags fixed. */
+  rewritten: boolean;
+  /** A repair was wanted but the table's cluster is not used as exactly one L2 table. */
+  overlap: boolean;
+}
+
 /**
  * check_oflag_copied with repair: COPIED on active L1 and L2 entries must be set exactly when the refcount
  * is 1. With `repair` it fixes the flags (an L2 table is rewritten only if it is really an L2 table);
- * otherwise it counts corruptions.
+ * otherwise it counts corruptions. An L2 table that several L1 entries point to is scanned once (a hostile
+ * L1 may repeat one table millions of times): each later reference reports what qemu, rereading the table,
+ * would find again: nothing once the table was rewritten, else the same entries.
  */
-export async function checkCopiedFlags(ctx: PassContext, repair: boolean, mem: RefcountArray): Promise<void> {
+export async function checkCopiedFlags(ctx: PassContext, repair: boolean): Promise<void> {
   if (repair) requireWritable(ctx);
-  const { clusterSize: cs, l2Entries, l2EntryBytes } = ctx.info;
+  const cs = ctx.info.clusterSize;
   const l1 = ctx.l1;
   const l1Offset = ctx.header.l1TableOffset;
+  const scans = new Map<number, CopiedScan>();
   let wrote = false;
-  const hex64 = (hi: number, lo: number): string => (hi ? hi.toString(16) + lo.toString(16).padStart(8, '0') : lo.toString(16));
   const report = (f: CheckFinding, fixedIt: boolean): void => {
     if (fixedIt) ctx.res.corruptionsFixed++;
     else ctx.res.corruptions++;
@@ -198,57 +210,80 @@ export async function checkCopiedFlags(ctx: PassContext, repair: boolean, mem: R
       }
       report(f, repair);
     }
-    const table = await readZeroFilled(ctx.io, l2Offset, l2Entries * l2EntryBytes);
-    let dirty = 0;
-    const pending: CheckFinding[] = [];
-    for (let j = 0; j < l2Entries; j++) {
-      const o = j * l2EntryBytes;
-      const ehi = u32(table, o);
-      const elo = u32(table, o + 4);
-      if (ehi & 0x40000000) continue; // compressed
-      const off = entryOffset(ehi, elo);
-      const copied = (ehi & 0x80000000) !== 0;
-      const zeroFlag = !ctx.info.extendedL2 && (elo & 1) !== 0;
-      const normal = off !== 0 || (ctx.info.hasDataFile && copied && !zeroFlag);
-      if (!normal) continue;
-      const dc = Math.floor(off / cs);
-      const rc2 = ctx.info.hasDataFile ? 1 : dc < ctx.onDisk.length ? ctx.onDisk.get(dc) : await ctx.onDisk.at(dc);
-      if (rc2 < 0 || (rc2 === 1) === copied) continue;
-      const guest = i * ctx.info.l1EntrySpan + j * cs;
-      pending.push({
+    let scan = scans.get(l2Offset);
+    const first = !scan;
+    if (!scan) {
+      scan = await scanCopiedFlags(ctx, l2Offset, repair);
+      scans.set(l2Offset, scan);
+      wrote ||= scan.rewritten;
+    } else if (scan.rewritten) continue;
+    if (scan.overlap) {
+      ctx.res.checkErrors++;
+      ctx.sink.add({
+        kind: 'check-error',
+        severity: 'error',
+        hostOffset: l2Offset,
+        message: `L2 table at 0x${hex(l2Offset)} overlaps other metadata; not rewriting it`,
+        qemuLine: 'ERROR: Could not write L2 table; metadata overlap check failed: Input/output error',
+      });
+    }
+    const fixed = first && scan.rewritten;
+    if (ctx.sink.full) {
+      if (fixed) ctx.res.corruptionsFixed += scan.wrong.length;
+      else ctx.res.corruptions += scan.wrong.length;
+      ctx.sink.drop(scan.wrong.length);
+      continue;
+    }
+    for (const w of scan.wrong) {
+      const guest = i * ctx.info.l1EntrySpan + w.index * cs;
+      const off = entryOffset(w.hi, w.lo);
+      const copied = (w.hi & 0x80000000) !== 0;
+      const f: CheckFinding = {
         kind: 'copied-flag',
         severity: 'corruption',
         hostOffset: off,
         virtualOffsets: [guest],
-        message: `L2 entry for guest offset 0x${hex(guest)} has COPIED ${copied ? 'set' : 'clear'} but its data cluster's refcount is ${rc2}`,
-        qemuLine: ` OFLAG_COPIED data cluster: l2_entry=${hex64(ehi, elo)} refcount=${rc2}`,
-      });
-      if (repair) {
-        setU32(table, o, rc2 === 1 ? (ehi | 0x80000000) >>> 0 : ehi & 0x7fffffff);
-        dirty++;
-      }
+        message: `L2 entry for guest offset 0x${hex(guest)} has COPIED ${copied ? 'set' : 'clear'} but its data cluster's refcount is ${w.refcount}`,
+        qemuLine: ` OFLAG_COPIED data cluster: l2_entry=${hex64(w.hi, w.lo)} refcount=${w.refcount}`,
+      };
+      report(f, fixed);
     }
-    if (dirty) {
-      // Overlap check: only rewrite a cluster that is used as exactly one L2 table.
-      const c = Math.floor(l2Offset / cs);
-      if (l2Offset % cs !== 0 || mem.get(c) !== 1 || mem.owners[c] !== Owner.L2) {
-        ctx.res.checkErrors++;
-        ctx.sink.add({
-          kind: 'check-error',
-          severity: 'error',
-          hostOffset: l2Offset,
-          message: `L2 table at 0x${hex(l2Offset)} overlaps other metadata; not rewriting it`,
-          qemuLine: 'ERROR: Could not write L2 table; metadata overlap check failed: Input/output error',
-        });
-        for (const f of pending) report(f, false);
-        continue;
-      }
-      await ctx.io.writeAt(table, l2Offset);
-      wrote = true;
-    }
-    for (const f of pending) report(f, repair);
   }
   if (wrote) await ctx.io.fsync();
+}
+
+const hex64 = (hi: number, lo: number): string => (hi ? hi.toString(16) + lo.toString(16).padStart(8, '0') : lo.toString(16));
+
+/** Reads one L2 table, finds the entries with a wrong COPIED flag and, with `repair`, rewrites the table fixed. */
+async function scanCopiedFlags(ctx: PassContext, l2Offset: number, repair: boolean): Promise<CopiedScan> {
+  const { clusterSize: cs, l2Entries, l2EntryBytes } = ctx.info;
+  const table = await readZeroFilled(ctx.io, l2Offset, l2Entries * l2EntryBytes);
+  const scan: CopiedScan = { wrong: [], rewritten: false, overlap: false };
+  for (let j = 0; j < l2Entries; j++) {
+    const o = j * l2EntryBytes;
+    const ehi = u32(table, o);
+    const elo = u32(table, o + 4);
+    if (ehi & 0x40000000) continue; // compressed
+    const off = entryOffset(ehi, elo);
+    const copied = (ehi & 0x80000000) !== 0;
+    const zeroFlag = !ctx.info.extendedL2 && (elo & 1) !== 0;
+    const normal = off !== 0 || (ctx.info.hasDataFile && copied && !zeroFlag);
+    if (!normal) continue;
+    const dc = Math.floor(off / cs);
+    const rc = ctx.info.hasDataFile ? 1 : dc < ctx.onDisk.length ? ctx.onDisk.get(dc) : await ctx.onDisk.at(dc);
+    if (rc < 0 || (rc === 1) === copied) continue;
+    scan.wrong.push({ index: j, hi: ehi, lo: elo, refcount: rc });
+    if (repair) setU32(table, o, rc === 1 ? (ehi | 0x80000000) >>> 0 : ehi & 0x7fffffff);
+  }
+  if (!repair || scan.wrong.length === 0) return scan;
+  // QEMU's overlap check before the write, which lets an active L2 table (even a shared one) be rewritten.
+  if (l2Offset % cs !== 0 || overlapsMetadata(ctx, l2Offset, true)) {
+    scan.overlap = true;
+    return scan;
+  }
+  await ctx.io.writeAt(table, l2Offset);
+  scan.rewritten = true;
+  return scan;
 }
 
 /** qcow2_mark_clean + qcow2_mark_consistent: clears the dirty and corrupt bits once the image is sound. */
