@@ -3,7 +3,16 @@
  * Clusters freed by a pending decrement keep their refcount until the flush that makes them free,
  * so they are never handed out while an on-disk table may still reference them.
  */
+import { badImage } from './errors';
 import type { Refcounts } from './refcount';
+
+/**
+ * How far past the end of the file refcounts may claim clusters before we call them damaged: allocations in flight
+ * when QEMU (or we) crashed leave a few such clusters; a run of junk refcounts would make each new allocation land
+ * that far out (a hostile refblock can push it gigabytes past a small file).
+ */
+const MAX_CLAIMED_PAST_END_BYTES = 8 * 1024 * 1024;
+const MAX_CLAIMED_PAST_END_CLUSTERS = 64;
 
 export class ClusterAllocator {
   /** No cluster at or after this index is in use, except those whose refcount says so (checked on use). */
@@ -14,6 +23,7 @@ export class ClusterAllocator {
   constructor(
     private readonly rc: Refcounts,
     fileSize: number,
+    private readonly path: string,
   ) {
     this.highWater = Math.ceil(fileSize / rc.cs);
   }
@@ -53,9 +63,17 @@ export class ClusterAllocator {
 
   /** First start >= from with n free clusters (past the high-water mark only refblocks that exist can say otherwise). */
   private async freeRunFrom(from: number, n: number): Promise<number> {
+    const maxPastEnd = Math.max(MAX_CLAIMED_PAST_END_CLUSTERS, Math.floor(MAX_CLAIMED_PAST_END_BYTES / this.rc.cs));
     let start = from;
     for (let c = start; c < start + n; c++) {
-      if ((await this.rc.get(c)) !== 0) start = c + 1;
+      if ((await this.rc.get(c)) === 0) continue;
+      start = c + 1;
+      if (start - this.highWater > maxPastEnd) {
+        throw badImage(
+          this.path,
+          `refcounts mark clusters up to 0x${(start * this.rc.cs).toString(16)} as used, far past the end of the written data at 0x${(this.highWater * this.rc.cs).toString(16)}; refusing to allocate there (repair the image with \`qemu-img check -r all\`)`,
+        );
+      }
     }
     return start;
   }

@@ -36,7 +36,7 @@ export class Qcow2Writer {
     this.wb = new MetaWriteback(dev);
     this.meta = new MetadataMap(dev);
     this.rc = new Refcounts(dev, this.wb, this.meta);
-    this.alloc = new ClusterAllocator(this.rc, dev.fileSize);
+    this.alloc = new ClusterAllocator(this.rc, dev.fileSize, dev.path);
     this.rc.ends = this.alloc;
     this.rc.onFreed = (c) => this.alloc.noteFreed(c);
   }

@@ -164,6 +164,51 @@ describe('fuzz regressions: writes', function () {
   });
 });
 
+describe('fuzz regressions: allocation past the end of the file', function () {
+  this.timeout(60_000);
+
+  /** A 16 KiB-cluster image with data, whose refblock 0 then claims clusters [end, end + extra) as used. */
+  function claimedPastEnd(extra: number): { b: Uint8Array; clusters: number } {
+    const b = image('cluster_size=16384', '4M', ['write -q -P 0x11 0 16k']);
+    const clusters = b.length / 16384;
+    const reftable = u32(b, 52); // refcount_table_offset's low word (the image is small)
+    const block = u32(b, reftable + 4) & ~0x1ff; // refblock 0
+    for (let c = clusters; c < clusters + extra; c++) b[block + c * 2 + 1] = 1; // 16-bit refcounts
+    return { b, clusters };
+  }
+
+  async function writeNewCluster(b: Uint8Array): Promise<{ io: MemIo; result: Promise<void> }> {
+    const io = new MemIo(b, 'a.qcow2', false);
+    const dev = await openImage('a.qcow2', { openIo: async () => io });
+    const result = dev.writeAt(new Uint8Array(512).fill(7), 2 * 1024 * 1024).finally(() => dev.close().catch(() => undefined));
+    return { io, result };
+  }
+
+  // Finding (crash-01119c30…, CI fuzz pass 2026-11-25): junk in refblock 0 marked ~3900 clusters past the end of a
+  // 90 KiB file as used, so the short write workload allocated its first cluster 64 MB out (the fuzzer's in-memory
+  // copy grew past its bound; on disk a sparse jump of any size a refblock can describe). Fixed: refcounts claiming
+  // more than 8 MiB (at least 64 clusters) past the end of the written data are damage; the write is refused.
+  it('refcounts claiming thousands of clusters past the end of the file: the write is refused, the file does not grow', async () => {
+    const { b } = claimedPastEnd(4000);
+    const { io, result } = await writeNewCluster(b);
+    await assert.rejects(result, (err: Qcow2Error) => {
+      assert.ok(err instanceof Qcow2Error, String(err));
+      assert.match(err.message, /^a\.qcow2: refcounts mark clusters up to 0x[0-9a-f]+ as used, far past the end .*qemu-img check -r all/);
+      return true;
+    });
+    assert.ok((await io.size()) <= b.length + 16384, `the file grew to ${await io.size()} bytes`);
+    await fuzzImage(new Uint8Array(gunzipSync(Buffer.from('H4sICGUKB2sCA2NyYXNoLTAxMTE5YzMwOWQ5NzUwNDZiYTQzODUzYjA0Y2RiM2ZmZWU5ZTIyMTkA7dzBatRAGAfwSXfP0kfIsceiL9CDiEopVURFREw3WQxsszFJ0fWU9/ElfCzBQ91tR3FF2r10S83vB/n+TEjCzBfIKcyzR09+hBBGYd29i7r7e5xcxrc4PPjj3Jrdf5wbL4/61+DD6Pur5a19CHnZdIv0pOzCRpLJvGnO6m7TO3aKz13RVNkszbMuS6flrLjy+tFkflo3RduW8yrtFnVxzfPHq+dXeZGnh/fTouqasmivmn6YZV8WaVNMJ/OzqmuvnX5YrvM0q9vNuhN2kib7lK6tOQAAAAAAAAAAAAAAAAAAAHDX9FoAAAAAAAAAAP+HPS0AAAAAABiSj1oAw3P+Fx0ZiP6iPo75NOZhzKOYxzGfx3wR82XM1zHfxHwb813M9zFPYuYxp17ALfsKsBXn26HRAAAAAAAAcJP8aAEAAACD1a9KcrCq+yEJIx0BAAAAAAAA2KKxFgAAAAAAAAAAcOkBMFi+gAAAADehXxW7LQIAAAAAAADcDrstAgAAAAAAAAAQ2W8O7LYIAAAAAAAA3H0PGbSfermukQBiAQA=', 'base64'))));
+  });
+
+  it('a few clusters claimed past the end (allocations in flight at a crash) are skipped, as QEMU skips them', async () => {
+    const { b, clusters } = claimedPastEnd(5);
+    const { io, result } = await writeNewCluster(b);
+    await result;
+    const size = await io.size();
+    assert.ok(size >= (clusters + 5 + 1) * 16384 && size <= (clusters + 5 + 4) * 16384, `file size ${size}`);
+  });
+});
+
 describe('fuzz target on the seed corpus', function () {
   this.timeout(120_000);
 
