@@ -41,7 +41,6 @@ describe('hex view: in-use check (/proc/locks)', function () {
   });
 
   it('finds the OFD locks of qemu-io holding the image, and none once it exits', async function () {
-    if (process.platform !== 'linux') this.skip();
     const img = s.path('held.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', img, '16M']);
     assert.equal((await checkInUse(img)).state, 'free');
@@ -59,7 +58,6 @@ describe('hex view: in-use check (/proc/locks)', function () {
   });
 
   it('finds a plain python3 fcntl OFD lock holder', async function () {
-    if (process.platform !== 'linux') this.skip();
     const img = s.path('py.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', img, '1M']);
     const py = `
