@@ -14,6 +14,16 @@ export interface CliIo {
 }
 
 /** Writes and waits for the stream to accept the data (large outputs must not be cut at exit). */
+export function writeOut(stream: NodeJS.WritableStream, data: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (stream.write(data)) resolve();
+    else {
+      stream.once('drain', resolve);
+      stream.once('error', reject);
+    }
+  });
+}
+
 /** Collects text and writes it in large pieces: one write per line costs a syscall per line. */
 export class BufferedOut {
   private pending = '';
@@ -30,14 +40,4 @@ export class BufferedOut {
     this.pending = '';
     if (text) await writeOut(this.stream, text);
   }
-}
-
-export function writeOut(stream: NodeJS.WritableStream, data: string | Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (stream.write(data)) resolve();
-    else {
-      stream.once('drain', resolve);
-      stream.once('error', reject);
-    }
-  });
 }

@@ -73,12 +73,12 @@ export function reftableOffset(hi: number, lo: number): number | null {
 
 /**
  * Where a run of standard (8-byte) L2 entries that starts at index `from` stops (at most `end`). Entries continue
- * the run when they are not compressed, have the same
- * zero flag (`zeroFlag`, 0 or 1; v2 images pass `zeroMask` 0), and host offsets `host`, `host + step`, … where
- * `host` is a multiple of `step`, a power of two (`step` 0 keeps the offset fixed, e.g. at 0 for entries without a
- * host cluster). COPIED and reserved bits are ignored, as block status ignores them. A map walks millions of
- * entries, so this compares masked int32 words instead of decoding each entry. (It returns the index, not a
- * length: an expression after the loop would lack type feedback when V8 optimizes the loop mid-call, and deopt.)
+ * the run when they are not compressed, have the zero flag `zeroFlag` (0 or 1; v2 images pass `zeroMask` 0), and
+ * hold host offsets `host`, `host + step`, … where `host` is a multiple of `step`, a power of two (`step` 0 keeps
+ * the offset fixed, e.g. at 0 for entries without a host cluster). COPIED and reserved bits are ignored, as block
+ * status ignores them. A map walks millions of entries, so this compares masked int32 words instead of decoding
+ * each entry. (It returns the index, not a length: an expression after the loop would lack type feedback when V8
+ * optimizes the loop mid-call, and deopt.)
  */
 export function standardRunEnd(table: Uint8Array, from: number, end: number, host: number, step: number, zeroFlag: number, zeroMask: number): number {
   // Callers compute these with Math.ceil and division, which V8 keeps as doubles: int32 makes the loop integer-only.

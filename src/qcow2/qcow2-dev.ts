@@ -84,9 +84,9 @@ export class Qcow2Dev implements BlockLayer {
   readonly refblockCacheBase: number;
   /** The write path, created by the first write (write.ts). */
   private writer?: Qcow2Writer;
+  private writerPending?: Promise<Qcow2Writer>;
   /** A buffer from an evicted L2 slice, for l2SliceNow to reuse. */
   private spareL2?: Uint8Array;
-  private writerPending?: Promise<Qcow2Writer>;
   /** Guest reads in progress (see readAt). */
   activeReads = 0;
 
@@ -310,7 +310,7 @@ export class Qcow2Dev implements BlockLayer {
     const bytes = l2SliceEntries * l2EntryBytes;
     const data = this.spareL2?.length === bytes ? this.spareL2 : new Uint8Array(bytes);
     this.spareL2 = undefined;
-    if (readFullySync(this.io, data, key) < bytes) throw badImage(this.path, `metadata at 0x${key.toString(16)} lies beyond the end of the file`);
+    if (readFullySync(this.io, data, key) < bytes) throw this.metadataPastEnd(key);
     return this.insertSlice(this.l2Cache, key, { offset: key, data, dirty: false, recyclable: true });
   }
 
@@ -329,7 +329,7 @@ export class Qcow2Dev implements BlockLayer {
       if (err) throw err;
       const data = new Uint8Array(bytes);
       const n = await readFully(this.io, data, key);
-      if (n < bytes) throw badImage(this.path, `metadata at 0x${key.toString(16)} lies beyond the end of the file`);
+      if (n < bytes) throw this.metadataPastEnd(key);
       const slice = this.insertSlice(cache, key, { offset: key, data, dirty: false });
       slice.recyclable = false; // it may be a slice l2SliceNow cached meanwhile
       return slice;
@@ -363,6 +363,10 @@ export class Qcow2Dev implements BlockLayer {
     }
     cache.set(key, slice);
     return slice;
+  }
+
+  private metadataPastEnd(key: number): Qcow2Error {
+    return badImage(this.path, `metadata at 0x${key.toString(16)} lies beyond the end of the file`);
   }
 
   /** Drops a clean slice; its buffer becomes the spare when nobody can still hold it (no writer keeps slices). */
@@ -409,9 +413,10 @@ export class Qcow2Dev implements BlockLayer {
     let u = firstUnit + 1;
     if (first.kind !== 'compressed' && !info.extendedL2 && !info.hasDataFile) {
       // Fast path for standard entries (map walks millions of them).
+      // Entries without a host cluster all hold offset 0; the others continue first.host cluster by cluster.
+      const step = first.host < 0 ? 0 : unit;
       const zero = first.kind === 'zero' ? ZERO_LO : 0;
-      const host = first.host < 0 ? 0 : first.host + unit;
-      u = sliceFirst + standardRunEnd(slice.data, u - sliceFirst, endUnit - sliceFirst, host, first.host < 0 ? 0 : unit, zero, info.version >= 3 ? ZERO_LO : 0);
+      u = sliceFirst + standardRunEnd(slice.data, u - sliceFirst, endUnit - sliceFirst, Math.max(first.host, 0) + step, step, zero, info.version >= 3 ? ZERO_LO : 0);
     } else if (first.kind !== 'compressed') {
       for (; u < endUnit; u++) {
         const idx = Math.floor(u / unitsPerCluster);

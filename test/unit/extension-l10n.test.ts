@@ -1,22 +1,16 @@
 /** Localisation bundles stay in step with the strings the code asks for. */
 import * as assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tsFilesUnder } from '../helpers/files';
 
 const ROOT = join(__dirname, '../..');
 const json = (p: string) => JSON.parse(readFileSync(join(ROOT, p), 'utf8')) as Record<string, string>;
 
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? sources(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
 describe('extension: localisation', () => {
   it('the English bundle has every string the editor code translates', () => {
     const bundle = json('l10n/bundle.l10n.json');
-    const files = [...sources(join(ROOT, 'src/extension')), ...readdirSync(join(ROOT, 'webview')).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'webview', f)), ...sources(join(ROOT, 'webview/views'))];
+    const files = [...tsFilesUnder(join(ROOT, 'src/extension')), ...readdirSync(join(ROOT, 'webview')).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'webview', f)), ...tsFilesUnder(join(ROOT, 'webview/views'))];
     const missing: string[] = [];
     for (const f of files) {
       const src = readFileSync(f, 'utf8');

@@ -14,7 +14,7 @@ import type { Qcow2Info } from '../info';
 import type { Qcow2Header } from '../header';
 import { u32 } from '../bytes';
 import { entryOffset } from '../entries';
-import { emptySummary, FindingSink, hex, type CheckFinding, type CheckSummary } from './findings';
+import { emptySummary, FindingSink, hex, hex64, l1CopiedFinding, l2CopiedFinding, type CheckFinding, type CheckSummary } from './findings';
 import { OnDiskRefcounts, refblockOffsetAt, reftableEntryReserved } from './ondisk';
 import { overlapsMetadata } from './overlap';
 import { Owner, OWNER_NAMES, RefcountArray } from './refcount-rebuild';
@@ -82,8 +82,6 @@ function decodeCompressed(hi: number, lo: number, clusterBits: number): { offset
   const offset = offHi > 0x1fffff ? Infinity : offHi * TWO_32 + lo;
   return { offset, size: sectors * 512 - (lo & 511), hex: hex64(offHi, lo) };
 }
-
-const hex64 = (hi: number, lo: number): string => (hi ? hi.toString(16) + lo.toString(16).padStart(8, '0') : lo.toString(16));
 
 export class Calculator {
   readonly mem: RefcountArray;
@@ -352,24 +350,12 @@ export class Calculator {
   private copiedMismatch(refcount: number, copied: boolean, hi: number, lo: number, guest: number, times = 1): void {
     if ((refcount === 1) === copied) return;
     if (guest < 0) {
-      const i = -1 - guest;
-      this.finding({
-        kind: 'copied-flag',
-        severity: 'corruption',
-        hostOffset: this.ctx.header.l1TableOffset + i * 8,
-        message: `L1 entry ${i} has COPIED ${copied ? 'set' : 'clear'} but its L2 table's refcount is ${refcount}`,
-        qemuLine: `ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex64(hi, lo)} refcount=${refcount}`,
-      });
+      const f = l1CopiedFinding(this.ctx.header.l1TableOffset, -1 - guest, hi, lo, refcount);
+      this.finding({ ...f, qemuLine: `ERROR${f.qemuLine}` });
     } else {
-      const host = entryOffset(hi, lo);
-      this.finding({
-        kind: 'copied-flag',
-        severity: 'corruption',
-        hostOffset: host,
-        virtualOffsets: [guest],
-        message: `L2 entry for guest offset 0x${hex(guest)} has COPIED ${copied ? 'set' : 'clear'} but its data cluster's refcount is ${refcount}${times > 1 ? ` (counted ${times} times: the L1 table references its L2 table ${times} times)` : ''}`,
-        qemuLine: `ERROR OFLAG_COPIED data cluster: l2_entry=${hex64(hi, lo)} refcount=${refcount}`,
-      }, times);
+      const note = times > 1 ? ` (counted ${times} times: the L1 table references its L2 table ${times} times)` : '';
+      const f = l2CopiedFinding(entryOffset(hi, lo), guest, hi, lo, refcount, note);
+      this.finding({ ...f, qemuLine: `ERROR${f.qemuLine}` }, times);
     }
   }
 

@@ -111,3 +111,31 @@ export class FindingSink {
 }
 
 export const hex = (n: number): string => n.toString(16);
+
+/** A 64-bit entry from its two words, in hex without leading zeros (as qemu-img prints entries). */
+export const hex64 = (hi: number, lo: number): string => (hi ? hi.toString(16) + lo.toString(16).padStart(8, '0') : lo.toString(16));
+
+/**
+ * The COPIED-flag findings of check_oflag_copied, for an L1 entry (`l1Index`) or an L2 entry (`guest`). Their
+ * qemuLine lacks qemu's leading word, which is "ERROR" when counted and "Repairing" when fixed.
+ */
+export function l1CopiedFinding(l1TableOffset: number, l1Index: number, hi: number, lo: number, refcount: number): CheckFinding {
+  return {
+    kind: 'copied-flag',
+    severity: 'corruption',
+    hostOffset: l1TableOffset + l1Index * 8,
+    message: `L1 entry ${l1Index} has COPIED ${hi & 0x80000000 ? 'set' : 'clear'} but its L2 table's refcount is ${refcount}`,
+    qemuLine: ` OFLAG_COPIED L2 cluster: l1_index=${l1Index} l1_entry=${hex64(hi, lo)} refcount=${refcount}`,
+  };
+}
+
+export function l2CopiedFinding(host: number, guest: number, hi: number, lo: number, refcount: number, note = ''): CheckFinding {
+  return {
+    kind: 'copied-flag',
+    severity: 'corruption',
+    hostOffset: host,
+    virtualOffsets: [guest],
+    message: `L2 entry for guest offset 0x${hex(guest)} has COPIED ${hi & 0x80000000 ? 'set' : 'clear'} but its data cluster's refcount is ${refcount}${note}`,
+    qemuLine: ` OFLAG_COPIED data cluster: l2_entry=${hex64(hi, lo)} refcount=${refcount}`,
+  };
+}

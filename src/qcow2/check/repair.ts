@@ -11,7 +11,7 @@ import { entryOffset } from '../entries';
 import { Qcow2Error } from '../errors';
 import { getRefcount, setRefcount } from '../refcount-codec';
 import { MAX_REFTABLE_BYTES } from '../header';
-import { hex, type CheckFinding } from './findings';
+import { hex, l1CopiedFinding, l2CopiedFinding, type CheckFinding } from './findings';
 import type { PassContext } from './calculate';
 import { mismatchFinding, type Mismatch } from './compare';
 import { refblockOffsetAt } from './ondisk';
@@ -165,13 +165,13 @@ interface CopiedScan {
   wrong: { index: number; hi: number; lo: number; refcount: number }[];
   /** The table was rewritten with the flags fixed. */
   rewritten: boolean;
-  /** A repair was wanted but the table's cluster is not used as exactly one L2 table. */
+  /** A repair was wanted but QEMU's overlap check forbids rewriting the table. */
   overlap: boolean;
 }
 
 /**
  * check_oflag_copied with repair: COPIED on active L1 and L2 entries must be set exactly when the refcount
- * is 1. With `repair` it fixes the flags (an L2 table is rewritten only if it is really an L2 table);
+ * is 1. With `repair` it fixes the flags (an L2 table is rewritten only if QEMU's overlap check allows it);
  * otherwise it counts corruptions. An L2 table that several L1 entries point to is scanned once (a hostile
  * L1 may repeat one table millions of times): each later reference reports what qemu, rereading the table,
  * would find again: nothing once the table was rewritten, else the same entries.
@@ -183,9 +183,12 @@ export async function checkCopiedFlags(ctx: PassContext, repair: boolean): Promi
   const l1Offset = ctx.header.l1TableOffset;
   const scans = new Map<number, CopiedScan>();
   let wrote = false;
+  const count = (n: number, fixed: boolean): void => {
+    if (fixed) ctx.res.corruptionsFixed += n;
+    else ctx.res.corruptions += n;
+  };
   const report = (f: CheckFinding, fixedIt: boolean): void => {
-    if (fixedIt) ctx.res.corruptionsFixed++;
-    else ctx.res.corruptions++;
+    count(1, fixedIt);
     ctx.sink.add({ ...f, repaired: fixedIt || undefined, qemuLine: `${fixedIt ? 'Repairing' : 'ERROR'}${f.qemuLine}` });
   };
   for (let i = 0; i < ctx.header.l1Size; i++) {
@@ -195,13 +198,7 @@ export async function checkCopiedFlags(ctx: PassContext, repair: boolean): Promi
     if (!l2Offset) continue;
     const rc = await diskRefcount(ctx, Math.floor(l2Offset / cs));
     if (rc >= 0 && (rc === 1) !== ((hi & 0x80000000) !== 0)) {
-      const f: CheckFinding = {
-        kind: 'copied-flag',
-        severity: 'corruption',
-        hostOffset: l1Offset + i * 8,
-        message: `L1 entry ${i} has COPIED ${hi & 0x80000000 ? 'set' : 'clear'} but its L2 table's refcount is ${rc}`,
-        qemuLine: ` OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex64(hi, lo)} refcount=${rc}`,
-      };
+      const f = l1CopiedFinding(l1Offset, i, hi, lo, rc);
       if (repair) {
         hi = rc === 1 ? (hi | 0x80000000) >>> 0 : hi & 0x7fffffff;
         setU32(l1, i * 8, hi);
@@ -229,30 +226,16 @@ export async function checkCopiedFlags(ctx: PassContext, repair: boolean): Promi
     }
     const fixed = first && scan.rewritten;
     if (ctx.sink.full) {
-      if (fixed) ctx.res.corruptionsFixed += scan.wrong.length;
-      else ctx.res.corruptions += scan.wrong.length;
+      count(scan.wrong.length, fixed);
       ctx.sink.drop(scan.wrong.length);
       continue;
     }
     for (const w of scan.wrong) {
-      const guest = i * ctx.info.l1EntrySpan + w.index * cs;
-      const off = entryOffset(w.hi, w.lo);
-      const copied = (w.hi & 0x80000000) !== 0;
-      const f: CheckFinding = {
-        kind: 'copied-flag',
-        severity: 'corruption',
-        hostOffset: off,
-        virtualOffsets: [guest],
-        message: `L2 entry for guest offset 0x${hex(guest)} has COPIED ${copied ? 'set' : 'clear'} but its data cluster's refcount is ${w.refcount}`,
-        qemuLine: ` OFLAG_COPIED data cluster: l2_entry=${hex64(w.hi, w.lo)} refcount=${w.refcount}`,
-      };
-      report(f, fixed);
+      report(l2CopiedFinding(entryOffset(w.hi, w.lo), i * ctx.info.l1EntrySpan + w.index * cs, w.hi, w.lo, w.refcount), fixed);
     }
   }
   if (wrote) await ctx.io.fsync();
 }
-
-const hex64 = (hi: number, lo: number): string => (hi ? hi.toString(16) + lo.toString(16).padStart(8, '0') : lo.toString(16));
 
 /** Reads one L2 table, finds the entries with a wrong COPIED flag and, with `repair`, rewrites the table fixed. */
 async function scanCopiedFlags(ctx: PassContext, l2Offset: number, repair: boolean): Promise<CopiedScan> {

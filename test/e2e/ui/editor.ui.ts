@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 const EVIL = '<img src=x onerror=alert(1)>';
 import type { FrameLocator } from 'playwright-core';
 import { makeCorrupted, makePreallocated, makeThreeLayerChain } from '../../helpers/editor-fixtures';
-import { launch, SCREENSHOTS, type Workbench } from './harness';
+import { closeAllEditors, launch, SCREENSHOTS, type Workbench } from './harness';
 
 /** Takes keyboard focus out of the webview (whose iframe would swallow F1 and Ctrl+P). */
 async function focusWorkbench(wb: Workbench): Promise<void> {
@@ -35,15 +35,6 @@ async function setDark(wb: Workbench, dark: boolean): Promise<void> {
     });
   await wb.page.keyboard.press('Escape');
   await wb.page.waitForTimeout(300);
-}
-
-/** Closes every editor tab with its close button (the palette is flaky while a webview has focus). */
-async function closeAll(wb: Workbench): Promise<void> {
-  const close = wb.page.locator('.tabs-container .tab .tab-actions .action-label');
-  for (let i = 0; i < 10 && (await close.count()) > 0; i++) {
-    await close.first().click({ force: true });
-    await wb.page.waitForTimeout(200);
-  }
 }
 
 async function open(wb: Workbench, name: string): Promise<void> {
@@ -131,7 +122,7 @@ describe('QCOW2 editor (UI)', function () {
   });
 
   it('runs "Check Image Integrity" from the palette on a corrupted image and shows the findings', async () => {
-    await closeAll(wb);
+    await closeAllEditors(wb);
     await open(wb, 'broken.qcow2');
     const view = wb.webview();
     await view.locator('table.header-fields').waitFor({ state: 'visible', timeout: 30_000 });
@@ -154,7 +145,7 @@ describe('QCOW2 editor (UI)', function () {
 
     // Repair a leak from the editable editor, after confirming; qemu-img then finds no leak. (With the
     // corruption present the repair stops with "need to rebuild refcount structures", as qemu-img -r leaks does.)
-    await closeAll(wb);
+    await closeAllEditors(wb);
     await open(wb, 'leaky.qcow2');
     await view.locator('table.header-fields').waitFor({ state: 'visible', timeout: 30_000 });
     await tab(view, 'integrity');
@@ -175,7 +166,7 @@ describe('QCOW2 editor (UI)', function () {
   });
 
   it('renders a hostile backing file name as text', async () => {
-    await closeAll(wb);
+    await closeAllEditors(wb);
     await open(wb, 'evil.qcow2');
     const view = wb.webview();
     await view.locator('table.header-fields').waitFor({ state: 'visible', timeout: 30_000 });
@@ -228,7 +219,7 @@ describe('QCOW2 editor speed (UI)', function () {
     // The machine is shared (2 cores, other test runs): take the best of three openings, as benchmarks do.
     const runs: { shownMs: number; hostMs: number; mapMs: number }[] = [];
     for (let i = 0; i < 3; i++) {
-      await closeAll(wb);
+      await closeAllEditors(wb);
       await open(wb, 'big.qcow2');
       const view = wb.webview();
       await view.locator('.timing').waitFor({ timeout: 30_000 });

@@ -46,6 +46,15 @@ export interface Workbench {
   close(): Promise<void>;
 }
 
+/** Closes every editor tab with its close button (the palette is flaky while a webview has focus). */
+export async function closeAllEditors(wb: Workbench): Promise<void> {
+  const close = wb.page.locator('.tabs-container .tab .tab-actions .action-label');
+  for (let i = 0; i < 10 && (await close.count()) > 0; i++) {
+    await close.first().click({ force: true });
+    await wb.page.waitForTimeout(200);
+  }
+}
+
 type WorkspaceTrust = 'disabled' | 'restricted';
 let browserShared: Promise<Browser> | undefined;
 const servers = new Map<WorkspaceTrust, Promise<CodeServer>>();

@@ -19,21 +19,12 @@ import { join } from 'node:path';
 import type { FrameLocator } from 'playwright-core';
 import { makeCorrupted } from '../../helpers/editor-fixtures';
 import { qemuImg, qemuIo } from '../../helpers/qemu';
-import { launch, type Workbench } from './harness';
+import { closeAllEditors, launch, type Workbench } from './harness';
 
 const fingerprint = (p: string) => `${createHash('sha256').update(readFileSync(p)).digest('hex')} ${statSync(p).mtimeMs}`;
 
 async function tab(view: FrameLocator, name: string): Promise<void> {
   await view.locator(`vscode-tab-header[data-tab="${name}"]`).click();
-}
-
-/** Closes every editor tab with its close button (the palette is flaky while a webview has focus). */
-async function closeAll(wb: Workbench): Promise<void> {
-  const close = wb.page.locator('.tabs-container .tab .tab-actions .action-label');
-  for (let i = 0; i < 10 && (await close.count()) > 0; i++) {
-    await close.first().click({ force: true });
-    await wb.page.waitForTimeout(200);
-  }
 }
 
 /** Posts `message` to the extension host exactly as the webview's own acquireVsCodeApi().postMessage does. */
@@ -118,7 +109,7 @@ describe('untrusted workspace, Restricted Mode (UI)', function () {
     const tabs = await wb.page.locator('.tabs-container [role="tab"]').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
     assert.ok(!tabs.some((t) => /(^|\W)base\.qcow2/.test(t)), `no editor opened on the outside base: ${JSON.stringify(tabs)}`);
 
-    await closeAll(wb);
+    await closeAllEditors(wb);
     await wb.openFile('leaky.qcow2');
     await wb.webview().locator('table.header-fields').waitFor({ state: 'visible', timeout: 30_000 });
     await postFromWebview(wb, { type: 'repairLeaks' });
@@ -128,7 +119,7 @@ describe('untrusted workspace, Restricted Mode (UI)', function () {
   });
 
   it('opens a backing file inside the workspace: the whole chain, and the base\'s bytes', async () => {
-    await closeAll(wb);
+    await closeAllEditors(wb);
     await wb.openFile('top-inside.qcow2');
     const view = wb.webview();
     await view.locator('table.header-fields').waitFor({ state: 'visible', timeout: 30_000 });
