@@ -39,27 +39,42 @@ function inflateCluster(input: Uint8Array, clusterSize: number): Uint8Array {
   }
 }
 
+/**
+ * Decodes the frames at the start of `input` until the cluster is full, as QEMU's qcow2_zstd_decompress streams
+ * them. The sector-rounded input may end with the next cluster's whole frame: it is never decoded, because each
+ * frame is decoded alone with its output capped at the room left in the cluster.
+ */
 function zstdCluster(input: Uint8Array, clusterSize: number): Uint8Array {
   const frames = zstdFramesPrefix(input);
-  if (nativeZstdDecompress) return nativeZstdDecompress(frames, { maxOutputLength: clusterSize });
-  // The trailing bytes may hold the next compressed cluster's whole frame: decode frames only until the cluster is full.
-  const out = new Uint8Array(clusterSize);
+  let out: Uint8Array | undefined;
   let filled = 0;
   for (let pos = 0; pos < frames.length && filled < clusterSize; ) {
     const end = zstdFrameEnd(frames, pos);
-    const frame = frames.subarray(pos, end);
-    const size = zstdContentSize(frame);
-    if (size !== undefined && size <= clusterSize - filled) {
-      // fzstd is ~8x faster allocating its own output, which a declared size that fits one cluster bounds.
-      const part = fzstdDecompress(frame);
-      out.set(part.subarray(0, clusterSize - filled), filled);
-      filled += Math.min(part.length, clusterSize - filled);
-    } else {
-      filled += fzstdDecompress(frame, out.subarray(filled)).length;
-    }
+    const part = zstdFrame(frames.subarray(pos, end), clusterSize - filled);
+    if (filled === 0 && part.length === clusterSize) return part; // QEMU's case: one frame per cluster, no copy
+    out ??= new Uint8Array(clusterSize);
+    out.set(part, filled);
+    filled += part.length;
     pos = end;
   }
-  return out.subarray(0, filled);
+  return (out ?? new Uint8Array(0)).subarray(0, filled);
+}
+
+/** One zstd frame, decoded into at most `room` bytes; more is an error (QEMU: -EIO). */
+function zstdFrame(frame: Uint8Array, room: number): Uint8Array {
+  const size = zstdContentSize(frame);
+  if (size !== undefined && size > room) throw new Error('data decompresses to more than one cluster');
+  if (nativeZstdDecompress) {
+    try {
+      return nativeZstdDecompress(frame, { maxOutputLength: room });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw err;
+      throw new Error('data decompresses to more than one cluster');
+    }
+  }
+  // fzstd is ~8x faster allocating its own output, which a declared size that fits the room bounds.
+  if (size !== undefined) return fzstdDecompress(frame);
+  return fzstdDecompress(frame, new Uint8Array(room));
 }
 
 /**
