@@ -5,9 +5,9 @@
 import type { BlockLayer } from '../qcow2/layer';
 import { Qcow2Dev } from '../qcow2/qcow2-dev';
 import { RawDev } from '../qcow2/raw-dev';
-import type { Qcow2IoOps } from '../qcow2/io';
-import { AUTOCLEAR_BITMAPS, isSet } from '../qcow2/header';
-import { qemuPathCombine } from '../qcow2/map';
+import type { Qcow2IoOps } from '../qcow2/io/ops';
+import { AUTOCLEAR_BITMAPS, isSet } from '../qcow2/format/header';
+import { qemuPathCombine } from '../qcow2/read/map';
 
 export interface SnapshotInfoJson {
   icount?: number;

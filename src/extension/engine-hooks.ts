@@ -5,7 +5,7 @@
 import { createImage } from '../qcow2/create';
 import { checkImage } from '../qcow2/check/check';
 import { openForCheck } from '../qcow2/check/open-for-check';
-import { clusterUsage } from '../qcow2/usage';
+import { clusterUsage } from '../qcow2/check/usage';
 import type { CheckResult } from '../qcow2/check/findings';
 import type { CheckRequest } from './integrity';
 import type { UsageData } from '../shared/protocol';

@@ -1,18 +1,18 @@
-import { isAligned, u32 } from './bytes';
+import { isAligned, u32 } from './format/bytes';
 import { badImage, Qcow2Error } from './errors';
-import { readFully, readFullySync, type Qcow2IoOps } from './io';
-import { parseHeader, type Qcow2Header } from './header';
-import { deriveInfo, type Qcow2Info } from './info';
-import { LruCache } from './lru';
-import { compressedRange, entryOffset, entryWords, isCompressed, isCopied, standardRunEnd, ZERO_LO } from './entries';
-import { decompressCluster } from './compress';
-import { readSnapshotTable, type Snapshot } from './snapshots';
-import { readBitmapDirectory, type BitmapEntry } from './bitmaps';
+import { readFully, readFullySync, type Qcow2IoOps } from './io/ops';
+import { parseHeader, type Qcow2Header } from './format/header';
+import { deriveInfo, type Qcow2Info } from './format/info';
+import { LruCache } from './cache/lru';
+import { compressedRange, entryOffset, entryWords, isCompressed, isCopied, standardRunEnd, ZERO_LO } from './format/entries';
+import { decompressCluster } from './read/compress';
+import { readSnapshotTable, type Snapshot } from './format/snapshots';
+import { readBitmapDirectory, type BitmapEntry } from './format/bitmaps';
 import type { BlockLayer, LayerRun, RunKind } from './layer';
-import { Qcow2Writer } from './write';
-import { prepareFirstWrite } from './write-gate';
+import { Qcow2Writer } from './write/writer';
+import { prepareFirstWrite } from './write/first-write-gate';
 import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';
-import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './usage';
+import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './check/usage';
 
 export interface Qcow2DevParams {
   readOnly?: boolean;

@@ -1,7 +1,7 @@
 import { parseArgs, outputFormat, requirePositionals } from '../args';
 import { writeOut, type CliCommand } from '../command';
 import { openForCheck } from '../../qcow2/check/open-for-check';
-import { clusterUsage, type ClusterUsage } from '../../qcow2/usage';
+import { clusterUsage, type ClusterUsage } from '../../qcow2/check/usage';
 
 /** `usage`: what every host cluster of the image file holds. */
 export const usageCommand: CliCommand = {

@@ -9,11 +9,11 @@
  * it counts (references, findings, allocation figures) is counted as many times as it is referenced: the
  * same totals, and the same first owner of every cluster, as a walk per reference.
  */
-import type { Qcow2IoOps } from '../io';
-import type { Qcow2Info } from '../info';
-import type { Qcow2Header } from '../header';
-import { u32 } from '../bytes';
-import { entryOffset } from '../entries';
+import type { Qcow2IoOps } from '../io/ops';
+import type { Qcow2Info } from '../format/info';
+import type { Qcow2Header } from '../format/header';
+import { u32 } from '../format/bytes';
+import { entryOffset } from '../format/entries';
 import { emptySummary, FindingSink, hex, hex64, l1CopiedFinding, l2CopiedFinding, type CheckFinding, type CheckSummary } from './findings';
 import { OnDiskRefcounts, refblockOffsetAt, reftableEntryReserved } from './ondisk';
 import { overlapsMetadata } from './overlap';

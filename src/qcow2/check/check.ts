@@ -4,9 +4,9 @@
  * second, read-only pass then reports what is left (its counters plus the first pass's "fixed" ones).
  */
 import { Qcow2Error } from '../errors';
-import { AUTOCLEAR_BITMAPS, type Qcow2Header } from '../header';
-import type { Qcow2Info } from '../info';
-import type { Qcow2IoOps } from '../io';
+import { AUTOCLEAR_BITMAPS, type Qcow2Header } from '../format/header';
+import type { Qcow2Info } from '../format/info';
+import type { Qcow2IoOps } from '../io/ops';
 import { Calculator, type CheckProgress, type PassContext } from './calculate';
 import { compareRefcounts, mismatchFinding } from './compare';
 import { emptySummary, exitCodeFor, FindingSink, type CheckFinding, type CheckResult, type CheckSummary } from './findings';

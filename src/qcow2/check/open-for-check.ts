@@ -3,11 +3,11 @@
  * of the file (the check reports them), while every other header rule of the normal open still applies.
  * The normal open (open.ts) is unchanged.
  */
-import { readFully } from '../io';
-import { NodeFileIo } from '../io-node';
-import type { Qcow2IoOps } from '../io';
-import { parseHeader } from '../header';
-import { u32 } from '../bytes';
+import { readFully } from '../io/ops';
+import { NodeFileIo } from '../io/node';
+import type { Qcow2IoOps } from '../io/ops';
+import { parseHeader } from '../format/header';
+import { u32 } from '../format/bytes';
 import { Qcow2Dev } from '../qcow2-dev';
 
 /**

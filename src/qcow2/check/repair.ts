@@ -6,11 +6,11 @@
  *    header switch to them (synced); the old structure is then merely leaked and freed by a decrement pass;
  *  - COPIED fixes change flag bits only, once the refcounts are right.
  */
-import { setU32, setU64, u32 } from '../bytes';
-import { entryOffset } from '../entries';
+import { setU32, setU64, u32 } from '../format/bytes';
+import { entryOffset } from '../format/entries';
 import { Qcow2Error } from '../errors';
-import { getRefcount, setRefcount } from '../refcount-codec';
-import { MAX_REFTABLE_BYTES } from '../header';
+import { getRefcount, setRefcount } from '../format/refcount-codec';
+import { MAX_REFTABLE_BYTES } from '../format/header';
 import { hex, l1CopiedFinding, l2CopiedFinding, type CheckFinding } from './findings';
 import type { PassContext } from './calculate';
 import { mismatchFinding, type Mismatch } from './compare';

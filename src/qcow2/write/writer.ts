@@ -4,18 +4,18 @@
  * or a cluster shared with a snapshot), writes the data first and updates cached L2 entries afterwards.
  * Table changes reach the disk through MetaWriteback.flush in the safe order.
  */
-import { setU32, u32 } from './bytes';
+import { setU32, u32 } from '../format/bytes';
 import { ClusterAllocator } from './alloc';
-import { entryWords, isCopied, standardWords } from './entries';
-import { badImage } from './errors';
-import { MetaWriteback } from './flush';
-import { readFully } from './io';
-import { MetadataMap } from './overlap';
-import type { MetaSlice, Qcow2Dev } from './qcow2-dev';
-import { Refcounts } from './refcount';
+import { entryWords, isCopied, standardWords } from '../format/entries';
+import { badImage } from '../errors';
+import { MetaWriteback } from './meta-writeback';
+import { readFully } from '../io/ops';
+import { MetadataMap } from './metadata-map';
+import type { MetaSlice, Qcow2Dev } from '../qcow2-dev';
+import { Refcounts } from './refcounts';
 import { AsyncMutex } from './mutex';
-import { planInPlace, writeInPlaceRuns } from './write-inplace';
-import { planCluster, span, type ClusterPlan } from './write-plan';
+import { planInPlace, writeInPlaceRuns } from './in-place';
+import { planCluster, span, type ClusterPlan } from './plan';
 
 /** Largest guest range handled (and buffered) at once. */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024;

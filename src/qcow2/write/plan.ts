@@ -2,11 +2,11 @@
  * How one guest cluster touched by a write is handled: in place, into a fresh cluster, or into a fresh cluster
  * holding a copy of the old one (compressed, or shared with a snapshot); and which bytes must be written.
  */
-import { u32 } from './bytes';
-import { compressedRange, entryOffset, entryWords, isCompressed, isCopied, ZERO_LO } from './entries';
-import { badImage, type Qcow2Error } from './errors';
-import type { Qcow2Info } from './info';
-import type { MetaSlice } from './qcow2-dev';
+import { u32 } from '../format/bytes';
+import { compressedRange, entryOffset, entryWords, isCompressed, isCopied, ZERO_LO } from '../format/entries';
+import { badImage, type Qcow2Error } from '../errors';
+import type { Qcow2Info } from '../format/info';
+import type { MetaSlice } from '../qcow2-dev';
 
 export type SubState = 'data' | 'zero' | 'unalloc';
 

@@ -1,5 +1,5 @@
 import { u32, u64OrNull, isAligned } from './bytes';
-import { badImage, Qcow2Error } from './errors';
+import { badImage, Qcow2Error } from '../errors';
 import { parseHeaderExtensions, type HeaderExtensions } from './header-extensions';
 
 export const QCOW2_MAGIC = 0x514649fb; // "QFI\xfb"

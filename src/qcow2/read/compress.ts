@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import { decompress as fzstdDecompress } from 'fzstd';
-import { Qcow2Error } from './errors';
+import { Qcow2Error } from '../errors';
 
 export const COMPRESSION_DEFLATE = 0;
 export const COMPRESSION_ZSTD = 1;

@@ -2,11 +2,11 @@
  * What must hold before the first write to an image, and the header change that goes with it
  * (unknown autoclear bits are cleared, as the spec asks of writers that do not understand them).
  */
-import { BME_FLAG_AUTO, BME_FLAG_IN_USE } from './bitmaps';
-import { Qcow2Error } from './errors';
-import { AUTOCLEAR_BITMAPS, AUTOCLEAR_KNOWN, isSet } from './header';
-import { HEADER_AUTOCLEAR_OFFSET, writeFeatureWord } from './header-write';
-import type { Qcow2Dev } from './qcow2-dev';
+import { BME_FLAG_AUTO, BME_FLAG_IN_USE } from '../format/bitmaps';
+import { Qcow2Error } from '../errors';
+import { AUTOCLEAR_BITMAPS, AUTOCLEAR_KNOWN, isSet } from '../format/header';
+import { HEADER_AUTOCLEAR_OFFSET, writeFeatureWord } from '../format/header-write';
+import type { Qcow2Dev } from '../qcow2-dev';
 
 export async function prepareFirstWrite(dev: Qcow2Dev): Promise<void> {
   const file = dev.path;

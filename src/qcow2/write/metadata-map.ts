@@ -2,10 +2,10 @@
  * Which host clusters hold metadata, so guest data never overwrites them (QEMU's "cached" overlap checks:
  * header, active L1 and L2 tables, refcount table and blocks, snapshot table and snapshot L1 tables, bitmaps).
  */
-import { alignDown } from './bytes';
-import { entryOffset, entryWords, reftableOffset } from './entries';
-import { Qcow2Error } from './errors';
-import type { Qcow2Dev } from './qcow2-dev';
+import { alignDown } from '../format/bytes';
+import { entryOffset, entryWords, reftableOffset } from '../format/entries';
+import { Qcow2Error } from '../errors';
+import type { Qcow2Dev } from '../qcow2-dev';
 
 export class MetadataMap {
   private readonly clusters = new Map<number, string>();

@@ -4,11 +4,11 @@
  * change under us (the write path only ever replaces entries without COPIED), so the data is written
  * straight to its host offsets without taking the write mutex and without touching metadata.
  */
-import { entryOffset, entryWords, isCompressed, isCopied, ZERO_LO } from './entries';
-import type { MetaWriteback } from './flush';
-import type { MetadataMap } from './overlap';
-import type { Qcow2Dev } from './qcow2-dev';
-import { u32 } from './bytes';
+import { entryOffset, entryWords, isCompressed, isCopied, ZERO_LO } from '../format/entries';
+import type { MetaWriteback } from './meta-writeback';
+import type { MetadataMap } from './metadata-map';
+import type { Qcow2Dev } from '../qcow2-dev';
+import { u32 } from '../format/bytes';
 
 /** Writes larger than this take the normal path (they are rarely pure overwrites of small extents). */
 const MAX_FAST_BYTES = 1 << 20;

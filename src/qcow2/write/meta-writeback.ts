@@ -7,8 +7,8 @@
  *      while an on-disk table may still point at it).
  * After a crash at any point the image can leak clusters but never reference a cluster whose refcount is too low.
  */
-import type { MetaSlice, Qcow2Dev } from './qcow2-dev';
-import type { Refcounts } from './refcount';
+import type { MetaSlice, Qcow2Dev } from '../qcow2-dev';
+import type { Refcounts } from './refcounts';
 
 const L1_CHUNK = 512;
 

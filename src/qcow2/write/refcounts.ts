@@ -3,14 +3,14 @@
  * and refcount-table growth. Increments mark slices dirty (written back by MetaWriteback);
  * new refblocks and a grown table are written and synced before anything points at them.
  */
-import { setU64 } from './bytes';
-import { entryWords, reftableOffset } from './entries';
-import { badImage, Qcow2Error } from './errors';
-import type { MetaWriteback } from './flush';
-import type { MetadataMap } from './overlap';
-import type { MetaSlice, Qcow2Dev } from './qcow2-dev';
-import { getRefcount, maxRefcount, setRefcount } from './refcount-codec';
-import { writeReftablePointer } from './header-write';
+import { setU64 } from '../format/bytes';
+import { entryWords, reftableOffset } from '../format/entries';
+import { badImage, Qcow2Error } from '../errors';
+import type { MetaWriteback } from './meta-writeback';
+import type { MetadataMap } from './metadata-map';
+import type { MetaSlice, Qcow2Dev } from '../qcow2-dev';
+import { getRefcount, maxRefcount, setRefcount } from '../format/refcount-codec';
+import { writeReftablePointer } from '../format/header-write';
 
 const MAX_SLICE_BYTES = 64 * 1024;
 /** QEMU's limit on the refcount table (block/qcow2.h). */
