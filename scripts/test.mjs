@@ -1,6 +1,7 @@
 // `npm test`: every check, in order, then one closing line `N passed, N failed, N skipped` summed over all stages.
 //   build      npm run build
 //   typecheck  tsc --noEmit
+//   deps       dependency-cruiser: the layers and no import cycles (npm run lint:deps, rules in .dependency-cruiser.cjs)
 //   mocha      test/unit, test/engine, test/cli (MOCHA_SPECS below; options in .mocharc.json)
 //   fuzz       60 s of coverage-guided fuzzing (npm run fuzz:ci)
 //   host       extension-host mocha suites in code-server (scripts/e2e/run-host.ts): test/e2e/host/*.test.ts, then
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(repo);
 
-const STAGES = ['build', 'typecheck', 'mocha', 'fuzz', 'host', 'ui'];
+const STAGES = ['build', 'typecheck', 'deps', 'mocha', 'fuzz', 'host', 'ui'];
 const argv = process.argv.slice(2);
 const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',').filter(Boolean);
 const only = opt('only');
@@ -102,6 +103,7 @@ let buildOk = true;
 if (wanted('build')) buildOk = checkStage('build', 'npm', ['run', '--silent', 'build']);
 if (buildOk) {
   if (wanted('typecheck')) checkStage('typecheck', 'npx', ['--no-install', 'tsc', '--noEmit', '-p', '.']);
+  if (wanted('deps')) checkStage('deps', 'npm', ['run', '--silent', 'lint:deps']);
   if (wanted('mocha')) countedStage('mocha', 'npx', ['--no-install', 'mocha', '--reporter', reporter, ...MOCHA_SPECS]);
   // A short coverage-guided pass (scripts/fuzz.mjs); a finding is written to fuzz-crashes/ and fails the run.
   if (wanted('fuzz')) checkStage('fuzz', 'npm', ['run', '--silent', 'fuzz:ci']);
