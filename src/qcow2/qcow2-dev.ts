@@ -113,8 +113,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Writes back pending metadata, then drops the cached metadata to free memory (e.g. when idle). */
   shrinkCaches(): Promise<void> {
-    return this.lock.run(async () => {
-      await this.writer?.flush();
+    return this.exclusive(async () => {
       this.cache.dropClean();
       this.compressed.forget();
     });
@@ -133,7 +132,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Writes dirty L2/refcount metadata to disk in the crash-safe order. */
   flushMeta(): Promise<void> {
-    return this.lock.run(() => this.drain());
+    return this.exclusive(async () => undefined);
   }
 
   /** True when written data is not yet reachable from on-disk metadata (flushMeta pending). */
@@ -144,8 +143,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Makes guest writes durable: metadata flushed in order, image and data file synced. The range is advisory. */
   async fsyncRange(_offset: number, _length: number): Promise<void> {
     if (!this.writer) return;
-    await this.lock.run(async () => {
-      await this.drain();
+    await this.exclusive(async () => {
       await this.io.fsync();
       await this.dataIo?.fsync();
     });
@@ -153,8 +151,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Integrity check, and repair with `opts.repair`, as qemu-img check (check/check.ts). Runs alone: no write overlaps it. */
   check(opts: CheckOptions = {}): Promise<CheckResultEx> {
-    return this.lock.run(async () => {
-      await this.drain();
+    return this.exclusive(async () => {
       try {
         return await checkImage(this, opts);
       } finally {
@@ -165,10 +162,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Host clusters by use: header, tables, data, free, leaked... (check/usage.ts). Runs alone, on flushed metadata. */
   clusterUsage(cb?: UsageCallback, opts?: UsageOptions): Promise<ClusterUsage> {
-    return this.lock.run(async () => {
-      await this.drain();
-      return clusterUsage(this, cb, opts);
-    });
+    return this.exclusive(() => clusterUsage(this, cb, opts));
   }
 
   /** Loads the L1 table, refcount table, snapshot table and bitmap directory. Idempotent. */
@@ -273,7 +267,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Closes this image, its data file and its backing chain, once writes in flight are done and metadata is flushed. */
   async close(): Promise<void> {
     try {
-      if (this.writer || this.writerPending) await this.lock.run(() => this.drain());
+      if (this.writer || this.writerPending) await this.exclusive(async () => undefined);
     } finally {
       await this.backing?.close();
       await this.dataIo?.close();
@@ -306,14 +300,18 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   }
 
   /**
-   * Inside the lock: waits for fast in-place writes still in flight, then writes back pending metadata. (A writer
-   * being created is queued behind us in the lock and has written nothing yet: waiting for it would deadlock.)
+   * Runs fn under the lock once every write issued before is done and its metadata flushed. First writes waiting
+   * for the writer's creation queue for the lock when it is done: they go first (they were issued first).
    */
-  private async drain(): Promise<void> {
-    const writer = this.writer;
-    if (!writer) return;
-    await writer.settleInFlight();
-    await writer.flush();
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.writerPending) await this.writerPending.catch(() => undefined);
+    return this.lock.run(async () => {
+      if (this.writer) {
+        await this.writer.settleInFlight();
+        await this.writer.flush();
+      }
+      return fn();
+    });
   }
 
   /** The writer, created once under the lock (after the first-write checks); concurrent first writes share one creation. */
