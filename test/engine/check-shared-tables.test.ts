@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { copyFileSync } from 'node:fs';
-import { Calculator } from '../../src/qcow2/check/calculate';
+import { Calculator } from '../../src/qcow2/check/walk';
 import { newPass, type RepairMode } from '../../src/qcow2/check/check';
 import { emptySummary, FindingSink } from '../../src/qcow2/check/findings';
 import { openForCheck } from '../../src/qcow2/check/open-for-check';

@@ -7,7 +7,7 @@ import { Qcow2Error } from '../errors';
 import { AUTOCLEAR_BITMAPS, type Qcow2Header } from '../format/header';
 import type { Qcow2Info } from '../format/info';
 import type { Qcow2IoOps } from '../io/ops';
-import { Calculator, type CheckProgress, type PassContext } from './calculate';
+import { Calculator, type CheckProgress, type PassContext } from './walk';
 import { compareRefcounts, mismatchFinding } from './compare';
 import { emptySummary, exitCodeFor, FindingSink, type CheckFinding, type CheckResult, type CheckSummary } from './findings';
 import { OnDiskRefcounts } from './ondisk';

@@ -3,7 +3,7 @@
  * overlap checks, which do not look at inactive L2 tables or at data clusters.
  */
 import { entryOffset, entryWords } from '../format/entries';
-import type { PassContext } from './calculate';
+import type { PassContext } from './walk';
 import { refblockOffsetAt } from './ondisk';
 
 /**

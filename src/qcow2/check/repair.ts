@@ -12,7 +12,7 @@ import { Qcow2Error } from '../errors';
 import { getRefcount, setRefcount } from '../format/refcount-codec';
 import { MAX_REFTABLE_BYTES } from '../format/header';
 import { hex, l1CopiedFinding, l2CopiedFinding, type CheckFinding } from './findings';
-import type { PassContext } from './calculate';
+import type { PassContext } from './walk';
 import { mismatchFinding, type Mismatch } from './compare';
 import { refblockOffsetAt } from './ondisk';
 import { Owner, type RefcountArray } from './refcount-rebuild';

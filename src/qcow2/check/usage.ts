@@ -3,7 +3,7 @@
  * reference walk as the integrity check. Clusters nothing references are free, or leaked when their
  * on-disk refcount says they are in use.
  */
-import { Calculator, type CheckProgress, type PassContext } from './calculate';
+import { Calculator, type CheckProgress, type PassContext } from './walk';
 import { emptySummary, FindingSink } from './findings';
 import { OnDiskRefcounts } from './ondisk';
 import { checkTrackable, Owner, OWNER_NAMES } from './refcount-rebuild';
