@@ -18,7 +18,7 @@ export * from './format/refcount-codec';
 export { mapEntries, detectMetadataPreallocation, qemuPathCombine, SCAN_L2_CACHE_SLICES, type MapEntry, type MapOptions } from './read/map';
 export { checkImage, type CheckOptions, type CheckResultEx, type RepairMode } from './check/check';
 export type { CheckFinding, CheckResult, CheckSummary, FindingKind, Severity } from './check/findings';
-export type { CheckProgress } from './check/walk';
+export type { CheckProgress } from './check/context';
 export { openForCheck } from './check/open-for-check';
 export { clusterUsage, USAGE_LABELS, type ClusterUsage, type ClusterRange, type UsageCategory, type UsageEntry } from './check/usage';
 export { createImage, writeNewImage, type CreateOptions, type CreateLayout } from './create';

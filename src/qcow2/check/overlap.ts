@@ -3,7 +3,7 @@
  * overlap checks, which do not look at inactive L2 tables or at data clusters.
  */
 import { entryOffset, entryWords } from '../format/entries';
-import type { PassContext } from './walk';
+import type { PassContext } from './context';
 import { refblockOffsetAt } from './ondisk';
 
 /**

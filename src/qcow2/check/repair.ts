@@ -12,7 +12,7 @@ import { Qcow2Error } from '../errors';
 import { getRefcount, setRefcount } from '../format/refcount-codec';
 import { MAX_REFTABLE_BYTES } from '../format/header';
 import { hex, l1CopiedFinding, l2CopiedFinding, type CheckFinding } from './findings';
-import type { PassContext } from './walk';
+import type { PassContext } from './context';
 import { mismatchFinding, type Mismatch } from './compare';
 import { refblockOffsetAt } from './ondisk';
 import { Owner, type RefcountArray } from './refcount-rebuild';
@@ -91,7 +91,7 @@ function allocInMemory(mem: RefcountArray, count: number, from: { cluster: numbe
 export async function rebuildRefcountStructure(ctx: PassContext, mem: RefcountArray): Promise<{ reftableOffset: number; reftableClusters: number }> {
   requireWritable(ctx);
   const { clusterSize: cs, refblockEntries: perBlock, refcountBits: bits } = ctx.info;
-  let reftable: number[] = [];
+  const reftable: number[] = [];
 
   const writeRefblocks = async (first: number, endCluster: number): Promise<boolean> => {
     let end = endCluster;

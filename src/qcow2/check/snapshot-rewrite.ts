@@ -5,7 +5,7 @@
  */
 import { setU32, setU64, u32 } from '../format/bytes';
 import { getRefcount, setRefcount } from '../format/refcount-codec';
-import type { PassContext } from './walk';
+import type { PassContext } from './context';
 import { refblockOffsetAt } from './ondisk';
 import { Owner, type RefcountArray } from './refcount-rebuild';
 import { requireWritable } from './repair';

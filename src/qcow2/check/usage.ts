@@ -3,7 +3,7 @@
  * reference walk as the integrity check. Clusters nothing references are free, or leaked when their
  * on-disk refcount says they are in use.
  */
-import { Calculator, type CheckProgress, type PassContext } from './walk';
+import { ReferenceWalk, type CheckProgress, type PassContext } from './walk';
 import { emptySummary, FindingSink } from './findings';
 import { OnDiskRefcounts } from './ondisk';
 import { checkTrackable, Owner, OWNER_NAMES } from './refcount-rebuild';
@@ -123,7 +123,7 @@ export async function clusterUsage(t: CheckTarget, cb?: (category: UsageCategory
       signal: opts.signal,
       onProgress: opts.onProgress,
     };
-    const { mem } = await new Calculator(ctx, { copiedInline: false, fixAll: false }).run();
+    const { mem } = await new ReferenceWalk(ctx, { copiedInline: false, fixAll: false }).run();
     return summarize(t.path, info.clusterSize, fileSize, nb, mem.counts, mem.owners, ctx.onDisk, cb, opts.maxRanges ?? 100_000);
   } catch (err) {
     if (err instanceof CheckAbort) throw new Qcow2Error('bad-image', err.qemuLine.replace(/^ERROR /, ''), t.path);
