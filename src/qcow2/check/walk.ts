@@ -14,7 +14,6 @@ import { entryOffset } from '../format/entries';
 import type { DeferredCopied, PassContext, ReferenceCounting, WalkOptions } from './context';
 import {
   hex,
-  hex64,
   l1CopiedFinding,
   l1EntryReserved,
   l1EntryUnaligned,
@@ -30,10 +29,10 @@ import {
   snapshotsWithDataFile,
   type CheckFinding,
 } from './findings';
+import { countBitmaps } from './bitmap-refs';
 import { checkL2 } from './l2-entries';
 import { refblockOffsetAt, reftableEntryReserved as reftableEntryHasReservedBits } from './ondisk';
 import { Owner, OWNER_NAMES, RefcountArray } from './refcount-rebuild';
-import { CheckAbort, readBitmapsForCheck, type CheckBitmap } from './tables';
 import { forEachRegion, readZeroFilled, throwIfAborted } from './walk-l1l2';
 
 export type { CheckProgress, PassContext, WalkOptions } from './context';
@@ -161,7 +160,7 @@ export class ReferenceWalk implements ReferenceCounting {
     this.inc(h.refcountTableOffset, ctx.reftable.length, Owner.RefcountTable);
     const crypto = h.extensions.crypto;
     if (crypto && crypto.length) this.inc(crypto.offset, crypto.length, Owner.CryptoHeader);
-    if (ctx.bitmaps) await this.checkBitmaps(ctx.bitmaps);
+    if (ctx.bitmaps) await countBitmaps(this, ctx.bitmaps);
     this.checkRefblocks();
     await this.resolveDeferredCopied();
     return { mem: this.mem, rebuild: this.rebuild, overlaps: this.overlaps, zeroFixes: this.zeroFixes };
@@ -317,35 +316,6 @@ export class ReferenceWalk implements ReferenceCounting {
         const from = Math.max(f.at, l2Offset);
         const to = Math.min(f.at + f.bytes.length, end);
         if (from < to) table.set(f.bytes.subarray(from - f.at, to - f.at), from - l2Offset);
-      }
-    }
-  }
-
-  private async checkBitmaps(b: { dirOffset: number; dirSize: number; count: number }): Promise<void> {
-    const { ctx, cs } = this;
-    this.inc(b.dirOffset, b.dirSize, Owner.BitmapDirectory);
-    let list: CheckBitmap[];
-    try {
-      list = await readBitmapsForCheck(ctx.io, b.dirOffset, b.dirSize, b.count, cs);
-    } catch (err) {
-      ctx.res.corruptions++;
-      throw err;
-    }
-    for (const bm of list) {
-      this.inc(bm.tableOffset, bm.tableSize * 8, Owner.BitmapTable);
-      if (!Number.isFinite(bm.tableOffset)) continue;
-      // Entries past the end of the file read as zeros and count nothing: read only the part inside the file,
-      // so a hostile table_size (up to 2^32 entries, 32 GiB) costs no more memory than the file has.
-      const inFile = Math.max(0, Math.min(bm.tableSize * 8, ctx.fileSize - bm.tableOffset));
-      const table = await readZeroFilled(ctx.io, bm.tableOffset, inFile - (inFile % 8));
-      for (let i = 0; i < table.length / 8; i++) {
-        const hi = u32(table, i * 8);
-        const lo = u32(table, i * 8 + 4);
-        const offset = entryOffset(hi, lo);
-        const bad = hi & 0xff000000 || lo & 0x1fe || offset % cs !== 0 || (offset !== 0 && lo & 1);
-        // QEMU loads bitmaps when it opens the image and cannot open it with a bad table entry.
-        if (bad) throw new CheckAbort(`ERROR could not read the table of bitmap '${bm.name}': entry ${i} is invalid (0x${hex64(hi, lo)})`);
-        if (offset) this.inc(offset, cs, Owner.BitmapData);
       }
     }
   }
