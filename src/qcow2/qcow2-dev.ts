@@ -200,8 +200,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   }
 
   /** How this image alone maps guest bytes from `offset`: one run of same-kind, host-contiguous (sub)clusters. */
-  async blockStatus(offset: number, maxLength: number): Promise<LayerRun> {
-    await this.prepIo();
+  blockStatus(offset: number, maxLength: number): Promise<LayerRun> {
+    if (!this.prepared) return this.prepIo().then(() => blockStatus(this, offset, maxLength));
     return blockStatus(this, offset, maxLength);
   }
 
