@@ -1,6 +1,6 @@
 import { commands } from './commands/index';
 import { UsageError } from './args';
-import { Qcow2Error } from '../qcow2/errors';
+import { Qcow2Error } from '../qcow2';
 import type { CliIo } from './command';
 
 const PROG = 'qcow2-inspector';

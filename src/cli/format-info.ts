@@ -2,12 +2,7 @@
  * `info` output: the fields, key order and text of `qemu-img info` (QEMU 7.2), plus one documented extra,
  * "backing-filename-format-probed" (true when the image names a backing file but not its format).
  */
-import type { BlockLayer } from '../qcow2/layer';
-import { Qcow2Dev } from '../qcow2/qcow2-dev';
-import { RawDev } from '../qcow2/raw-dev';
-import type { Qcow2IoOps } from '../qcow2/io';
-import { AUTOCLEAR_BITMAPS, isSet } from '../qcow2/header';
-import { qemuPathCombine } from '../qcow2/map';
+import { type BlockLayer, Qcow2Dev, RawDev, type Qcow2IoOps, AUTOCLEAR_BITMAPS, isSet, qemuPathCombine } from '../qcow2';
 
 export interface SnapshotInfoJson {
   icount?: number;

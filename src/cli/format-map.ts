@@ -1,5 +1,5 @@
 /** Text forms of map entries, byte for byte as qemu-img 7.2 prints them. */
-import type { MapEntry } from '../qcow2/map';
+import type { MapEntry } from '../qcow2';
 
 /** One element of the JSON array (qemu-img writes it by hand, with this spacing). */
 export function mapEntryJson(e: MapEntry): string {

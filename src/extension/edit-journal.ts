@@ -10,8 +10,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Uri } from 'vscode';
-import { Qcow2Error } from '../qcow2/errors';
-import type { Qcow2Dev } from '../qcow2/qcow2-dev';
+import { Qcow2Error, type Qcow2Dev } from '../qcow2';
 import type { EditJournalApi, JournalEdit } from './edit-journal-api';
 
 export type { JournalEdit } from './edit-journal-api';

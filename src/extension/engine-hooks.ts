@@ -2,11 +2,7 @@
  * Adapters from the editor to engine features that live in their own modules (check, cluster usage, create),
  * so the views and commands depend on one small surface.
  */
-import { createImage } from '../qcow2/create';
-import { checkImage } from '../qcow2/check/check';
-import { openForCheck } from '../qcow2/check/open-for-check';
-import { clusterUsage } from '../qcow2/usage';
-import type { CheckResult } from '../qcow2/check/findings';
+import { createImage, checkImage, openForCheck, clusterUsage, type CheckResult } from '../qcow2';
 import type { CheckRequest } from './integrity';
 import type { UsageData } from '../shared/protocol';
 

@@ -4,10 +4,9 @@
  * page's length at every layer), unlike getMapping, which measures a run to its end and can cost
  * milliseconds on big L2 slices. No vscode import: unit-tested and used by the bench.
  */
-import type { BlockLayer } from '../qcow2/layer';
+import { type BlockLayer, Qcow2Error } from '../qcow2';
 import type { MapRun } from '../shared/protocol';
 import { MAX_READ_BYTES } from '../shared/protocol';
-import { Qcow2Error } from '../qcow2/errors';
 
 export interface GuestDevice extends BlockLayer {
   readAt(buf: Uint8Array, offset: number): Promise<number>;

@@ -4,7 +4,7 @@
  * adds the checks that need the system (file permissions, /proc/locks) and VS Code (trust, modal dialog).
  */
 import { access, constants } from 'node:fs/promises';
-import type { Qcow2Dev } from '../qcow2/qcow2-dev';
+import type { Qcow2Dev } from '../qcow2';
 import { checkInUse, type InUseResult } from './in-use';
 
 export type BlockerKind = 'read-only' | 'corrupt' | 'encrypted' | 'untrusted' | 'in-use';

@@ -2,7 +2,7 @@
  * Runs the engine's integrity check (src/qcow2/check, qemu-img check semantics) for the editor and the
  * "Check Image Integrity" command, and converts its result to the webview's report shape.
  */
-import type { CheckResult } from '../qcow2/check/findings';
+import type { CheckResult } from '../qcow2';
 import type { IntegrityFinding, IntegrityReport } from '../shared/protocol';
 import { engineCheck } from './engine-hooks';
 

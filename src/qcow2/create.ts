@@ -5,10 +5,10 @@
  */
 import * as nodePath from 'node:path';
 import { stat } from 'node:fs/promises';
-import { setU32, setU64, alignUp } from './bytes';
+import { setU32, setU64, alignUp } from './format/bytes';
 import { Qcow2Error } from './errors';
-import type { Qcow2IoOps } from './io';
-import { NodeFileIo } from './io-node';
+import type { Qcow2IoOps } from './io/ops';
+import { NodeFileIo } from './io/node';
 import {
   AUTOCLEAR_DATA_FILE_RAW,
   COMPAT_LAZY_REFCOUNTS,
@@ -21,9 +21,9 @@ import {
   MAX_VIRTUAL_SIZE,
   QCOW2_MAGIC,
   V2_HEADER_LENGTH,
-} from './header';
-import { EXT_BACKING_FORMAT, EXT_DATA_FILE, EXT_FEATURE_TABLE } from './header-extensions';
-import { setRefcount } from './refcount-codec';
+} from './format/header';
+import { EXT_BACKING_FORMAT, EXT_DATA_FILE, EXT_FEATURE_TABLE } from './format/header-extensions';
+import { setRefcount } from './format/refcount-codec';
 import { openImage, resolveRelative } from './open';
 
 export interface CreateOptions {

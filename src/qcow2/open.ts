@@ -1,10 +1,10 @@
 import * as nodePath from 'node:path';
 import { realpath } from 'node:fs/promises';
 import { Qcow2Error, asQcow2Error } from './errors';
-import { readFully, type Qcow2IoOps } from './io';
-import { NodeFileIo } from './io-node';
-import { QCOW2_MAGIC } from './header';
-import { u32 } from './bytes';
+import { readFully, type Qcow2IoOps } from './io/ops';
+import { NodeFileIo } from './io/node';
+import { QCOW2_MAGIC } from './format/header';
+import { u32 } from './format/bytes';
 import { Qcow2Dev, type Qcow2DevParams } from './qcow2-dev';
 import { RawDev } from './raw-dev';
 import type { BlockLayer } from './layer';

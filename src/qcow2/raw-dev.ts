@@ -1,5 +1,5 @@
 import type { BlockLayer, LayerRun } from './layer';
-import { readFully, type Qcow2IoOps } from './io';
+import { readFully, type Qcow2IoOps } from './io/ops';
 import { Qcow2Error } from './errors';
 
 /** A raw file used as a backing layer: guest offset = file offset. */

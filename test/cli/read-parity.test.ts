@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { cli, qemuImg, scratchDir } from '../helpers/qemu';
 import { READ_IMAGE_KINDS, sameContent } from '../helpers/images';
-import { seekAddon } from '../../src/qcow2/holes';
+import { seekAddon } from '../../src/qcow2/io/holes';
 
 describe('read parity with qemu-img (map, info, convert)', function () {
   this.timeout(120_000);

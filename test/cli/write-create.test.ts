@@ -2,7 +2,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cli, qemuImg, qemuIo, scratchDir, sha256File } from '../helpers/qemu';
-import { seededRandom } from '../../src/qcow2/io-fault';
+import { seededRandom } from '../../src/qcow2/io/fault';
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const r = seededRandom(seed);

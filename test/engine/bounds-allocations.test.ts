@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { MemIo } from '../../src/qcow2/io-mem';
+import { MemIo } from '../../src/qcow2/io/memory';
 import { Qcow2Error } from '../../src/qcow2/errors';
 import { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
 import { openImage, MAX_CHAIN_DEPTH } from '../../src/qcow2/open';
-import { MAX_L1_BYTES, MAX_REFTABLE_BYTES, MAX_SNAPSHOTS, MAX_BACKING_NAME } from '../../src/qcow2/header';
-import { setU32, setU64, u32 } from '../../src/qcow2/bytes';
-import { compressedWords } from '../../src/qcow2/entries';
+import { MAX_L1_BYTES, MAX_REFTABLE_BYTES, MAX_SNAPSHOTS, MAX_BACKING_NAME } from '../../src/qcow2/format/header';
+import { setU32, setU64, u32 } from '../../src/qcow2/format/bytes';
+import { compressedWords } from '../../src/qcow2/format/entries';
 import { scratchDir } from '../helpers/qemu';
 import { qemuImgSync, qemuIoSync } from '../fuzz/malformed-cases';
 

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { MemIo } from '../../src/qcow2/io-mem';
-import { setU32, u32 } from '../../src/qcow2/bytes';
+import { MemIo } from '../../src/qcow2/io/memory';
+import { setU32, u32 } from '../../src/qcow2/format/bytes';
 import { checkImage } from '../../src/qcow2/check/check';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';
 import { scratchDir } from '../helpers/qemu';

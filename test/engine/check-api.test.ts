@@ -9,9 +9,9 @@ import { Layout, qemuCheck } from './check-fixtures';
 import { openImage } from '../../src/qcow2/open';
 import { openForCheck, devForCheck } from '../../src/qcow2/check/open-for-check';
 import { checkImage } from '../../src/qcow2/check/check';
-import { MemIo } from '../../src/qcow2/io-mem';
+import { MemIo } from '../../src/qcow2/io/memory';
 import { Qcow2Error } from '../../src/qcow2/errors';
-import type { CheckProgress } from '../../src/qcow2/check/calculate';
+import type { CheckProgress } from '../../src/qcow2/check/walk';
 
 describe('check: engine API', function () {
   this.timeout(60_000);

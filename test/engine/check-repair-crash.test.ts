@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { qemuImg, scratchDir } from '../helpers/qemu';
 import { Layout, qemuCheck } from './check-fixtures';
 import { CORRUPT_CASES } from './check-corrupt-cases';
-import { MemIo } from '../../src/qcow2/io-mem';
+import { MemIo } from '../../src/qcow2/io/memory';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';
 import { checkImage } from '../../src/qcow2/check/check';
 

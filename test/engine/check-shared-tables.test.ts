@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { copyFileSync } from 'node:fs';
-import { Calculator } from '../../src/qcow2/check/calculate';
+import { ReferenceWalk } from '../../src/qcow2/check/walk';
 import { newPass, type RepairMode } from '../../src/qcow2/check/check';
 import { emptySummary, FindingSink } from '../../src/qcow2/check/findings';
 import { openForCheck } from '../../src/qcow2/check/open-for-check';
@@ -46,7 +46,7 @@ async function walk(path: string): Promise<{ l2TablesWalked: number; corruptions
   const dev = await openForCheck(path, true);
   try {
     const res = emptySummary();
-    const calc = new Calculator(await newPass(dev, {}, new FindingSink(100), res), { copiedInline: true, fixAll: false });
+    const calc = new ReferenceWalk(await newPass(dev, {}, new FindingSink(100), res), { copiedInline: true, fixAll: false });
     await calc.run();
     return { l2TablesWalked: calc.l2TablesWalked, corruptions: res.corruptions };
   } finally {

@@ -1,6 +1,6 @@
 /** The fault-injecting files themselves: what survives a power loss, and which operation fails. */
 import { strict as assert } from 'node:assert';
-import { FailingIo, PowerLossIo, seededRandom } from '../../src/qcow2/io-fault';
+import { FailingIo, PowerLossIo, seededRandom } from '../../src/qcow2/io/fault';
 import { pickNs } from '../helpers/crash';
 
 const bytes = (...v: number[]): Uint8Array => new Uint8Array(v);

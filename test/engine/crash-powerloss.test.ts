@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { PowerLossIo, PowerSupply, type PowerLossOptions } from '../../src/qcow2/io-fault';
+import { PowerLossIo, PowerSupply, type PowerLossOptions } from '../../src/qcow2/io/fault';
 import { qemuImg } from '../helpers/qemu';
 import { envSeed, LONG, withSeed } from '../helpers/workload';
 import { fastScratchDir, pickNs, runWithIo, verifyCrashImage, type CrashWorkload } from '../helpers/crash';

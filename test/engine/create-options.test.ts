@@ -2,7 +2,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { createImage, writeNewImage, planLayout, type CreateOptions } from '../../src/qcow2/create';
-import { MemIo } from '../../src/qcow2/io-mem';
+import { MemIo } from '../../src/qcow2/io/memory';
 import { openImage } from '../../src/qcow2/open';
 import { Qcow2Error } from '../../src/qcow2/errors';
 import { qemuImg, scratchDir } from '../helpers/qemu';

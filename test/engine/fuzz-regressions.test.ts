@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { setU32, setU64, u32 } from '../../src/qcow2/bytes';
+import { setU32, setU64, u32 } from '../../src/qcow2/format/bytes';
 import { Qcow2Error } from '../../src/qcow2/errors';
-import { MemIo } from '../../src/qcow2/io-mem';
+import { MemIo } from '../../src/qcow2/io/memory';
 import { checkImage } from '../../src/qcow2/check/check';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';
-import { clusterUsage } from '../../src/qcow2/usage';
+import { clusterUsage } from '../../src/qcow2/check/usage';
 import { openImage } from '../../src/qcow2/open';
 import { scratchDir } from '../helpers/qemu';
 import { fuzzImage, openFuzzImage } from '../fuzz/fuzz-image';

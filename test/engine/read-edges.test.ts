@@ -7,10 +7,10 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openImage, Qcow2Error, type Qcow2Dev } from '../../src/qcow2';
-import { mapEntries } from '../../src/qcow2/map';
+import { mapEntries } from '../../src/qcow2/read/map';
 import { qemuImg, scratchDir } from '../helpers/qemu';
 import { makeQcow2, makeRaw, prng } from '../helpers/images';
-import { resetSeekAddon, seekAddon } from '../../src/qcow2/holes';
+import { resetSeekAddon, seekAddon } from '../../src/qcow2/io/holes';
 
 function qemuRaw(image: string, out: string): Buffer {
   qemuImg(['convert', '-O', 'raw', image, out]);

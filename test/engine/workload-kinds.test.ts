@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { openImage } from '../../src/qcow2/open';
-import { u32 } from '../../src/qcow2/bytes';
+import { u32 } from '../../src/qcow2/format/bytes';
 import { qemuImg, scratchDir, sha256File } from '../helpers/qemu';
 import { makeWriteImage, ALL_KINDS, type KindName, type WriteImage } from '../helpers/write-images';
 import { envSeed, genWorkload, LONG, opData, RawModel, takeBaseline, verifyAfterWorkload, withSeed, type WriteOp } from '../helpers/workload';

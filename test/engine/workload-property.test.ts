@@ -7,9 +7,9 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { openImage } from '../../src/qcow2/open';
-import { MemIo } from '../../src/qcow2/io-mem';
-import { NodeFileIo } from '../../src/qcow2/io-node';
-import { seededRandom } from '../../src/qcow2/io-fault';
+import { MemIo } from '../../src/qcow2/io/memory';
+import { NodeFileIo } from '../../src/qcow2/io/node';
+import { seededRandom } from '../../src/qcow2/io/fault';
 import { qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 import { LONG, qemuCheck } from '../helpers/workload';
 

@@ -5,7 +5,7 @@ import { openImage, type Qcow2Dev } from '../../src/qcow2';
 import { qemuImg } from '../helpers/qemu';
 
 /** Small deterministic PRNG (mulberry32). */
-import { seededRandom as prng } from '../../src/qcow2/io-fault';
+import { seededRandom as prng } from '../../src/qcow2/io/fault';
 export { prng };
 
 export function pattern(len: number, salt: number): Uint8Array {

@@ -1,9 +1,9 @@
 /** How the fuzz target opens an input: in memory only, read-only guarded, never touching the real file system. */
 import { Qcow2Error } from '../../src/qcow2/errors';
-import { MemIo } from '../../src/qcow2/io-mem';
+import { MemIo } from '../../src/qcow2/io/memory';
 import { openImage } from '../../src/qcow2/open';
 import type { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
-import type { Qcow2IoOps } from '../../src/qcow2/io';
+import type { Qcow2IoOps } from '../../src/qcow2/io/ops';
 import { FuzzFinding } from './finding';
 
 export const FUZZ_PATH = '/fuzz/image.qcow2';

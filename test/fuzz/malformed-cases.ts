@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { setU32, setU64, u32 } from '../../src/qcow2/bytes';
-import { compressedRange, entryOffset } from '../../src/qcow2/entries';
+import { setU32, setU64, u32 } from '../../src/qcow2/format/bytes';
+import { compressedRange, entryOffset } from '../../src/qcow2/format/entries';
 
 export function qemuImgSync(args: string[]): void {
   const r = spawnSync('qemu-img', args, { encoding: 'utf8', timeout: 60_000 });

@@ -4,10 +4,10 @@
  * so a slow input means a real hang.
  */
 import type { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
-import { mapEntries } from '../../src/qcow2/map';
+import { mapEntries } from '../../src/qcow2/read/map';
 import { checkImage } from '../../src/qcow2/check/check';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';
-import { clusterUsage } from '../../src/qcow2/usage';
+import { clusterUsage } from '../../src/qcow2/check/usage';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

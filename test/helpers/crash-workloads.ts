@@ -1,7 +1,7 @@
 /** The workloads the crash tests replay at every fault point: small images, so each run takes milliseconds. */
 import { writeFileSync } from 'node:fs';
 import { createImage } from '../../src/qcow2/create';
-import { seededRandom } from '../../src/qcow2/io-fault';
+import { seededRandom } from '../../src/qcow2/io/fault';
 import { qemuImg, qemuIo, sha256File } from './qemu';
 import { genWorkload } from './workload';
 import type { CrashWorkload } from './crash';

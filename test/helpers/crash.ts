@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strict as assert } from 'node:assert';
 import { openImage } from '../../src/qcow2/open';
-import { NodeFileIo } from '../../src/qcow2/io-node';
-import { MemIo } from '../../src/qcow2/io-mem';
-import type { Qcow2IoOps } from '../../src/qcow2/io';
+import { NodeFileIo } from '../../src/qcow2/io/node';
+import { MemIo } from '../../src/qcow2/io/memory';
+import type { Qcow2IoOps } from '../../src/qcow2/io/ops';
 import { qemuImg, sha256File } from './qemu';
 import { LONG, opData, qemuCheck, type WriteOp } from './workload';
 

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
-import { fileExtentAt } from '../../src/qcow2/holes';
+import { fileExtentAt } from '../../src/qcow2/io/holes';
 import { join } from 'node:path';
 import { qemuImg, qemuIo } from './qemu';
 
@@ -43,7 +43,7 @@ export function syncFiles(...paths: string[]): void {
 }
 
 /** A small deterministic PRNG (mulberry32), for seeded random workloads. */
-import { seededRandom as prng } from '../../src/qcow2/io-fault';
+import { seededRandom as prng } from '../../src/qcow2/io/fault';
 export { prng };
 
 /**

@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, writeSync, writeFileSync } from 'node:fs';
 import { strict as assert } from 'node:assert';
-import { seededRandom } from '../../src/qcow2/io-fault';
+import { seededRandom } from '../../src/qcow2/io/fault';
 import { qemuImg, qemuIo, sha256File } from './qemu';
 
 export interface WriteOp {

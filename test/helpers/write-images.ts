@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createImage } from '../../src/qcow2/create';
-import { seededRandom } from '../../src/qcow2/io-fault';
+import { seededRandom } from '../../src/qcow2/io/fault';
 import { qemuImg, qemuIo } from './qemu';
 import type { Geometry } from './workload';
 

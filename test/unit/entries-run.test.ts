@@ -1,6 +1,6 @@
 /** standardRunEnd: the masked-word scan that block status and map use for standard L2 entries. */
 import { strict as assert } from 'node:assert';
-import { standardRunEnd, standardWords } from '../../src/qcow2/entries';
+import { standardRunEnd, standardWords } from '../../src/qcow2/format/entries';
 
 const CS = 65536;
 

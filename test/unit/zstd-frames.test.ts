@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { openImage } from '../../src/qcow2';
-import { zstdContentSize } from '../../src/qcow2/compress';
+import { zstdContentSize } from '../../src/qcow2/read/compress';
 import { qemuImg, scratchDir } from '../helpers/qemu';
 import { makeQcow2 } from '../helpers/images';
 

@@ -1,10 +1,6 @@
 import { parseArgs, outputFormat, requirePositionals, UsageError } from '../args';
 import { writeOut, type CliCommand, type CliIo } from '../command';
-import type { Qcow2Dev } from '../../qcow2/qcow2-dev';
-import { openForCheck } from '../../qcow2/check/open-for-check';
-import { Qcow2Error } from '../../qcow2/errors';
-import { checkImage, type CheckResultEx, type RepairMode } from '../../qcow2/check/check';
-import type { CheckSummary } from '../../qcow2/check/findings';
+import { type Qcow2Dev, openForCheck, Qcow2Error, checkImage, type CheckResultEx, type RepairMode, type CheckSummary } from '../../qcow2';
 
 /** `check`: integrity check and repair with qemu-img check's output and exit codes. */
 export const checkCommand: CliCommand = {

@@ -1,15 +1,7 @@
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { parseArgs, requirePositionals, UsageError } from '../args';
 import type { CliCommand } from '../command';
-import { openImage } from '../../qcow2/open';
-import { mapEntries } from '../../qcow2/map';
-import { asQcow2Error, Qcow2Error } from '../../qcow2/errors';
-import type { BlockLayer } from '../../qcow2/layer';
-import { Qcow2Dev } from '../../qcow2/qcow2-dev';
-import { RawDev } from '../../qcow2/raw-dev';
-import { NodeFileIo } from '../../qcow2/io-node';
-import type { Qcow2IoOps } from '../../qcow2/io';
-import { seekAddon } from '../../qcow2/holes';
+import { openImage, mapEntries, asQcow2Error, Qcow2Error, type BlockLayer, Qcow2Dev, RawDev, NodeFileIo, type Qcow2IoOps, seekAddon } from '../../qcow2';
 
 /** Guest bytes are read and written in pieces of this size: large enough to coalesce host reads. */
 export const CONVERT_CHUNK = 4 * 1024 * 1024;

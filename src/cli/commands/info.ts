@@ -1,13 +1,6 @@
 import { parseArgs, outputFormat, requirePositionals } from '../args';
 import { writeOut, type CliCommand } from '../command';
-import { openImage, resolveRelative } from '../../qcow2/open';
-import { NodeFileIo } from '../../qcow2/io-node';
-import { readFully } from '../../qcow2/io';
-import { QCOW2_MAGIC } from '../../qcow2/header';
-import { u32 } from '../../qcow2/bytes';
-import type { BlockLayer } from '../../qcow2/layer';
-import { Qcow2Dev } from '../../qcow2/qcow2-dev';
-import { qemuPathCombine } from '../../qcow2/map';
+import { openImage, resolveRelative, NodeFileIo, readFully, QCOW2_MAGIC, u32, type BlockLayer, Qcow2Dev, qemuPathCombine } from '../../qcow2';
 import { qemuJson } from '../format-json';
 import { infoHuman, layerInfo, type ImageInfoJson } from '../format-info';
 

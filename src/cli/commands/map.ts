@@ -1,7 +1,6 @@
 import { parseArgs, outputFormat, requirePositionals } from '../args';
 import { BufferedOut, type CliCommand } from '../command';
-import { openImage } from '../../qcow2/open';
-import { mapEntries, SCAN_L2_CACHE_SLICES } from '../../qcow2/map';
+import { openImage, mapEntries, SCAN_L2_CACHE_SLICES } from '../../qcow2';
 import { mapEntryHuman, mapEntryJson, MAP_HUMAN_HEADER } from '../format-map';
 
 /** `map`: where every guest range comes from, through the whole backing chain (qemu-img map). */

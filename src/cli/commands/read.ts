@@ -1,7 +1,6 @@
 import { parseArgs, parseSize, requirePositionals } from '../args';
 import { writeOut, type CliCommand } from '../command';
-import { openImage } from '../../qcow2/open';
-import { Qcow2Error } from '../../qcow2/errors';
+import { openImage, Qcow2Error } from '../../qcow2';
 
 const READ_CHUNK = 4 * 1024 * 1024;
 

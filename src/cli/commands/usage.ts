@@ -1,7 +1,6 @@
 import { parseArgs, outputFormat, requirePositionals } from '../args';
 import { writeOut, type CliCommand } from '../command';
-import { openForCheck } from '../../qcow2/check/open-for-check';
-import { clusterUsage, type ClusterUsage } from '../../qcow2/usage';
+import { openForCheck, clusterUsage, type ClusterUsage } from '../../qcow2';
 
 /** `usage`: what every host cluster of the image file holds. */
 export const usageCommand: CliCommand = {

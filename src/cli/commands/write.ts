@@ -1,9 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { parseArgs, parseSize, UsageError } from '../args';
 import { writeOut, type CliCommand, type CliIo } from '../command';
-import { openImage } from '../../qcow2/open';
-import { asQcow2Error, Qcow2Error } from '../../qcow2/errors';
-import type { Qcow2Dev } from '../../qcow2/qcow2-dev';
+import { openImage, asQcow2Error, Qcow2Error, type Qcow2Dev } from '../../qcow2';
 
 /** Qcow2Dev's write path, as this command uses it. */
 interface WritableDev {

@@ -4,10 +4,10 @@
  * second, read-only pass then reports what is left (its counters plus the first pass's "fixed" ones).
  */
 import { Qcow2Error } from '../errors';
-import { AUTOCLEAR_BITMAPS, type Qcow2Header } from '../header';
-import type { Qcow2Info } from '../info';
-import type { Qcow2IoOps } from '../io';
-import { Calculator, type CheckProgress, type PassContext } from './calculate';
+import { AUTOCLEAR_BITMAPS, type Qcow2Header } from '../format/header';
+import type { Qcow2Info } from '../format/info';
+import type { Qcow2IoOps } from '../io/ops';
+import { ReferenceWalk, type CheckProgress, type PassContext } from './walk';
 import { compareRefcounts, mismatchFinding } from './compare';
 import { emptySummary, exitCodeFor, FindingSink, type CheckFinding, type CheckResult, type CheckSummary } from './findings';
 import { OnDiskRefcounts } from './ondisk';
@@ -40,7 +40,7 @@ export interface CheckResultEx extends CheckResult {
   failure?: string;
 }
 
-/** Reads what one pass needs (exported for tests that run a Calculator alone). */
+/** Reads what one pass needs (exported for tests that run a ReferenceWalk alone). */
 export async function newPass(t: CheckTarget, opts: CheckOptions, sink: FindingSink, res: CheckSummary): Promise<PassContext> {
   const { io, header: h, info } = t;
   const fileSize = await io.size();
@@ -92,12 +92,12 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
   // Counted apart, as QEMU's snapshot_res: the refcount part may reset its own counters during a rebuild.
   const snapshotCorruptions = checkSnapshotEntries(ctx, fix === 'all');
 
-  let calc: Calculator;
+  let calc: ReferenceWalk;
   let mem: RefcountArray;
   let overlaps: Map<number, Owner[]>;
   let rebuild: boolean;
   try {
-    calc = new Calculator(ctx, { copiedInline: !fix, fixAll: fix === 'all' });
+    calc = new ReferenceWalk(ctx, { copiedInline: !fix, fixAll: fix === 'all' });
     let zeroFixes: { at: number; bytes: Uint8Array }[];
     ({ mem, rebuild, overlaps, zeroFixes } = await calc.run());
     throwIfAborted(opts.signal, t.path); // last chance before any repair writes
@@ -124,10 +124,10 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     res.leaks = 0;
     const scratch = new FindingSink(0);
     let ctx2: PassContext;
-    let r2: Awaited<ReturnType<Calculator['run']>>;
+    let r2: Awaited<ReturnType<ReferenceWalk['run']>>;
     try {
       ctx2 = await newPass(t, opts, scratch, res);
-      r2 = await new Calculator(ctx2, { copiedInline: false, fixAll: false }).run();
+      r2 = await new ReferenceWalk(ctx2, { copiedInline: false, fixAll: false }).run();
     } catch (err) {
       // The rebuilt structure must still be readable; if the metadata no longer parses, say so as a check error.
       if (err instanceof CheckAbort) return fail(res, sink, err.qemuLine);

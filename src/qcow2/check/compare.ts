@@ -3,7 +3,7 @@
  * leak; a zero on disk for a used cluster means the refcount structure itself must be rebuilt.
  */
 import { hex, type CheckFinding } from './findings';
-import type { PassContext } from './calculate';
+import type { PassContext } from './context';
 import { Owner, OWNER_NAMES, type RefcountArray } from './refcount-rebuild';
 
 export interface Mismatch {

@@ -139,3 +139,208 @@ export function l2CopiedFinding(host: number, guest: number, hi: number, lo: num
     qemuLine: ` OFLAG_COPIED data cluster: l2_entry=${hex64(hi, lo)} refcount=${refcount}`,
   };
 }
+
+// Builders for the findings of the reference walk (walk.ts, l2-entries.ts), in walk order. Each keeps qemu-img
+// check's line for the same problem word for word: tests compare them with qemu's output.
+
+/** Where an L2 entry is, for findings: its guest offset (active table) or its snapshot, and how to say it. */
+export interface L2EntryPlace {
+  guest: number;
+  active: boolean;
+  snapshot?: string;
+  /** "guest offset 0x…" or "snapshot s, L1 entry i, L2 entry j", plus any "(counted n times …)" note. */
+  where: string;
+}
+
+const l2Fields = (p: L2EntryPlace): Pick<CheckFinding, 'virtualOffsets' | 'snapshot'> => ({ virtualOffsets: p.active ? [p.guest] : undefined, snapshot: p.snapshot });
+
+export function referenceBeyondEof(owner: string, offset: number, offsetHex: string, size: number, fileSize: number): CheckFinding {
+  return {
+    kind: 'reference-beyond-eof',
+    severity: 'corruption',
+    hostOffset: Number.isFinite(offset) ? offset : undefined,
+    message: `${owner} at host offset 0x${offsetHex} (${size} bytes) lies past the end of the file (${fileSize} bytes)`,
+    qemuLine: `ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${offsetHex} size 0x${hex(size)}`,
+  };
+}
+
+export function refcountOverflow(host: number, refcountBits: number): CheckFinding {
+  return {
+    kind: 'refcount-overflow',
+    severity: 'corruption',
+    hostOffset: host,
+    message: `cluster at host offset 0x${hex(host)} has more references than ${refcountBits}-bit refcounts can hold`,
+    qemuLine: `ERROR: overflow cluster offset=0x${hex(host)}`,
+  };
+}
+
+export function snapshotsWithDataFile(count: number): CheckFinding {
+  return {
+    kind: 'snapshot-table',
+    severity: 'corruption',
+    message: `image with an external data file has ${count} snapshots, which is not allowed`,
+    qemuLine: `ERROR ${count} snapshots in image with data file`,
+  };
+}
+
+export function snapshotL1Unaligned(sn: { id: string; name: string; l1Offset: number }): CheckFinding {
+  return {
+    kind: 'snapshot-table',
+    severity: 'corruption',
+    hostOffset: Number.isFinite(sn.l1Offset) ? sn.l1Offset : undefined,
+    snapshot: sn.id,
+    message: `snapshot ${sn.id} (${sn.name}) has an L1 table offset 0x${hex(sn.l1Offset)} that is not cluster-aligned`,
+    qemuLine: `ERROR snapshot ${sn.id} (${sn.name}) l1_offset=0x${hex(sn.l1Offset)}: L1 table is not cluster aligned; snapshot table entry corrupted`,
+  };
+}
+
+export function snapshotL1TooLarge(sn: { id: string; name: string; l1Size: number }): CheckFinding {
+  return {
+    kind: 'snapshot-table',
+    severity: 'corruption',
+    snapshot: sn.id,
+    message: `snapshot ${sn.id} (${sn.name}) claims an L1 table of ${sn.l1Size} entries, more than QEMU allows`,
+    qemuLine: `ERROR snapshot ${sn.id} (${sn.name}) l1_size=0x${hex(sn.l1Size)}: L1 table is too large; snapshot table entry corrupted`,
+  };
+}
+
+/** `table` is "" for the active L1 table, "snapshot s " for a snapshot's; `shared` the "(counted n times …)" note. */
+export function l1EntryReserved(host: number, table: string, snapshot: string | undefined, index: number, hi: number, lo: number, shared: string): CheckFinding {
+  return {
+    kind: 'reserved-bits',
+    severity: 'corruption',
+    hostOffset: host,
+    snapshot,
+    message: `${table}L1 entry ${index} has reserved bits set (0x${hex64(hi, lo)})${shared}`,
+    qemuLine: `ERROR found L1 entry with reserved bits set: ${hex64(hi, lo)}`,
+  };
+}
+
+export function l1EntryUnaligned(l2Offset: number, table: string, snapshot: string | undefined, index: number, guest: number | undefined, shared: string): CheckFinding {
+  return {
+    kind: 'unaligned',
+    severity: 'corruption',
+    hostOffset: l2Offset,
+    snapshot,
+    virtualOffsets: guest === undefined ? undefined : [guest],
+    message: `${table}L1 entry ${index} points to an L2 table at 0x${hex(l2Offset)}, which is not cluster-aligned${shared}`,
+    qemuLine: `ERROR l2_offset=${hex(l2Offset)}: Table is not cluster aligned; L1 entry corrupted`,
+  };
+}
+
+export function compressedWithCopied(p: L2EntryPlace, host: number, offsetHex: string): CheckFinding {
+  return {
+    kind: 'compressed-copied',
+    severity: 'corruption',
+    hostOffset: host,
+    ...l2Fields(p),
+    message: `compressed L2 entry for ${p.where} has the COPIED flag set, which compressed clusters must never have`,
+    qemuLine: `ERROR: coffset=0x${offsetHex}: copied flag must never be set for compressed clusters`,
+  };
+}
+
+export function compressedWithDataFile(p: L2EntryPlace, index: number, hi: number, lo: number): CheckFinding {
+  return {
+    kind: 'compressed-invalid',
+    severity: 'corruption',
+    ...l2Fields(p),
+    message: `L2 entry for ${p.where} is compressed, which images with an external data file cannot have`,
+    qemuLine: `ERROR compressed cluster ${index} with data file, entry=0x${hex64(hi, lo)}`,
+  };
+}
+
+export function compressedWithBitmap(p: L2EntryPlace, index: number, hi: number, lo: number): CheckFinding {
+  return {
+    kind: 'compressed-invalid',
+    severity: 'corruption',
+    ...l2Fields(p),
+    message: `compressed L2 entry for ${p.where} has a non-zero subcluster bitmap`,
+    qemuLine: `ERROR compressed cluster ${index} with non-zero subcluster allocation bitmap, entry=0x${hex64(hi, lo)}`,
+  };
+}
+
+export function l2EntryReserved(p: L2EntryPlace, entryHost: number, hi: number, lo: number): CheckFinding {
+  return {
+    kind: 'reserved-bits',
+    severity: 'corruption',
+    hostOffset: entryHost,
+    ...l2Fields(p),
+    message: `L2 entry for ${p.where} has reserved bits set (0x${hex64(hi, lo)})`,
+    qemuLine: `ERROR found l2 entry with reserved bits set: ${hex64(hi, lo)}`,
+  };
+}
+
+export function unallocatedWithBitmap(p: L2EntryPlace, allocBits: number): CheckFinding {
+  return {
+    kind: 'subcluster-bitmap',
+    severity: 'corruption',
+    ...l2Fields(p),
+    message: `unallocated L2 entry for ${p.where} marks subclusters as allocated (bitmap 0x${hex(allocBits)})`,
+    qemuLine: 'ERROR: Unallocated cluster has non-zero subcluster allocation map',
+  };
+}
+
+export function allocatedAndZero(p: L2EntryPlace, host: number, both: number): CheckFinding {
+  return {
+    kind: 'subcluster-bitmap',
+    severity: 'corruption',
+    hostOffset: host,
+    ...l2Fields(p),
+    message: `L2 entry for ${p.where} marks subclusters both allocated and zero (mask 0x${hex(both)})`,
+    qemuLine: `ERROR offset=${hex(host)}: Allocated cluster has corrupted subcluster allocation bitmap`,
+  };
+}
+
+/** An unaligned data cluster, or an unaligned preallocated zero cluster (which -r all turns into a plain zero one: `repairing`). */
+export function l2EntryUnaligned(p: L2EntryPlace, host: number, containsData: boolean, repairing: boolean): CheckFinding {
+  return {
+    kind: 'unaligned',
+    severity: 'corruption',
+    hostOffset: host,
+    ...l2Fields(p),
+    message: `L2 entry for ${p.where} points to host offset 0x${hex(host)}, which is not cluster-aligned`,
+    qemuLine: containsData
+      ? `ERROR offset=${hex(host)}: Data cluster is not properly aligned; L2 entry corrupted.`
+      : `${repairing ? 'Repairing' : 'ERROR'} offset=${hex(host)}: Preallocated cluster is not properly aligned; L2 entry corrupted.`,
+  };
+}
+
+export function reftableEntryReserved(entryHost: number, index: number): CheckFinding {
+  return {
+    kind: 'reserved-bits',
+    severity: 'corruption',
+    hostOffset: entryHost,
+    message: `refcount table entry ${index} has reserved bits set`,
+    qemuLine: `ERROR refcount table entry ${index} has reserved bits set`,
+  };
+}
+
+export function refblockUnaligned(offset: number, index: number): CheckFinding {
+  return {
+    kind: 'unaligned',
+    severity: 'corruption',
+    hostOffset: offset,
+    message: `refcount table entry ${index} points to a refcount block at 0x${hex(offset)}, which is not cluster-aligned`,
+    qemuLine: `ERROR refcount block ${index} is not cluster aligned; refcount table entry corrupted`,
+  };
+}
+
+export function refblockOutsideImage(offset: number, index: number, repairing: boolean): CheckFinding {
+  return {
+    kind: 'refblock-outside-image',
+    severity: 'corruption',
+    hostOffset: Number.isFinite(offset) ? offset : undefined,
+    message: `refcount block ${index} at 0x${hex(offset)} lies past the end of the file`,
+    qemuLine: `${repairing ? 'Repairing' : 'ERROR'} refcount block ${index} is outside image`,
+  };
+}
+
+export function refblockRefcount(offset: number, index: number, refcount: number): CheckFinding {
+  return {
+    kind: 'refblock-refcount',
+    severity: 'corruption',
+    hostOffset: offset,
+    message: `refcount block ${index} at 0x${hex(offset)} is referenced ${refcount} times; it must be used only as a refcount block`,
+    qemuLine: `ERROR refcount block ${index} refcount=${refcount}`,
+  };
+}

@@ -2,11 +2,11 @@
  * The refcounts recorded on disk, loaded once for every cluster of the file with coalesced refblock reads,
  * plus point look-ups for clusters past the end of the file.
  */
-import { u32 } from '../bytes';
-import { reftableOffset } from '../entries';
-import type { Qcow2IoOps } from '../io';
-import type { Qcow2Info } from '../info';
-import { getRefcount } from '../refcount-codec';
+import { u32 } from '../format/bytes';
+import { reftableOffset } from '../format/entries';
+import type { Qcow2IoOps } from '../io/ops';
+import type { Qcow2Info } from '../format/info';
+import { getRefcount } from '../format/refcount-codec';
 import { makeCountArray, type CountArray } from './refcount-rebuild';
 import { forEachRegion, readZeroFilled, type WalkOptions } from './walk-l1l2';
 

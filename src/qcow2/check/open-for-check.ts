@@ -3,11 +3,10 @@
  * of the file (the check reports them), while every other header rule of the normal open still applies.
  * The normal open (open.ts) is unchanged.
  */
-import { readFully } from '../io';
-import { NodeFileIo } from '../io-node';
-import type { Qcow2IoOps } from '../io';
-import { parseHeader } from '../header';
-import { u32 } from '../bytes';
+import { NodeFileIo } from '../io/node';
+import type { Qcow2IoOps } from '../io/ops';
+import { parseHeader, readHeaderCluster } from '../format/header';
+import { u32 } from '../format/bytes';
 import { Qcow2Dev } from '../qcow2-dev';
 
 /**
@@ -25,14 +24,7 @@ export async function openForCheck(path: string, readOnly: boolean, openIo?: (p:
 }
 
 export async function devForCheck(io: Qcow2IoOps, readOnly: boolean): Promise<Qcow2Dev> {
-  const fileSize = await io.size();
-  let buf = new Uint8Array(Math.min(fileSize, 4096));
-  await readFully(io, buf, 0);
-  const bits = buf.length >= 24 ? u32(buf, 20) : 0;
-  if (bits >= 9 && bits <= 21 && 2 ** bits > buf.length && fileSize > buf.length) {
-    buf = new Uint8Array(Math.min(fileSize, 2 ** bits));
-    await readFully(io, buf, 0);
-  }
+  const { bytes: buf, fileSize } = await readHeaderCluster(io);
   // Table extents are checked against the file by the check itself, not here: pretend the file is huge.
   // Encrypted images are checked too: the check reads metadata only (and counts the LUKS header), never data.
   const cryptMethod = buf.length >= 36 ? u32(buf, 32) : 0;
@@ -41,6 +33,6 @@ export async function devForCheck(io: Qcow2IoOps, readOnly: boolean): Promise<Qc
   const header = parseHeader(plain, io.path, Math.max(fileSize, Number.MAX_SAFE_INTEGER));
   header.cryptMethod = cryptMethod;
   const dev = new Qcow2Dev(io.path, header, { readOnly }, io);
-  dev.fileSize = fileSize;
+  dev.noteFileEnd(fileSize);
   return dev;
 }

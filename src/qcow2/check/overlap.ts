@@ -2,8 +2,8 @@
  * qcow2_check_metadata_overlap as check's repairs apply it before rewriting a table: QEMU's default ("cached")
  * overlap checks, which do not look at inactive L2 tables or at data clusters.
  */
-import { entryOffset, entryWords } from '../entries';
-import type { PassContext } from './calculate';
+import { entryOffset, entryWords } from '../format/entries';
+import type { PassContext } from './context';
 import { refblockOffsetAt } from './ondisk';
 
 /**

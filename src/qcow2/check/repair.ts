@@ -6,13 +6,13 @@
  *    header switch to them (synced); the old structure is then merely leaked and freed by a decrement pass;
  *  - COPIED fixes change flag bits only, once the refcounts are right.
  */
-import { setU32, setU64, u32 } from '../bytes';
-import { entryOffset } from '../entries';
+import { setU32, setU64, u32 } from '../format/bytes';
+import { entryOffset } from '../format/entries';
 import { Qcow2Error } from '../errors';
-import { getRefcount, setRefcount } from '../refcount-codec';
-import { MAX_REFTABLE_BYTES } from '../header';
+import { getRefcount, setRefcount } from '../format/refcount-codec';
+import { MAX_REFTABLE_BYTES } from '../format/header';
 import { hex, l1CopiedFinding, l2CopiedFinding, type CheckFinding } from './findings';
-import type { PassContext } from './calculate';
+import type { PassContext } from './context';
 import { mismatchFinding, type Mismatch } from './compare';
 import { refblockOffsetAt } from './ondisk';
 import { Owner, type RefcountArray } from './refcount-rebuild';
@@ -91,7 +91,7 @@ function allocInMemory(mem: RefcountArray, count: number, from: { cluster: numbe
 export async function rebuildRefcountStructure(ctx: PassContext, mem: RefcountArray): Promise<{ reftableOffset: number; reftableClusters: number }> {
   requireWritable(ctx);
   const { clusterSize: cs, refblockEntries: perBlock, refcountBits: bits } = ctx.info;
-  let reftable: number[] = [];
+  const reftable: number[] = [];
 
   const writeRefblocks = async (first: number, endCluster: number): Promise<boolean> => {
     let end = endCluster;

@@ -3,9 +3,9 @@
  * does for entries with too little extra data). Crash-safe order: the new table into free clusters and their
  * refcounts, sync, then the header switch (synced), and only then the old table's clusters are freed.
  */
-import { setU32, setU64, u32 } from '../bytes';
-import { getRefcount, setRefcount } from '../refcount-codec';
-import type { PassContext } from './calculate';
+import { setU32, setU64, u32 } from '../format/bytes';
+import { getRefcount, setRefcount } from '../format/refcount-codec';
+import type { PassContext } from './context';
 import { refblockOffsetAt } from './ondisk';
 import { Owner, type RefcountArray } from './refcount-rebuild';
 import { requireWritable } from './repair';

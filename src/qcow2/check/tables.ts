@@ -2,9 +2,9 @@
  * Reading the snapshot table and bitmap directory the way qemu-img check does: tolerant of damage it can
  * report as corruption, and failing (a check error) only where QEMU's check cannot go on either.
  */
-import { u16, u32 } from '../bytes';
+import { u16, u32 } from '../format/bytes';
 import { Qcow2Error } from '../errors';
-import type { Qcow2IoOps } from '../io';
+import type { Qcow2IoOps } from '../io/ops';
 import { readZeroFilled } from './walk-l1l2';
 
 const SNAPSHOT_HEADER = 40;

@@ -3,7 +3,7 @@
  * offset and fetched a few MiB at a time. Reads past the end of the file return zeros, as QEMU's file driver does.
  */
 import { Qcow2Error } from '../errors';
-import type { Qcow2IoOps } from '../io';
+import type { Qcow2IoOps } from '../io/ops';
 
 /** Longest single read. */
 const MAX_SPAN = 4 * 1024 * 1024;

@@ -5,7 +5,7 @@
  */
 import { setU32, setU64 } from './bytes';
 import type { FeatureBits } from './header';
-import type { Qcow2IoOps } from './io';
+import type { Qcow2IoOps } from '../io/ops';
 
 export const HEADER_REFTABLE_OFFSET = 48;
 export const HEADER_AUTOCLEAR_OFFSET = 88;

@@ -1,6 +1,7 @@
 import { u32, u64OrNull, isAligned } from './bytes';
-import { badImage, Qcow2Error } from './errors';
+import { badImage, Qcow2Error } from '../errors';
 import { parseHeaderExtensions, type HeaderExtensions } from './header-extensions';
+import { readFully, type Qcow2IoOps } from '../io/ops';
 
 export const QCOW2_MAGIC = 0x514649fb; // "QFI\xfb"
 export const V2_HEADER_LENGTH = 72;
@@ -59,6 +60,22 @@ export interface Qcow2Header {
   extensions: HeaderExtensions;
   /** The backing file name exactly as recorded, or undefined. */
   backingFile?: string;
+}
+
+/**
+ * The bytes parseHeader needs: the first cluster (extensions and the backing name live there), read once the
+ * cluster size is known from the first 4 KiB; with the file's size.
+ */
+export async function readHeaderCluster(io: Qcow2IoOps): Promise<{ bytes: Uint8Array; fileSize: number }> {
+  const fileSize = await io.size();
+  let bytes = new Uint8Array(Math.min(fileSize, 4096));
+  await readFully(io, bytes, 0);
+  const clusterBits = bytes.length >= 24 ? u32(bytes, 20) : 0;
+  if (clusterBits >= 9 && clusterBits <= 21 && 2 ** clusterBits > bytes.length && fileSize > bytes.length) {
+    bytes = new Uint8Array(Math.min(fileSize, 2 ** clusterBits));
+    await readFully(io, bytes, 0);
+  }
+  return { bytes, fileSize };
 }
 
 /** Reads and validates a header from the first cluster (or at least the first 4 KiB) of a file. */

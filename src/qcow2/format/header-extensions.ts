@@ -1,5 +1,5 @@
 import { u32, u64OrNull } from './bytes';
-import { badImage } from './errors';
+import { badImage } from '../errors';
 
 export const EXT_END = 0;
 export const EXT_BACKING_FORMAT = 0xe2792aca;

@@ -4,18 +4,19 @@
  * or a cluster shared with a snapshot), writes the data first and updates cached L2 entries afterwards.
  * Table changes reach the disk through MetaWriteback.flush in the safe order.
  */
-import { setU32, u32 } from './bytes';
+import { setU32, u32 } from '../format/bytes';
 import { ClusterAllocator } from './alloc';
-import { entryWords, isCopied, standardWords } from './entries';
-import { badImage } from './errors';
-import { MetaWriteback } from './flush';
-import { readFully } from './io';
-import { MetadataMap } from './overlap';
-import type { MetaSlice, Qcow2Dev } from './qcow2-dev';
-import { Refcounts } from './refcount';
-import { AsyncMutex } from './mutex';
-import { planInPlace, writeInPlaceRuns } from './write-inplace';
-import { planCluster, span, type ClusterPlan } from './write-plan';
+import { entryWords, isCopied, l2EntryError, standardWords, subclusterMask } from '../format/entries';
+import { badImage } from '../errors';
+import { MetaWriteback } from './meta-writeback';
+import { readFully } from '../io/ops';
+import { MetadataMap } from './metadata-map';
+import type { MetaSlice } from '../cache/metadata-cache';
+import { Refcounts } from './refcounts';
+import type { AsyncMutex } from './mutex';
+import type { WritableImage } from './writable-image';
+import { planInPlace, writeInPlaceRuns } from './in-place';
+import { planCluster, span, type ClusterPlan } from './plan';
 
 /** Largest guest range handled (and buffered) at once. */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -26,11 +27,14 @@ export class Qcow2Writer {
   readonly meta: MetadataMap;
   readonly rc: Refcounts;
   readonly alloc: ClusterAllocator;
-  readonly mutex = new AsyncMutex();
   private readonly cs: number;
   private readonly sub: number;
 
-  constructor(private readonly dev: Qcow2Dev) {
+  constructor(
+    private readonly dev: WritableImage,
+    /** The device's one lock (write/index.ts); the writer takes it for every write that may change metadata. */
+    private readonly lock: AsyncMutex,
+  ) {
     this.cs = dev.info.clusterSize;
     this.sub = dev.info.subclusterSize;
     this.wb = new MetaWriteback(dev);
@@ -41,20 +45,18 @@ export class Qcow2Writer {
     this.rc.onFreed = (c) => this.alloc.noteFreed(c);
   }
 
-  /** Writes from the slow path still queued or running; fast overwrites wait while there are any. */
-  private slowActive = 0;
   /** Fast in-place overwrites in flight, with their guest ranges. */
   private readonly inFlight = new Map<Promise<void>, [number, number]>();
 
   /**
    * Entry point for guest writes. Overlapping writes land in issue order: an overwrite of clusters this image
-   * owns (mapping cached) goes straight to disk without the mutex, unless a queued write or an overlapping
-   * in-flight one is ahead of it; everything else takes the mutex after the fast writes issued before it.
+   * owns (mapping cached) goes straight to disk without the lock, unless anyone holds or awaits the lock or an
+   * overlapping in-flight write is ahead of it; everything else takes the lock after the fast writes issued before it.
    */
   submit(buf: Uint8Array, offset: number): Promise<void> {
     const end = offset + buf.length;
     const overlaps = [...this.inFlight.values()].some(([s, e]) => s < end && offset < e);
-    if (this.slowActive === 0 && !overlaps) {
+    if (!this.lock.busy && !overlaps) {
       const hosts = planInPlace(this.dev, buf, offset);
       if (hosts) {
         const p = writeInPlaceRuns(this.dev, this.meta, this.wb, hosts, buf, offset);
@@ -62,14 +64,18 @@ export class Qcow2Writer {
         return p.finally(() => this.inFlight.delete(p));
       }
     }
-    this.slowActive++;
-    const before = [...this.inFlight.keys()];
-    return this.mutex
-      .run(async () => {
-        await Promise.allSettled(before);
-        await this.writeAt(buf, offset);
-      })
-      .finally(() => this.slowActive--);
+    return this.lock.run(async () => {
+      await this.settleInFlight();
+      await this.writeAt(buf, offset);
+    });
+  }
+
+  /**
+   * Waits for the fast writes in flight (called with the lock held: while it is held or awaited no new fast
+   * write starts, so these are all issued before the caller).
+   */
+  async settleInFlight(): Promise<void> {
+    if (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.keys()]);
   }
 
   async writeAt(buf: Uint8Array, offset: number): Promise<void> {
@@ -96,12 +102,13 @@ export class Qcow2Writer {
     const end = Math.min(offset + buf.length, sliceEnd, offset + MAX_CHUNK_BYTES);
     const l2Offset = await this.ensureL2(l1Index);
     const slice = await this.dev.l2Slice(l2Offset, l2Index);
+    const entryError = (idx: number) => (what: string) => l2EntryError(this.dev.path, info, l1Index, idx, what);
 
     let batch: ClusterPlan[] = [];
     for (let g = offset; g < end; ) {
       const guest = g - (g % this.cs);
       const idx = (guest - tableStart) / this.cs;
-      const plan = planCluster(info, this.dev.path, slice, (idx - sliceFirst) * info.l2EntryBytes, guest, g - guest, Math.min(end, guest + this.cs) - guest);
+      const plan = planCluster(info, slice, (idx - sliceFirst) * info.l2EntryBytes, guest, g - guest, Math.min(end, guest + this.cs) - guest, entryError(idx));
       if (plan.mode === 'inplace') {
         await this.writeNew(batch, slice, buf, offset);
         batch = [];
@@ -117,8 +124,7 @@ export class Qcow2Writer {
 
   /** Makes L1 entry `l1Index` point at an L2 table this image owns alone (allocating or copying one). */
   private async ensureL2(l1Index: number): Promise<number> {
-    const l1 = this.dev.l1;
-    const [hi] = entryWords(l1, l1Index * 8);
+    const [hi] = entryWords(this.dev.l1, l1Index * 8);
     const old = this.dev.l2TableOffset(l1Index);
     if (old !== 0 && isCopied(hi)) return old;
     const c = await this.allocClusters(1);
@@ -136,8 +142,7 @@ export class Qcow2Writer {
     }
     this.meta.addRange(c * this.cs, this.cs, 'active L2 table');
     const [nhi, nlo] = standardWords(c * this.cs, true);
-    setU32(l1, l1Index * 8, nhi);
-    setU32(l1, l1Index * 8 + 4, nlo);
+    this.dev.setL1Entry(l1Index, nhi, nlo);
     this.wb.markL1Entry(l1Index);
     return c * this.cs;
   }
@@ -172,8 +177,9 @@ export class Qcow2Writer {
   }
 
   private async writeInPlace(plan: ClusterPlan, slice: MetaSlice, buf: Uint8Array, bufBase: number): Promise<void> {
-    let [from, to] = span(this.dev.info, plan);
-    if (this.dev.info.hasDataFile) to = Math.min(to, this.dev.virtualSize - plan.guest);
+    const [from, spanTo] = span(this.dev.info, plan);
+    let to = spanTo;
+    if (this.dev.info.hasDataFile) to = Math.min(to, this.dev.info.virtualSize - plan.guest);
     const src = buf.subarray(plan.guest + plan.a - bufBase, plan.guest + plan.b - bufBase);
     if (!this.dev.dataIo && plan.host >= this.dev.fileSize) {
       // A hostile or damaged L2 entry: writing there would grow the file to an arbitrary size (found by fuzzing).
@@ -220,25 +226,25 @@ export class Qcow2Writer {
     if (plan.mode !== 'fresh' || !io.truncate || this.dev.dataIo) return false;
     const [from, to] = span(this.dev.info, plan);
     for (let s = Math.floor(from / this.sub); s < Math.ceil(to / this.sub); s++) {
-      if (plan.states[s] === 'unalloc' && this.dev.backing) return false;
+      if (plan.states[s] === 'unalloc' && this.dev.hasBacking) return false;
     }
     await this.writeData(host + plan.a, buf.subarray(plan.guest + plan.a - bufBase, plan.guest + plan.b - bufBase));
     // The file is extended to the cluster's end by the next flush (later appends usually do it first).
     this.wb.extendTo = Math.max(this.wb.extendTo, host + this.cs);
-    if (this.dev.fileSize < host + this.cs) this.dev.fileSize = host + this.cs;
+    this.dev.noteFileEnd(host + this.cs);
     return true;
   }
 
   /** Points the L2 entry at `host` with COPIED set and the written subclusters allocated; dirty only if it changed. */
   private setEntry(fetched: MetaSlice, plan: ClusterPlan, host: number): void {
-    const slice = this.dev.currentSlice(this.dev.l2Cache, fetched);
+    const slice = this.dev.cache.current(this.dev.cache.l2, fetched);
     const data = slice.data;
     const [hi, lo] = standardWords(host, true);
     const words = [hi, lo];
     if (this.dev.info.extendedL2) {
       const sa = Math.floor(plan.a / this.sub);
       const sb = Math.ceil(plan.b / this.sub);
-      const mask = sb - sa === 32 ? ALL_SUBCLUSTERS : ((((1 << (sb - sa)) >>> 0) - 1) << sa) >>> 0;
+      const mask = subclusterMask(sa, sb);
       const alloc = plan.copyFrom && 'compressed' in plan.copyFrom ? ALL_SUBCLUSTERS : (plan.allocBits | mask) >>> 0;
       words.push((plan.zeroBits & ~alloc) >>> 0, alloc);
     }
@@ -266,13 +272,14 @@ export class Qcow2Writer {
   /** n contiguous new clusters; stale cached slices of reused clusters are dropped. */
   private async allocClusters(n: number): Promise<number> {
     const first = await this.alloc.alloc(n);
-    this.dev.forgetHostRange(first * this.cs, n * this.cs);
+    this.dev.forgetCompressed();
+    this.dev.cache.forgetHostRange(first * this.cs, n * this.cs);
     return first;
   }
 
   private noteImageWrite(end: number): void {
     this.wb.imageDataUnsynced = true;
-    if (end > this.dev.fileSize) this.dev.fileSize = end;
+    this.dev.noteFileEnd(end);
   }
 
 }

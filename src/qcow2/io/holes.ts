@@ -19,8 +19,8 @@ export function seekAddon(): SeekAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
   if (process.env.Q2I_NO_SEEK_ADDON === '1') return addon;
-  // dist/cli.js and dist/extension.js sit beside dist/native; under tsx this file is in src/qcow2.
-  for (const dir of [join(__dirname, 'native'), join(__dirname, '../../dist/native'), join(__dirname, '../native')]) {
+  // dist/cli.js and dist/extension.js sit beside dist/native; under tsx this file is in src/qcow2/io.
+  for (const dir of [join(__dirname, 'native'), join(__dirname, '../../../dist/native'), join(__dirname, '../native')]) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       addon = require(join(dir, 'qcow2_seek.node')) as SeekAddon;

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants, readSync, writeSync } from 'node:fs';
-import type { Qcow2IoOps } from './io';
-import { asQcow2Error, Qcow2Error } from './errors';
+import type { Qcow2IoOps } from './ops';
+import { asQcow2Error, Qcow2Error } from '../errors';
 
 /**
  * Requests up to this size go straight to pread/pwrite on the calling thread: for a local file that takes

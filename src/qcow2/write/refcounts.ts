@@ -3,14 +3,15 @@
  * and refcount-table growth. Increments mark slices dirty (written back by MetaWriteback);
  * new refblocks and a grown table are written and synced before anything points at them.
  */
-import { setU64 } from './bytes';
-import { entryWords, reftableOffset } from './entries';
-import { badImage, Qcow2Error } from './errors';
-import type { MetaWriteback } from './flush';
-import type { MetadataMap } from './overlap';
-import type { MetaSlice, Qcow2Dev } from './qcow2-dev';
-import { getRefcount, maxRefcount, setRefcount } from './refcount-codec';
-import { writeReftablePointer } from './header-write';
+import { setU64 } from '../format/bytes';
+import { entryWords, reftableOffset } from '../format/entries';
+import { badImage, Qcow2Error } from '../errors';
+import type { MetaWriteback } from './meta-writeback';
+import type { MetadataMap } from './metadata-map';
+import type { MetaSlice } from '../cache/metadata-cache';
+import type { WritableImage } from './writable-image';
+import { getRefcount, maxRefcount, setRefcount } from '../format/refcount-codec';
+import { writeReftablePointer } from '../format/header-write';
 
 const MAX_SLICE_BYTES = 64 * 1024;
 /** QEMU's limit on the refcount table (block/qcow2.h). */
@@ -35,7 +36,7 @@ export class Refcounts {
   onFreed?: (c: number) => void;
 
   constructor(
-    private readonly dev: Qcow2Dev,
+    private readonly dev: WritableImage,
     private readonly wb: MetaWriteback,
     private readonly meta: MetadataMap,
   ) {
@@ -67,7 +68,7 @@ export class Refcounts {
     const inBlock = c - r * this.perBlock;
     const s = Math.floor(inBlock / this.perSlice);
     const key = block + s * this.sliceBytes;
-    const slice = await this.dev.loadSlice(this.dev.refblockCache, key, this.sliceBytes, () =>
+    const slice = await this.dev.cache.load(this.dev.cache.refblocks, key, this.sliceBytes, () =>
       block + this.cs > this.dev.fileSize ? badImage(this.dev.path, `refcount block at 0x${block.toString(16)} lies beyond the end of the file`) : undefined,
     );
     return { slice, index: inBlock - s * this.perSlice };
@@ -125,14 +126,14 @@ export class Refcounts {
     else await this.add(p, 1);
     this.meta.check(p * this.cs, this.cs, 'a new refcount block');
     await this.dev.io.writeAt(block, p * this.cs);
-    this.noteFileEnd((p + 1) * this.cs);
+    this.dev.noteFileEnd((p + 1) * this.cs);
     // The new block and its own refcount are on disk before the table points at it.
     await this.wb.writeRefblocks();
     const entry = new Uint8Array(8);
     setU64(entry, 0, p * this.cs);
     await this.dev.io.writeAt(entry, this.dev.header.refcountTableOffset + r * 8);
     await this.dev.io.fsync();
-    this.dev.reftable.set(entry, r * 8);
+    this.dev.setReftableEntry(r, entry);
     this.meta.addRange(p * this.cs, this.cs, 'refcount block');
   }
 
@@ -192,23 +193,17 @@ export class Refcounts {
     table.set(this.dev.reftable);
     for (const [r, at] of blockAt) setU64(table, r * 8, at * this.cs);
     await this.dev.io.writeAt(table, start * this.cs);
-    this.noteFileEnd(end * this.cs);
+    this.dev.noteFileEnd(end * this.cs);
     await this.dev.io.fsync();
     await writeReftablePointer(this.dev.io, start * this.cs, tableClusters);
 
     const h = this.dev.header;
     const oldOffset = h.refcountTableOffset;
     const oldClusters = h.refcountTableClusters;
-    h.refcountTableOffset = start * this.cs;
-    h.refcountTableClusters = tableClusters;
-    this.dev.reftable = table;
+    this.dev.switchReftable(table, start * this.cs, tableClusters);
     this.meta.removeRange(oldOffset, oldClusters * this.cs);
     this.meta.addRange(start * this.cs, tableClusters * this.cs, 'refcount table');
     for (const at of blockAt.values()) this.meta.addRange(at * this.cs, this.cs, 'refcount block');
     for (let i = 0; i < oldClusters; i++) this.wb.pendingDecrements.push(oldOffset / this.cs + i);
-  }
-
-  private noteFileEnd(end: number): void {
-    if (end > this.dev.fileSize) this.dev.fileSize = end;
   }
 }

@@ -7,10 +7,15 @@
  *      while an on-disk table may still point at it).
  * After a crash at any point the image can leak clusters but never reference a cluster whose refcount is too low.
  */
-import type { MetaSlice, Qcow2Dev } from './qcow2-dev';
-import type { Refcounts } from './refcount';
+import type { MetaSlice } from '../cache/metadata-cache';
+import type { WritableImage } from './writable-image';
 
 const L1_CHUNK = 512;
+
+/** What applying a deferred decrement needs (Refcounts.release). */
+export interface RefcountRelease {
+  release(cluster: number): Promise<void>;
+}
 
 export class MetaWriteback {
   readonly dirtyL2 = new Set<MetaSlice>();
@@ -25,7 +30,7 @@ export class MetaWriteback {
   /** The image file must be at least this long (new clusters written only in part), by the next sync. */
   extendTo = 0;
 
-  constructor(private readonly dev: Qcow2Dev) {}
+  constructor(private readonly dev: WritableImage) {}
 
   get pending(): boolean {
     return this.dirtyL2.size + this.dirtyRefblocks.size + this.dirtyL1.size + this.pendingDecrements.length > 0;
@@ -47,7 +52,7 @@ export class MetaWriteback {
 
   /** True when dirty slices fill half a cache: time to write back before anything would need evicting. */
   overCacheLimit(): boolean {
-    return this.dirtyL2.size * 2 >= this.dev.l2CacheBase || this.dirtyRefblocks.size * 2 >= this.dev.refblockCacheBase;
+    return this.dirtyL2.size * 2 >= this.dev.cache.l2Base || this.dirtyRefblocks.size * 2 >= this.dev.cache.refblockBase;
   }
 
   /** Writes dirty refcount slices (increments only; decrements are kept apart) and syncs. */
@@ -57,7 +62,7 @@ export class MetaWriteback {
     await this.syncImage();
   }
 
-  async flush(rc: Refcounts): Promise<void> {
+  async flush(rc: RefcountRelease): Promise<void> {
     const io = this.dev.io;
     if (this.dataFileUnsynced && this.dev.dataIo) {
       await this.dev.dataIo.fsync();
@@ -95,7 +100,7 @@ export class MetaWriteback {
       await this.writeSlices(this.dirtyRefblocks);
       await io.fsync();
     }
-    this.dev.restoreCacheLimits();
+    this.dev.cache.restoreLimits();
   }
 
   private async extendFile(): Promise<void> {

@@ -3,6 +3,7 @@
  * Bits 9..55 of an entry are hi[23:0] and lo[31:9].
  */
 import { u32 } from './bytes';
+import { badImage, type Qcow2Error } from '../errors';
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -99,4 +100,93 @@ export function standardRunEnd(table: Uint8Array, from: number, end: number, hos
     if ((lo & ~1) === 0) hi += carry; // the offset's low word wrapped past 2^32
   }
   return i;
+}
+
+/** What an L2 entry decoder needs of the image's geometry (Qcow2Info has it all). */
+export interface L2Geometry {
+  version: 2 | 3;
+  clusterBits: number;
+  clusterSize: number;
+  subclusterSize: number;
+  extendedL2: boolean;
+  hasDataFile: boolean;
+}
+
+/** The state of one (sub)cluster, as an L2 entry records it. */
+export type SubState = 'data' | 'zero' | 'unalloc';
+
+/**
+ * One L2 entry, decoded once for everyone who reads entries: block status (read), write planning and the in-place
+ * fast path. Decoding never throws: an entry that cannot be valid carries `problem`, and each caller decides
+ * whether that is an error (read, plan) or just a reason to take the slow path (in place).
+ */
+export interface L2Entry {
+  hi: number;
+  lo: number;
+  copied: boolean;
+  /** Where a compressed cluster's bytes are; null for standard entries (and for a compressed offset out of range, with `problem`). */
+  compressed: CompressedRange | null;
+  isCompressed: boolean;
+  /** Host offset of the cluster (standard entries; 0 when none). */
+  host: number;
+  /** The cluster has a host cluster (with an external data file, COPIED alone says the guest offset is allocated). */
+  allocated: boolean;
+  /** Extended L2 bitmaps; 0 without extended L2. */
+  zeroBits: number;
+  allocBits: number;
+  /** Why the entry cannot be valid (completes "L2 entry for guest offset … "), or undefined. */
+  problem?: string;
+}
+
+/** Decodes the L2 entry at byte `at` of `table` (8 or 16 bytes, per `g.extendedL2`). */
+export function decodeL2Entry(table: Uint8Array, at: number, g: L2Geometry): L2Entry {
+  const hi = u32(table, at);
+  const lo = u32(table, at + 4);
+  const zeroBits = g.extendedL2 ? u32(table, at + 8) : 0;
+  const allocBits = g.extendedL2 ? u32(table, at + 12) : 0;
+  const copied = (hi & COPIED_HI) !== 0;
+  if (hi & COMPRESSED_HI) {
+    const compressed = compressedRange(hi, lo, g.clusterBits);
+    const e: L2Entry = { hi, lo, copied, compressed, isCompressed: true, host: 0, allocated: false, zeroBits, allocBits };
+    if (!compressed) e.problem = 'compressed data offset is out of range';
+    return e;
+  }
+  const host = entryOffset(hi, lo);
+  const allocated = host !== 0 || (g.hasDataFile && copied);
+  const e: L2Entry = { hi, lo, copied, compressed: null, isCompressed: false, host, allocated, zeroBits, allocBits };
+  if (allocated && host % g.clusterSize !== 0) e.problem = `points to unaligned host offset 0x${host.toString(16)}`;
+  return e;
+}
+
+/**
+ * The state of subcluster `sub` (0 without extended L2) of a standard entry, or null when the entry's bitmaps
+ * contradict themselves for it (subclusterProblem says how).
+ */
+export function subclusterState(e: L2Entry, sub: number, g: L2Geometry): SubState | null {
+  if (!g.extendedL2) {
+    if (e.lo & ZERO_LO && g.version >= 3) return 'zero';
+    return e.allocated ? 'data' : 'unalloc';
+  }
+  const bit = (1 << sub) >>> 0;
+  if (e.zeroBits & e.allocBits & bit) return null;
+  if (e.allocBits & bit) return e.allocated ? 'data' : null;
+  return e.zeroBits & bit ? 'zero' : 'unalloc';
+}
+
+/** Why subclusterState returned null for `sub`. */
+export function subclusterProblem(e: L2Entry, sub: number): string {
+  const bit = (1 << sub) >>> 0;
+  if (e.zeroBits & e.allocBits & bit) return `subcluster ${sub} is marked both allocated and zero`;
+  return `subcluster ${sub} is allocated but the cluster has no host offset`;
+}
+
+/** The subclusters [from, to) of a cluster as an allocation-bitmap mask (to - from may be 32). */
+export function subclusterMask(from: number, to: number): number {
+  return to - from === 32 ? 0xffffffff : ((((1 << (to - from)) >>> 0) - 1) << from) >>> 0;
+}
+
+/** "L2 entry for guest offset … (L1 i, L2 j) <what>": the one wording of a bad L2 entry, for read and write. */
+export function l2EntryError(path: string, g: { l1EntrySpan: number; clusterSize: number }, l1Index: number, l2Index: number, what: string): Qcow2Error {
+  const guest = l1Index * g.l1EntrySpan + l2Index * g.clusterSize;
+  return badImage(path, `L2 entry for guest offset 0x${guest.toString(16)} (L1 ${l1Index}, L2 ${l2Index}) ${what}`);
 }

@@ -2,13 +2,13 @@
  * What must hold before the first write to an image, and the header change that goes with it
  * (unknown autoclear bits are cleared, as the spec asks of writers that do not understand them).
  */
-import { BME_FLAG_AUTO, BME_FLAG_IN_USE } from './bitmaps';
-import { Qcow2Error } from './errors';
-import { AUTOCLEAR_BITMAPS, AUTOCLEAR_KNOWN, isSet } from './header';
-import { HEADER_AUTOCLEAR_OFFSET, writeFeatureWord } from './header-write';
-import type { Qcow2Dev } from './qcow2-dev';
+import { BME_FLAG_AUTO, BME_FLAG_IN_USE } from '../format/bitmaps';
+import { Qcow2Error } from '../errors';
+import { AUTOCLEAR_BITMAPS, AUTOCLEAR_KNOWN, isSet } from '../format/header';
+import { HEADER_AUTOCLEAR_OFFSET, writeFeatureWord } from '../format/header-write';
+import type { WritableImage } from './writable-image';
 
-export async function prepareFirstWrite(dev: Qcow2Dev): Promise<void> {
+export async function prepareFirstWrite(dev: WritableImage): Promise<void> {
   const file = dev.path;
   const h = dev.header;
   const info = dev.info;
@@ -41,6 +41,6 @@ export async function prepareFirstWrite(dev: Qcow2Dev): Promise<void> {
   if (ac.hi !== 0 || (ac.lo & ~AUTOCLEAR_KNOWN) !== 0) {
     const cleared = { hi: 0, lo: (ac.lo & AUTOCLEAR_KNOWN) >>> 0 };
     await writeFeatureWord(dev.io, HEADER_AUTOCLEAR_OFFSET, cleared);
-    h.autoclearFeatures = cleared;
+    dev.setAutoclearFeatures(cleared);
   }
 }

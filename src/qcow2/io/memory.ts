@@ -1,5 +1,5 @@
-import type { Qcow2IoOps } from './io';
-import { Qcow2Error } from './errors';
+import type { Qcow2IoOps } from './ops';
+import { Qcow2Error } from '../errors';
 
 /** An in-memory file, for tests and fault injection. Grows on write. */
 export class MemIo implements Qcow2IoOps {

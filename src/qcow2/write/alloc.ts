@@ -3,8 +3,8 @@
  * Clusters freed by a pending decrement keep their refcount until the flush that makes them free,
  * so they are never handed out while an on-disk table may still reference them.
  */
-import { badImage } from './errors';
-import type { Refcounts } from './refcount';
+import { badImage } from '../errors';
+import type { Refcounts } from './refcounts';
 
 /**
  * How far past the end of the file refcounts may claim clusters before we call them damaged: allocations in flight

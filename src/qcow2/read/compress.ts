@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import { decompress as fzstdDecompress } from 'fzstd';
-import { Qcow2Error } from './errors';
+import { Qcow2Error } from '../errors';
 
 export const COMPRESSION_DEFLATE = 0;
 export const COMPRESSION_ZSTD = 1;
@@ -35,7 +35,7 @@ function inflateCluster(input: Uint8Array, clusterSize: number): Uint8Array {
     return zlib.inflateRawSync(input, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: clusterSize });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw err;
-    throw new Error('data decompresses to more than one cluster');
+    throw new Error('data decompresses to more than one cluster', { cause: err });
   }
 }
 
@@ -69,7 +69,7 @@ function zstdFrame(frame: Uint8Array, room: number): Uint8Array {
       return nativeZstdDecompress(frame, { maxOutputLength: room });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw err;
-      throw new Error('data decompresses to more than one cluster');
+      throw new Error('data decompresses to more than one cluster', { cause: err });
     }
   }
   // fzstd is ~8x faster allocating its own output, which a declared size that fits the room bounds.

@@ -2,16 +2,16 @@
  * Which host clusters hold metadata, so guest data never overwrites them (QEMU's "cached" overlap checks:
  * header, active L1 and L2 tables, refcount table and blocks, snapshot table and snapshot L1 tables, bitmaps).
  */
-import { alignDown } from './bytes';
-import { entryOffset, entryWords, reftableOffset } from './entries';
-import { Qcow2Error } from './errors';
-import type { Qcow2Dev } from './qcow2-dev';
+import { alignDown } from '../format/bytes';
+import { entryOffset, entryWords, reftableOffset } from '../format/entries';
+import { Qcow2Error } from '../errors';
+import type { WritableImage } from './writable-image';
 
 export class MetadataMap {
   private readonly clusters = new Map<number, string>();
   private readonly cs: number;
 
-  constructor(private readonly dev: Qcow2Dev) {
+  constructor(private readonly dev: WritableImage) {
     this.cs = dev.info.clusterSize;
     const h = dev.header;
     this.addRange(0, this.cs, 'image header');

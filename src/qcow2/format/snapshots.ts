@@ -1,6 +1,6 @@
 import { u16, u32, u64OrNull } from './bytes';
-import { badImage, printable } from './errors';
-import { readFully, type Qcow2IoOps } from './io';
+import { badImage, printable } from '../errors';
+import { readFully, type Qcow2IoOps } from '../io/ops';
 
 export const MAX_SNAPSHOT_TABLE_BYTES = 64 * 1024 * 1024;
 const MAX_SNAPSHOT_EXTRA = 1024;

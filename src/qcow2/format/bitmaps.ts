@@ -1,6 +1,6 @@
 import { u16, u32, u64OrNull } from './bytes';
-import { badImage } from './errors';
-import { readFully, type Qcow2IoOps } from './io';
+import { badImage } from '../errors';
+import { readFully, type Qcow2IoOps } from '../io/ops';
 import type { BitmapsExtension } from './header-extensions';
 
 export const BME_FLAG_IN_USE = 1 << 0;

@@ -3,15 +3,15 @@
  * reference walk as the integrity check. Clusters nothing references are free, or leaked when their
  * on-disk refcount says they are in use.
  */
-import { Calculator, type CheckProgress, type PassContext } from './check/calculate';
-import { emptySummary, FindingSink } from './check/findings';
-import { OnDiskRefcounts } from './check/ondisk';
-import { checkTrackable, Owner, OWNER_NAMES } from './check/refcount-rebuild';
-import { CheckAbort, readSnapshotsForCheck } from './check/tables';
-import { readZeroFilled } from './check/walk-l1l2';
-import type { CheckTarget } from './check/check';
-import { AUTOCLEAR_BITMAPS } from './header';
-import { Qcow2Error } from './errors';
+import { ReferenceWalk, type CheckProgress, type PassContext } from './walk';
+import { emptySummary, FindingSink } from './findings';
+import { OnDiskRefcounts } from './ondisk';
+import { checkTrackable, Owner, OWNER_NAMES } from './refcount-rebuild';
+import { CheckAbort, readSnapshotsForCheck } from './tables';
+import { readZeroFilled } from './walk-l1l2';
+import type { CheckTarget } from './check';
+import { AUTOCLEAR_BITMAPS } from '../format/header';
+import { Qcow2Error } from '../errors';
 
 export type UsageCategory =
   | 'header'
@@ -123,7 +123,7 @@ export async function clusterUsage(t: CheckTarget, cb?: (category: UsageCategory
       signal: opts.signal,
       onProgress: opts.onProgress,
     };
-    const { mem } = await new Calculator(ctx, { copiedInline: false, fixAll: false }).run();
+    const { mem } = await new ReferenceWalk(ctx, { copiedInline: false, fixAll: false }).run();
     return summarize(t.path, info.clusterSize, fileSize, nb, mem.counts, mem.owners, ctx.onDisk, cb, opts.maxRanges ?? 100_000);
   } catch (err) {
     if (err instanceof CheckAbort) throw new Qcow2Error('bad-image', err.qemuLine.replace(/^ERROR /, ''), t.path);

@@ -12,14 +12,14 @@
  *    zero (and still data).
  * Memory stays bounded: entries are produced one at a time.
  */
-import { isAligned } from './bytes';
-import { entryOffset, entryWords } from './entries';
-import { readFully, type Qcow2IoOps } from './io';
-import type { BlockLayer } from './layer';
-import { Qcow2Dev } from './qcow2-dev';
-import { RawDev } from './raw-dev';
-import { getRefcount } from './refcount-codec';
-import { fileExtentAt } from './holes';
+import { isAligned } from '../format/bytes';
+import { entryOffset, entryWords } from '../format/entries';
+import { readFully, type Qcow2IoOps } from '../io/ops';
+import type { BlockLayer } from '../layer';
+import { Qcow2Dev } from '../qcow2-dev';
+import { RawDev } from '../raw-dev';
+import { getRefcount } from '../format/refcount-codec';
+import { fileExtentAt } from '../io/holes';
 
 /** One line of `qemu-img map --output=json`. */
 export interface MapEntry {

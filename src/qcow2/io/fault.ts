@@ -6,9 +6,9 @@
  *   unsynced writes, since a real disk may have written any of them, in any order).
  * - FailingIo: a normal file whose N-th write (or N-th fsync) fails with EIO, once or from then on.
  */
-import type { Qcow2IoOps } from './io';
-import { MemIo } from './io-mem';
-import { Qcow2Error } from './errors';
+import type { Qcow2IoOps } from './ops';
+import { MemIo } from './memory';
+import { Qcow2Error } from '../errors';
 
 /** A small seeded PRNG (mulberry32): uniform in [0, 1). */
 export function seededRandom(seed: number): () => number {
