@@ -165,3 +165,56 @@ export function debugfsDump(img: string, file: string, out: string): Buffer {
   debugfs(img, `dump "${file}" ${out}`);
   return readFileSync(out);
 }
+
+export interface LvmLayout {
+  /** Byte offset of the first extent on the PV. */
+  peStart: number;
+  extentSize: number;
+  /** Per LV name, its segments as [first PE, last PE] on the PV, in LV order. */
+  lvs: Map<string, [number, number][]>;
+}
+
+/**
+ * Makes a PV, a VG "vg" and LVs on bytes [start, start + size) of a raw disk, through a loop device, with activation
+ * off (no device-mapper here): each LV is `lvcreate -an -Zn`, and `extend` grows LVs afterwards so they span
+ * several segments. Returns where the extents lie, read back with `lvs -o seg_pe_ranges`.
+ */
+export function makeLvm(raw: string, start: number, size: number, lvs: { name: string; mib: number }[], extend: { name: string; mib: number }[]): LvmLayout {
+  const env = { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' };
+  const cfg = ['--config', 'devices{use_devicesfile=0}'];
+  const lvm = (args: string[]): string => execFileSync(args[0], [...args.slice(1), ...cfg], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const loop = execFileSync('losetup', ['--show', '-f', '--offset', String(start), '--sizelimit', String(size), raw], { encoding: 'utf8' }).trim();
+  try {
+    lvm(['pvcreate', '-q', loop]);
+    lvm(['vgcreate', '-q', '-s', '1M', 'vg', loop]);
+    for (const lv of lvs) lvm(['lvcreate', '-q', '--driverloaded', 'n', '-an', '-Zn', '-y', '-L', `${lv.mib}M`, '-n', lv.name, 'vg']);
+    for (const lv of extend) lvm(['lvextend', '-q', '--driverloaded', 'n', '-L', `+${lv.mib}M`, `vg/${lv.name}`]);
+    const peStart = Number(lvm(['pvs', '--noheadings', '--units', 'b', '--nosuffix', '-o', 'pe_start', loop]).trim());
+    const out = new Map<string, [number, number][]>();
+    for (const line of lvm(['lvs', '--noheadings', '-o', 'lv_name,seg_pe_ranges', '--segments', 'vg']).split('\n')) {
+      const m = /^\s*(\S+)\s+\S+:(\d+)-(\d+)/.exec(line);
+      if (m) out.set(m[1], [...(out.get(m[1]) ?? []), [Number(m[2]), Number(m[3])]]);
+    }
+    lvm(['vgchange', '-q', '--driverloaded', 'n', '-an', 'vg']);
+    return { peStart, extentSize: 1024 * 1024, lvs: out };
+  } finally {
+    execFileSync('losetup', ['-d', loop]);
+  }
+}
+
+/** Copies a file-system image into an LV's extents (segment by segment) inside the raw disk. */
+export function writeIntoLv(raw: string, pvStart: number, layout: LvmLayout, lv: string, image: string): void {
+  const data = readFileSync(image);
+  const fd = openSync(raw, 'r+');
+  try {
+    let at = 0;
+    for (const [first, last] of layout.lvs.get(lv)!) {
+      const len = Math.min((last - first + 1) * layout.extentSize, data.length - at);
+      if (len <= 0) break;
+      writeSync(fd, data, at, len, pvStart + layout.peStart + first * layout.extentSize);
+      at += len;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
