@@ -5,6 +5,7 @@
  * extents match `blocks`, owner() names the file at each extent; browsing never changes the images.
  */
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openImage, type Qcow2Dev } from '../../src/qcow2/index';
@@ -26,6 +27,7 @@ const FIXTURES: FsFixture[] = [
   { name: 'ext4-32bit', type: 'ext4', blockSize: 4096, options: ['-b', '4096', '-O', '^64bit,^metadata_csum'] },
   { name: 'ext3-1k-indirect', type: 'ext3', blockSize: 1024, options: ['-b', '1024'] },
   { name: 'ext2-2k-indirect', type: 'ext2', blockSize: 2048, options: ['-b', '2048'] },
+  { name: 'ext4-1k-meta_bg', type: 'ext4', blockSize: 1024, options: ['-b', '1024', '-g', '1024', '-O', 'meta_bg,^resize_inode,64bit'] },
 ];
 
 describe('guestfs: ext2/3/4 reader vs debugfs', function () {
@@ -181,6 +183,28 @@ describe('guestfs: ext2/3/4 reader vs debugfs', function () {
         const t = performance.now();
         for (let k = 0; k < 1000; k++) await fs.owner(Math.floor((k / 1000) * 40 * 1024 * 1024));
         assert.ok(performance.now() - t < 1000, 'owner lookups after indexing are under 1 ms each');
+      });
+    }
+  });
+
+  it('owner() of every block agrees with the block bitmaps dumpe2fs shows, and every used block has an owner', async () => {
+    for (const [i, part] of parts.entries()) {
+      const free = new Set<number>();
+      for (const m of execFileSync('dumpe2fs', [fsImages[i]], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).matchAll(/^\s+Free blocks: (.*)$/gm)) {
+        for (const range of m[1].split(',').map((x) => x.trim()).filter(Boolean)) {
+          const [a, b] = range.split('-').map(Number);
+          for (let k = a; k <= (b ?? a); k++) free.add(k);
+        }
+      }
+      await withFs('plain', part.number, async (fs) => {
+        const bs = FIXTURES[i].blockSize;
+        const blocks = fs.info.size / bs;
+        const wrong: string[] = [];
+        for (let b = 0; b < blocks && wrong.length < 5; b++) {
+          const o = await fs.owner(b * bs);
+          if ((o.kind === 'free') !== free.has(b) || (o.kind === 'metadata' && /not reached/.test(o.what))) wrong.push(`block ${b}: ${JSON.stringify(o)}, dumpe2fs ${free.has(b) ? 'free' : 'used'}`);
+        }
+        assert.deepEqual(wrong, [], FIXTURES[i].name);
       });
     }
   });

@@ -40,6 +40,8 @@ export interface Superblock {
   /** Blocks reserved after the group descriptors for online resize. */
   reservedGdtBlocks: number;
   journalInode: number;
+  /** First inode number for ordinary files; those below are reserved (journal, resize, quota, …). */
+  firstIno: number;
   state: number;
   compat: number;
   incompat: number;
@@ -102,6 +104,7 @@ export function parseSuperblock(b: Uint8Array, deviceSize: number): Superblock {
     firstMetaBg: u32(b, 0x104),
     reservedGdtBlocks: u16(b, 0xce),
     journalInode: journal ? u32(b, 0xe0) : 0,
+    firstIno: rev >= 1 ? Math.min(Math.max(u32(b, 0x54), 11), inodesCount + 1) : 11,
     state: u16(b, 0x3a),
     compat,
     incompat,
