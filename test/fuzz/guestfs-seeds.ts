@@ -4,7 +4,7 @@
  * with 512-byte clusters (uncompressed, so mutations land on file-system bytes).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const VARIANTS: { name: string; options: string[] }[] = [
@@ -38,5 +38,7 @@ export function buildGuestFsSeeds(dir: string): number {
     execFileSync('qemu-img', ['convert', '-q', '-O', 'qcow2', '-o', 'cluster_size=512', disk, join(dir, 'guestfs-gpt-ext4.qcow2')]);
     n++;
   }
+  // Only the qcow2 seeds stay (the tree holds a dangling symlink, and the raw images are not seeds).
+  for (const f of ['tree', 'gpt.raw', ...VARIANTS.map((v) => `${v.name}.img`)]) rmSync(join(dir, f), { recursive: true, force: true });
   return n;
 }
