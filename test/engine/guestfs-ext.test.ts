@@ -7,7 +7,6 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { openImage, type Qcow2Dev } from '../../src/qcow2/index';
 import { detectDisk, diskDevice, findVolume, openFs, type GuestFs } from '../../src/guestfs/index';
 import { indexDirectories, debugfs, debugfsBlocks, debugfsDump, debugfsLs, makeDisk, makeExt, makeTree, toQcow2, type PlacedPart, type QcowVariant } from '../helpers/guestfs-fixtures';
@@ -304,4 +303,3 @@ describe('guestfs: detection without a partition table, in MBR disks, and with n
   });
 });
 
-export const _join = join;
