@@ -2,7 +2,7 @@
 //   npm run fuzz                      10 minutes
 //   npm run fuzz -- --seconds=3600    as long as told
 //   npm run fuzz:ci                   the short CI pass (60 s, fixed libFuzzer seed)
-//   npm run fuzz -- --skip=write,check leave stages out (info, getMapping, map, read, write, check, usage, repair)
+//   npm run fuzz -- --skip=write,check leave stages out (info, getMapping, map, read, guestfs, write, check, usage, repair)
 //   npm run fuzz -- --replay=FILE     run one input through the target, outside the fuzzer
 // The target (test/fuzz/fuzz-image.ts) treats each input as an image: check, usage, the CLI (info/check/usage),
 // check -r all on a copy, then open, info, getMapping, map, reads, and a short write workload on a copy.

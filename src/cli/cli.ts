@@ -1,6 +1,7 @@
 import { commands } from './commands/index';
 import { UsageError } from './args';
-import { Qcow2Error } from '../qcow2';
+import { Qcow2Error, printable } from '../qcow2';
+import { GuestFsError } from '../guestfs/types';
 import type { CliIo } from './command';
 
 const PROG = 'qcow2-inspector';
@@ -34,6 +35,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 function describeError(err: unknown, cmdUsage: string): string {
   if (err instanceof UsageError) return `${err.message}\nusage: ${PROG} ${cmdUsage}`;
   if (err instanceof Qcow2Error) return err.message;
+  if (err instanceof GuestFsError) return printable(err.message, 1200);
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EPIPE') return 'output closed';
   // Unexpected: still one line, but say it is a bug so it gets reported.

@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync, rmSync, statSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCorpusCases, qemuImgSync, qemuIoSync } from './malformed-cases';
+import { buildGuestFsSeeds } from './guestfs-seeds';
 
 /** Inputs above this are not useful seeds: mutation slows down with size. */
 export const MAX_SEED_BYTES = 128 * 1024;
@@ -59,6 +60,13 @@ export function buildSeedCorpus(outDir: string): number {
     } catch (err) {
       process.stderr.write(`seed ${s.name} skipped: ${(err as Error).message.split('\n')[0]}\n`);
     }
+  }
+  try {
+    const gdir = join(work, 'guestfs');
+    mkdirSync(gdir);
+    buildGuestFsSeeds(gdir);
+  } catch (err) {
+    process.stderr.write(`guest file-system seeds skipped: ${(err as Error).message.split('\n')[0]}\n`);
   }
   buildCorpusCases(join(work, 'malformed'), 4096);
   buildCorpusCases(join(work, 'malformed-512'), 512);

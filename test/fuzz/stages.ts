@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { main as cliMain } from '../../src/cli/cli';
 import { FuzzFinding, expectEngineError } from './finding';
+import { guestFsStage } from './guestfs-stage';
 import { BoundedMemIo, openFuzzIo, ReadOnlyGuardIo, FUZZ_PATH } from './fuzz-io';
 
 export interface StageContext {
@@ -226,4 +227,4 @@ export async function repairOnce(bytes: Uint8Array): Promise<void> {
   }
 }
 
-export const stages: FuzzStage[] = [infoStage, mappingStage, mapStage, readStage, writeStage];
+export const stages: FuzzStage[] = [infoStage, mappingStage, mapStage, readStage, guestFsStage, writeStage];
