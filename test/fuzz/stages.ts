@@ -15,6 +15,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { main as cliMain } from '../../src/cli/cli';
 import { FuzzFinding, expectEngineError } from './finding';
 import { BoundedMemIo, openFuzzIo, ReadOnlyGuardIo, FUZZ_PATH } from './fuzz-io';
+import { guestFsStage } from './guestfs-stage';
 
 export interface StageContext {
   bytes: Uint8Array;
@@ -226,4 +227,4 @@ export async function repairOnce(bytes: Uint8Array): Promise<void> {
   }
 }
 
-export const stages: FuzzStage[] = [infoStage, mappingStage, mapStage, readStage, writeStage];
+export const stages: FuzzStage[] = [infoStage, mappingStage, mapStage, readStage, guestFsStage, writeStage];
