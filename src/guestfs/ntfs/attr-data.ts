@@ -8,6 +8,8 @@ import { badFs, Lru } from '../reader-util';
 import type { Attr, Run } from './record';
 import { lznt1Decompress } from './lznt1';
 
+const MAX_UNIT_BYTES = 4 * 1024 * 1024;
+
 /** The run holding `vcn`, by binary search (runs are in VCN order). */
 export function findRun(runs: Run[], vcn: number): Run | undefined {
   let lo = 0;
@@ -71,6 +73,8 @@ export class AttrReader {
     const cs = this.clusterSize;
     const unitClusters = 2 ** attr.compressionUnit;
     const unitBytes = unitClusters * cs;
+    // Windows writes 16-cluster units of 4 KiB clusters (64 KiB); refuse anything that would allocate megabytes per unit.
+    if (unitBytes > MAX_UNIT_BYTES) throw badFs(`${what}: compression unit of ${unitBytes} bytes`);
     const end = offset + out.length;
     for (let u = Math.floor(offset / unitBytes); u * unitBytes < end; u++) {
       const unit = await this.unit(attr, u, unitClusters, what, key);

@@ -40,13 +40,20 @@ export class Mft {
     const data = rec0.attrs.find((a) => a.type === AT.DATA && a.name === '' && a.nonResident);
     if (!data || data.startVcn !== 0) throw badFs('$MFT has no non-resident $DATA');
     this.mftData = data;
-    this.recordCount = Math.floor(data.dataSize / this.boot.recordSize);
+    this.setRecordCount();
     // With an attribute list, the rest of $MFT's runs live in extension records reachable through the first runs.
     if (rec0.attrs.some((a) => a.type === AT.ATTRIBUTE_LIST)) {
       const file = await this.assemble(0, rec0);
       const full = file.attrs.find((a) => a.type === AT.DATA && a.name === '');
       if (full) this.mftData = full;
+      this.setRecordCount();
     }
+  }
+
+  /** Records that exist: bounded by the data size and by the clusters the runs really allocate (sparse MFT runs hold none). */
+  private setRecordCount(): void {
+    const allocated = this.mftData.runs.reduce((n, r) => n + (r.lcn >= 0 ? r.length : 0), 0) * this.boot.clusterSize;
+    this.recordCount = Math.floor(Math.min(this.mftData.dataSize, allocated, this.boot.totalBytes) / this.boot.recordSize);
   }
 
   /** Device byte offset of a record when it lies in one run (for owner() and resident extents). */
