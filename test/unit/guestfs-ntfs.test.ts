@@ -5,7 +5,8 @@
  * (plain and compressed) through the engine; hostile records give one-line errors fast.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { openNtfs, type NtfsFs } from '../../src/guestfs/ntfs/index';
 import { lznt1Decompress } from '../../src/guestfs/ntfs/lznt1';
 import type { GuestFs, ReadOnlyDevice } from '../../src/guestfs/types';
@@ -33,13 +34,22 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
     ntfscp(image, bigHost, '/big.bin');
     ntfscp(image, bigHost, '/empty.dat', 'via-ntfscp');
   });
+  const digest = () => createHash('sha256').update(readFileSync(image)).digest('hex');
+  let pristine: { sha: string; mtime: number };
   before(async () => {
+    pristine = { sha: digest(), mtime: statSync(image).mtimeMs };
     raw = rawDevice(image);
     fs = await openNtfs(raw.dev);
   });
   after(async () => {
     await raw?.close();
+    const unchanged = digest() === pristine.sha && statSync(image).mtimeMs === pristine.mtime;
     tmp.cleanup();
+    assert.ok(unchanged, 'the NTFS image changed while it was browsed');
+  });
+
+  it('browsing never writes: the image bytes and mtime are unchanged after every test (checked in the after hook)', () => {
+    assert.equal(digest(), pristine.sha);
   });
 
   it('reads the volume: label, serial, cluster size, clean', () => {
