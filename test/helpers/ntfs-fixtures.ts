@@ -5,7 +5,7 @@
  * reference views come from ntfsls -l, ntfscat and ntfsinfo.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, linkSync, rmSync, openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+import { mkdirSync, writeFileSync, linkSync, symlinkSync, rmSync, openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
 import { seededBytes } from './fat-fixtures';
 
@@ -74,6 +74,8 @@ export function fillStandardTree(root: string, opts: { manyEntries?: number } = 
   writeFileSync(join(root, 'Docs/Nested Deeper/Third/deep.bin'), seededBytes(70_000, 3));
   writeFileSync(join(root, 'empty.dat'), '');
   linkSync(join(root, 'notes.txt'), join(root, 'Docs/link to notes.txt'));
+  symlinkSync('../notes.txt', join(root, 'Docs/symlink to notes'));
+  symlinkSync('/an/absolute/target', join(root, 'Docs/absolute symlink'));
   setXattr(join(root, 'notes.txt'), 'user.secret', Buffer.from('hidden stream content\n'));
   setXattr(join(root, 'notes.txt'), 'user.other', seededBytes(9000, 5));
   // Sparse: data at 1 MiB and 3 MiB, holes elsewhere.

@@ -97,6 +97,11 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
     for (const s of ['secret', 'other']) assert.ok(Buffer.from(await fs.read(`/notes.txt:${s}`, 0, 1 << 20)).equals(ntfscat(image, '/notes.txt', s)), s);
     assert.ok(Buffer.from(await fs.read('/empty.dat:via-ntfscp', 0, 1 << 30)).equals(readFileSync(bigHost)));
     assert.equal((await fs.stat('/Docs')).type, 'dir');
+    // ntfs-3g writes symlinks as Interix system files.
+    assert.deepEqual(await fs.stat('/Docs/symlink to notes').then((st) => [st.type, st.target]), ['symlink', '../notes.txt']);
+    assert.equal((await fs.stat('/Docs/absolute symlink')).target, '/an/absolute/target');
+    assert.deepEqual((await fs.list('/Docs')).filter((e) => e.type === 'symlink').map((e) => e.name).sort(), ['absolute symlink', 'symlink to notes']);
+    assert.equal((await fs.stat('/notes.txt')).target, undefined);
     await assert.rejects(fs.stat('/nope'), /no such file/);
     await assert.rejects(fs.read('/Docs', 0, 1), /is a directory/);
     await assert.rejects(fs.read('/notes.txt:nostream', 0, 1), /no stream/);
@@ -203,9 +208,10 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
       // Rewrite the reference of "Nested Deeper" in /Docs's index root to /Docs itself.
       const docs = (await fs.stat('/Docs')).id;
       const nested = (await fs.stat('/Docs/Nested Deeper')).id;
-      const rec = await recordOf('/Docs');
+      // The entry lives in the index root (in the record) or, once /Docs outgrew it, in an index node.
+      const ranges = [[await recordOf('/Docs'), 1024], ...(await fs.extents('/Docs')).map((e) => [e.diskOffset, e.length])];
       let patched = false;
-      for (let o = rec; o < rec + 1024 - 8; o += 2) {
+      for (const [at, len] of ranges) for (let o = at; o < at + len - 24; o += 8) {
         if (b.readUInt32LE(o) === nested && b.readUInt16LE(o + 4) === 0 && b.readUInt16LE(o + 8) > 0x50 && b.readUInt32LE(o + 16) === docs) {
           b.writeUInt32LE(docs, o);
           patched = true;

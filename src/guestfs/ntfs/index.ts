@@ -17,6 +17,8 @@ const FIRST_USER_RECORD = 16;
 const MAX_DEPTH = 256;
 const NAMESPACE_DOS = 2;
 const FILE_ATTR_DIRECTORY = 0x10000000;
+/** An Interix symlink: 8-byte magic + a UTF-16 path of at most 4,096 characters. */
+const MAX_INTERIX_BYTES = 8 + 2 * 4096;
 
 export async function openNtfs(dev: ReadOnlyDevice): Promise<GuestFs> {
   const boot = parseNtfsBoot(await readDev(dev, 0, Math.min(512, dev.size), 'NTFS boot sector'), dev.size);
@@ -90,7 +92,13 @@ export class NtfsFs implements GuestFs {
     for (const e of dir.entries) {
       if (e.namespace === NAMESPACE_DOS || e.ref === r.number || (r.number === ROOT && e.ref < FIRST_USER_RECORD)) continue;
       const dirFlag = (e.flags & FILE_ATTR_DIRECTORY) !== 0;
-      out.push({ name: e.name, type: dirFlag ? 'dir' : e.flags & 0x400 ? 'symlink' : 'file', id: e.ref, size: dirFlag ? 0 : e.dataSize, mtime: e.mtime });
+      let type: DirEntry['type'] = dirFlag ? 'dir' : e.flags & 0x400 ? 'symlink' : 'file';
+      // An ntfs-3g (Interix) symlink is a small system file: only those few are opened to tell.
+      if (type === 'file' && e.flags & 0x4 && e.dataSize >= 10 && e.dataSize <= MAX_INTERIX_BYTES) {
+        const target = await this.mft.file(e.ref).then((f) => this.symlinkTarget(f, e.flags), () => undefined);
+        if (target !== undefined) type = 'symlink';
+      }
+      out.push({ name: e.name, type, id: e.ref, size: dirFlag ? 0 : e.dataSize, mtime: e.mtime });
     }
     return out;
   }
@@ -102,11 +110,12 @@ export class NtfsFs implements GuestFs {
     const dir = isDir(f);
     const data = r.stream || !dir ? this.dataAttr(r) : undefined;
     const fileAttrs = si && si.length >= 36 ? le32(si, 32) : 0;
-    const reparse = (fileAttrs & 0x400) !== 0;
+    const target = dir || r.stream ? undefined : await this.symlinkTarget(f, fileAttrs);
     const streams = f.attrs.filter((a) => a.type === AT.DATA && a.name !== '').map((a) => a.name);
     return {
       id: r.number,
-      type: dir ? 'dir' : reparse ? 'symlink' : 'file',
+      type: dir ? 'dir' : target !== undefined ? 'symlink' : 'file',
+      ...(target !== undefined ? { target } : {}),
       size: data ? data.dataSize : 0,
       crtime: si ? ntfsTime(si, 0) : undefined,
       mtime: si ? ntfsTime(si, 8) : undefined,
@@ -174,6 +183,28 @@ export class NtfsFs implements GuestFs {
       n = name.parent;
     }
     return '/' + parts.reverse().join('/');
+  }
+
+  /**
+   * A symlink's target: a Windows symlink or junction (reparse tags 0xA000000C, 0xA0000003; the print name), or
+   * an ntfs-3g/Interix symlink (a system file holding "IntxLNK\1" and the UTF-16 target).
+   */
+  private async symlinkTarget(f: NtfsFile, fileAttrs: number): Promise<string | undefined> {
+    const rp = f.attrs.find((a) => a.type === AT.REPARSE_POINT)?.value;
+    if (rp && rp.length >= 16) {
+      const tag = le32(rp, 0);
+      const base = tag === 0xa000000c ? 20 : tag === 0xa0000003 ? 16 : -1;
+      if (base < 0) return undefined;
+      const [subOff, subLen, printOff, printLen] = [le16(rp, 8), le16(rp, 10), le16(rp, 12), le16(rp, 14)];
+      const [off, len] = printLen > 0 ? [printOff, printLen] : [subOff, subLen];
+      if (base + off + len > rp.length) return undefined;
+      return utf16(rp, base + off, len >> 1);
+    }
+    const data = f.attrs.find((a) => a.type === AT.DATA && a.name === '');
+    if (!(fileAttrs & 0x4) || !data || data.dataSize < 10 || data.dataSize > MAX_INTERIX_BYTES) return undefined;
+    const head = await this.mft.reader.read(data, 0, data.dataSize, 'symlink');
+    if (String.fromCharCode(...head.subarray(0, 8)) !== 'IntxLNK\x01') return undefined;
+    return utf16(head, 8, (head.length - 8) >> 1);
   }
 
   private dataAttr(r: Resolved): Attr {
