@@ -153,3 +153,13 @@ export function utf16(b: Uint8Array, off: number, chars: number): string {
   for (let i = 0; i < chars; i++) s += String.fromCharCode(le16(b, off + 2 * i));
   return s;
 }
+
+/** Runs a reader call so that any GuestFsError it throws names the path asked for (once). */
+export async function namingPath<T>(path: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof GuestFsError && !err.message.startsWith(`${path}:`)) throw new GuestFsError(err.code, `${path}: ${err.message.replace(/^\S+: /, (m) => (m.startsWith('/') ? '' : m))}`);
+    throw err;
+  }
+}

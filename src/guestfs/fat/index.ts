@@ -5,7 +5,7 @@
  * after the parent was read.
  */
 import { GuestFsError, type DirEntry, type Extent, type FileStat, type FsInfo, type GuestFs, type Owner, type ReadOnlyDevice } from '../types';
-import { badFs, joinPath, Lru, pushDiskExtent, readDev, splitPath } from '../reader-util';
+import { badFs, namingPath, joinPath, Lru, pushDiskExtent, readDev, splitPath } from '../reader-util';
 import { parseBpb, type Bpb } from './bpb';
 import { FatTable, type Chain } from './fat-table';
 import { ATTR_DIR, attributeNames, parseDir, type FatEntry } from './dir';
@@ -70,7 +70,7 @@ export class FatFs implements GuestFs {
     };
   }
 
-  async list(path: string): Promise<DirEntry[]> {
+  private async listRaw(path: string): Promise<DirEntry[]> {
     const node = await this.resolve(path);
     if (node.entry && !(node.entry.attr & ATTR_DIR)) throw new GuestFsError('not-dir', `${path}: not a directory`);
     const dir = await this.dirData(node.entry, node.path);
@@ -83,7 +83,7 @@ export class FatFs implements GuestFs {
     }));
   }
 
-  async stat(path: string): Promise<FileStat> {
+  private async statRaw(path: string): Promise<FileStat> {
     const node = await this.resolve(path);
     const e = node.entry;
     if (!e) return { id: 0, type: 'dir', size: 0, links: 1, attributes: ['directory'] };
@@ -99,7 +99,7 @@ export class FatFs implements GuestFs {
     };
   }
 
-  async read(path: string, offset: number, length: number): Promise<Uint8Array> {
+  private async readRaw(path: string, offset: number, length: number): Promise<Uint8Array> {
     const e = await this.fileEntry(path);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new GuestFsError('not-found', `${path}: bad range ${offset}+${length}`);
@@ -124,7 +124,7 @@ export class FatFs implements GuestFs {
     return out;
   }
 
-  async extents(path: string): Promise<Extent[]> {
+  private async extentsRaw(path: string): Promise<Extent[]> {
     const node = await this.resolve(path);
     const e = node.entry;
     const out: Extent[] = [];
@@ -145,6 +145,22 @@ export class FatFs implements GuestFs {
       logical += len;
     }
     return out;
+  }
+
+  list(path: string): Promise<DirEntry[]> {
+    return namingPath(path, () => this.listRaw(path));
+  }
+
+  stat(path: string): Promise<FileStat> {
+    return namingPath(path, () => this.statRaw(path));
+  }
+
+  read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    return namingPath(path, () => this.readRaw(path, offset, length));
+  }
+
+  extents(path: string): Promise<Extent[]> {
+    return namingPath(path, () => this.extentsRaw(path));
   }
 
   async owner(deviceOffset: number, signal?: AbortSignal): Promise<Owner> {
