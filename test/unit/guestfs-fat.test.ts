@@ -117,6 +117,12 @@ describe('guestfs FAT reader vs mtools', function () {
         assert.deepEqual(await fs.owner(0), { kind: 'metadata', what: 'boot sector' });
         const reserved = readFileSync(c.image).readUInt16LE(c.offsetSectors * 512 + 14) * 512;
         assert.deepEqual(await fs.owner(reserved + 8), { kind: 'metadata', what: 'FAT' });
+        if (c.bits !== 32) {
+          const boot = readFileSync(c.image).subarray(c.offsetSectors * 512);
+          const rootDir = reserved + boot[16] * boot.readUInt16LE(22) * 512;
+          assert.deepEqual(await fs.owner(rootDir + 40), { kind: 'metadata', what: 'root directory' });
+          assert.deepEqual(await fs.extents('/'), [{ logical: 0, diskOffset: c.offsetSectors * 512 + rootDir, length: boot.readUInt16LE(17) * 32 }]);
+        }
         // The last cluster of a mostly empty volume is free.
         assert.deepEqual(await fs.owner(fs.info.size - 1), { kind: 'free' });
       });
