@@ -251,6 +251,25 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
       await fastError(async () => (await openNtfs(mem(b))).list('/many'), /visited twice|deeper than/);
     });
 
+    it('an index chained 40+ nodes deep (each node\'s first entry points at the next) hits the depth bound', async () => {
+      const b = Buffer.from(base);
+      const nodes: number[] = [];
+      for (const e of await fs.extents('/many')) for (let o = e.diskOffset; o < e.diskOffset + e.length; o += 4096) if (b.toString('latin1', o, o + 4) === 'INDX') nodes.push(o);
+      assert.ok(nodes.length > 33, `${nodes.length} index nodes`);
+      const pointFirstEntryAt = (entry: number, vcn: Buffer): void => {
+        b.writeUInt16LE(b.readUInt16LE(entry + 12) | 1, entry + 12);
+        vcn.copy(b, entry + b.readUInt16LE(entry + 8) - 8);
+      };
+      for (let i = 0; i + 1 < nodes.length; i++) pointFirstEntryAt(nodes[i] + 24 + b.readUInt32LE(nodes[i] + 24), b.subarray(nodes[i + 1] + 16, nodes[i + 1] + 24));
+      // The root's first entry leads to the first node of the chain.
+      const rec = await recordOf('/many');
+      let off = rec + b.readUInt16LE(rec + 20);
+      while (b.readUInt32LE(off) !== 0x90) off += b.readUInt32LE(off + 4);
+      const header = off + b.readUInt16LE(off + 20) + 16;
+      pointFirstEntryAt(header + b.readUInt32LE(header), Buffer.from(b.subarray(nodes[0] + 16, nodes[0] + 24)));
+      await fastError(async () => (await openNtfs(mem(b))).list('/many'), /deeper than 32 levels/);
+    });
+
     it('random corruption of the MFT never hangs or throws anything but a one-line GuestFsError', async () => {
       const mft0 = Number(base.readBigUInt64LE(48)) * 4096;
       const rand = seededBytes(8192, 31);
