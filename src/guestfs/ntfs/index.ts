@@ -148,6 +148,8 @@ export class NtfsFs implements GuestFs {
       return out;
     }
     const cs = this.mft.boot.clusterSize;
+    // A compressed attribute's runs hold LZNT1 data: its extents say where each unit's stored clusters lie (logical =
+    // the unit's start), not a byte-for-byte map of the file.
     const limit = this.mft.reader.isCompressed(attr) ? attr.allocSize : attr.dataSize;
     for (const run of attr.runs) {
       if (run.lcn < 0) continue;
