@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, rmSync, statSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCorpusCases, qemuImgSync, qemuIoSync } from './malformed-cases';
 import { buildGuestFsSeeds } from './guestfs-seeds';
+import { buildFatNtfsSeeds } from './guestfs-seeds-fat-ntfs';
 
 /** Inputs above this are not useful seeds: mutation slows down with size. */
 export const MAX_SEED_BYTES = 128 * 1024;
@@ -87,8 +88,24 @@ export function buildSeedCorpus(outDir: string): number {
   return n;
 }
 
+/** FAT and NTFS volumes as qcow2 seeds for the guestfs stage (needs dosfstools, mtools, ntfs-3g; skipped without). */
+export async function addGuestFsSeeds(outDir: string): Promise<number> {
+  const work = join(outDir, '.guestfs');
+  try {
+    const made = await buildFatNtfsSeeds(work);
+    for (const p of made) if (statSync(p).size <= MAX_SEED_BYTES) renameSync(p, join(outDir, `guestfs-${p.split('/').pop()}`));
+    return made.length;
+  } catch (err) {
+    process.stderr.write(`guest file-system seeds skipped: ${(err as Error).message.split('\n')[0]}\n`);
+    return 0;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 if (require.main === module) {
   const out = process.argv[2];
   if (!out) throw new Error('usage: seed-corpus.ts OUTDIR');
-  process.stdout.write(`${buildSeedCorpus(out)} seed images in ${out}\n`);
+  const n = buildSeedCorpus(out);
+  void addGuestFsSeeds(out).then((g) => process.stdout.write(`${n + g} seed images in ${out} (${g} guest file systems)\n`));
 }
