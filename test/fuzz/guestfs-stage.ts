@@ -7,7 +7,7 @@ import { detectDisk, diskDevice, GuestFsError, hasReader, openFs, type GuestFs }
 import { joinPath } from '../../src/guestfs/path';
 import { Qcow2Error } from '../../src/qcow2/errors';
 import { FuzzFinding } from './finding';
-import type { FuzzStage } from './stages';
+import type { FuzzStage } from './stage-types';
 
 const MAX_DIRS = 16;
 const MAX_ENTRIES = 128;

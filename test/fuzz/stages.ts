@@ -15,19 +15,10 @@ import { PassThrough, Readable } from 'node:stream';
 import { main as cliMain } from '../../src/cli/cli';
 import { FuzzFinding, expectEngineError } from './finding';
 import { guestFsStage } from './guestfs-stage';
+import type { FuzzStage, StageContext } from './stage-types';
 import { BoundedMemIo, openFuzzIo, ReadOnlyGuardIo, FUZZ_PATH } from './fuzz-io';
 
-export interface StageContext {
-  bytes: Uint8Array;
-  dev: Qcow2Dev;
-  /** Set by the check stage: the image has no corruption, so writes must read back and keep it clean. */
-  checkedClean: boolean;
-}
-
-export interface FuzzStage {
-  name: string;
-  run(ctx: StageContext): Promise<void>;
-}
+export type { FuzzStage, StageContext };
 
 const MAX_RUNS = 512;
 const MAX_READ = 64 * 1024;

@@ -6,7 +6,17 @@
 import { checkAbort, IntervalTable, joinPath } from '../reader-util';
 import { GuestFsError } from '../types';
 import { ATTR_DIR, type FatEntry } from './dir';
-import type { FatFs } from './index';
+import type { Bpb } from './bpb';
+import type { Chain } from './fat-table';
+
+/** What the owner index needs of the file system (an interface, so this file does not import the reader back). */
+export interface FatWalk {
+  readonly bpb: Bpb;
+  firstCluster(e: FatEntry): number;
+  fileChain(e: FatEntry, path: string): Promise<Chain>;
+  dirChain(first: number, path: string): Promise<Chain>;
+  dirData(e: FatEntry | undefined, path: string): Promise<{ entries: FatEntry[] }>;
+}
 
 export interface FatOwnerIndex {
   /** Cluster runs -> owning path; `logical` is in clusters. */
@@ -17,7 +27,7 @@ export interface FatOwnerIndex {
 /** Bound on directories walked, far above any real volume's, so a crafted one cannot make the walk unbounded. */
 const MAX_DIRS = 1_000_000;
 
-export async function buildFatOwnerIndex(fs: FatFs, signal?: AbortSignal): Promise<FatOwnerIndex> {
+export async function buildFatOwnerIndex(fs: FatWalk, signal?: AbortSignal): Promise<FatOwnerIndex> {
   const table: FatOwnerIndex['table'] = new IntervalTable();
   const index: FatOwnerIndex = { table, skipped: 0 };
   const seen = new Set<number>();

@@ -7,7 +7,12 @@ import { checkAbort, IntervalTable } from '../reader-util';
 import type { Owner } from '../types';
 import { AT, applyFixups, parseRecord } from './record';
 import type { Mft } from './mft';
-import type { NtfsFs } from './index';
+
+/** What owner lookups need of the file system (an interface, so this file does not import the reader back). */
+export interface NtfsWalk {
+  readonly mft: Mft;
+  pathOf(record: number): Promise<string>;
+}
 
 export interface NtfsOwnerIndex {
   /** LCN ranges -> the record and attribute that own them; `logical` is in clusters. */
@@ -49,7 +54,7 @@ export async function buildNtfsOwnerIndex(mft: Mft, signal?: AbortSignal): Promi
   return index;
 }
 
-export async function ntfsOwner(fs: NtfsFs, index: NtfsOwnerIndex, deviceOffset: number): Promise<Owner> {
+export async function ntfsOwner(fs: NtfsWalk, index: NtfsOwnerIndex, deviceOffset: number): Promise<Owner> {
   const boot = fs.mft.boot;
   if (!(deviceOffset >= 0) || deviceOffset >= boot.totalBytes) return { kind: 'metadata', what: 'outside the file system' };
   if (deviceOffset < boot.sectorSize) return { kind: 'metadata', what: 'boot sector' };
@@ -70,7 +75,7 @@ export async function ntfsOwner(fs: NtfsFs, index: NtfsOwnerIndex, deviceOffset:
 }
 
 /** The cluster's bit in $Bitmap (record 6). */
-async function clusterInUse(fs: NtfsFs, lcn: number): Promise<boolean> {
+async function clusterInUse(fs: NtfsWalk, lcn: number): Promise<boolean> {
   const bitmap = await fs.mft.file(6);
   const data = bitmap.attrs.find((a) => a.type === AT.DATA && a.name === '');
   if (!data) return true;
