@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { declaresCustomEditor, EDITOR_VIEW_TYPE, extension, qemuImg, qemuIo, scratch, waitFor } from './util';
 
@@ -147,6 +147,30 @@ describe('hex view editing (extension host)', function () {
     restored.journal.overlay(2048, b);
     assert.deepEqual([...b], [7, 7, 7]);
     (restored as unknown as vscode.CustomDocument).dispose();
+  });
+
+  it('hot exit into a storage folder that does not exist yet (as VS Code hands it out): backup, crash, restore', async () => {
+    const image = tmp.path('crash.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', image, '16M');
+    const sum = sha(image);
+    const doc = await open(image);
+    edit(doc, 0x5000, [0xab], [0]);
+    // VS Code's destination is <workspaceStorage>/<extension id>/<hash><n>; the extension's folder is created by no one.
+    const destination = vscode.Uri.file(tmp.path('workspaceStorage/1234/qcow2-inspector.qcow2-inspector/abc0'));
+    const backup = await testing()!.editor.backupCustomDocument(doc, { destination }, token);
+    assert.equal(sha(image), sum, 'backup never writes the image');
+    // A crash: the window goes away without saving; the next start reopens the document from the backup.
+    const restored = await testing()!.editor.openCustomDocument(vscode.Uri.file(image), { backupId: backup.id }, token);
+    try {
+      assert.equal(restored.journal.isDirty, true, 'restored document is dirty');
+      const b = new Uint8Array(2);
+      restored.journal.overlay(0x5000, b);
+      assert.deepEqual([...b], [0xab, 0], 'the restored bytes are the edited ones');
+    } finally {
+      (restored as unknown as vscode.CustomDocument).dispose();
+    }
+    backup.delete();
+    await waitFor('the backup to be deleted', () => !existsSync(destination.fsPath));
   });
 
   it('Save asks first when a running QEMU holds the image (OFD lock), and writes nothing when declined', async () => {
