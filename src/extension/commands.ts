@@ -5,7 +5,7 @@ import { asQcow2Error, openImage } from '../qcow2';
 import { formatBytes, parseOffset } from '../shared/format';
 import type { IntegrityReport, OverviewData } from '../shared/protocol';
 import { activeSession, sessionsFor } from './editor-session';
-import { EDITOR_VIEW_TYPE, setInitialView } from './editor-provider';
+import { EDITOR_VIEW_TYPE, saveActiveExplicitly, setInitialView } from './editor-provider';
 import { checkImageFile, summaryLine } from './integrity';
 import type { Qcow2Document } from './qcow2-document';
 import { buildOverview } from './overview';
@@ -273,6 +273,7 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('qcow2Inspector.showInfo', showInfo),
     vscode.commands.registerCommand('qcow2Inspector.goToOffset', goToOffset),
     vscode.commands.registerCommand('qcow2Inspector.createImage', createImage),
+    vscode.commands.registerCommand('qcow2Inspector.saveHexEdits', () => saveActiveExplicitly(activeSession()?.doc)),
     vscode.commands.registerCommand('qcow2Inspector.openReadOnly', async (arg?: unknown) => {
       const path = await targetFile(arg, vscode.l10n.t('Open Read-Only'));
       if (path) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(path), 'qcow2Inspector.readonlyEditor');

@@ -11,7 +11,7 @@ import { sniffQcow2 } from './sniff';
 import { allowPathForTrust } from './trust';
 import { readSettings } from './settings';
 import { log, logTiming } from './log';
-import { watchForExternalChanges, vscodeChangePrompt } from './hex-watch';
+import { watchForExternalChanges, vscodeChangePrompt, type ConflictState, type Watcher } from './hex-watch';
 
 export type DeviceState =
   | { ok: true; dev: Qcow2Dev; /** Set when the backing chain could not be opened (the image alone is shown). */ chainError?: string }
@@ -34,7 +34,15 @@ export class Qcow2Document implements vscode.CustomDocument {
   private disposed = false;
   /** More than 0 while we write the file ourselves (hex-watch.ts ignores those changes). */
   writing = 0;
-  private readonly watcher: { dispose(): void };
+  /** A change on disk under unsaved edits: being asked about, or kept (hex-watch.ts). Auto-save waits meanwhile. */
+  conflict: ConflictState = 'none';
+  /** When our own save command (Ctrl+S) last asked to save this document (save-policy.ts). */
+  explicitSaveAt = 0;
+  /** When the last edit, undo or redo was reported to VS Code. */
+  lastChangeAt = 0;
+  /** Drops the unsaved edits through VS Code's revert (set by the editable provider). */
+  revertInWorkbench?: () => Promise<void>;
+  readonly watcher: Watcher;
 
   constructor(
     readonly uri: vscode.Uri,
@@ -93,6 +101,16 @@ export class Qcow2Document implements vscode.CustomDocument {
     if (old) await closeState(old);
     this.lastUsage = undefined;
     this.changeEmitter.fire('reloaded');
+  }
+
+  /** Drops the unsaved edits for good: VS Code's revert (clears the dirty marker), or the journal alone. */
+  async discard(): Promise<void> {
+    await this.revertInWorkbench?.().catch((err) => log().error(`${this.path}: revert failed: ${(err as Error).message}`));
+    if (this.journal.isDirty) {
+      this.journal.revert();
+      this.notify('journal');
+    }
+    this.conflict = 'none';
   }
 
   notify(what: 'journal' | 'check' | 'usage'): void {
