@@ -1,7 +1,8 @@
 /** Which conditions refuse a hex-view save and which ask first. */
 import { strict as assert } from 'node:assert';
 import { chmodSync } from 'node:fs';
-import { writeBlockers, gatherWriteSafety } from '../../src/extension/hex-safety';
+import { writeBlockers, gatherWriteSafety, editBlocker } from '../../src/extension/hex-safety';
+import { imageWarnings } from '../../src/extension/overview';
 import { openImage } from '../../src/qcow2';
 import { qemuImg, scratchDir } from '../helpers/qemu';
 
@@ -47,6 +48,39 @@ describe('hex view: write safety', () => {
         assert.equal(facts.inUse?.state, 'free');
         if (process.getuid?.() !== 0) assert.equal(facts.fileNotWritable, 'EACCES'); // root may write anyway
         assert.ok(writeBlockers(facts).some((b) => b.kind === 'corrupt'));
+      } finally {
+        await dev.close();
+      }
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('refuses, naming them, enabled persistent bitmaps and the dirty flag (the engine refuses those writes too)', () => {
+    const b = writeBlockers({ ...base, dirty: true, liveBitmaps: ['b0', 'inc'] });
+    assert.deepEqual(b.map((x) => [x.kind, x.action]), [['dirty', 'refuse'], ['bitmaps', 'refuse']]);
+    assert.match(b[1].message, /enabled persistent dirty bitmaps \('b0', 'inc'\)/);
+  });
+
+  it('an enabled bitmap made by qemu-img blocks edits; once disabled it does not, and the Overview says which', async () => {
+    const s = scratchDir('h6-safety-');
+    try {
+      const img = s.path('bm.qcow2');
+      qemuImg(['create', '-q', '-f', 'qcow2', img, '1M']);
+      qemuImg(['bitmap', '--add', img, 'b0']);
+      let dev = await openImage(img, { readOnly: true });
+      try {
+        const blocker = await editBlocker(img, dev, undefined, true);
+        assert.equal(blocker?.kind, 'bitmaps');
+        assert.match(imageWarnings(dev).find((w) => w.kind === 'bitmaps')!.message, /1 of them enabled, so hex edits are not taken and nothing is written/);
+      } finally {
+        await dev.close();
+      }
+      qemuImg(['bitmap', '--disable', img, 'b0']);
+      dev = await openImage(img, { readOnly: true });
+      try {
+        assert.equal(await editBlocker(img, dev, undefined, true), undefined);
+        assert.match(imageWarnings(dev).find((w) => w.kind === 'bitmaps')!.message, /all disabled, so writes are allowed/);
       } finally {
         await dev.close();
       }

@@ -18,6 +18,7 @@ export class HexSlot implements View {
   private handleRef?: HexViewHandle;
   private pendingOffset?: number;
   private visible = false;
+  private writeBlocked?: string;
 
   constructor(private readonly ctx: { editable: boolean; sectorSize: number }) {}
 
@@ -44,6 +45,7 @@ export class HexSlot implements View {
       post,
       onMessage,
       editable: this.ctx.editable,
+      writeBlocked: this.writeBlocked,
       settings: { sectorSize: this.ctx.sectorSize },
       virtualSize: this.vsize,
       getState: () => getState().hex,
@@ -57,6 +59,7 @@ export class HexSlot implements View {
   }
 
   handle(msg: HostMessage): void {
+    if (msg.type === 'hexWritable') this.writeBlocked = msg.blocked;
     if (msg.type === 'overview' && msg.data.virtualSize !== this.vsize) {
       this.vsize = msg.data.virtualSize;
       this.handleRef?.dispose();
