@@ -60,15 +60,20 @@ export class HexSlot implements View {
 
   handle(msg: HostMessage): void {
     if (msg.type === 'hexWritable') this.writeBlocked = msg.blocked;
+    // The file changed (reload, save, revert): the partition table is read again even before the Hex tab is shown
+    // (the mounted view rescans itself), so the map's boundaries and the Partitions panel follow the file.
+    if (msg.type === 'refresh' && !this.handleRef && this.vsize > 0) this.scanEarly();
     if (msg.type === 'overview' && msg.data.virtualSize !== this.vsize) {
       this.vsize = msg.data.virtualSize;
       this.handleRef?.dispose();
       this.handleRef = undefined;
       this.mount();
       // The map draws partition boundaries even before the Hex tab is opened (H6).
-      if (!this.handleRef) {
-        scanPartitionsEarly({ post, onMessage, editable: false, settings: { sectorSize: this.ctx.sectorSize }, virtualSize: this.vsize, getState: () => undefined, setState: () => undefined });
-      }
+      if (!this.handleRef) this.scanEarly();
     }
+  }
+
+  private scanEarly(): void {
+    scanPartitionsEarly({ post, onMessage, editable: false, settings: { sectorSize: this.ctx.sectorSize }, virtualSize: this.vsize, getState: () => undefined, setState: () => undefined });
   }
 }
