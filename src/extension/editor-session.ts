@@ -140,6 +140,10 @@ export class EditorSession {
       case 'viewChanged':
         this.view = msg.view;
         return;
+      case 'reopenWith':
+        this.panel.reveal();
+        await vscode.commands.executeCommand('workbench.action.reopenWithEditor');
+        return;
       case 'copyText':
         await vscode.env.clipboard.writeText(msg.text);
         return;

@@ -255,6 +255,8 @@ export type WebviewMessage =
   | { type: 'openLayer'; depth: number }
   | { type: 'viewChanged'; view: ViewId }
   | { type: 'copyText'; text: string }
+  /** "Reopen With…" from the error page (not a qcow2 image, empty file). */
+  | { type: 'reopenWith' }
   // Hex view (H6)
   | { type: 'hexRead'; requestId: number; offset: number; length: number }
   | { type: 'hexEdit'; offset: number; /** base64 of the new bytes */ data: string; label?: string }

@@ -730,6 +730,8 @@ export class HexView {
   private onHostMessage(m: HostMessage): void {
     switch (m.type) {
       case 'hexEdited':
+        // "Saved" would lie once there are unsaved edits again.
+        if (m.dirty && this.status.textContent === t('Saved')) this.setStatus('');
         this.cache.invalidate();
         this.schedule();
         break;
@@ -792,6 +794,11 @@ export class HexView {
   focus(): void {
     this.layout();
     this.grid.focus();
+  }
+
+  focusGoto(): void {
+    this.gotoInput.focus();
+    this.gotoInput.select();
   }
 
   /** Starts the fetch-time and cache-size figures afresh (the bench ignores its warm-up). */

@@ -28,6 +28,12 @@ export class HexSlot implements View {
     this.handleRef?.focus();
   }
 
+  /** Ctrl+G: the go-to box (mounts the view first when the tab was never shown). */
+  focusGoto(): void {
+    this.mount();
+    this.handleRef?.focusGoto();
+  }
+
   goTo(offset: number): void {
     if (this.handleRef) this.handleRef.goTo(offset);
     else this.pendingOffset = offset;

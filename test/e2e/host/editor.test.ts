@@ -126,4 +126,47 @@ describe('QCOW2 editor and commands (extension host)', function () {
     assert.equal(info['backing-filename'], 'base.qcow2');
     qemuImg('check', path);
   });
+
+  it('"Check Image Integrity" reports corruptions at error level, a clean image at information level', async () => {
+    const bad = tmp.path('bad-level.qcow2');
+    makeCorrupted(bad);
+    const w = vscode.window as unknown as Record<string, unknown>;
+    const originals = { err: w.showErrorMessage, warn: w.showWarningMessage, info: w.showInformationMessage };
+    const shown: Array<[string, string]> = [];
+    w.showErrorMessage = async (m: string) => void shown.push(['error', m]);
+    w.showWarningMessage = async (m: string) => void shown.push(['warning', m]);
+    w.showInformationMessage = async (m: string) => void shown.push(['info', m]);
+    try {
+      await vscode.commands.executeCommand('qcow2Inspector.checkIntegrity', vscode.Uri.file(bad));
+      await vscode.commands.executeCommand('qcow2Inspector.checkIntegrity', vscode.Uri.file(chain.base));
+    } finally {
+      w.showErrorMessage = originals.err;
+      w.showWarningMessage = originals.warn;
+      w.showInformationMessage = originals.info;
+    }
+    assert.deepEqual(shown.map(([level]) => level), ['error', 'info']);
+    assert.match(shown[0][1], /bad-level\.qcow2: problems found: 2 corruption\(s\)/);
+  });
+
+  it('"Create Image…" offers a default virtual size (10G) that Enter accepts', async () => {
+    const dest = tmp.path('prompted.qcow2');
+    const w = vscode.window as unknown as Record<string, unknown>;
+    const originals = { save: w.showSaveDialog, pick: w.showQuickPick, input: w.showInputBox };
+    const asked: Array<{ title?: string; value?: string }> = [];
+    w.showSaveDialog = async () => vscode.Uri.file(dest);
+    w.showQuickPick = async (items: string[]) => items[0]; // "No backing file", then "64 KiB (default)"
+    w.showInputBox = async (o: { title?: string; value?: string }) => (asked.push(o), o.value); // Enter
+    try {
+      await vscode.commands.executeCommand('qcow2Inspector.createImage');
+    } finally {
+      w.showSaveDialog = originals.save;
+      w.showQuickPick = originals.pick;
+      w.showInputBox = originals.input;
+    }
+    assert.equal(asked[0]?.title, 'Virtual size');
+    assert.equal(asked[0]?.value, '10G');
+    const info = JSON.parse(qemuImg('info', '--output=json', dest));
+    assert.equal(info['virtual-size'], 10 * 2 ** 30);
+    qemuImg('check', dest);
+  });
 });
