@@ -14,6 +14,7 @@ import { readSettings } from './settings';
 import { log } from './log';
 import { gatherWriteSafety, writeBlockers } from './hex-safety';
 import { engineCreate, engineUsage } from './engine-hooks';
+import { isEncryptedRefusal, openEncryptedForOverview } from './encrypted-open';
 
 const QCOW2_FILTERS = { 'QCOW2 images': ['qcow2', 'img', 'qcow'], 'All files': ['*'] };
 
@@ -143,7 +144,12 @@ async function showInfo(arg: unknown): Promise<OverviewData | undefined> {
   if (!path) return undefined;
   try {
     const t0 = Date.now();
-    const dev = await openImage(path, { readOnly: true, openBacking: false, l2CacheSlices: readSettings().l2CacheSlices });
+    const l2CacheSlices = readSettings().l2CacheSlices;
+    const dev = await openImage(path, { readOnly: true, openBacking: false, l2CacheSlices }).catch((err) => {
+      // An encrypted image shows its header without a key (encrypted-open.ts).
+      if (isEncryptedRefusal(asQcow2Error(err, path).reason)) return openEncryptedForOverview(path, { l2CacheSlices });
+      throw err;
+    });
     try {
       const o = buildOverview(dev, Date.now() - t0);
       const ch = log();

@@ -11,6 +11,7 @@ import { sniffQcow2 } from './sniff';
 import { allowPathForTrust } from './trust';
 import { readSettings } from './settings';
 import { log, logTiming } from './log';
+import { isEncryptedRefusal, openEncryptedForOverview } from './encrypted-open';
 import { watchForExternalChanges, vscodeChangePrompt, type ConflictState, type Watcher } from './hex-watch';
 
 export type DeviceState =
@@ -82,6 +83,16 @@ export class Qcow2Document implements vscode.CustomDocument {
       return { ok: true, dev };
     } catch (err) {
       const e = asQcow2Error(err, this.path);
+      if (isEncryptedRefusal(e.reason)) {
+        // No key and no decryption: the overview, tables and map still open; guest reads are refused.
+        try {
+          const dev = await openEncryptedForOverview(this.path, { l2CacheSlices: settings.l2CacheSlices, allowPath });
+          this.openMs = Date.now() - t0;
+          return { ok: true, dev, chainError: dev.header.backingFile !== undefined ? 'not opened for an encrypted image' : undefined };
+        } catch (err2) {
+          return { ok: false, notQcow2: false, message: asQcow2Error(err2, this.path).message };
+        }
+      }
       if (e.code !== 'backing' && e.code !== 'unsupported') return { ok: false, notQcow2: false, message: e.message };
       // The chain is broken (missing file, loop, untrusted path): show the image on its own.
       try {

@@ -169,4 +169,17 @@ describe('QCOW2 editor and commands (extension host)', function () {
     assert.equal(info['virtual-size'], 10 * 2 ** 30);
     qemuImg('check', dest);
   });
+
+  it('"Show Image Info" on the active editor holding an encrypted (LUKS) image shows its header, without a key', async () => {
+    const img = tmp.path('luks.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', '--object', 'secret,id=sec0,data=hunter2', '-o', 'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10', img, '8M');
+    await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(img), 'qcow2Inspector.editor');
+    await waitFor('the custom editor', activeCustomViewType);
+    // The editor opens to its Overview (not an error page).
+    assert.equal((await waitFor('the document', async () => ((await api.documentState(img)).state !== 'closed' ? api.documentState(img) : undefined))).state, 'ok');
+    const o = (await vscode.commands.executeCommand('qcow2Inspector.showInfo')) as { virtualSize: number; fields: { name: string; meaning: string }[] } | undefined;
+    assert.ok(o, 'Show Image Info returned nothing');
+    assert.equal(o.virtualSize, 8 * 2 ** 20);
+    assert.equal(o.fields.find((f) => f.name === 'crypt_method')?.meaning, 'LUKS');
+  });
 });
