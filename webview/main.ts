@@ -107,8 +107,11 @@ window.addEventListener(
     if (!hex) return;
     e.preventDefault();
     e.stopImmediatePropagation();
+    const wasHex = current === 'hex';
     select('hex');
-    hex.focusGoto();
+    // Switching tabs moves focus (the tab list, then the grid) after this handler: take it once they are done.
+    if (wasHex) hex.focusGoto();
+    else requestAnimationFrame(() => requestAnimationFrame(() => hex.focusGoto()));
   },
   true,
 );

@@ -70,6 +70,7 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
   override async openCustomDocument(uri: vscode.Uri, openContext: vscode.CustomDocumentOpenContext): Promise<Qcow2Document> {
     const doc = await super.openCustomDocument(uri, openContext);
     doc.revertInWorkbench = () => revertInWorkbench(doc);
+    if (openContext.backupId) doc.restoredAt = Date.now();
     return doc;
   }
 
@@ -175,6 +176,7 @@ function saveFacts(doc: Qcow2Document): SaveFacts {
     now: Date.now(),
     explicitAt: doc.explicitSaveAt,
     lastChangeAt: doc.lastChangeAt,
+    restoredAt: doc.restoredAt,
     autoSave: asAutoSaveMode(files.get('autoSave')),
     autoSaveDelay: typeof delay === 'number' && delay >= 0 ? delay : 1000,
     panelActive: sessionsFor(doc).some((s) => s.panel.active),

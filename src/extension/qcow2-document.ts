@@ -41,6 +41,8 @@ export class Qcow2Document implements vscode.CustomDocument {
   explicitSaveAt = 0;
   /** When the last edit, undo or redo was reported to VS Code. */
   lastChangeAt = 0;
+  /** When the document was restored from a hot-exit backup (save-policy.ts), else 0. */
+  restoredAt = 0;
   /** Drops the unsaved edits through VS Code's revert (set by the editable provider). */
   revertInWorkbench?: () => Promise<void>;
   readonly watcher: Watcher;

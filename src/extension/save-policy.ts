@@ -14,6 +14,8 @@ export interface SaveFacts {
   explicitAt: number;
   /** When the last edit (or undo/redo) was reported to VS Code. */
   lastChangeAt: number;
+  /** When the document was restored dirty from a hot-exit backup (0 if it was not), and no edit came since. */
+  restoredAt?: number;
   autoSave: AutoSaveMode;
   autoSaveDelay: number;
   /** The editor's panel is the active editor. */
@@ -25,6 +27,11 @@ export interface SaveFacts {
 export const EXPLICIT_WINDOW_MS = 10_000;
 /** How late after its delay an auto-save may arrive. */
 export const AUTO_SAVE_SLACK_MS = 1_500;
+/**
+ * A document restored dirty from a backup is auto-saved its delay after the editor resolves, which can take a
+ * while after a window reload: saves this soon after the restore, before any edit, count as auto-saves.
+ */
+export const RESTORED_WINDOW_MS = 15_000;
 
 /** 'auto' when the save is (most likely) VS Code's auto-save; 'explicit' otherwise. */
 export function classifySave(f: SaveFacts): 'explicit' | 'auto' {
@@ -33,6 +40,7 @@ export function classifySave(f: SaveFacts): 'explicit' | 'auto' {
     case 'off':
       return 'explicit';
     case 'afterDelay': {
+      if (f.restoredAt && f.lastChangeAt <= f.restoredAt && f.now - f.restoredAt <= f.autoSaveDelay + RESTORED_WINDOW_MS) return 'auto';
       const since = f.now - f.lastChangeAt;
       return since >= f.autoSaveDelay - 20 && since <= f.autoSaveDelay + AUTO_SAVE_SLACK_MS ? 'auto' : 'explicit';
     }

@@ -17,6 +17,12 @@ describe('hex view: which saves are auto-saves', () => {
     assert.equal(classifySave({ ...base, lastChangeAt: base.now - 60_000 }), 'explicit');
     assert.equal(classifySave({ ...base, lastChangeAt: base.now - 100 }), 'explicit');
   });
+  it('a document restored dirty from a hot-exit backup: saves soon after, before any edit, are auto-saves', () => {
+    assert.equal(classifySave({ ...base, lastChangeAt: 0, restoredAt: base.now - 4000 }), 'auto');
+    assert.equal(classifySave({ ...base, lastChangeAt: 0, restoredAt: base.now - 60_000 }), 'explicit');
+    assert.equal(classifySave({ ...base, lastChangeAt: 0, restoredAt: base.now - 4000, explicitAt: base.now - 10 }), 'explicit');
+  });
+
   it('auto-save off: every save is explicit', () => {
     assert.equal(classifySave({ ...base, autoSave: 'off' }), 'explicit');
   });
