@@ -88,4 +88,30 @@ describe('hex view: write safety', () => {
       s.cleanup();
     }
   });
+
+  it('a running qemu-io holding the image blocks edits (the banner\'s "in use" case)', async () => {
+    const s = scratchDir('h6-safety-');
+    const { spawn } = await import('node:child_process');
+    const { checkInUse } = await import('../../src/extension/in-use');
+    const img = s.path('held.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', img, '1M']);
+    const holder = spawn('qemu-io', [img], { stdio: ['pipe', 'ignore', 'ignore'] });
+    try {
+      const deadline = Date.now() + 10_000;
+      // Wait for qemu-io's own lock on this file (other tests' qemu-io may hold locks on other files meanwhile).
+      while ((await checkInUse(img)).state !== 'in-use' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const dev = await openImage(img, { readOnly: true });
+      try {
+        const b = await editBlocker(img, dev, undefined, true);
+        assert.equal(b?.kind, 'in-use');
+        assert.match(b!.message, /in use by a running QEMU/);
+      } finally {
+        await dev.close();
+      }
+    } finally {
+      holder.stdin!.end('quit\n');
+      await new Promise((r) => (holder.exitCode !== null ? r(undefined) : holder.once('exit', r)));
+      s.cleanup();
+    }
+  });
 });
