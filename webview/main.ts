@@ -107,11 +107,10 @@ window.addEventListener(
     if (!hex) return;
     e.preventDefault();
     e.stopImmediatePropagation();
-    const wasHex = current === 'hex';
+    hex.focusGoto();
     select('hex');
-    // Switching tabs moves focus (the tab list, then the grid) after this handler: take it once they are done.
-    if (wasHex) hex.focusGoto();
-    else requestAnimationFrame(() => requestAnimationFrame(() => hex.focusGoto()));
+    // The tab list may move focus again once it has switched: take it back after that too.
+    requestAnimationFrame(() => requestAnimationFrame(() => hex.focusGoto()));
   },
   true,
 );

@@ -19,17 +19,21 @@ export class HexSlot implements View {
   private pendingOffset?: number;
   private visible = false;
   private writeBlocked?: string;
+  private gotoAskedAt = -Infinity;
 
   constructor(private readonly ctx: { editable: boolean; sectorSize: number }) {}
 
   shown(): void {
     this.visible = true;
     this.mount();
-    this.handleRef?.focus();
+    // A tab switch that Ctrl+G asked for ends in the go-to box, however late the tab list reports it.
+    if (performance.now() - this.gotoAskedAt < 1000) this.handleRef?.focusGoto();
+    else this.handleRef?.focus();
   }
 
   /** Ctrl+G: the go-to box (mounts the view first when the tab was never shown). */
   focusGoto(): void {
+    this.gotoAskedAt = performance.now();
     this.mount();
     this.handleRef?.focusGoto();
   }
