@@ -78,6 +78,11 @@ function buildTabs(initial: ViewId): void {
   select(initial);
 }
 
+/** The way out of an error page: VS Code's "Reopen Editor With…" (text, hex editor, …). */
+function reopenWithButton(): HTMLElement {
+  return h('vscode-button', { id: 'reopen-with', onclick: () => post({ type: 'reopenWith' }) }, icon('go-to-file'), ' ', t('Reopen With…'));
+}
+
 function activate(id: ViewId): void {
   current = id;
   updateState({ view: id });
@@ -91,6 +96,24 @@ function select(id: ViewId): void {
   tabs.selectedIndex = i;
   activate(id);
 }
+
+// Ctrl+G anywhere in the editor (the go-to box included, any tab) is our go-to, never VS Code's Go to Line: caught
+// in the capture phase, before the webview forwards the key to the workbench.
+window.addEventListener(
+  'keydown',
+  (e) => {
+    if (!(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey || (e.key !== 'g' && e.key !== 'G') || views.length === 0) return;
+    const hex = views.find((v) => v.id === 'hex') as HexSlot | undefined;
+    if (!hex) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    hex.focusGoto();
+    select('hex');
+    // The tab list may move focus again once it has switched: take it back after that too.
+    requestAnimationFrame(() => requestAnimationFrame(() => hex.focusGoto()));
+  },
+  true,
+);
 
 // Keyboard: Alt+1..6 switch tabs (the tab headers also take arrow keys when focused).
 window.addEventListener('keydown', (e) => {
@@ -116,10 +139,10 @@ onMessage((m) => {
       return;
     }
     case 'notQcow2':
-      setChildren(body, h('div', { class: 'message error', role: 'alert' }, icon('error'), h('strong', null, t('Not a qcow2 image')), h('p', null, m.fileName), h('p', null, m.message)));
+      setChildren(body, h('div', { class: 'message error', role: 'alert' }, icon('error'), h('strong', null, t('Not a qcow2 image')), h('p', null, m.fileName), h('p', null, m.message), reopenWithButton()));
       return;
     case 'openError':
-      setChildren(body, h('div', { class: 'message error', role: 'alert' }, icon('error'), h('strong', null, t('The image cannot be opened')), h('p', null, m.message)));
+      setChildren(body, h('div', { class: 'message error', role: 'alert' }, icon('error'), h('strong', null, t('The image cannot be opened')), h('p', null, m.message), reopenWithButton()));
       return;
     case 'showView':
       if (m.view === 'hex' && m.offset !== undefined) (views.find((v) => v.id === 'hex') as HexSlot | undefined)?.goTo(m.offset);

@@ -5,8 +5,8 @@ import { asQcow2Error, openImage } from '../qcow2';
 import { formatBytes, parseOffset } from '../shared/format';
 import type { IntegrityReport, OverviewData } from '../shared/protocol';
 import { activeSession, sessionsFor } from './editor-session';
-import { EDITOR_VIEW_TYPE, setInitialView } from './editor-provider';
-import { checkImageFile, summaryLine } from './integrity';
+import { EDITOR_VIEW_TYPE, saveActiveExplicitly, setInitialView } from './editor-provider';
+import { checkImageFile, findingLevel, reportLevel, summaryLine } from './integrity';
 import type { Qcow2Document } from './qcow2-document';
 import { buildOverview } from './overview';
 import { allowPathForTrust } from './trust';
@@ -14,6 +14,7 @@ import { readSettings } from './settings';
 import { log } from './log';
 import { gatherWriteSafety, writeBlockers } from './hex-safety';
 import { engineCreate, engineUsage } from './engine-hooks';
+import { isEncryptedRefusal, openEncryptedForOverview } from './encrypted-open';
 
 const QCOW2_FILTERS = { 'QCOW2 images': ['qcow2', 'img', 'qcow'], 'All files': ['*'] };
 
@@ -69,8 +70,9 @@ async function checkFile(path: string, doc = documents.get(path)): Promise<Integ
       doc.notify('check');
     }
     const line = summaryLine(nodePath.basename(path), report);
-    if (!report.available) void vscode.window.showWarningMessage(line);
-    else if (report.corruptions || report.leaks || report.checkErrors) void vscode.window.showWarningMessage(line);
+    const level = reportLevel(report);
+    if (level === 'error') void vscode.window.showErrorMessage(line);
+    else if (level === 'warn') void vscode.window.showWarningMessage(line);
     else void vscode.window.showInformationMessage(line);
     return report;
   } catch (err) {
@@ -83,10 +85,13 @@ async function checkFile(path: string, doc = documents.get(path)): Promise<Integ
   }
 }
 
+/** Logs a check at the level of what it found: corruptions as errors, leaks and check errors as warnings. */
 function logReport(path: string, r: IntegrityReport): void {
-  log().info(`check ${summaryLine(path, r)} (${r.elapsedMs} ms)`);
-  for (const f of r.findings) log().info(`  ${f.severity}: ${f.message}`);
-  if (r.truncated) log().info(`  … and ${r.truncated} more`);
+  const ch = log();
+  const summaryLevel = reportLevel(r);
+  ch[summaryLevel](`check ${summaryLine(path, r)} (${r.elapsedMs} ms)`);
+  for (const f of r.findings) ch[findingLevel(f.severity)](`  ${f.severity}: ${f.message}`);
+  if (r.truncated) ch[summaryLevel](`  … and ${r.truncated} more`);
 }
 
 export async function repairLeaks(doc: Qcow2Document): Promise<void> {
@@ -139,7 +144,12 @@ async function showInfo(arg: unknown): Promise<OverviewData | undefined> {
   if (!path) return undefined;
   try {
     const t0 = Date.now();
-    const dev = await openImage(path, { readOnly: true, openBacking: false, l2CacheSlices: readSettings().l2CacheSlices });
+    const l2CacheSlices = readSettings().l2CacheSlices;
+    const dev = await openImage(path, { readOnly: true, openBacking: false, l2CacheSlices }).catch((err) => {
+      // An encrypted image shows its header without a key (encrypted-open.ts).
+      if (isEncryptedRefusal(asQcow2Error(err, path).reason)) return openEncryptedForOverview(path, { l2CacheSlices });
+      throw err;
+    });
     try {
       const o = buildOverview(dev, Date.now() - t0);
       const ch = log();
@@ -240,6 +250,8 @@ async function createImage(arg?: unknown): Promise<string | undefined> {
   const sizeText = await vscode.window.showInputBox({
     title: vscode.l10n.t('Virtual size'),
     prompt: backing ? vscode.l10n.t('Size such as 10G (empty: the backing file\'s size)') : vscode.l10n.t('Size such as 10G'),
+    // A default to accept with Enter: the backing file's size (empty) for an overlay, else a common disk size.
+    value: backing ? '' : '10G',
     validateInput: (v) => (v.trim() === '' && backing) || parseOffset(v) ? undefined : vscode.l10n.t('Not a size'),
   });
   if (sizeText === undefined) return undefined;
@@ -273,6 +285,7 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('qcow2Inspector.showInfo', showInfo),
     vscode.commands.registerCommand('qcow2Inspector.goToOffset', goToOffset),
     vscode.commands.registerCommand('qcow2Inspector.createImage', createImage),
+    vscode.commands.registerCommand('qcow2Inspector.saveHexEdits', () => saveActiveExplicitly(activeSession()?.doc)),
     vscode.commands.registerCommand('qcow2Inspector.openReadOnly', async (arg?: unknown) => {
       const path = await targetFile(arg, vscode.l10n.t('Open Read-Only'));
       if (path) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(path), 'qcow2Inspector.readonlyEditor');

@@ -8,7 +8,8 @@
  * after a save writes the old bytes back. Memory is bounded by MAX_JOURNAL_BYTES.
  * No `vscode` import at module level: unit tests run it in plain Node.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Uri } from 'vscode';
 import { Qcow2Error, type Qcow2Dev } from '../qcow2';
 import type { EditJournalApi, JournalEdit } from './edit-journal-api';
@@ -296,8 +297,15 @@ function unb64(s: string): Uint8Array {
 }
 
 async function writeTo(dest: Uri | string, data: Uint8Array): Promise<void> {
-  if (typeof dest === 'string') return writeFile(dest, data);
-  if (dest.scheme === 'file') return writeFile(dest.fsPath, data);
+  if (typeof dest === 'string' || dest.scheme === 'file') {
+    // VS Code hands out <storage>/<extension>/<n> without creating the extension's folder (#20: hot exit lost edits).
+    // Written beside and renamed, so a crash mid-write leaves the previous backup, never half a journal.
+    const path = typeof dest === 'string' ? dest : dest.fsPath;
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(`${path}.tmp`, data);
+    return rename(`${path}.tmp`, path);
+  }
+  // workspace.fs creates missing parent folders itself.
   const vscode = await import('vscode');
   await vscode.workspace.fs.writeFile(dest, data);
 }

@@ -12,7 +12,8 @@ import { log } from './log';
 import type { ViewId } from '../shared/protocol';
 import { openImage, asQcow2Error, type Qcow2Dev } from '../qcow2';
 import type { JournalTarget } from './edit-journal';
-import { confirmSafeToWrite } from './hex-safety';
+import { confirmSafeToWrite, gatherWriteSafety, writeBlockers } from './hex-safety';
+import { asAutoSaveMode, classifySave, type SaveFacts } from './save-policy';
 
 export const EDITOR_VIEW_TYPE = 'qcow2Inspector.editor';
 export const READONLY_VIEW_TYPE = 'qcow2Inspector.readonlyEditor';
@@ -66,20 +67,30 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
     super(context, hooks, false);
   }
 
+  override async openCustomDocument(uri: vscode.Uri, openContext: vscode.CustomDocumentOpenContext): Promise<Qcow2Document> {
+    const doc = await super.openCustomDocument(uri, openContext);
+    doc.revertInWorkbench = () => revertInWorkbench(doc);
+    if (openContext.backupId) doc.restoredAt = Date.now();
+    return doc;
+  }
+
   /** Records an edit and hands VS Code its undo/redo. */
   applyEdit(doc: Qcow2Document, offset: number, before: Uint8Array, after: Uint8Array, label: string): void {
     doc.journal.apply({ offset, before, after });
     doc.notify('journal');
+    doc.lastChangeAt = Date.now();
     this.changes.fire({
       document: doc,
       label,
       undo: () => {
         doc.journal.undo();
+        doc.lastChangeAt = Date.now();
         doc.notify('journal');
         for (const s of sessionsFor(doc)) s.post({ type: 'refresh' });
       },
       redo: () => {
         doc.journal.redo();
+        doc.lastChangeAt = Date.now();
         doc.notify('journal');
         for (const s of sessionsFor(doc)) s.post({ type: 'refresh' });
       },
@@ -88,11 +99,27 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
 
   async saveCustomDocument(doc: Qcow2Document): Promise<void> {
     if (!doc.journal.isDirty) return;
+    const kind = classifySave(saveFacts(doc));
+    doc.explicitSaveAt = 0;
+    const changed = vscode.l10n.t('Not saved: {0} changed on disk under unsaved edits; answer the question about it first.', doc.path);
+    if (doc.conflict === 'asking') throw new Error(changed);
+    if (kind === 'auto') {
+      // VS Code's auto-save: a stray keystroke must not become a guest write (README: "Saving, auto-save and conflicts").
+      if (!readSettings().hexAutoSave) throw new Error(vscode.l10n.t('Not saved by auto-save: hex edits are written by an explicit save only (setting qcow2Inspector.hex.autoSave).'));
+      if (doc.conflict !== 'none' || doc.watcher.changedNow()) throw new Error(changed);
+    } else if (doc.watcher.changedNow()) {
+      throw new Error(changed);
+    }
     const state = await doc.device();
     if (!state.ok) throw new Error(state.message);
-    if (!(await confirmSafeToWrite(doc.path, state.dev, doc.readOnlyReason))) throw new Error(vscode.l10n.t('Save cancelled.'));
+    if (kind === 'auto') {
+      // Auto-save never asks and never writes past a blocker (in use, corrupt…): it waits for an explicit save.
+      const blocker = writeBlockers(await gatherWriteSafety(doc.path, state.dev, doc.readOnlyReason, vscode.workspace.isTrusted))[0];
+      if (blocker) throw new Error(vscode.l10n.t('Not saved by auto-save: {0}.', blocker.message));
+    } else if (!(await confirmSafeToWrite(doc.path, state.dev, doc.readOnlyReason))) throw new Error(vscode.l10n.t('Save cancelled.'));
     await doc.withWritableDevice((dev) => saveJournal(doc, dev));
-    log().info(`${doc.path}: saved`);
+    doc.conflict = 'none';
+    log().info(`${doc.path}: saved${kind === 'auto' ? ' (auto-save)' : ''}`);
     for (const s of sessionsFor(doc)) s.post({ type: 'hexSaved' });
   }
 
@@ -111,6 +138,7 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
   }
 
   async revertCustomDocument(doc: Qcow2Document): Promise<void> {
+    doc.conflict = 'none';
     doc.journal.revert();
     doc.notify('journal');
     await doc.reload();
@@ -138,4 +166,42 @@ async function saveJournal(doc: Qcow2Document, dev: Qcow2Dev, markClean = true):
     return;
   }
   await doc.journal.saveTo(dev as unknown as Qcow2Dev);
+}
+
+/** What classifySave needs, from the document, the settings and the window. */
+function saveFacts(doc: Qcow2Document): SaveFacts {
+  const files = vscode.workspace.getConfiguration('files', doc.uri);
+  const delay = files.get<number>('autoSaveDelay', 1000);
+  return {
+    now: Date.now(),
+    explicitAt: doc.explicitSaveAt,
+    lastChangeAt: doc.lastChangeAt,
+    restoredAt: doc.restoredAt,
+    autoSave: asAutoSaveMode(files.get('autoSave')),
+    autoSaveDelay: typeof delay === 'number' && delay >= 0 ? delay : 1000,
+    panelActive: sessionsFor(doc).some((s) => s.panel.active),
+    windowFocused: vscode.window.state.focused,
+  };
+}
+
+/** The document's tab in the editable editor, if open. */
+function tabOf(doc: Qcow2Document): vscode.Tab | undefined {
+  for (const g of vscode.window.tabGroups.all) {
+    for (const t of g.tabs) if (t.input instanceof vscode.TabInputCustom && t.input.viewType === EDITOR_VIEW_TYPE && t.input.uri.fsPath === doc.path) return t;
+  }
+  return undefined;
+}
+
+/** VS Code's own revert of the document (drops the edits, clears the tab's dirty marker and the undo stack). */
+async function revertInWorkbench(doc: Qcow2Document): Promise<void> {
+  const tab = tabOf(doc);
+  if (!tab) return;
+  await vscode.commands.executeCommand('vscode.openWith', doc.uri, EDITOR_VIEW_TYPE, { viewColumn: tab.group.viewColumn, preserveFocus: false });
+  await vscode.commands.executeCommand('workbench.action.files.revert');
+}
+
+/** "QCOW2: Save Hex Edits" (Ctrl+S in the QCOW2 editor): marks the save as the user's, then saves. */
+export async function saveActiveExplicitly(doc: Qcow2Document | undefined): Promise<void> {
+  if (doc) doc.explicitSaveAt = Date.now();
+  await vscode.commands.executeCommand('workbench.action.files.save');
 }

@@ -18,6 +18,7 @@ import { log, logTiming } from './log';
 import { readSettings } from './settings';
 import { allowPathForTrust } from './trust';
 import { uiStrings } from './strings';
+import { editBlocker } from './hex-safety';
 
 export interface SessionHooks {
   runCheck(doc: Qcow2Document): Promise<void>;
@@ -50,6 +51,7 @@ export class EditorSession {
   private readonly disposables: vscode.Disposable[] = [];
   private chainDepth = 64;
   private chainPaths: string[] = [];
+  private writableTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
     readonly doc: Qcow2Document,
@@ -138,6 +140,10 @@ export class EditorSession {
       case 'viewChanged':
         this.view = msg.view;
         return;
+      case 'reopenWith':
+        this.panel.reveal();
+        await vscode.commands.executeCommand('workbench.action.reopenWithEditor');
+        return;
       case 'copyText':
         await vscode.env.clipboard.writeText(msg.text);
         return;
@@ -168,6 +174,7 @@ export class EditorSession {
     if (state.chainError) overview.warnings.unshift({ kind: 'untrusted', message: `Backing chain not opened: ${state.chainError}` });
     if (!this.doc.editable && this.doc.readOnlyReason) overview.warnings.push({ kind: 'untrusted', message: this.doc.readOnlyReason });
     this.post({ type: 'overview', data: overview });
+    await this.sendWritable(state.dev);
     this.loaded = true;
     if (this.pendingShow) {
       const p = this.pendingShow;
@@ -253,10 +260,26 @@ export class EditorSession {
     this.post(type === 'hexRead' ? { type: 'hexPage', requestId, offset, data, runs, pending } : { type: 'bytes', requestId, offset, data, runs });
   }
 
+  /**
+   * Tells the hex view whether edits can be saved now, and returns why not. While QEMU holds the image the
+   * answer can change on its own, so it is asked again every few seconds until then.
+   */
+  private async sendWritable(dev: Qcow2Dev): Promise<string | undefined> {
+    const b = await editBlocker(this.doc.path, dev, this.doc.readOnlyReason, vscode.workspace.isTrusted);
+    this.post({ type: 'hexWritable', blocked: b?.message });
+    clearTimeout(this.writableTimer);
+    if (b?.kind === 'in-use') {
+      this.writableTimer = setTimeout(() => void this.dev().then((d) => this.sendWritable(d)).catch(() => undefined), 3000);
+    }
+    return b?.message;
+  }
+
   private async edit(offset: number, after: Uint8Array, label: string): Promise<void> {
     if (!this.doc.editable) throw new Error(`the image is open read-only: ${this.doc.readOnlyReason}`);
     const before = new Uint8Array(after.length);
     const dev = await this.dev();
+    const blocked = await this.sendWritable(dev);
+    if (blocked) throw new Error(vscode.l10n.t('Edit not taken: {0}.', blocked));
     await dev.readAt(before, offset);
     this.doc.journal.overlay(offset, before);
     this.hooks.applyEdit(this.doc, offset, before, after.slice(), label);
@@ -273,6 +296,7 @@ export class EditorSession {
   }
 
   dispose(): void {
+    clearTimeout(this.writableTimer);
     this.mapRequest++;
     sessions.delete(this);
     for (const d of this.disposables) d.dispose();

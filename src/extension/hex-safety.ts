@@ -4,10 +4,10 @@
  * adds the checks that need the system (file permissions, /proc/locks) and VS Code (trust, modal dialog).
  */
 import { access, constants } from 'node:fs/promises';
-import type { Qcow2Dev } from '../qcow2';
+import { AUTOCLEAR_BITMAPS, isSet, type Qcow2Dev } from '../qcow2';
 import { checkInUse, type InUseResult } from './in-use';
 
-export type BlockerKind = 'read-only' | 'corrupt' | 'encrypted' | 'untrusted' | 'in-use';
+export type BlockerKind = 'read-only' | 'corrupt' | 'dirty' | 'bitmaps' | 'encrypted' | 'untrusted' | 'in-use';
 
 export interface WriteBlocker {
   kind: BlockerKind;
@@ -22,6 +22,10 @@ export interface WriteSafetyInput {
   /** The file cannot be opened for writing (permissions, read-only file system). */
   fileNotWritable?: string;
   corrupt: boolean;
+  /** The dirty flag (lazy refcounts not closed cleanly): the engine refuses to write until repaired. */
+  dirty?: boolean;
+  /** Names of enabled persistent dirty bitmaps, which the engine refuses to leave stale. */
+  liveBitmaps?: string[];
   cryptMethod: number;
   workspaceTrusted: boolean;
   inUse?: InUseResult;
@@ -34,13 +38,18 @@ export function writeBlockers(s: WriteSafetyInput): WriteBlocker[] {
   if (s.readOnlyReason) out.push({ kind: 'read-only', action: 'refuse', message: `the image is open read-only (${s.readOnlyReason.replace(/\.$/, '')})` });
   if (s.fileNotWritable) out.push({ kind: 'read-only', action: 'refuse', message: `the image file is read-only (${s.fileNotWritable})` });
   if (s.corrupt) out.push({ kind: 'corrupt', action: 'refuse', message: 'the image is marked corrupt; repair it with qemu-img check -r all before writing' });
+  if (s.dirty) out.push({ kind: 'dirty', action: 'refuse', message: 'the image has the dirty flag set (lazy refcounts, not closed cleanly); repair it with qemu-img check -r all before writing' });
+  if (s.liveBitmaps?.length) {
+    const names = s.liveBitmaps.map((n) => `'${n}'`).join(', ');
+    out.push({ kind: 'bitmaps', action: 'refuse', message: `the image has enabled persistent dirty bitmaps (${names}) that writes would leave stale; disable or remove them first (qemu-img bitmap --disable or --remove)` });
+  }
   if (s.cryptMethod !== 0) out.push({ kind: 'encrypted', action: 'refuse', message: `the image is encrypted (${s.cryptMethod === 2 ? 'LUKS' : 'AES'}); writing encrypted images is not supported` });
   if (s.inUse?.state === 'in-use') out.push({ kind: 'in-use', action: 'ask', message: s.inUse.message });
   return out;
 }
 
 /** Gathers the inputs for `writeBlockers` from the file, the device's header and /proc/locks. */
-export async function gatherWriteSafety(path: string, dev: Pick<Qcow2Dev, 'header' | 'info'>, readOnlyReason: string | undefined, workspaceTrusted: boolean): Promise<WriteSafetyInput> {
+export async function gatherWriteSafety(path: string, dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>, readOnlyReason: string | undefined, workspaceTrusted: boolean): Promise<WriteSafetyInput> {
   let fileNotWritable: string | undefined;
   try {
     await access(path, constants.W_OK);
@@ -48,14 +57,37 @@ export async function gatherWriteSafety(path: string, dev: Pick<Qcow2Dev, 'heade
     fileNotWritable = (err as NodeJS.ErrnoException).code ?? 'not writable';
   }
   const inUse = await checkInUse(path).catch(() => undefined);
-  return { readOnlyReason, fileNotWritable, corrupt: dev.info.corrupt, cryptMethod: dev.header.cryptMethod, workspaceTrusted, inUse };
+  return {
+    readOnlyReason,
+    fileNotWritable,
+    corrupt: dev.info.corrupt,
+    dirty: dev.info.dirty,
+    liveBitmaps: liveBitmaps(dev),
+    cryptMethod: dev.header.cryptMethod,
+    workspaceTrusted,
+    inUse,
+  };
+}
+
+/** Bitmaps the engine's write gate refuses to leave stale: the bitmaps autoclear bit set, and enabled or in use. */
+export function liveBitmaps(dev: Pick<Qcow2Dev, 'header' | 'bitmaps'>): string[] {
+  if (!isSet(dev.header.autoclearFeatures, AUTOCLEAR_BITMAPS)) return [];
+  return dev.bitmaps.filter((b) => b.flagNames.includes('auto') || b.flagNames.includes('in-use')).map((b) => b.name);
+}
+
+/**
+ * Why hex edits cannot be saved now (the first blocker, refusals and "in use" alike), or undefined. The hex view
+ * takes no edits while there is one, so nobody types bytes that Save will refuse.
+ */
+export async function editBlocker(path: string, dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>, readOnlyReason: string | undefined, workspaceTrusted: boolean): Promise<WriteBlocker | undefined> {
+  return writeBlockers(await gatherWriteSafety(path, dev, readOnlyReason, workspaceTrusted))[0];
 }
 
 /**
  * Throws when a refusal applies; asks (modal) when the image seems to be in use. Resolves true when the
  * write may go ahead, false when the user declined.
  */
-export async function confirmSafeToWrite(path: string, dev: Pick<Qcow2Dev, 'header' | 'info'>, readOnlyReason: string | undefined): Promise<boolean> {
+export async function confirmSafeToWrite(path: string, dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>, readOnlyReason: string | undefined): Promise<boolean> {
   const vscode = await import('vscode');
   const blockers = writeBlockers(await gatherWriteSafety(path, dev, readOnlyReason, vscode.workspace.isTrusted));
   const refusal = blockers.find((b) => b.action === 'refuse');

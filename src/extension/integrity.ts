@@ -60,6 +60,18 @@ export async function checkImageFile(req: CheckRequest): Promise<IntegrityReport
 }
 
 /** One-line summary for notifications and the log. */
+export type LogLevel = 'error' | 'warn' | 'info';
+
+/** How loud a check result is: corruptions are errors (data at risk), leaks and check errors warnings. */
+export function reportLevel(r: Pick<IntegrityReport, 'available' | 'corruptions' | 'leaks' | 'checkErrors'>): LogLevel {
+  if (r.available && r.corruptions) return 'error';
+  return !r.available || r.leaks || r.checkErrors ? 'warn' : 'info';
+}
+
+export function findingLevel(severity: IntegrityFinding['severity']): LogLevel {
+  return severity === 'corruption' ? 'error' : severity === 'leak' || severity === 'warning' ? 'warn' : 'info';
+}
+
 export function summaryLine(file: string, r: IntegrityReport): string {
   if (!r.available) return `${file}: integrity check not available`;
   const parts = [`${r.corruptions} corruption(s)`, `${r.leaks} leaked cluster(s)`];

@@ -74,6 +74,7 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
     case 'runCheck':
     case 'repairLeaks':
     case 'requestUsage':
+    case 'reopenWith':
       onlyKeys(raw, []);
       return { type };
     case 'requestMap': {

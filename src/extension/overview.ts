@@ -11,6 +11,7 @@ import {
 } from '../qcow2';
 import type { FeatureBitInfo, HeaderExtensionInfo, HeaderField, ImageWarning, OverviewData } from '../shared/protocol';
 import { formatBytes, hex } from '../shared/format';
+import { liveBitmaps } from './hex-safety';
 
 type Group = FeatureBitInfo['group'];
 const GROUP_TYPE: Record<Group, number> = { incompatible: 0, compatible: 1, autoclear: 2 };
@@ -120,12 +121,17 @@ function namesOf(features: FeatureBitInfo[], group: Group): string {
 export function imageWarnings(dev: Qcow2Dev): ImageWarning[] {
   const i = dev.info;
   const w: ImageWarning[] = [];
-  if (i.corrupt) w.push({ kind: 'corrupt', message: 'The image is marked corrupt: QEMU refuses to write it until it is repaired.' });
-  if (i.dirty) w.push({ kind: 'dirty', message: 'The dirty bit is set: the image was not closed cleanly and its refcounts may be stale (lazy refcounts).' });
+  if (i.corrupt) w.push({ kind: 'corrupt', message: 'The image is marked corrupt: QEMU and this editor refuse to write it until it is repaired.' });
+  if (i.dirty) w.push({ kind: 'dirty', message: 'The dirty bit is set: the image was not closed cleanly and its refcounts may be stale (lazy refcounts). Nothing is written until it is repaired (qemu-img check -r all).' });
   if (dev.header.cryptMethod !== 0 || dev.header.extensions.crypto) w.push({ kind: 'encrypted', message: 'The image is encrypted: guest data cannot be read.' });
   if (dev.bitmaps.length > 0) {
     const inUse = dev.bitmaps.filter((b) => b.flagNames.includes('in-use')).length;
-    w.push({ kind: 'bitmaps', message: `The image has ${dev.bitmaps.length} persistent dirty bitmap(s)${inUse ? `, ${inUse} marked in use (inconsistent)` : ''}; writing here does not update them.` });
+    const live = liveBitmaps(dev).length;
+    // Say what a write really does: the engine refuses while a bitmap would go stale (write-gate.ts).
+    const effect = live
+      ? `${live} of them enabled, so hex edits are not taken and nothing is written until they are disabled or removed (qemu-img bitmap --disable or --remove)`
+      : 'all disabled, so writes are allowed and, as in QEMU, leave them unchanged';
+    w.push({ kind: 'bitmaps', message: `The image has ${dev.bitmaps.length} persistent dirty bitmap(s)${inUse ? `, ${inUse} marked in use (inconsistent)` : ''}: ${effect}.` });
   }
   if (i.hasDataFile) w.push({ kind: 'data-file', message: `Guest data lives in an external data file: ${dev.header.extensions.dataFile ?? '?'}.` });
   if (describeFeatures(dev.header).some((f) => !f.known && f.group !== 'incompatible')) {

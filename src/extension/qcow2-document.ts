@@ -11,7 +11,8 @@ import { sniffQcow2 } from './sniff';
 import { allowPathForTrust } from './trust';
 import { readSettings } from './settings';
 import { log, logTiming } from './log';
-import { watchForExternalChanges, vscodeChangePrompt } from './hex-watch';
+import { isEncryptedRefusal, openEncryptedForOverview } from './encrypted-open';
+import { watchForExternalChanges, vscodeChangePrompt, type ConflictState, type Watcher } from './hex-watch';
 
 export type DeviceState =
   | { ok: true; dev: Qcow2Dev; /** Set when the backing chain could not be opened (the image alone is shown). */ chainError?: string }
@@ -34,7 +35,17 @@ export class Qcow2Document implements vscode.CustomDocument {
   private disposed = false;
   /** More than 0 while we write the file ourselves (hex-watch.ts ignores those changes). */
   writing = 0;
-  private readonly watcher: { dispose(): void };
+  /** A change on disk under unsaved edits: being asked about, or kept (hex-watch.ts). Auto-save waits meanwhile. */
+  conflict: ConflictState = 'none';
+  /** When our own save command (Ctrl+S) last asked to save this document (save-policy.ts). */
+  explicitSaveAt = 0;
+  /** When the last edit, undo or redo was reported to VS Code. */
+  lastChangeAt = 0;
+  /** When the document was restored from a hot-exit backup (save-policy.ts), else 0. */
+  restoredAt = 0;
+  /** Drops the unsaved edits through VS Code's revert (set by the editable provider). */
+  revertInWorkbench?: () => Promise<void>;
+  readonly watcher: Watcher;
 
   constructor(
     readonly uri: vscode.Uri,
@@ -74,6 +85,16 @@ export class Qcow2Document implements vscode.CustomDocument {
       return { ok: true, dev };
     } catch (err) {
       const e = asQcow2Error(err, this.path);
+      if (isEncryptedRefusal(e.reason)) {
+        // No key and no decryption: the overview, tables and map still open; guest reads are refused.
+        try {
+          const dev = await openEncryptedForOverview(this.path, { l2CacheSlices: settings.l2CacheSlices, allowPath });
+          this.openMs = Date.now() - t0;
+          return { ok: true, dev, chainError: dev.header.backingFile !== undefined ? 'not opened for an encrypted image' : undefined };
+        } catch (err2) {
+          return { ok: false, notQcow2: false, message: asQcow2Error(err2, this.path).message };
+        }
+      }
       if (e.code !== 'backing' && e.code !== 'unsupported') return { ok: false, notQcow2: false, message: e.message };
       // The chain is broken (missing file, loop, untrusted path): show the image on its own.
       try {
@@ -93,6 +114,16 @@ export class Qcow2Document implements vscode.CustomDocument {
     if (old) await closeState(old);
     this.lastUsage = undefined;
     this.changeEmitter.fire('reloaded');
+  }
+
+  /** Drops the unsaved edits for good: VS Code's revert (clears the dirty marker), or the journal alone. */
+  async discard(): Promise<void> {
+    await this.revertInWorkbench?.().catch((err) => log().error(`${this.path}: revert failed: ${(err as Error).message}`));
+    if (this.journal.isDirty) {
+      this.journal.revert();
+      this.notify('journal');
+    }
+    this.conflict = 'none';
   }
 
   notify(what: 'journal' | 'check' | 'usage'): void {

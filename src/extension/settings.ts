@@ -5,6 +5,8 @@ export interface InspectorSettings {
   l2CacheSlices: number;
   openReadOnly: boolean;
   sectorSize: number;
+  /** Let VS Code's auto-save write hex edits (off: only an explicit save writes). */
+  hexAutoSave: boolean;
 }
 
 export function readSettings(): InspectorSettings {
@@ -15,5 +17,6 @@ export function readSettings(): InspectorSettings {
     l2CacheSlices: Number.isInteger(l2) && l2 >= 1 && l2 <= 65536 ? l2 : 256,
     openReadOnly: c.get<boolean>('openReadOnly', false),
     sectorSize: [512, 1024, 2048, 4096].includes(sector) ? sector : 512,
+    hexAutoSave: c.get<boolean>('hex.autoSave', false) === true,
   };
 }

@@ -235,7 +235,9 @@ export type HostMessage =
   // Hex view (H6)
   | { type: 'hexPage'; requestId: number; offset: number; /** base64 */ data: string; runs: MapRun[]; /** Unsaved edits in the page, [offset, length] pairs. */ pending?: Array<[number, number]> }
   | { type: 'hexEdited'; dirty: boolean }
-  | { type: 'hexSaved' };
+  | { type: 'hexSaved' }
+  /** Whether hex edits can be saved now; `blocked` says why not (the hex view then takes no edits). */
+  | { type: 'hexWritable'; blocked?: string };
 
 // ---------------------------------------------------------------------------------------------------------
 // Webview → host (untrusted; validated by src/extension/messages.ts)
@@ -253,6 +255,8 @@ export type WebviewMessage =
   | { type: 'openLayer'; depth: number }
   | { type: 'viewChanged'; view: ViewId }
   | { type: 'copyText'; text: string }
+  /** "Reopen With…" from the error page (not a qcow2 image, empty file). */
+  | { type: 'reopenWith' }
   // Hex view (H6)
   | { type: 'hexRead'; requestId: number; offset: number; length: number }
   | { type: 'hexEdit'; offset: number; /** base64 of the new bytes */ data: string; label?: string }
@@ -274,6 +278,8 @@ export interface HexHost {
   /** Subscribes to host messages; returns an unsubscribe function. */
   onMessage(handler: (msg: HostMessage) => void): () => void;
   editable: boolean;
+  /** Why edits cannot be saved, as last reported by the host ('hexWritable'). */
+  writeBlocked?: string;
   settings: EditorSettings;
   virtualSize: number;
   getState(): unknown;

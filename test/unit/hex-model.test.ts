@@ -124,6 +124,16 @@ describe('hex view: page cache', () => {
     assert.ok(c.get(900) && !c.get(500));
   });
 
+  it('read() fetches stale pages again (a rescan after the file changed sees the new bytes)', async () => {
+    let gen = 1;
+    const f = async (offset: number, length: number): Promise<FetchedRange> => ({ data: new Uint8Array(length).fill(gen), runs: [] });
+    const c = new PageCache(f, 1 << 20, 4096, 4);
+    assert.deepEqual([...(await c.read(0, 2))], [1, 1]);
+    gen = 2; // the file changed on disk
+    c.invalidate();
+    assert.deepEqual([...(await c.read(0, 2))], [2, 2]);
+  });
+
   it('never evicts the pages on screen, even over its bound', async () => {
     const { f } = fakeFetcher(1 << 30);
     const c = new PageCache(f, 1 << 30, 4096, 2);

@@ -1,7 +1,8 @@
 /** Which conditions refuse a hex-view save and which ask first. */
 import { strict as assert } from 'node:assert';
 import { chmodSync } from 'node:fs';
-import { writeBlockers, gatherWriteSafety } from '../../src/extension/hex-safety';
+import { writeBlockers, gatherWriteSafety, editBlocker } from '../../src/extension/hex-safety';
+import { imageWarnings } from '../../src/extension/overview';
 import { openImage } from '../../src/qcow2';
 import { qemuImg, scratchDir } from '../helpers/qemu';
 
@@ -51,6 +52,65 @@ describe('hex view: write safety', () => {
         await dev.close();
       }
     } finally {
+      s.cleanup();
+    }
+  });
+
+  it('refuses, naming them, enabled persistent bitmaps and the dirty flag (the engine refuses those writes too)', () => {
+    const b = writeBlockers({ ...base, dirty: true, liveBitmaps: ['b0', 'inc'] });
+    assert.deepEqual(b.map((x) => [x.kind, x.action]), [['dirty', 'refuse'], ['bitmaps', 'refuse']]);
+    assert.match(b[1].message, /enabled persistent dirty bitmaps \('b0', 'inc'\)/);
+  });
+
+  it('an enabled bitmap made by qemu-img blocks edits; once disabled it does not, and the Overview says which', async () => {
+    const s = scratchDir('h6-safety-');
+    try {
+      const img = s.path('bm.qcow2');
+      qemuImg(['create', '-q', '-f', 'qcow2', img, '1M']);
+      qemuImg(['bitmap', '--add', img, 'b0']);
+      let dev = await openImage(img, { readOnly: true });
+      try {
+        const blocker = await editBlocker(img, dev, undefined, true);
+        assert.equal(blocker?.kind, 'bitmaps');
+        assert.match(imageWarnings(dev).find((w) => w.kind === 'bitmaps')!.message, /1 of them enabled, so hex edits are not taken and nothing is written/);
+      } finally {
+        await dev.close();
+      }
+      qemuImg(['bitmap', '--disable', img, 'b0']);
+      dev = await openImage(img, { readOnly: true });
+      try {
+        assert.equal(await editBlocker(img, dev, undefined, true), undefined);
+        assert.match(imageWarnings(dev).find((w) => w.kind === 'bitmaps')!.message, /all disabled, so writes are allowed/);
+      } finally {
+        await dev.close();
+      }
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('a running qemu-io holding the image blocks edits (the banner\'s "in use" case)', async () => {
+    const s = scratchDir('h6-safety-');
+    const { spawn } = await import('node:child_process');
+    const { checkInUse } = await import('../../src/extension/in-use');
+    const img = s.path('held.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', img, '1M']);
+    const holder = spawn('qemu-io', [img], { stdio: ['pipe', 'ignore', 'ignore'] });
+    try {
+      const deadline = Date.now() + 10_000;
+      // Wait for qemu-io's own lock on this file (other tests' qemu-io may hold locks on other files meanwhile).
+      while ((await checkInUse(img)).state !== 'in-use' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const dev = await openImage(img, { readOnly: true });
+      try {
+        const b = await editBlocker(img, dev, undefined, true);
+        assert.equal(b?.kind, 'in-use');
+        assert.match(b!.message, /in use by a running QEMU/);
+      } finally {
+        await dev.close();
+      }
+    } finally {
+      holder.stdin!.end('quit\n');
+      await new Promise((r) => (holder.exitCode !== null ? r(undefined) : holder.once('exit', r)));
       s.cleanup();
     }
   });

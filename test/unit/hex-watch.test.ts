@@ -7,6 +7,7 @@ import { scratchDir } from '../helpers/qemu';
 
 class FakeDoc implements WatchedDocument {
   writing = 0;
+  conflict: WatchedDocument['conflict'] = 'none';
   reloads = 0;
   dirty = false;
   reverted = 0;
@@ -18,17 +19,16 @@ class FakeDoc implements WatchedDocument {
       get isDirty() {
         return doc.dirty;
       },
-      revert() {
-        doc.dirty = false;
-        doc.reverted++;
-      },
     };
+  }
+  async discard(): Promise<void> {
+    this.dirty = false;
+    this.reverted++;
   }
   async reload(): Promise<void> {
     this.reloads++;
     this.events.emit('state', 'reloaded');
   }
-  notify(): void {}
   onDidChangeState(l: (what: string) => void) {
     this.events.on('state', l);
     return { dispose: () => this.events.off('state', l) };
@@ -73,28 +73,33 @@ describe('hex view: file changed on disk', () => {
     }
   });
 
-  it('asks when there are pending edits: keep leaves them, reload drops them; a replaced file counts too', async () => {
+  it('asks when there are pending edits: keep leaves them (conflict until saved), discard drops them; a replaced file counts too', async () => {
     const f = s.path('b.qcow2');
     writeFileSync(f, 'one');
     current = new FakeDoc(f);
     current.dirty = true;
-    let answer: 'keep' | 'reload' = 'keep';
+    let answer: 'keep' | 'discard' = 'keep';
     const asked: string[] = [];
-    const w = watchForExternalChanges(current, async (p) => (asked.push(p), answer), 30);
+    const states: string[] = [];
+    const w = watchForExternalChanges(current, async (p) => (asked.push(p), states.push(current.conflict), answer), 30);
     try {
       await wait(100);
       writeFileSync(f, 'changed');
       await until(() => asked.length === 1);
       await wait(100);
       assert.equal(current.dirty, true);
-      assert.equal(current.reloads, 0);
-      answer = 'reload';
+      // Kept: the edits stay, over the file as it is now, and the conflict lasts until a save or revert.
+      assert.equal(current.reloads, 1);
+      assert.equal(current.conflict, 'kept');
+      answer = 'discard';
       writeFileSync(s.path('b.new'), 'replaced by rename');
       renameSync(s.path('b.new'), f);
-      await until(() => current.reloads === 1);
+      await until(() => current.reloads === 2);
       assert.equal(asked.length, 2);
+      assert.deepEqual(states, ['asking', 'asking'], 'in conflict while the question is open');
       assert.equal(current.dirty, false);
       assert.equal(current.reverted, 1);
+      assert.equal(current.conflict, 'none');
     } finally {
       w.dispose();
     }

@@ -156,6 +156,22 @@ describe('edit journal', () => {
     }
   });
 
+  it('backs up into a folder that does not exist yet (VS Code does not create the extension storage folder)', async () => {
+    const s = scratchDir('h6-journal-');
+    try {
+      const disk = new Uint8Array(64);
+      const j = new EditJournal(64);
+      edit(j, disk, 5, [0xab]);
+      const dest = s.path('workspaceStorage/id/qcow2-inspector.qcow2-inspector/x0');
+      await j.backup(dest);
+      const r = await EditJournal.restore(dest);
+      assert.deepEqual(r.pendingRanges(), [[5, 1]]);
+      assert.equal(view(r, disk)[5], 0xab);
+    } finally {
+      s.cleanup();
+    }
+  });
+
   it('matches a byte-array model under random edit/undo/redo/save sequences', async () => {
     const size = 64;
     const op = fc.oneof(

@@ -64,6 +64,9 @@ export class HexView {
   private readonly track = el('div', 'hx-scroll');
   private readonly thumb = el('div', 'hx-thumb');
   private readonly status = el('span', 'hx-status');
+  /** Why edits are off (the image cannot be written now); hidden when they are on. */
+  private readonly banner = el('div', 'hx-banner');
+  private writeBlocked?: string;
   /** Screen readers hear the cursor's offset and byte (the grid itself is drawn as merged spans). */
   private readonly live = el('span', 'hx-live');
   private lastAnnounced = '';
@@ -184,7 +187,9 @@ export class HexView {
     this.track.append(this.thumb);
     this.setupScrollbar();
     body.append(this.grid, this.track, this.buildSide());
-    this.root.append(bar, body);
+    this.banner.setAttribute('role', 'alert');
+    this.setWriteBlocked(this.host.writeBlocked);
+    this.root.append(this.banner, bar, body);
   }
 
   private select(label: string, options: Array<[string, string]>, value: string, onChange: (v: string) => void): HTMLElement {
@@ -523,8 +528,8 @@ export class HexView {
 
   /** Replace-only typing: two hex digits per byte in the hex column, one character in the text column. */
   private typeKey(key: string): boolean {
-    if (!this.host.editable) {
-      this.setStatus(t('This editor is read-only'), true);
+    if (!this.host.editable || this.writeBlocked) {
+      this.setStatus(this.writeBlocked ? t('Edits are off: {0}.', this.writeBlocked) : t('This editor is read-only'), true);
       return hexDigit(key) !== undefined || this.column === 'text';
     }
     const c = this.state.cursor;
@@ -725,6 +730,8 @@ export class HexView {
   private onHostMessage(m: HostMessage): void {
     switch (m.type) {
       case 'hexEdited':
+        // "Saved" would lie once there are unsaved edits again.
+        if (m.dirty && this.status.textContent === t('Saved')) this.setStatus('');
         this.cache.invalidate();
         this.schedule();
         break;
@@ -734,6 +741,9 @@ export class HexView {
         this.schedule();
         void this.scanPartitions();
         if (m.type === 'hexSaved') this.setStatus(t('Saved'));
+        break;
+      case 'hexWritable':
+        this.setWriteBlocked(m.blocked);
         break;
       case 'settings':
         if (m.settings.sectorSize && m.settings.sectorSize !== this.sectorSize) {
@@ -756,6 +766,14 @@ export class HexView {
     }
   }
 
+  private setWriteBlocked(reason: string | undefined): void {
+    this.writeBlocked = reason;
+    this.banner.hidden = !reason;
+    this.banner.textContent = reason ? t('Edits are off: {0}.', reason) : '';
+    this.root.dataset.writeBlocked = reason ? 'true' : 'false';
+    if (reason) this.nibble = undefined;
+  }
+
   private setStatus(text: string, error = false): void {
     this.status.textContent = text;
     this.status.classList.toggle('hx-err', error);
@@ -776,6 +794,11 @@ export class HexView {
   focus(): void {
     this.layout();
     this.grid.focus();
+  }
+
+  focusGoto(): void {
+    this.gotoInput.focus();
+    this.gotoInput.select();
   }
 
   /** Starts the fetch-time and cache-size figures afresh (the bench ignores its warm-up). */

@@ -12,6 +12,8 @@ import { HostLink } from './host-link';
 export interface HexViewHandle {
   goTo(offset: number): void;
   focus(): void;
+  /** Puts the keyboard in the go-to box, its text selected (Ctrl+G). */
+  focusGoto(): void;
   /** Partition table of the guest disk, once scanned (the map draws its boundaries). */
   onPartitions(f: (t: PartitionTable) => void): void;
   readonly timings: HexTimings;
@@ -42,6 +44,7 @@ function handle(view: HexView): HexViewHandle {
   return {
     goTo: (o) => view.goTo(o),
     focus: () => view.focus(),
+    focusGoto: () => view.focusGoto(),
     onPartitions: (f) => view.onPartitions(f),
     get timings() {
       return view.timings;

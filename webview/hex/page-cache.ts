@@ -214,11 +214,14 @@ export class PageCache {
     for (let at = offset; at < offset + out.length; ) {
       const idx = this.pageIndex(at);
       let p = this.get(idx);
-      if (!p) {
+      // A stale page is fetched again: readers (the partition scan) must see the file as it is now (#20: the
+      // Partitions panel stayed stale after the file was replaced). A second try covers a fetch that was
+      // already in flight when the cache was invalidated.
+      for (let tries = 0; (!p || p.stale) && tries < 2; tries++) {
         await this.load(idx, new Set([idx]));
         p = this.get(idx);
-        if (!p) throw new Error(`could not read guest bytes at offset ${at}`);
       }
+      if (!p) throw new Error(`could not read guest bytes at offset ${at}`);
       const n = Math.min(p.offset + p.data.length, offset + out.length) - at;
       out.set(p.data.subarray(at - p.offset, at - p.offset + n), at - offset);
       at += n;

@@ -51,6 +51,8 @@ ${kindRules}
 .hx-legend { display: flex; flex-wrap: wrap; gap: 4px 10px; }
 .hx-legend span.hx-sw { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
 .hx-warn { color: var(--vscode-editorWarning-foreground); }
+.hx-banner { padding: 4px 8px; color: var(--vscode-editorWarning-foreground, var(--vscode-foreground)); background: var(--vscode-inputValidation-warningBackground, transparent); border-bottom: 1px solid var(--vscode-inputValidation-warningBorder, var(--vscode-panel-border, transparent)); }
+.hx-banner[hidden] { display: none; }
 `;
 
 let installed = false;

@@ -18,13 +18,24 @@ export class HexSlot implements View {
   private handleRef?: HexViewHandle;
   private pendingOffset?: number;
   private visible = false;
+  private writeBlocked?: string;
+  private gotoAskedAt = -Infinity;
 
   constructor(private readonly ctx: { editable: boolean; sectorSize: number }) {}
 
   shown(): void {
     this.visible = true;
     this.mount();
-    this.handleRef?.focus();
+    // A tab switch that Ctrl+G asked for ends in the go-to box, however late the tab list reports it.
+    if (performance.now() - this.gotoAskedAt < 1000) this.handleRef?.focusGoto();
+    else this.handleRef?.focus();
+  }
+
+  /** Ctrl+G: the go-to box (mounts the view first when the tab was never shown). */
+  focusGoto(): void {
+    this.gotoAskedAt = performance.now();
+    this.mount();
+    this.handleRef?.focusGoto();
   }
 
   goTo(offset: number): void {
@@ -44,6 +55,7 @@ export class HexSlot implements View {
       post,
       onMessage,
       editable: this.ctx.editable,
+      writeBlocked: this.writeBlocked,
       settings: { sectorSize: this.ctx.sectorSize },
       virtualSize: this.vsize,
       getState: () => getState().hex,
@@ -57,15 +69,21 @@ export class HexSlot implements View {
   }
 
   handle(msg: HostMessage): void {
+    if (msg.type === 'hexWritable') this.writeBlocked = msg.blocked;
+    // The file changed (reload, save, revert): the partition table is read again even before the Hex tab is shown
+    // (the mounted view rescans itself), so the map's boundaries and the Partitions panel follow the file.
+    if (msg.type === 'refresh' && !this.handleRef && this.vsize > 0) this.scanEarly();
     if (msg.type === 'overview' && msg.data.virtualSize !== this.vsize) {
       this.vsize = msg.data.virtualSize;
       this.handleRef?.dispose();
       this.handleRef = undefined;
       this.mount();
       // The map draws partition boundaries even before the Hex tab is opened (H6).
-      if (!this.handleRef) {
-        scanPartitionsEarly({ post, onMessage, editable: false, settings: { sectorSize: this.ctx.sectorSize }, virtualSize: this.vsize, getState: () => undefined, setState: () => undefined });
-      }
+      if (!this.handleRef) this.scanEarly();
     }
+  }
+
+  private scanEarly(): void {
+    scanPartitionsEarly({ post, onMessage, editable: false, settings: { sectorSize: this.ctx.sectorSize }, virtualSize: this.vsize, getState: () => undefined, setState: () => undefined });
   }
 }

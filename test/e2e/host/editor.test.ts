@@ -126,4 +126,68 @@ describe('QCOW2 editor and commands (extension host)', function () {
     assert.equal(info['backing-filename'], 'base.qcow2');
     qemuImg('check', path);
   });
+
+  it('"Check Image Integrity" reports corruptions at error level, a clean image at information level', async () => {
+    const bad = tmp.path('bad-level.qcow2');
+    makeCorrupted(bad);
+    const w = vscode.window as unknown as Record<string, unknown>;
+    const originals = { err: w.showErrorMessage, warn: w.showWarningMessage, info: w.showInformationMessage };
+    const shown: Array<[string, string]> = [];
+    w.showErrorMessage = async (m: string) => void shown.push(['error', m]);
+    w.showWarningMessage = async (m: string) => void shown.push(['warning', m]);
+    w.showInformationMessage = async (m: string) => void shown.push(['info', m]);
+    try {
+      await vscode.commands.executeCommand('qcow2Inspector.checkIntegrity', vscode.Uri.file(bad));
+      await vscode.commands.executeCommand('qcow2Inspector.checkIntegrity', vscode.Uri.file(chain.base));
+    } finally {
+      w.showErrorMessage = originals.err;
+      w.showWarningMessage = originals.warn;
+      w.showInformationMessage = originals.info;
+    }
+    assert.deepEqual(shown.map(([level]) => level), ['error', 'info']);
+    assert.match(shown[0][1], /bad-level\.qcow2: problems found: 2 corruption\(s\)/);
+  });
+
+  it('"Create Image…" offers a default virtual size (10G) that Enter accepts', async () => {
+    const dest = tmp.path('prompted.qcow2');
+    const w = vscode.window as unknown as Record<string, unknown>;
+    const originals = { save: w.showSaveDialog, pick: w.showQuickPick, input: w.showInputBox };
+    const asked: Array<{ title?: string; value?: string }> = [];
+    w.showSaveDialog = async () => vscode.Uri.file(dest);
+    w.showQuickPick = async (items: string[]) => items[0]; // "No backing file", then "64 KiB (default)"
+    w.showInputBox = async (o: { title?: string; value?: string }) => (asked.push(o), o.value); // Enter
+    try {
+      await vscode.commands.executeCommand('qcow2Inspector.createImage');
+    } finally {
+      w.showSaveDialog = originals.save;
+      w.showQuickPick = originals.pick;
+      w.showInputBox = originals.input;
+    }
+    assert.equal(asked[0]?.title, 'Virtual size');
+    assert.equal(asked[0]?.value, '10G');
+    const info = JSON.parse(qemuImg('info', '--output=json', dest));
+    assert.equal(info['virtual-size'], 10 * 2 ** 30);
+    qemuImg('check', dest);
+  });
+
+  it('"Show Image Info" on the active editor holding an encrypted (LUKS) image shows its header, without a key', async () => {
+    const img = tmp.path('luks.qcow2');
+    // QEMU's PBKDF2 benchmark sometimes fails on a loaded machine ("Unable to get accurate CPU usage"): retry.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        qemuImg('create', '-q', '-f', 'qcow2', '--object', 'secret,id=sec0,data=hunter2', '-o', 'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10', img, '8M');
+        break;
+      } catch (err) {
+        if (attempt === 4 || !/accurate CPU usage/.test(String(err))) throw err;
+      }
+    }
+    await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(img), 'qcow2Inspector.editor');
+    await waitFor('the custom editor', activeCustomViewType);
+    // The editor opens to its Overview (not an error page).
+    assert.equal((await waitFor('the document', async () => ((await api.documentState(img)).state !== 'closed' ? api.documentState(img) : undefined))).state, 'ok');
+    const o = (await vscode.commands.executeCommand('qcow2Inspector.showInfo')) as { virtualSize: number; fields: { name: string; meaning: string }[] } | undefined;
+    assert.ok(o, 'Show Image Info returned nothing');
+    assert.equal(o.virtualSize, 8 * 2 ** 20);
+    assert.equal(o.fields.find((f) => f.name === 'crypt_method')?.meaning, 'LUKS');
+  });
 });

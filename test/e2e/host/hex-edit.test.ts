@@ -6,46 +6,10 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { declaresCustomEditor, EDITOR_VIEW_TYPE, extension, qemuImg, qemuIo, scratch, waitFor } from './util';
-
-interface TestDoc {
-  path: string;
-  onDidChangeState(listener: (what: string) => void): vscode.Disposable;
-  journal: { isDirty: boolean; overlay(offset: number, buf: Uint8Array): void; pendingRanges(): Array<[number, number]> };
-}
-interface TestingApi {
-  document(path: string): TestDoc | undefined;
-  editor: {
-    applyEdit(doc: TestDoc, offset: number, before: Uint8Array, after: Uint8Array, label: string): void;
-    backupCustomDocument(doc: TestDoc, ctx: { destination: vscode.Uri }, token: vscode.CancellationToken): Promise<vscode.CustomDocumentBackup>;
-    openCustomDocument(uri: vscode.Uri, ctx: { backupId?: string; untitledDocumentData?: Uint8Array }, token: vscode.CancellationToken): Promise<TestDoc>;
-  };
-}
-
-function testing(): TestingApi | undefined {
-  return (extension().exports as { testing?: TestingApi } | undefined)?.testing;
-}
-
-const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
-const token = new vscode.CancellationTokenSource().token;
-
-function activeTabDirty(): boolean {
-  return vscode.window.tabGroups.activeTabGroup.activeTab?.isDirty ?? false;
-}
-
-/** Opens `image` in the editable editor and returns its document (through the test API). */
-async function open(image: string): Promise<TestDoc> {
-  await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(image), EDITOR_VIEW_TYPE);
-  return waitFor(`the document of ${image}`, () => testing()!.document(image));
-}
-
-/** Edits like the webview does: `before` is what the view shows now. */
-function edit(doc: TestDoc, offset: number, bytes: number[], current: number[]): void {
-  testing()!.editor.applyEdit(doc, offset, Uint8Array.from(current), Uint8Array.from(bytes), 'test edit');
-}
+import { activeTabDirty, edit, open, sha, testing, token } from './hex-util';
 
 function pattern(byte: number, n: number): number[] {
   return new Array(n).fill(byte);
@@ -149,6 +113,30 @@ describe('hex view editing (extension host)', function () {
     (restored as unknown as vscode.CustomDocument).dispose();
   });
 
+  it('hot exit into a storage folder that does not exist yet (as VS Code hands it out): backup, crash, restore', async () => {
+    const image = tmp.path('crash.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', image, '16M');
+    const sum = sha(image);
+    const doc = await open(image);
+    edit(doc, 0x5000, [0xab], [0]);
+    // VS Code's destination is <workspaceStorage>/<extension id>/<hash><n>; the extension's folder is created by no one.
+    const destination = vscode.Uri.file(tmp.path('workspaceStorage/1234/qcow2-inspector.qcow2-inspector/abc0'));
+    const backup = await testing()!.editor.backupCustomDocument(doc, { destination }, token);
+    assert.equal(sha(image), sum, 'backup never writes the image');
+    // A crash: the window goes away without saving; the next start reopens the document from the backup.
+    const restored = await testing()!.editor.openCustomDocument(vscode.Uri.file(image), { backupId: backup.id }, token);
+    try {
+      assert.equal(restored.journal.isDirty, true, 'restored document is dirty');
+      const b = new Uint8Array(2);
+      restored.journal.overlay(0x5000, b);
+      assert.deepEqual([...b], [0xab, 0], 'the restored bytes are the edited ones');
+    } finally {
+      (restored as unknown as vscode.CustomDocument).dispose();
+    }
+    backup.delete();
+    await waitFor('the backup to be deleted', () => !existsSync(destination.fsPath));
+  });
+
   it('Save asks first when a running QEMU holds the image (OFD lock), and writes nothing when declined', async () => {
     const image = tmp.path('inuse.qcow2');
     qemuImg('create', '-q', '-f', 'qcow2', image, '16M');
@@ -192,7 +180,7 @@ describe('hex view editing (extension host)', function () {
     const asked: string[] = [];
     (vscode.window as { showWarningMessage: unknown }).showWarningMessage = async (msg: string, _o: unknown, ...items: string[]) => {
       asked.push(msg);
-      return items.find((i) => /Reload/.test(i));
+      return items.find((i) => /Discard/.test(i));
     };
     try {
       qemuIo(image, 'write -P 0x31 0 4k'); // someone else writes the image
@@ -201,7 +189,7 @@ describe('hex view editing (extension host)', function () {
       edit(doc, 100, [9], [0x31]);
       qemuIo(image, 'write -P 0x32 0 4k');
       await waitFor('the question', () => asked.length > 0);
-      assert.match(asked[0], /changed on disk while it has unsaved hex edits/);
+      assert.match(asked[0], /changed on disk\. 1 byte\(s\) you typed in the hex view are not saved/);
       await waitFor('the edits to be dropped', () => !doc.journal.isDirty);
       await waitFor('the dirty marker to clear', () => !activeTabDirty());
     } finally {
