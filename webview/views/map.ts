@@ -250,6 +250,8 @@ export class MapView implements View {
     }
     c.globalAlpha = 1;
     this.drawPartitionBoundaries(c, s);
+    // The grid drawn, for UI tests (numbers only).
+    Object.assign(this.canvas.dataset, { start: String(s.start), cellBytes: String(s.bucketBytes), cols: String(this.cols) });
   }
 
   /** Guest partitions (from the hex view's MBR/GPT scan, H6): a mark on the bucket where each starts and ends. */
@@ -374,7 +376,7 @@ export class MapView implements View {
     const layerName = m.depth === 0 ? t('this image') : t('backing layer {0}', m.depth);
     const rows: [string, string][] = [
       [t('Cell'), formatRange(cell.from, cell.to - cell.from)],
-      [t('Run'), `${formatRange(m.start, m.length)} (${formatBytes(m.length)})`],
+      [t('Run'), formatRange(m.start, m.length)],
       [t('LBA'), `${Math.floor(m.start / this.ctx.sectorSize)}`],
       [t('Kind'), t(m.kind)],
       [t('Layer'), m.kind === 'unallocated' ? t('none (reads as zeros)') : `${layerName} (${m.file.split('/').pop()})`],
