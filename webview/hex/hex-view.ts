@@ -13,6 +13,7 @@ import { PageCache } from './page-cache';
 import { HostLink } from './host-link';
 import { BYTES_PER_ROW_CHOICES, GROUP_CHOICES, byteHex, copyAsHex, copyAsText, formatOffset, hexDigit, type OffsetMode } from './row-layout';
 import { installStyles, ROW_HEIGHT } from './styles';
+import { partitionCells, unitNote } from '../../src/shared/partition-display';
 import { t } from '../l10n';
 import { byteAtHexColumn, hexColumnLayout, Pieces, SpanPool, type HexColumnLayout } from './row-paint';
 import { autoBytesPerRow } from './row-fit';
@@ -81,6 +82,7 @@ export class HexView {
   private readonly partsBody = el('tbody');
   private readonly partsNote = el('div');
   private readonly partSelect = el('select');
+  private lbaHead?: HTMLElement;
   private rows: RowEls[] = [];
   /** Bytes per row drawn now (state.bytesPerRow, or what 'auto' fits). */
   private bpr: number;
@@ -249,6 +251,7 @@ export class HexView {
     const ph = el('thead');
     const hr = el('tr');
     for (const h of ['#', t('name / type'), t('LBA range'), t('size')]) hr.append(el('th', undefined, h));
+    this.lbaHead = hr.children[2] as HTMLElement;
     ph.append(hr);
     partsTable.append(ph, this.partsBody);
     const legend = el('div', 'hx-legend');
@@ -747,17 +750,23 @@ export class HexView {
     this.partSelect.append(first);
     const scheme = table.scheme === 'none' ? t('No MBR or GPT partition table found.') : t('{0}, {1}-byte sectors', table.scheme.toUpperCase(), table.sectorSize) + (table.diskId ? t(', disk {0}', table.diskId) : '');
     this.partsNote.textContent = scheme;
+    // One LBA unit per view: the list counts in the go-to box's unit, and says so (partition-display.ts).
+    if (this.lbaHead) this.lbaHead.textContent = t('LBA range ({0} B)', this.sectorSize);
+    if (unitNote(table, this.sectorSize)) {
+      this.partsNote.append(el('div', 'hx-sub', t('The table uses {0}-byte LBAs; they are listed here in {1}-byte LBAs, the unit of "lba N" in the go-to box (qcow2Inspector.sectorSize).', table.sectorSize, this.sectorSize)));
+    }
     for (const w of table.warnings) this.partsNote.append(el('div', 'hx-warn', w));
     this.boundaries = [];
     table.partitions.forEach((p, idx) => {
       const label = p.name ? `${p.number} ${p.name}` : `${p.number}`;
       const tr = el('tr');
       tr.tabIndex = 0;
-      tr.title = `${p.typeName} (${p.type})${p.guid ? `\nGUID ${p.guid}` : ''}`;
+      const cells = partitionCells(p, table.sectorSize, this.sectorSize);
+      tr.title = `${p.typeName} (${p.type})\n${cells.native}${p.guid ? `\nGUID ${p.guid}` : ''}`;
       const nameCell = el('td');
       nameCell.append(document.createTextNode(p.name || p.typeName));
       if (p.name) nameCell.append(el('div', 'hx-sub', p.typeName));
-      tr.append(el('td', undefined, String(p.number)), nameCell, el('td', 'hx-v', `${p.firstLba}–${p.lastLba}`), el('td', undefined, formatBytes(p.end - p.start)));
+      tr.append(el('td', undefined, String(p.number)), nameCell, el('td', 'hx-v', cells.range), el('td', cells.problem ? 'hx-warn' : undefined, cells.size));
       const jump = () => {
         this.goTo(p.start);
         this.grid.focus();
@@ -770,10 +779,10 @@ export class HexView {
         }
       });
       this.partsBody.append(tr);
-      const o = el('option', undefined, `${label} (LBA ${p.firstLba})`);
+      const o = el('option', undefined, `${label} (LBA ${cells.firstLba})`);
       o.value = String(idx);
       this.partSelect.append(o);
-      if (!p.extended) {
+      if (!p.extended && !p.problem) {
         this.boundaries.push({ offset: p.start, label: `▶ p${label} start` });
         this.boundaries.push({ offset: p.end, label: `◀ p${p.number} end` });
       }

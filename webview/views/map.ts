@@ -106,7 +106,7 @@ export class MapView implements View {
       this.renderRuns();
     });
     onPartitions((table) => {
-      this.partitionStarts = table.partitions.filter((p) => !p.extended).map((p) => ({ start: p.start, end: p.end, label: p.name || `${p.number}` }));
+      this.partitionStarts = table.partitions.filter((p) => !p.extended && !p.problem).map((p) => ({ start: p.start, end: p.end, label: p.name || `${p.number}` }));
       this.renderLegend();
       this.draw();
     });

@@ -11,6 +11,7 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { FrameLocator, Locator } from 'playwright-core';
 import { qemuImg, qemuIo } from '../../helpers/qemu';
 import { closeAllEditors, launch, type Workbench } from './harness';
@@ -182,6 +183,25 @@ describe('layouts that fit (UI, 1000×700)', function () {
     await mark.waitFor({ timeout: 10_000 });
     assert.equal(await mark.getAttribute('title'), '◀ p1 end · ▶ p2 a-rather-long-swap-partition-name start');
     await wb.screenshot('layout-partition-label');
+    await closeAllEditors(wb);
+  });
+
+  it('with qcow2Inspector.sectorSize = 4096 the partition list counts in the unit of the go-to box', async () => {
+    mkdirSync(join(wb.workspace, '.vscode'), { recursive: true });
+    writeFileSync(join(wb.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'qcow2Inspector.sectorSize': 4096 }));
+    await wb.page.waitForTimeout(1500); // let VS Code read the new settings file before the editor opens
+    const view = await open(wb, 'guest-gpt.qcow2');
+    await hexTab(view);
+    const parts = view.locator('.hx-parts tbody tr');
+    if (!(await parts.first().isVisible())) await view.locator('button.hx-ins-toggle').click();
+    await view.locator('.hx-parts th', { hasText: 'LBA range (4096 B)' }).waitFor({ timeout: 20_000 });
+    // sfdisk's first partition: 512-byte LBAs 2048–18431 = 4096-byte LBAs 256–2303.
+    assert.match(await parts.first().innerText(), /256–2303/);
+    assert.match(await view.locator('.hx-side').innerText(), /The table uses 512-byte LBAs/);
+    await view.locator('.hx-goto').fill('lba 256');
+    await view.locator('.hx-goto').press('Enter');
+    await view.locator(`.hx-root[data-cursor="${2048 * 512}"]`).waitFor({ timeout: 10_000 });
+    await wb.screenshot('layout-partitions-4096');
     await closeAllEditors(wb);
   });
 });
