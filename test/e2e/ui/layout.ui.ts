@@ -125,6 +125,17 @@ describe('layouts that fit (UI, 1000×700)', function () {
       }
     }
     await wb.screenshot('layout-split-tabs');
+    // The Overview in a ~320 px editor: no raw value breaks inside, and its header table scrolls sideways instead.
+    const left = wb.webview(0);
+    await left.locator('vscode-tab-header[data-tab="overview"]').click();
+    await left.locator('table.header-fields').waitFor({ state: 'visible' });
+    const brokenNarrow = await left.locator('table.header-fields code').evaluateAll((els) => els.filter((e) => e.getClientRects().length > 1).map((e) => e.textContent));
+    assert.deepEqual(brokenNarrow, []);
+    const scroller = left.locator('.table-scroll', { has: left.locator('table.header-fields') });
+    assert.ok(await scroller.evaluate((e) => e.scrollWidth > e.clientWidth), 'the wide table scrolls');
+    await left.locator('table.header-fields th').last().scrollIntoViewIfNeeded();
+    await wb.screenshot('layout-split-overview');
+    await left.locator('vscode-tab-header[data-tab="hex"]').click();
     const right = wb.webview(1);
     await right.locator('.hx-root[data-complete="true"]').waitFor({ timeout: 30_000 });
     const narrow = await allColumnsVisible(right);
