@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { FrameLocator, Locator } from 'playwright-core';
 import { qemuImg, qemuIo } from '../../helpers/qemu';
+import { makeThreeLayerChain } from '../../helpers/editor-fixtures';
 import { closeAllEditors, launch, type Workbench } from './harness';
 
 const GiB = 2 ** 30;
@@ -215,4 +216,28 @@ describe('layouts that fit (UI, 1000×700)', function () {
     await wb.screenshot('layout-partitions-4096');
     await closeAllEditors(wb);
   });
+
+  for (const theme of ['Dark High Contrast', 'Dark Modern']) {
+    it(`map legend of a three-layer chain: every kind and backing layer has its own colour (${theme})`, async () => {
+      makeThreeLayerChain(wb.workspace);
+      await focusWorkbench(wb);
+      await wb.runCommand('Preferences: Color Theme');
+      await wb.page.keyboard.type(theme);
+      await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 10_000 });
+      await wb.page.keyboard.press('Enter');
+      const view = await open(wb, 'top.qcow2');
+      await view.locator('vscode-tab-header[data-tab="map"]').click();
+      await view.locator('canvas.map-canvas[data-ready="true"]').waitFor({ timeout: 30_000 });
+      await view.locator('.legend-item', { hasText: 'backing layer 2' }).waitFor({ timeout: 10_000 });
+      // The swatches as painted (theme variables resolved by the browser): all different.
+      const colours = await view.locator('.legend-item .swatch').evaluateAll((els) => els.map((e) => `${getComputedStyle(e).backgroundColor}@${getComputedStyle(e).opacity}`));
+      const labels = await view.locator('.legend-item').allInnerTexts();
+      assert.ok(colours.length >= 6, labels.join(' | '));
+      const layer = (n: number) => colours[labels.findIndex((l) => l.includes(`backing layer ${n}`))];
+      assert.notEqual(layer(1).split('@')[0], layer(2).split('@')[0], `layers 1 and 2: ${layer(1)} vs ${layer(2)}`);
+      assert.equal(new Set(colours.map((c) => c.split('@')[0])).size, colours.length, colours.join(', '));
+      await wb.screenshot(`layout-map-layers-${theme.replace(/ /g, '-').toLowerCase()}`);
+      await closeAllEditors(wb);
+    });
+  }
 });
