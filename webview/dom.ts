@@ -42,6 +42,11 @@ export function icon(name: string, label?: string): HTMLElement {
   return i;
 }
 
+/** A table in a box that scrolls sideways when the table is wider than the view (nothing is cut off). */
+export function scrollingTable(headers: string[], rows: Child[][], cls = ''): HTMLElement {
+  return h('div', { class: 'table-scroll' }, table(headers, rows, cls));
+}
+
 /** A plain table with a header row; cells are built by the caller. */
 export function table(headers: string[], rows: Child[][], cls = ''): HTMLTableElement {
   return h(

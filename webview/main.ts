@@ -75,12 +75,25 @@ function buildTabs(initial: ViewId): void {
     if (v) activate(v.id);
   });
   setChildren(body, tabs);
+  wrapTabHeaders(tabs);
   select(initial);
 }
 
 /** The way out of an error page: VS Code's "Reopen Editor With…" (text, hex editor, …). */
 function reopenWithButton(): HTMLElement {
   return h('vscode-button', { id: 'reopen-with', onclick: () => post({ type: 'reopenWith' }) }, icon('go-to-file'), ' ', t('Reopen With…'));
+}
+
+/**
+ * vscode-tabs lays its headers out in one row that never wraps, so in a narrow editor (two side by side) the last
+ * tabs were off-screen and unclickable (#20). Its shadow root gets one more sheet: the header row wraps.
+ */
+function wrapTabHeaders(el: HTMLElement): void {
+  const root = el.shadowRoot;
+  if (!root) return;
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync('.tablist { flex-wrap: wrap; row-gap: 2px; } .header { align-items: flex-start; }');
+  root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
 }
 
 function activate(id: ViewId): void {

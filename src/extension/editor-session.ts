@@ -4,13 +4,14 @@
  */
 import * as vscode from 'vscode';
 import { asQcow2Error, type Qcow2Dev } from '../qcow2';
-import type { HostMessage, MapRun, MappingDetail, ViewId, WebviewMessage } from '../shared/protocol';
+import type { HostMessage, MapKind, MapRun, MappingDetail, ViewId, WebviewMessage } from '../shared/protocol';
 import { MAX_RUN_ROWS } from '../shared/protocol';
 import type { Qcow2Document } from './qcow2-document';
 import { validateWebviewMessage, decodeBase64 } from './messages';
 import { buildOverview } from './overview';
 import { describeChain } from './chain';
 import { summarizeMap } from './map-summary';
+import { runUnderCell } from './map-cell-run';
 import { runsBefore, runsFrom } from './map-runs';
 import { readHexPage } from './hex-page';
 import { webviewHtml } from './webview-html';
@@ -119,7 +120,7 @@ export class EditorSession {
       case 'requestRuns':
         return this.sendRuns(msg.requestId, msg.from, msg.count);
       case 'requestMapping':
-        return this.sendMapping(msg.requestId, msg.offset);
+        return this.sendMapping(msg.requestId, msg.offset, msg.cellEnd !== undefined && msg.kind !== undefined ? { end: msg.cellEnd, kind: msg.kind, depth: msg.depth ?? 0 } : undefined);
       case 'requestBytes':
       case 'hexRead':
         return this.sendBytes(msg.type, msg.requestId, msg.offset, msg.length);
@@ -234,10 +235,14 @@ export class EditorSession {
     this.post({ type: 'mapRuns', requestId, from, runs, virtualSize: dev.info.virtualSize });
   }
 
-  private async sendMapping(requestId: number, offset: number): Promise<void> {
+  private async sendMapping(requestId: number, offset: number, cell?: { end: number; kind: MapKind; depth: number }): Promise<void> {
     const dev = await this.dev();
-    const m = await dev.getMapping(offset);
-    const d: MappingDetail = { requestId, offset, start: offset, length: m.length, kind: m.kind, depth: m.depth, file: m.file };
+    // A map cell: the whole run painted there (map-cell-run.ts); details (host offset, L1/L2) at the run's start.
+    const under = cell ? await runUnderCell(dev, offset, cell.end, cell.kind, cell.depth, dev.info.l2SliceEntries * dev.info.clusterSize * 4) : undefined;
+    const at = under ? under.run.start : offset;
+    const m = await dev.getMapping(at);
+    const d: MappingDetail = { requestId, offset, start: at, length: under ? under.run.length : m.length, kind: m.kind, depth: m.depth, file: m.file };
+    if (under) d.clickOffset = under.clickOffset;
     if (m.hostOffset !== undefined) d.hostOffset = m.hostOffset;
     if (m.l1Index !== undefined) d.l1Index = m.l1Index;
     if (m.l2Index !== undefined) d.l2Index = m.l2Index;

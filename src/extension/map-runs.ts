@@ -10,7 +10,8 @@ export interface RunSource {
   getMapping(offset: number): Promise<{ length: number; kind: MapKind; depth: number; file: string; hostOffset?: number; l1Index?: number; l2Index?: number }>;
 }
 
-function mergeable(a: MapRun, b: MapRun): boolean {
+/** Whether row `b` continues row `a` (same kind and layer, adjacent, host-contiguous when mapped). */
+export function mergeable(a: MapRun, b: MapRun): boolean {
   if (a.kind !== b.kind || a.depth !== b.depth || a.file !== b.file || a.start + a.length !== b.start) return false;
   if (a.hostOffset === undefined || b.hostOffset === undefined) return a.hostOffset === b.hostOffset;
   return a.hostOffset + a.length === b.hostOffset;

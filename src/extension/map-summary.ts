@@ -4,6 +4,7 @@
  * mapping runs in one forward pass. Memory is O(buckets), whatever the disk size or the number of runs.
  */
 import { MAP_KIND_CODES, MAP_KIND_NONE, type MapKind, type MapSummary } from '../shared/protocol';
+import { mapGrid } from '../shared/map-cells';
 
 /** What the summary needs from a device (Qcow2Dev.getMapping fits). */
 export interface MappingSource {
@@ -35,13 +36,15 @@ function decodeClass(c: number): { kind: number; depth: number } {
 
 export async function summarizeMap(src: MappingSource, start: number, end: number, buckets: number, opts: SummaryOptions = {}): Promise<MapSummary | undefined> {
   const t0 = Date.now();
-  end = Math.min(end, src.virtualSize);
-  const span = Math.max(0, end - start);
-  const bucketBytes = Math.max(1, Math.ceil(span / buckets));
-  const n = Math.max(1, Math.min(buckets, Math.ceil(span / bucketBytes)));
-  const kinds = new Array<number>(buckets).fill(MAP_KIND_NONE);
-  const depths = new Array<number>(buckets).fill(0);
-  const mixed = new Array<number>(buckets).fill(0);
+  // Power-of-two cells aligned to their size (map-cells.ts): the range shown may start a little before `start`.
+  const grid = mapGrid(start, end, buckets, src.virtualSize);
+  start = grid.start;
+  end = grid.end;
+  const bucketBytes = grid.cellBytes;
+  const n = grid.count;
+  const kinds = new Array<number>(n).fill(MAP_KIND_NONE);
+  const depths = new Array<number>(n).fill(0);
+  const mixed = new Array<number>(n).fill(0);
   // Bytes per class in the bucket being filled; reset when the bucket is finished.
   const acc = new Float64Array(1 + 3 * MAX_DEPTH_CLASSES);
   const touched: number[] = [];

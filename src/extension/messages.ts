@@ -7,7 +7,9 @@ import {
   MAX_MAP_BUCKETS,
   MAX_READ_BYTES,
   MAX_RUN_ROWS,
+  MAP_KIND_CODES,
   VIEW_IDS,
+  type MapKind,
   type ViewId,
   type WebviewMessage,
 } from '../shared/protocol';
@@ -95,8 +97,15 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
       return { type, requestId, from, count };
     }
     case 'requestMapping': {
-      onlyKeys(raw, ['requestId', 'offset']);
-      return { type, requestId: int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER), offset: int(raw, 'offset', 0, lastByte) };
+      onlyKeys(raw, ['requestId', 'offset', 'cellEnd', 'kind', 'depth']);
+      const requestId = int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER);
+      const offset = int(raw, 'offset', 0, lastByte);
+      if (raw.cellEnd === undefined && raw.kind === undefined && raw.depth === undefined) return { type, requestId, offset };
+      // A map cell: all three, the kind one of the map's, the layer one of the chain's.
+      const cellEnd = int(raw, 'cellEnd', offset + 1, Math.max(vsize, 1));
+      const kind = str(raw, 'kind', 16)!;
+      if (!(MAP_KIND_CODES as readonly string[]).includes(kind)) throw new Invalid('unknown kind');
+      return { type, requestId, offset, cellEnd, kind: kind as MapKind, depth: int(raw, 'depth', 0, chainDepth) };
     }
     case 'requestBytes':
     case 'hexRead': {

@@ -26,6 +26,8 @@ export interface Partition {
   bootable?: boolean;
   /** MBR: an extended-partition container (its logical partitions are listed separately). */
   extended?: boolean;
+  /** Why the entry's range cannot be right (last LBA before the first, past the disk's end); shown instead of a size. */
+  problem?: string;
 }
 
 export interface PartitionTable {
@@ -108,6 +110,10 @@ async function readGpt(read: ReadFn, diskSize: number, ss: number, warnings: str
       bootable: (attrs & 4) !== 0, // legacy BIOS bootable
     };
     if (last < first || (last + 1) * ss > diskSize) local.push(`GPT partition ${i + 1} has an invalid LBA range ${first}–${last}`);
+    if (last < first) {
+      p.problem = `invalid range: last LBA ${last} is before first LBA ${first}`;
+      p.end = p.start; // never a negative size
+    } else if (p.end > diskSize) p.problem = 'ends beyond the end of the disk';
     partitions.push(p);
   }
   checkOverlaps(partitions, local);
@@ -154,7 +160,10 @@ async function readMbr(read: ReadFn, mbr: Uint8Array, diskSize: number, ss: numb
   }
   if (extendedStart >= 0) await readLogical(read, extendedStart, diskSize, ss, partitions, warnings);
   for (const p of partitions) {
-    if (p.end > diskSize) warnings.push(`MBR partition ${p.number} ends beyond the end of the disk`);
+    if (p.end > diskSize) {
+      warnings.push(`MBR partition ${p.number} ends beyond the end of the disk`);
+      p.problem = 'ends beyond the end of the disk';
+    }
   }
   checkOverlaps(partitions.filter((p) => !p.extended), warnings);
   const sig = u32le(mbr, 440);

@@ -151,6 +151,8 @@ export interface MappingDetail extends MapRun {
   offset: number;
   compressedOffset?: number;
   compressedLength?: number;
+  /** Asked for a map cell: where a click on it opens the hex view (the run's first byte, or the cell's). */
+  clickOffset?: number;
 }
 
 export type FindingSeverity = 'corruption' | 'leak' | 'warning' | 'info';
@@ -247,7 +249,11 @@ export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'requestMap'; requestId: number; start: number; end: number; buckets: number }
   | { type: 'requestRuns'; requestId: number; from: number; count: number }
-  | { type: 'requestMapping'; requestId: number; offset: number }
+  /**
+   * The mapping at `offset`; with `cellEnd`, `kind` and `depth` (a map cell [offset, cellEnd) painted with that kind
+   * and layer): the whole run of that kind and layer in the cell, not cut at the cell's edges.
+   */
+  | { type: 'requestMapping'; requestId: number; offset: number; cellEnd?: number; kind?: MapKind; depth?: number }
   | { type: 'requestBytes'; requestId: number; offset: number; length: number }
   | { type: 'runCheck' }
   | { type: 'repairLeaks' }

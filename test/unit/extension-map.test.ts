@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { summarizeMap, type MappingSource } from '../../src/extension/map-summary';
 import { runsBefore, runsFrom, type RunSource } from '../../src/extension/map-runs';
 import { MAP_KIND_CODES, type MapKind } from '../../src/shared/protocol';
+import { mapGrid } from '../../src/shared/map-cells';
 import { openImage } from '../../src/qcow2';
 import { qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 
@@ -38,8 +39,11 @@ function segsFrom(parts: { length: number; kind: MapKind; depth: number; host?: 
 }
 
 /** Reference: per bucket, the allocated class with most bytes (first seen wins ties); unallocated only when alone. */
-function reference(segs: Seg[], start: number, end: number, buckets: number): { kinds: number[]; depths: number[] } {
-  const bb = Math.max(1, Math.ceil((end - start) / buckets));
+function reference(segs: Seg[], start0: number, end0: number, buckets: number, size: number): { kinds: number[]; depths: number[] } {
+  // Cells as the map makes them (power-of-two bytes, aligned: map-cells.ts).
+  const g = mapGrid(start0, end0, buckets, size);
+  const [start, end, bb] = [g.start, g.end, g.cellBytes];
+  buckets = g.count;
   const kinds: number[] = [];
   const depths: number[] = [];
   for (let b = 0; b < buckets; b++) {
@@ -82,7 +86,7 @@ describe('extension: map summary', () => {
         const lo = Math.floor(Math.min(a, b) * (src.virtualSize - 1));
         const hi = Math.max(lo + 1, Math.ceil(Math.max(a, b) * src.virtualSize));
         const s = (await summarizeMap(src, lo, hi, buckets))!;
-        const ref = reference(segs, lo, hi, buckets);
+        const ref = reference(segs, lo, hi, buckets, src.virtualSize);
         assert.deepEqual(s.kinds, ref.kinds);
         assert.deepEqual(s.depths.map((d, i) => (s.kinds[i] === 255 ? 0 : d)), ref.depths);
         assert.equal(s.done, true);

@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { ScrollModel, MIN_THUMB_PX } from '../../webview/hex/scroll-model';
+import { autoBytesPerRow, rowWidthPx } from '../../webview/hex/row-fit';
 import { copyAsHex, copyAsText, formatOffset, gapBefore, hexDigit } from '../../webview/hex/row-layout';
 import { PageCache, kindsOf, type FetchedRange } from '../../webview/hex/page-cache';
 import { SOURCE_KINDS } from '../../src/shared/kinds';
@@ -201,5 +202,34 @@ describe('hex view: row painting', () => {
     p.reset();
     p.add('ff', 'x');
     assert.equal(p.n, 1);
+  });
+});
+
+describe('hex view: auto bytes per row', () => {
+  const m = (widthPx: number, group = 1) => ({ widthPx, charPx: 7.8, offsetChars: 9, group, paddingPx: 32 });
+  it('picks the widest power of two whose offset, bytes and text fit the width', () => {
+    assert.equal(autoBytesPerRow(m(2000)), 32);
+    assert.equal(autoBytesPerRow(m(4000)), 64);
+    // 16 bytes: 32 + 7.8 × (9 + 47 + 16) = 593.6 px.
+    assert.equal(autoBytesPerRow(m(594)), 16);
+    assert.equal(autoBytesPerRow(m(593)), 8);
+    // A 320 px editor (two side by side): 8 bytes need 32 + 7.8 × 40 = 344 px, so 4.
+    assert.equal(autoBytesPerRow(m(300)), 4);
+    // Nothing fits: the narrowest, and the grid scrolls.
+    assert.equal(autoBytesPerRow(m(50)), 4);
+  });
+  it('grouping saves separators, so more bytes fit', () => {
+    assert.equal(autoBytesPerRow(m(560, 1)), 8);
+    assert.equal(autoBytesPerRow(m(560, 8)), 16);
+  });
+  it('a chosen row always fits the width it was chosen for (or is the narrowest)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 5, max: 12, noNaN: true }), fc.integer({ min: 8, max: 16 }), fc.constantFrom(1, 2, 4, 8), (w, cw, oc, g) => {
+        const metrics = { widthPx: w, charPx: cw, offsetChars: oc, group: g, paddingPx: 32 };
+        const n = autoBytesPerRow(metrics);
+        assert.ok(n === 4 || rowWidthPx(n, metrics) <= w);
+        if (n < 64) assert.ok(rowWidthPx(n * 2, metrics) > w);
+      }),
+    );
   });
 });

@@ -13,8 +13,15 @@ import { PageCache } from './page-cache';
 import { HostLink } from './host-link';
 import { BYTES_PER_ROW_CHOICES, GROUP_CHOICES, byteHex, copyAsHex, copyAsText, formatOffset, hexDigit, type OffsetMode } from './row-layout';
 import { installStyles, ROW_HEIGHT } from './styles';
+import { partitionCells, unitNote } from '../../src/shared/partition-display';
 import { t } from '../l10n';
 import { byteAtHexColumn, hexColumnLayout, Pieces, SpanPool, type HexColumnLayout } from './row-paint';
+import { autoBytesPerRow } from './row-fit';
+
+/** Padding of a row around its character columns, px (.hx-off 6 + 12, .hx-txt 14, and room for the cursor outline). */
+const ROW_PADDING_PX = 36;
+/** Editors narrower than this start with the data inspector hidden (it takes 300 px). */
+const NARROW_EDITOR_PX = 720;
 
 /** Most bytes one copy takes (the host's clipboard message is bounded too). */
 export const MAX_COPY_BYTES = 1024 * 1024;
@@ -23,9 +30,12 @@ interface HexState {
   cursor: number;
   topRow: number;
   mode: OffsetMode;
-  bytesPerRow: number;
+  /** A fixed width, or 'auto' (the default): the widest row the grid's width shows whole (row-fit.ts). */
+  bytesPerRow: number | 'auto';
   group: number;
   littleEndian: boolean;
+  /** Data inspector side panel shown; undefined until the user chooses (then: shown unless the editor is narrow). */
+  inspector?: boolean;
 }
 
 interface RowEls {
@@ -75,7 +85,12 @@ export class HexView {
   private readonly partsBody = el('tbody');
   private readonly partsNote = el('div');
   private readonly partSelect = el('select');
+  private lbaHead?: HTMLElement;
   private rows: RowEls[] = [];
+  /** Bytes per row drawn now (state.bytesPerRow, or what 'auto' fits). */
+  private bpr: number;
+  private readonly side = el('div', 'hx-side');
+  private readonly inspectorToggle = el('button', 'hx-ins-toggle');
   private hexLayout: HexColumnLayout = hexColumnLayout(16, 1);
   private readonly hexPieces = new Pieces();
   private readonly txtPieces = new Pieces();
@@ -105,12 +120,14 @@ export class HexView {
       cursor: clampInt(saved.cursor, 0, Math.max(0, host.virtualSize - 1), 0),
       topRow: clampInt(saved.topRow, 0, Number.MAX_SAFE_INTEGER, 0),
       mode: saved.mode === 'dec' || saved.mode === 'lba' ? saved.mode : 'hex',
-      bytesPerRow: (BYTES_PER_ROW_CHOICES as readonly number[]).includes(saved.bytesPerRow as number) ? saved.bytesPerRow! : 16,
+      bytesPerRow: (BYTES_PER_ROW_CHOICES as readonly number[]).includes(saved.bytesPerRow as number) ? saved.bytesPerRow! : 'auto',
       group: (GROUP_CHOICES as readonly number[]).includes(saved.group as number) ? saved.group! : 1,
       littleEndian: saved.littleEndian !== false,
+      inspector: typeof saved.inspector === 'boolean' ? saved.inspector : undefined,
     };
+    this.bpr = this.state.bytesPerRow === 'auto' ? 16 : this.state.bytesPerRow;
     this.sectorSize = host.settings.sectorSize || 512;
-    this.model = new ScrollModel(host.virtualSize, this.state.bytesPerRow, 1);
+    this.model = new ScrollModel(host.virtualSize, this.bpr, 1);
     this.link = new HostLink(host, (m) => this.onHostMessage(m));
     this.cache = new PageCache((o, n) => this.link.read(o, n), host.virtualSize);
     this.cache.onLoaded = () => this.schedule();
@@ -150,23 +167,29 @@ export class HexView {
     });
     const mode = this.select(t('Offsets'), [['hex', t('hex')], ['dec', t('decimal')], ['lba', t('LBA')]], this.state.mode, (v) => {
       this.state.mode = v as OffsetMode;
-      this.rebuildRows();
+      this.refit();
     });
-    const bpr = this.select(t('Bytes/row'), BYTES_PER_ROW_CHOICES.map((n) => [String(n), String(n)]), String(this.state.bytesPerRow), (v) => {
-      this.state.bytesPerRow = Number(v);
-      this.model.setBytesPerRow(Number(v));
-      this.rebuildRows();
+    const bpr = this.select(t('Bytes/row'), [['auto', t('auto')], ...BYTES_PER_ROW_CHOICES.map((n): [string, string] => [String(n), String(n)])], String(this.state.bytesPerRow), (v) => {
+      this.state.bytesPerRow = v === 'auto' ? 'auto' : Number(v);
+      this.setRowWidth(v === 'auto' ? this.autoRowWidth() : Number(v));
+    });
+    this.inspectorToggle.textContent = t('Inspector');
+    this.inspectorToggle.title = t('Show or hide the data inspector and partition list');
+    this.inspectorToggle.addEventListener('click', () => {
+      this.state.inspector = this.side.hidden;
+      this.applyInspector();
+      this.saveState();
     });
     const grp = this.select(t('Group'), GROUP_CHOICES.map((n) => [String(n), String(n)]), String(this.state.group), (v) => {
       this.state.group = Number(v);
-      this.rebuildRows();
+      this.refit();
     });
     const copyHex = el('button', undefined, t('Copy hex'));
     copyHex.addEventListener('click', () => void this.copy('hex'));
     const copyText = el('button', undefined, t('Copy text'));
     copyText.addEventListener('click', () => void this.copy('text'));
     this.status.setAttribute('role', 'status');
-    bar.append(this.gotoInput, go, this.partSelect, mode, bpr, grp, copyHex, copyText, this.status, this.live);
+    bar.append(this.gotoInput, go, this.partSelect, mode, bpr, grp, copyHex, copyText, this.inspectorToggle, this.status, this.live);
 
     const body = el('div', 'hx-body');
     this.grid.tabIndex = 0;
@@ -187,6 +210,8 @@ export class HexView {
     this.track.append(this.thumb);
     this.setupScrollbar();
     body.append(this.grid, this.track, this.buildSide());
+    this.side.id = 'hx-side';
+    this.inspectorToggle.setAttribute('aria-controls', 'hx-side');
     this.banner.setAttribute('role', 'alert');
     this.setWriteBlocked(this.host.writeBlocked);
     this.root.append(this.banner, bar, body);
@@ -211,7 +236,7 @@ export class HexView {
   }
 
   private buildSide(): HTMLElement {
-    const side = el('div', 'hx-side');
+    const side = this.side;
     const endian = el('select');
     for (const [v, label] of [['le', t('little-endian')], ['be', t('big-endian')]]) {
       const o = el('option', undefined, label);
@@ -231,6 +256,7 @@ export class HexView {
     const ph = el('thead');
     const hr = el('tr');
     for (const h of ['#', t('name / type'), t('LBA range'), t('size')]) hr.append(el('th', undefined, h));
+    this.lbaHead = hr.children[2] as HTMLElement;
     ph.append(hr);
     partsTable.append(ph, this.partsBody);
     const legend = el('div', 'hx-legend');
@@ -248,7 +274,7 @@ export class HexView {
 
   /** (Re)creates the pool of row elements for the current viewport and row width. */
   private rebuildRows(): void {
-    const bpr = this.state.bytesPerRow;
+    const bpr = this.bpr;
     this.hexLayout = hexColumnLayout(bpr, this.state.group);
     const n = this.model.viewRows;
     this.rowsBox.textContent = '';
@@ -288,6 +314,15 @@ export class HexView {
     this.grid.append(probe);
     this.charWidth = probe.getBoundingClientRect().width / 64 || 8;
     probe.remove();
+    if (this.state.inspector === undefined && this.root.clientWidth > 0) {
+      // First layout: the inspector starts hidden when it would leave the bytes too little room.
+      this.state.inspector = this.root.clientWidth >= NARROW_EDITOR_PX;
+      this.applyInspector();
+    }
+    if (this.state.bytesPerRow === 'auto' && this.grid.clientWidth > 0) {
+      const n = this.autoRowWidth();
+      if (n !== this.bpr) return this.setRowWidth(n);
+    }
     const h = this.grid.clientHeight - ROW_HEIGHT; // minus the column header
     const n = Math.max(1, Math.floor(h / ROW_HEIGHT));
     if (n !== this.model.viewRows || this.rows.length === 0) {
@@ -295,6 +330,46 @@ export class HexView {
       this.rebuildRows();
     }
     this.schedule();
+  }
+
+  /** What 'auto' fits in the grid's width now. */
+  private autoRowWidth(): number {
+    return autoBytesPerRow({
+      widthPx: this.grid.clientWidth,
+      charPx: this.charWidth || 8,
+      offsetChars: formatOffset(0, this.state.mode, this.model.size, this.sectorSize).length,
+      group: this.state.group,
+      paddingPx: ROW_PADDING_PX,
+    });
+  }
+
+  /** Redraws rows after the offset mode or grouping changed (what 'auto' fits changes with them). */
+  private refit(): void {
+    if (this.state.bytesPerRow === 'auto') this.setRowWidth(this.autoRowWidth());
+    else this.rebuildRows();
+  }
+
+  private setRowWidth(n: number): void {
+    this.bpr = n;
+    this.model.setBytesPerRow(n);
+    this.rebuildRows();
+  }
+
+  private applyInspector(): void {
+    const shown = this.state.inspector !== false;
+    this.side.hidden = !shown;
+    this.inspectorToggle.setAttribute('aria-expanded', String(shown));
+    this.inspectorToggle.classList.toggle('hx-on', shown);
+  }
+
+  /** Scrolls the grid sideways so the cursor's byte is in view (rows wider than the grid scroll). */
+  private revealCursorX(): void {
+    const cur = this.rowsBox.querySelector<HTMLElement>('.hx-cur');
+    if (!cur || this.grid.scrollWidth <= this.grid.clientWidth) return;
+    const g = this.grid.getBoundingClientRect();
+    const r = cur.getBoundingClientRect();
+    if (r.right > g.right) this.grid.scrollLeft += r.right - g.right + this.charWidth;
+    else if (r.left < g.left) this.grid.scrollLeft -= g.left - r.left + this.charWidth;
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -312,7 +387,8 @@ export class HexView {
   /** Draws now (tests and the bench call it directly). Returns true when every visible byte was loaded. */
   render(): boolean {
     const t0 = performance.now();
-    const { bytesPerRow: bpr, mode } = this.state;
+    const { mode } = this.state;
+    const bpr = this.bpr;
     const size = this.model.size;
     const [selLo, selHi] = this.selection();
     const cursor = this.state.cursor;
@@ -334,6 +410,8 @@ export class HexView {
       const marks = this.boundariesIn(start, start + bpr);
       row.el.classList.toggle('hx-pstart', marks.length > 0 && marks[0].offset === start);
       row.mark.textContent = marks.length ? marks.map((m) => m.label).join(' · ') : '';
+      // The label may be cut at the grid's edge: the whole of it on hover (#20 point 6).
+      row.mark.title = row.mark.textContent;
       hp.reset();
       tp.reset();
       let page = this.cache.get(this.cache.pageIndex(start));
@@ -370,6 +448,7 @@ export class HexView {
       row.txt.paint(tp);
     }
     this.renderScrollbar();
+    this.revealCursorX();
     this.renderInspector();
     this.announce();
     const [vs, ve] = this.model.visibleRange();
@@ -399,7 +478,8 @@ export class HexView {
     d.maxFetchMs = this.timings.maxFetchMs.toFixed(1);
     d.cachePages = String(this.timings.cachePages);
     d.peakCachePages = String(this.timings.peakCachePages);
-    d.topOffset = String(this.model.topRow * this.state.bytesPerRow);
+    d.topOffset = String(this.model.topRow * this.bpr);
+    d.bytesPerRow = String(this.bpr);
     d.cursor = String(this.state.cursor);
     d.complete = String(complete);
   }
@@ -489,7 +569,7 @@ export class HexView {
   }
 
   private onKey(e: KeyboardEvent): void {
-    const bpr = this.state.bytesPerRow;
+    const bpr = this.bpr;
     const c = this.state.cursor;
     const page = this.model.viewRows * bpr;
     const ctrl = e.ctrlKey || e.metaKey;
@@ -559,6 +639,8 @@ export class HexView {
   }
 
   private onWheel(e: WheelEvent): void {
+    // Sideways (Shift+wheel, touchpads): the browser scrolls a row wider than the grid.
+    if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) return;
     e.preventDefault();
     const rows = e.deltaMode === 1 ? e.deltaY : e.deltaMode === 2 ? e.deltaY * this.model.viewRows : e.deltaY / ROW_HEIGHT;
     this.wheelRest += rows;
@@ -578,8 +660,8 @@ export class HexView {
     if (!rowEl?.dataset.r || !box || !this.charWidth) return;
     const col = Math.floor((e.clientX - box.getBoundingClientRect().left) / this.charWidth);
     const isText = box.dataset.t === '1';
-    const i = isText ? Math.min(this.state.bytesPerRow - 1, Math.max(0, col)) : byteAtHexColumn(Math.max(0, col), this.hexLayout);
-    const off = (this.model.topRow + Number(rowEl.dataset.r)) * this.state.bytesPerRow + i;
+    const i = isText ? Math.min(this.bpr - 1, Math.max(0, col)) : byteAtHexColumn(Math.max(0, col), this.hexLayout);
+    const off = (this.model.topRow + Number(rowEl.dataset.r)) * this.bpr + i;
     if (off >= this.model.size) return;
     if (down) {
       this.column = isText ? 'text' : 'hex';
@@ -634,7 +716,7 @@ export class HexView {
     if (n > MAX_COPY_BYTES) return this.setStatus(t('Selection of {0} is too large to copy (limit {1})', formatBytes(n), formatBytes(MAX_COPY_BYTES)), true);
     try {
       const bytes = await this.cache.read(lo, n);
-      this.link.copy(as === 'hex' ? copyAsHex(bytes, lo, this.state.bytesPerRow, this.state.group) : copyAsText(bytes));
+      this.link.copy(as === 'hex' ? copyAsHex(bytes, lo, this.bpr, this.state.group) : copyAsText(bytes));
       this.setStatus(t('Copied {0} bytes as {1}', n, as));
     } catch (err) {
       this.setStatus((err as Error).message, true);
@@ -673,17 +755,23 @@ export class HexView {
     this.partSelect.append(first);
     const scheme = table.scheme === 'none' ? t('No MBR or GPT partition table found.') : t('{0}, {1}-byte sectors', table.scheme.toUpperCase(), table.sectorSize) + (table.diskId ? t(', disk {0}', table.diskId) : '');
     this.partsNote.textContent = scheme;
+    // One LBA unit per view: the list counts in the go-to box's unit, and says so (partition-display.ts).
+    if (this.lbaHead) this.lbaHead.textContent = t('LBA range ({0} B)', this.sectorSize);
+    if (unitNote(table, this.sectorSize)) {
+      this.partsNote.append(el('div', 'hx-sub', t('The table uses {0}-byte LBAs; they are listed here in {1}-byte LBAs, the unit of "lba N" in the go-to box (qcow2Inspector.sectorSize).', table.sectorSize, this.sectorSize)));
+    }
     for (const w of table.warnings) this.partsNote.append(el('div', 'hx-warn', w));
     this.boundaries = [];
     table.partitions.forEach((p, idx) => {
       const label = p.name ? `${p.number} ${p.name}` : `${p.number}`;
       const tr = el('tr');
       tr.tabIndex = 0;
-      tr.title = `${p.typeName} (${p.type})${p.guid ? `\nGUID ${p.guid}` : ''}`;
+      const cells = partitionCells(p, table.sectorSize, this.sectorSize);
+      tr.title = `${p.typeName} (${p.type})\n${cells.native}${p.guid ? `\nGUID ${p.guid}` : ''}`;
       const nameCell = el('td');
       nameCell.append(document.createTextNode(p.name || p.typeName));
       if (p.name) nameCell.append(el('div', 'hx-sub', p.typeName));
-      tr.append(el('td', undefined, String(p.number)), nameCell, el('td', 'hx-v', `${p.firstLba}–${p.lastLba}`), el('td', undefined, formatBytes(p.end - p.start)));
+      tr.append(el('td', undefined, String(p.number)), nameCell, el('td', 'hx-v', cells.range), el('td', cells.problem ? 'hx-warn' : undefined, cells.size));
       const jump = () => {
         this.goTo(p.start);
         this.grid.focus();
@@ -696,10 +784,10 @@ export class HexView {
         }
       });
       this.partsBody.append(tr);
-      const o = el('option', undefined, `${label} (LBA ${p.firstLba})`);
+      const o = el('option', undefined, `${label} (LBA ${cells.firstLba})`);
       o.value = String(idx);
       this.partSelect.append(o);
-      if (!p.extended) {
+      if (!p.extended && !p.problem) {
         this.boundaries.push({ offset: p.start, label: `▶ p${label} start` });
         this.boundaries.push({ offset: p.end, label: `◀ p${p.number} end` });
       }

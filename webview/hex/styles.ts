@@ -18,15 +18,17 @@ export const HEX_CSS = `
 .hx-live { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .hx-sub { color: var(--vscode-descriptionForeground); font-size: 90%; }
 .hx-body { flex: 1; display: flex; min-height: 0; }
-.hx-grid { flex: 1; min-width: 0; overflow: hidden; outline: none; font-family: var(--vscode-editor-font-family, monospace); font-size: var(--vscode-editor-font-size, 13px); white-space: pre; user-select: none; position: relative; }
+.hx-grid { flex: 1; min-width: 0; overflow-x: auto; overflow-y: hidden; outline: none; font-family: var(--vscode-editor-font-family, monospace); font-size: var(--vscode-editor-font-size, 13px); white-space: pre; user-select: none; position: relative; }
 .hx-grid:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: -1px; }
-.hx-row { height: ${ROW_HEIGHT}px; line-height: ${ROW_HEIGHT}px; display: flex; contain: layout style; }
+.hx-row { height: ${ROW_HEIGHT}px; line-height: ${ROW_HEIGHT}px; display: flex; contain: layout style; min-width: max-content; }
+.hx-off, .hx-hex, .hx-txt { flex: none; }
+.hx-rows { min-width: max-content; }
 .hx-row.hx-pstart { box-shadow: inset 0 1px 0 var(--vscode-charts-yellow, #cca700); }
 .hx-head { color: var(--vscode-descriptionForeground); border-bottom: 1px solid var(--vscode-panel-border, transparent); }
 .hx-off { color: var(--vscode-editorLineNumber-foreground, var(--vscode-descriptionForeground)); padding: 0 12px 0 6px; }
 .hx-hex, .hx-txt { white-space: pre; }
 .hx-txt { padding-left: 14px; }
-.hx-mark { padding-left: 12px; color: var(--vscode-charts-yellow, #cca700); overflow: hidden; text-overflow: ellipsis; }
+.hx-mark { padding-left: 12px; color: var(--vscode-charts-yellow, #cca700); overflow: hidden; text-overflow: ellipsis; flex: 1 1 0; min-width: 0; contain: inline-size; }
 .hx-loading { color: var(--vscode-disabledForeground, #888); }
 .hx-sel { background: var(--vscode-editor-selectionBackground); }
 .hx-cur { outline: 1px solid var(--vscode-editorCursor-foreground, var(--vscode-focusBorder)); outline-offset: -1px; }
@@ -40,6 +42,8 @@ ${kindRules}
 .hx-thumb { position: absolute; left: 2px; right: 2px; background: var(--vscode-scrollbarSlider-background); border-radius: 2px; }
 .hx-thumb:hover { background: var(--vscode-scrollbarSlider-hoverBackground); }
 .hx-thumb.hx-drag { background: var(--vscode-scrollbarSlider-activeBackground); }
+.hx-toolbar button.hx-on { background: var(--vscode-button-background); color: var(--vscode-button-foreground); }
+.hx-side[hidden] { display: none; }
 .hx-side { width: 300px; flex: none; overflow: auto; border-left: 1px solid var(--vscode-panel-border, transparent); padding: 4px 8px; }
 .hx-side h3 { font-size: 11px; text-transform: uppercase; margin: 10px 0 4px; color: var(--vscode-descriptionForeground); }
 .hx-side table { border-collapse: collapse; width: 100%; }

@@ -4,13 +4,14 @@
  * virtual scrolling. Nothing here grows with the disk size.
  */
 import type { HostMessage, MapRun, MapSummary, MappingDetail } from '../../src/shared/protocol';
-import { MAX_MAP_BUCKETS } from '../../src/shared/protocol';
+import { MAP_KIND_CODES, MAX_MAP_BUCKETS } from '../../src/shared/protocol';
+import { MIN_CELL_BYTES, cellRange, mapGrid } from '../../src/shared/map-cells';
 import { KIND_LABELS } from '../../src/shared/kinds';
 import { formatBytes, formatRange, hex, hexFor, percent } from '../../src/shared/format';
 import { h, icon, setChildren } from '../dom';
 import { post, requestId, getState, updateState } from '../host';
 import { t } from '../l10n';
-import { bucketStyle, kindColors, onThemeChange } from '../colors';
+import { bucketStyle, kindColors, layerColor, onThemeChange } from '../colors';
 import type { View } from '../main';
 import { onPartitions } from '../hex/index';
 
@@ -18,7 +19,6 @@ const CELL = 8;
 const MAX_ROWS = 48;
 const ROW_H = 22;
 const LIST_ROWS = 14;
-const MIN_BUCKET_BYTES = 512;
 
 export class MapView implements View {
   readonly id = 'map' as const;
@@ -37,6 +37,9 @@ export class MapView implements View {
   private readonly hover = h('div', { class: 'hover-card', role: 'tooltip', hidden: true });
   private hoverReq = 0;
   private hoverBucket = -1;
+  /** The last hover answer and its cell (a click uses its clickOffset), and a click waiting for an answer. */
+  private hoverDetail?: { cell: number; detail: MappingDetail };
+  private clickPending = -1;
   private hoverTimer?: ReturnType<typeof setTimeout>;
   private layers: string[] = [];
   private started = false;
@@ -103,7 +106,7 @@ export class MapView implements View {
       this.renderRuns();
     });
     onPartitions((table) => {
-      this.partitionStarts = table.partitions.filter((p) => !p.extended).map((p) => ({ start: p.start, end: p.end, label: p.name || `${p.number}` }));
+      this.partitionStarts = table.partitions.filter((p) => !p.extended && !p.problem).map((p) => ({ start: p.start, end: p.end, label: p.name || `${p.number}` }));
       this.renderLegend();
       this.draw();
     });
@@ -143,7 +146,13 @@ export class MapView implements View {
         this.renderLegend();
         return;
       case 'mapping':
-        if (msg.data.requestId === this.hoverReq) this.showHover(msg.data);
+        if (msg.data.requestId !== this.hoverReq) return;
+        this.hoverDetail = { cell: this.hoverBucket, detail: msg.data };
+        if (this.clickPending >= 0 && this.clickPending === this.hoverBucket) {
+          this.clickPending = -1;
+          this.goHex(msg.data.clickOffset ?? msg.data.start);
+        }
+        this.showHover(msg.data);
         return;
       case 'mapRuns':
         this.onRuns(msg.requestId, msg.runs);
@@ -157,9 +166,9 @@ export class MapView implements View {
     const width = this.canvas.clientWidth;
     if (width === 0 || this.vsize === 0) return;
     const cols = Math.max(8, Math.floor(width / CELL));
-    const span = this.end - this.start;
-    const maxBuckets = Math.min(MAX_MAP_BUCKETS, Math.max(1, Math.ceil(span / MIN_BUCKET_BYTES)));
-    const rows = Math.max(1, Math.min(MAX_ROWS, Math.ceil(maxBuckets / cols)));
+    // As many rows as the power-of-two cells of the range need (map-cells.ts), at most MAX_ROWS.
+    const grid = mapGrid(this.start, this.end, Math.min(MAX_MAP_BUCKETS, cols * MAX_ROWS), this.vsize);
+    const rows = Math.max(1, Math.min(MAX_ROWS, Math.ceil(grid.count / cols)));
     if (!force && cols === this.cols && rows === this.rows) return;
     this.cols = cols;
     this.rows = rows;
@@ -170,21 +179,23 @@ export class MapView implements View {
     this.request();
   }
 
+  /** Most cells asked for: the host makes the same grid from it (map-cells.ts). */
   private buckets(): number {
-    return Math.min(MAX_MAP_BUCKETS, this.cols * this.rows);
+    return Math.min(MAX_MAP_BUCKETS, this.cols * MAX_ROWS);
   }
 
   private request(): void {
     this.summaryReq = requestId();
     this.canvas.removeAttribute('data-ready');
     this.status.textContent = t('Scanning…');
-    this.rangeLabel.textContent = this.start === 0 && this.end === this.vsize ? t('Whole disk: {0}', formatBytes(this.vsize)) : formatRange(this.start, this.end - this.start);
+    const grid = mapGrid(this.start, this.end, this.buckets(), this.vsize);
+    this.rangeLabel.textContent = grid.start === 0 && grid.end === this.vsize ? t('Whole disk: {0}', formatBytes(this.vsize)) : formatRange(grid.start, grid.end - grid.start);
     post({ type: 'requestMap', requestId: this.summaryReq, start: this.start, end: this.end, buckets: this.buckets() });
     updateState({ map: { start: this.start, end: this.end, runsFrom: this.runsFromOffset } });
   }
 
   private setRange(start: number, end: number): void {
-    const minSpan = Math.min(this.vsize, this.buckets() * MIN_BUCKET_BYTES);
+    const minSpan = Math.min(this.vsize, this.buckets() * MIN_CELL_BYTES);
     let s = Math.max(0, Math.floor(start / 512) * 512);
     let e = Math.min(this.vsize, Math.ceil(end / 512) * 512);
     if (e - s < minSpan) {
@@ -238,17 +249,20 @@ export class MapView implements View {
       }
     }
     c.globalAlpha = 1;
-    this.drawPartitionBoundaries(c, s.bucketBytes);
+    this.drawPartitionBoundaries(c, s);
+    // The grid drawn, for UI tests (numbers only).
+    Object.assign(this.canvas.dataset, { start: String(s.start), cellBytes: String(s.bucketBytes), cols: String(this.cols) });
   }
 
   /** Guest partitions (from the hex view's MBR/GPT scan, H6): a mark on the bucket where each starts and ends. */
-  private drawPartitionBoundaries(c: CanvasRenderingContext2D, bucketBytes: number): void {
+  private drawPartitionBoundaries(c: CanvasRenderingContext2D, s: MapSummary): void {
+    const bucketBytes = s.bucketBytes;
     if (this.partitionStarts.length === 0 || bucketBytes <= 0) return;
     c.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700';
     for (const p of this.partitionStarts) {
       for (const [at, left] of [[p.start, true], [p.end, false]] as const) {
-        if (at < this.start || at > this.end) continue;
-        const i = Math.min(Math.floor((at - this.start) / bucketBytes), this.cols * this.rows - 1);
+        if (at < s.start || at > s.end) continue;
+        const i = Math.min(Math.floor((at - s.start) / bucketBytes), this.cols * this.rows - 1);
         const x = (i % this.cols) * CELL;
         const y = Math.floor(i / this.cols) * CELL;
         c.fillRect(left ? x : x + CELL - 3, y - 1, 2, CELL + 1);
@@ -267,7 +281,8 @@ export class MapView implements View {
     const items = [item(col.data, t(KIND_LABELS.data)), item(col.zero, t(KIND_LABELS.zero)), item(col.compressed, t(KIND_LABELS.compressed))];
     this.layers.slice(1).forEach((file, i) => {
       const name = file.split('/').pop() ?? file;
-      items.push(item(col.backing, t('backing layer {0}: {1}', i + 1, name), bucketStyle(1, i + 1).alpha));
+      const st = layerColor(i + 1);
+      items.push(item(st.color, t('backing layer {0}: {1}', i + 1, name), st.alpha));
     });
     items.push(item(col.unallocated, t(KIND_LABELS.unallocated), 0.35));
     if (this.partitionStarts.length) items.push(item(getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700', t('partition boundary')));
@@ -283,9 +298,21 @@ export class MapView implements View {
     return this.summary && i < this.summary.kinds.length && this.summary.kinds[i] !== 255 ? i : -1;
   }
 
-  private bucketOffset(i: number): number {
-    const bb = this.summary?.bucketBytes ?? 1;
-    return Math.min(this.vsize - 1, this.start + i * bb);
+  /** Guest bytes [from, to) of cell `i` of the summary drawn now. */
+  private cell(i: number): { from: number; to: number } {
+    const s = this.summary;
+    if (!s) return { from: this.start, to: this.start + 1 };
+    const r = cellRange({ start: s.start, cellBytes: s.bucketBytes, count: s.kinds.length, end: Math.min(this.vsize, s.end) }, i);
+    return { from: Math.min(this.vsize - 1, r.from), to: Math.max(r.from + 1, r.to) };
+  }
+
+  /** Asks the host for the whole run painted in cell `i` (the hover card shows it; a click opens its start). */
+  private requestCell(i: number): void {
+    const s = this.summary;
+    if (!s) return;
+    const { from, to } = this.cell(i);
+    this.hoverReq = requestId();
+    post({ type: 'requestMapping', requestId: this.hoverReq, offset: from, cellEnd: to, kind: MAP_KIND_CODES[s.kinds[i]] ?? 'unallocated', depth: s.depths[i] });
   }
 
   private bindCanvas(): void {
@@ -298,15 +325,19 @@ export class MapView implements View {
       if (i === this.hoverBucket) return;
       this.hoverBucket = i;
       clearTimeout(this.hoverTimer);
-      this.hoverTimer = setTimeout(() => {
-        this.hoverReq = requestId();
-        post({ type: 'requestMapping', requestId: this.hoverReq, offset: this.bucketOffset(i) });
-      }, 40);
+      this.hoverTimer = setTimeout(() => this.requestCell(i), 40);
     });
     this.canvas.addEventListener('mouseleave', () => this.hideHover());
     this.canvas.addEventListener('click', (ev) => {
       const i = this.bucketAt(ev);
-      if (i >= 0) this.goHex(this.bucketOffset(i));
+      if (i < 0) return;
+      const known = this.hoverDetail?.cell === i ? this.hoverDetail.detail : undefined;
+      if (known) return this.goHex(known.clickOffset ?? known.start);
+      // Not answered yet: ask now and go when the answer comes.
+      this.clickPending = i;
+      this.hoverBucket = i;
+      clearTimeout(this.hoverTimer);
+      this.requestCell(i);
     });
     this.canvas.addEventListener(
       'wheel',
@@ -314,7 +345,7 @@ export class MapView implements View {
         ev.preventDefault();
         const r = this.canvas.getBoundingClientRect();
         const i = this.bucketAt(ev);
-        const at = i >= 0 ? i / Math.max(1, this.buckets()) : (ev.clientY - r.top) / r.height;
+        const at = i >= 0 ? i / Math.max(1, this.summary?.kinds.length ?? 1) : (ev.clientY - r.top) / r.height;
         this.zoom(ev.deltaY < 0 ? 0.5 : 2, Math.max(0, Math.min(1, at)));
       },
       { passive: false },
@@ -335,23 +366,24 @@ export class MapView implements View {
   private hideHover(): void {
     this.hoverBucket = -1;
     this.hoverReq = 0;
+    this.hoverDetail = undefined;
     clearTimeout(this.hoverTimer);
     this.hover.hidden = true;
   }
 
   private showHover(m: MappingDetail): void {
-    const s = this.summary;
-    const bb = s?.bucketBytes ?? 0;
+    const cell = this.cell(this.hoverBucket);
     const layerName = m.depth === 0 ? t('this image') : t('backing layer {0}', m.depth);
     const rows: [string, string][] = [
-      [t('Cell'), formatRange(this.bucketOffset(this.hoverBucket), bb)],
-      [t('Run'), formatRange(m.offset, m.length)],
-      [t('LBA'), `${Math.floor(m.offset / this.ctx.sectorSize)}`],
+      [t('Cell'), formatRange(cell.from, cell.to - cell.from)],
+      [t('Run'), formatRange(m.start, m.length)],
+      [t('LBA'), `${Math.floor(m.start / this.ctx.sectorSize)}`],
       [t('Kind'), t(m.kind)],
       [t('Layer'), m.kind === 'unallocated' ? t('none (reads as zeros)') : `${layerName} (${m.file.split('/').pop()})`],
       [t('Host offset'), m.hostOffset !== undefined ? hex(m.hostOffset) : m.compressedOffset !== undefined ? `${hex(m.compressedOffset)} (${m.compressedLength} ${t('bytes compressed')})` : '–'],
       [t('L1 index'), m.l1Index !== undefined ? String(m.l1Index) : '–'],
       [t('L2 index'), m.l2Index !== undefined ? String(m.l2Index) : '–'],
+      [t('Click opens'), hex(m.clickOffset ?? m.start)],
     ];
     setChildren(this.hover, h('dl', null, ...rows.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)])));
     this.hover.hidden = false;

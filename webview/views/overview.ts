@@ -1,7 +1,7 @@
 /** Overview: warnings, geometry, header fields with raw values and meanings, features, extensions, snapshots, bitmaps. */
 import type { HostMessage, OverviewData } from '../../src/shared/protocol';
 import { formatBytes, decimal } from '../../src/shared/format';
-import { h, icon, setChildren, table } from '../dom';
+import { h, icon, setChildren, scrollingTable as table } from '../dom';
 import { t } from '../l10n';
 import type { View } from '../main';
 

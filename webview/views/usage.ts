@@ -4,20 +4,8 @@ import { decimal, formatBytes, percent } from '../../src/shared/format';
 import { h, icon, setChildren } from '../dom';
 import { post } from '../host';
 import { t } from '../l10n';
+import { usageColor } from '../../src/shared/kinds';
 import type { View } from '../main';
-
-/** Theme colour of a category: guest data like the map (blue, compressed purple), metadata in other hues, leaks red. */
-function colorOf(category: string): string {
-  const c = category.toLowerCase();
-  if (c.includes('leak')) return 'var(--vscode-charts-red)';
-  if (c.includes('free')) return 'var(--vscode-disabledForeground)';
-  if (c.includes('compressed')) return 'var(--vscode-charts-purple)';
-  if (c === 'data' || c.includes('bitmap data')) return 'var(--vscode-charts-blue)';
-  if (c.includes('l2')) return 'var(--vscode-charts-orange)';
-  if (c.includes('l1')) return 'var(--vscode-charts-green)';
-  if (c.includes('refcount')) return 'var(--vscode-charts-yellow)';
-  return 'var(--vscode-charts-foreground)';
-}
 
 export class UsageView implements View {
   readonly id = 'usage' as const;
@@ -45,7 +33,7 @@ export class UsageView implements View {
     const total = Math.max(1, u.categories.reduce((a, c) => a + c.bytes, 0));
     const bar = h('div', { class: 'usage-bar', role: 'img', 'aria-label': t('Host file usage by category') });
     const rows = u.categories.map((c) => {
-      const color = colorOf(c.category);
+      const color = usageColor(c.category);
       const seg = h('span', { class: 'usage-seg', title: `${c.category}: ${formatBytes(c.bytes)}` });
       seg.style.width = `${(c.bytes / total) * 100}%`;
       seg.style.background = color;
