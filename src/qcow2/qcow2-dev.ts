@@ -159,6 +159,15 @@ export class Qcow2Dev implements BlockLayer {
     await writer.submit(buf, offset);
   }
 
+  /** Stores a compressed cluster for the unallocated guest cluster at `guest` (see Qcow2Writer.writeCompressed). */
+  async writeCompressedCluster(guest: number, compressed: Uint8Array): Promise<void> {
+    if (!Number.isSafeInteger(guest) || guest < 0 || guest % this.info.clusterSize !== 0 || guest >= this.info.virtualSize) {
+      throw new Qcow2Error('range', `compressed write at guest offset ${guest} is not a cluster inside the disk`, this.path);
+    }
+    const writer = this.writer ?? (await this.getWriter());
+    await writer.mutex.run(() => writer.writeCompressed(guest, compressed));
+  }
+
   /** Writes dirty L2/refcount metadata to disk in the crash-safe order. */
   async flushMeta(): Promise<void> {
     const writer = this.writer;

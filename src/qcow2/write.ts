@@ -6,7 +6,7 @@
  */
 import { setU32, u32 } from './bytes';
 import { ClusterAllocator } from './alloc';
-import { entryWords, isCopied, standardWords } from './entries';
+import { compressedWords, entryWords, isCopied, standardWords } from './entries';
 import { badImage } from './errors';
 import { MetaWriteback } from './flush';
 import { readFully } from './io';
@@ -78,6 +78,48 @@ export class Qcow2Writer {
       pos += await this.writeChunk(buf.subarray(pos), offset + pos);
       if (this.wb.overCacheLimit()) await this.flush();
     }
+  }
+
+  /** Next free byte in the last host cluster given to compressed data; 0 when there is none. */
+  private compressedFree = 0;
+
+  /**
+   * Stores one cluster's compressed bytes (qemu-img convert -c) for the guest cluster at `guest`, whose L2 entry
+   * must be unallocated. Compressed clusters are packed back to back, as QEMU's qcow2_alloc_bytes packs them: a
+   * host cluster's refcount counts the compressed clusters that touch it, and one may run into the next cluster.
+   */
+  async writeCompressed(guest: number, bytes: Uint8Array): Promise<void> {
+    const info = this.dev.info;
+    if (this.dev.dataIo || info.hasDataFile) throw badImage(this.dev.path, 'compressed clusters cannot be written to an image with an external data file');
+    if (bytes.length === 0 || bytes.length >= this.cs) throw badImage(this.dev.path, `a compressed cluster must be shorter than the cluster size (got ${bytes.length} bytes)`);
+    const l1Index = Math.floor(guest / info.l1EntrySpan);
+    const l2Index = Math.floor((guest - l1Index * info.l1EntrySpan) / this.cs);
+    const l2Offset = await this.ensureL2(l1Index);
+    const fetched = await this.dev.l2Slice(l2Offset, l2Index);
+    const at = (l2Index % info.l2SliceEntries) * info.l2EntryBytes;
+    for (let i = 0; i < info.l2EntryBytes; i += 4) {
+      if (u32(fetched.data, at + i) !== 0) throw badImage(this.dev.path, `guest offset 0x${guest.toString(16)} is already allocated; compressed clusters are written only to unallocated ones`);
+    }
+    let start = this.compressedFree;
+    const room = start === 0 ? 0 : this.cs - (start % this.cs);
+    if (room >= bytes.length) {
+      await this.rc.add(Math.floor(start / this.cs), 1);
+    } else {
+      const next = await this.allocClusters(1);
+      if (room > 0 && next === Math.floor(start / this.cs) + 1) await this.rc.add(next - 1, 1); // runs on into the new cluster
+      else start = next * this.cs;
+    }
+    await this.writeData(start, bytes);
+    const end = start + bytes.length;
+    this.compressedFree = end % this.cs === 0 ? 0 : end;
+    // Reads take whole 512-byte sectors: the file reaches past the last one by the next flush.
+    this.wb.extendTo = Math.max(this.wb.extendTo, Math.ceil(end / this.cs) * this.cs);
+    if (this.dev.fileSize < this.wb.extendTo) this.dev.fileSize = this.wb.extendTo;
+    const slice = this.dev.currentSlice(this.dev.l2Cache, fetched);
+    const [hi, lo] = compressedWords(start, bytes.length, info.clusterBits);
+    setU32(slice.data, at, hi);
+    setU32(slice.data, at + 4, lo);
+    this.wb.markL2(slice);
   }
 
   async flush(): Promise<void> {
