@@ -16,6 +16,7 @@ import { Refcounts } from './refcount';
 import { AsyncMutex } from './mutex';
 import { planInPlace, writeInPlaceRuns } from './write-inplace';
 import { planCluster, span, type ClusterPlan } from './write-plan';
+import { ZERO_LO } from './entries';
 
 /** Largest guest range handled (and buffered) at once. */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -78,6 +79,56 @@ export class Qcow2Writer {
       pos += await this.writeChunk(buf.subarray(pos), offset + pos);
       if (this.wb.overCacheLimit()) await this.flush();
     }
+  }
+
+  /**
+   * Makes [offset, offset + length) read as zeros (qemu-io write -z): whole clusters become zero clusters
+   * (an owned cluster keeps its host offset, as QEMU's zero_in_l2_slice without unmap; a compressed or shared one
+   * is dropped); the partial clusters at the ends are written with zero bytes. Version 2 images have no zero
+   * flag: there every byte is written.
+   */
+  submitZeroes(offset: number, length: number): Promise<void> {
+    this.slowActive++;
+    const before = [...this.inFlight.keys()];
+    return this.mutex
+      .run(async () => {
+        await Promise.allSettled(before);
+        await this.writeZeroes(offset, length);
+      })
+      .finally(() => this.slowActive--);
+  }
+
+  private async writeZeroes(offset: number, length: number): Promise<void> {
+    const info = this.dev.info;
+    const end = offset + length;
+    const zeros = (from: number, to: number) => this.writeAt(new Uint8Array(to - from), from);
+    if (info.version < 3) {
+      for (let p = offset; p < end; p += MAX_CHUNK_BYTES) await zeros(p, Math.min(end, p + MAX_CHUNK_BYTES));
+      return;
+    }
+    const first = Math.ceil(offset / this.cs) * this.cs;
+    const last = Math.max(first, Math.floor(end / this.cs) * this.cs);
+    if (offset < Math.min(first, end)) await zeros(offset, Math.min(first, end));
+    for (let guest = first; guest < last; guest += this.cs) {
+      const l1Index = Math.floor(guest / info.l1EntrySpan);
+      const l2Index = Math.floor((guest - l1Index * info.l1EntrySpan) / this.cs);
+      const fetched = await this.dev.l2Slice(await this.ensureL2(l1Index), l2Index);
+      const at = (l2Index % info.l2SliceEntries) * info.l2EntryBytes;
+      const plan = planCluster(info, this.dev.path, fetched, at, guest, 0, this.cs);
+      const keep = plan.mode === 'inplace' ? plan.host : 0;
+      const [hi, lo] = keep ? standardWords(keep, true, !info.extendedL2) : [0, info.extendedL2 ? 0 : ZERO_LO];
+      const slice = this.dev.currentSlice(this.dev.l2Cache, fetched);
+      setU32(slice.data, at, hi);
+      setU32(slice.data, at + 4, lo);
+      if (info.extendedL2) {
+        setU32(slice.data, at + 8, ALL_SUBCLUSTERS);
+        setU32(slice.data, at + 12, 0);
+      }
+      this.wb.markL2(slice);
+      if (!keep) this.wb.pendingDecrements.push(...plan.release);
+      if (this.wb.overCacheLimit()) await this.flush();
+    }
+    if (last < end && last >= offset) await zeros(last, end);
   }
 
   /** Next free byte in the last host cluster given to compressed data; 0 when there is none. */
