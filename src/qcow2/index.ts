@@ -21,3 +21,4 @@ export { openForCheck } from './check/open-for-check';
 export { clusterUsage, USAGE_LABELS, type ClusterUsage, type ClusterRange, type UsageCategory, type UsageEntry } from './usage';
 export { createImage, writeNewImage, type CreateOptions, type CreateLayout } from './create';
 export { compressCluster, canCompress, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } from './compress';
+export { rebaseUnsafe, planRebase, type RebasePlan } from './rebase';
