@@ -22,3 +22,4 @@ export { clusterUsage, USAGE_LABELS, type ClusterUsage, type ClusterRange, type 
 export { createImage, writeNewImage, type CreateOptions, type CreateLayout } from './create';
 export { compressCluster, canCompress, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } from './compress';
 export { rebaseUnsafe, planRebase, type RebasePlan } from './rebase';
+export { verifyBackingChain, type BrokenChain, type BrokenChainKind } from './chain-verify';

@@ -3,14 +3,15 @@ import { writeOut, type CliCommand, type CliIo } from '../command';
 import type { Qcow2Dev } from '../../qcow2/qcow2-dev';
 import { openForCheck } from '../../qcow2/check/open-for-check';
 import { Qcow2Error } from '../../qcow2/errors';
+import { verifyBackingChain } from '../../qcow2/index';
 import { checkImage, type CheckResultEx, type RepairMode } from '../../qcow2/check/check';
 import type { CheckSummary } from '../../qcow2/check/findings';
 
 /** `check`: integrity check and repair with qemu-img check's output and exit codes. */
 export const checkCommand: CliCommand = {
   name: 'check',
-  usage: 'check [--output=human|json] [-r leaks|all] IMAGE',
-  summary: 'check (and repair) refcounts and metadata, as qemu-img check (exit 0 clean, 2 corrupt, 3 leaks)',
+  usage: 'check [--output=human|json] [-r leaks|all] [--no-backing] IMAGE',
+  summary: 'check (and repair) refcounts and metadata, as qemu-img check (exit 0 clean, 2 corrupt, 3 leaks); a broken backing chain fails with exit 1 unless --no-backing',
   async run(argv, io) {
     const args = parseArgs(argv, 'rf');
     const format = outputFormat(args);
@@ -18,6 +19,12 @@ export const checkCommand: CliCommand = {
     const r = args.short.get('r') ?? args.long.get('repair');
     if (r !== undefined && r !== 'leaks' && r !== 'all') throw new UsageError(`-r must be leaks or all, not '${r}'`);
     const repair = r as RepairMode | undefined;
+    // qemu-img cannot open an image whose backing chain is broken, so it cannot check it either (and on a loop it
+    // hangs); --no-backing checks the image's own metadata anyway.
+    if (!args.long.has('no-backing')) {
+      const broken = await verifyBackingChain(path);
+      if (broken) throw new Qcow2Error('backing', broken.message);
+    }
     let dev: Qcow2Dev;
     try {
       dev = await openForCheck(path, !repair);
