@@ -5,6 +5,7 @@
  * `check` refuses such an image as qemu-img does; the editor shows the message above the image's own verdict.
  */
 import { realpath } from 'node:fs/promises';
+import * as nodePath from 'node:path';
 import { parseHeader, QCOW2_MAGIC } from './header';
 import { readFully } from './io';
 import { NodeFileIo } from './io-node';
@@ -26,7 +27,7 @@ export interface BrokenChain {
 }
 
 /** The first layer of `image`'s backing chain that cannot be opened, or undefined when the whole chain opens. */
-export async function verifyBackingChain(image: string): Promise<BrokenChain | undefined> {
+export async function verifyBackingChain(image: string, allowPath?: (absPath: string) => boolean): Promise<BrokenChain | undefined> {
   const seen = new Set<string>([await realpath(image).catch(() => image)]);
   let current = image;
   for (let depth = 1; ; depth++) {
@@ -40,6 +41,8 @@ export async function verifyBackingChain(image: string): Promise<BrokenChain | u
     if (name === undefined || name === '') return undefined;
     const layer = qemuPathCombine(current, name);
     if (name.startsWith('json:')) return broken('format', layer, depth, `json: backing file names are not supported`);
+    // A layer the caller may not open (outside an untrusted workspace) is not followed; that is not a break.
+    if (allowPath && !allowPath(nodePath.resolve(layer))) return undefined;
     if (depth > MAX_CHAIN_DEPTH) return broken('too-deep', layer, depth, `the backing chain is deeper than ${MAX_CHAIN_DEPTH} layers`);
     let real: string;
     try {

@@ -23,3 +23,4 @@ export { createImage, writeNewImage, type CreateOptions, type CreateLayout } fro
 export { compressCluster, canCompress, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } from './compress';
 export { rebaseUnsafe, planRebase, type RebasePlan } from './rebase';
 export { verifyBackingChain, type BrokenChain, type BrokenChainKind } from './chain-verify';
+export { seekAddon } from './holes';
