@@ -62,6 +62,32 @@ describe('release: broken chains, Repair all, Problems panel (UI)', function () 
     await wb.screenshot('release-broken-chain');
     await waitForProblem(wb, /Could not open backing file/);
     await wb.screenshot('release-problems-chain');
+    // The finding's link in the Problems panel opens the Integrity tab at it.
+    await view.locator('vscode-tab-header[data-tab="overview"]').click();
+    await wb.page.locator('.markers-panel a', { hasText: 'backing-chain' }).first().click();
+    await view.locator('#chain-error.focused').waitFor({ timeout: 15_000 });
+  });
+
+  it('"Locate backing file…" on the missing layer rewrites the header (relative name) and the chain opens', async () => {
+    qemuImg(['create', '-q', '-f', 'qcow2', join(wb.workspace, 'moved.qcow2'), '64M']);
+    const view = wb.webview();
+    await view.locator('vscode-tab-header[data-tab="chain"]').click();
+    await view.locator('.chain-table .locate-backing').click();
+    // code-server's file dialog is a quick input holding a path.
+    const input = wb.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(join(wb.workspace, 'moved.qcow2'));
+    await wb.page.keyboard.press('Enter');
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 10_000 });
+    assert.match(await dialog.innerText(), /moved\.qcow2 \(qcow2\)/);
+    await dialog.locator('.monaco-button', { hasText: 'Change Backing File' }).click();
+    await view.locator('vscode-tab-header[data-tab="overview"]').click();
+    await view.locator('.chain-glance a.glance-layer', { hasText: 'moved.qcow2' }).waitFor({ timeout: 30_000 });
+    const info = JSON.parse(qemuImg(['info', '--output=json', join(wb.workspace, 'orphan.qcow2')]).stdout);
+    assert.equal(info['backing-filename'], 'moved.qcow2');
+    assert.equal(info['backing-filename-format'], 'qcow2');
+    await wb.screenshot('release-located-backing');
   });
 
   it('Repair all… keeps a copy, repairs, re-checks; qemu-img check is clean; the Problems panel empties for it', async () => {
