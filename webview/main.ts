@@ -160,6 +160,7 @@ onMessage((m) => {
     case 'showView':
       if (m.view === 'hex' && m.offset !== undefined) (views.find((v) => v.id === 'hex') as HexSlot | undefined)?.goTo(m.offset);
       select(m.view);
+      if (m.view === 'integrity' && m.finding !== undefined) (views.find((v) => v.id === 'integrity') as IntegrityView | undefined)?.focusFinding(m.finding);
       return;
     case 'settings':
       ctx.sectorSize = m.settings.sectorSize;

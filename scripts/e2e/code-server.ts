@@ -6,7 +6,7 @@
  * The server runs in its own process group; `stop()` (also run on process exit and on SIGINT/SIGTERM) kills
  * that group by its recorded id, and nothing else.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,8 @@ export interface CodeServer {
   /** Folder holding this run's user-data, extensions, config and server log. */
   stateDir: string;
   logFile: string;
+  /** True when windows load this repository as the extension under development (their title says so). */
+  devHost: boolean;
   /** Workbench URL opening `folder` (and `openFile`), in test mode with this repo as the extension under development. */
   workbenchUrl(folder: string, opts?: { extensionTestsPath?: string; openFile?: string }): string;
   /** The last lines of the server log, for error messages. */
@@ -55,6 +57,12 @@ export interface StartOptions {
    * (for the untrusted-workspace tests).
    */
   workspaceTrust?: 'disabled' | 'restricted';
+  /**
+   * Install this .vsix into the fresh extensions folder with `code-server --install-extension` before the server
+   * starts, and load nothing from this repository: the window runs the package, not the source tree (no smoke-test
+   * driver, no extensionDevelopmentPath). Overrides `mode`.
+   */
+  vsix?: string;
 }
 
 /** Workspace trust on, nothing trusted, no prompts: every folder opens in Restricted Mode. */
@@ -99,6 +107,16 @@ export function remoteUri(absPath: string): string {
   return `vscode-remote://remote${encodeURI(absPath)}`;
 }
 
+/** `code-server --install-extension VSIX` into `extensions`, as a user installs a downloaded package. */
+function installVsix(vsix: string, userData: string, extensions: string): void {
+  const r = spawnSync(NODE24, [CODE_SERVER_ENTRY, '--user-data-dir', userData, '--extensions-dir', extensions, '--install-extension', resolve(vsix)], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, PATH: `${join(NODE24, '..')}:${process.env.PATH}` },
+  });
+  if (r.status !== 0) throw new Error(`e2e: code-server --install-extension ${vsix} failed (${r.status ?? r.error?.message}): ${r.stdout}${r.stderr}`);
+}
+
 export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServer> {
   const missing = e2eMissing();
   if (missing) throw new Error(`e2e: ${missing}`);
@@ -110,7 +128,8 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
   for (const d of [join(userData, 'User'), extensions, emptyWorkspace]) mkdirSync(d, { recursive: true });
   const restricted = opts.workspaceTrust === 'restricted';
   writeFileSync(join(userData, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...(restricted ? RESTRICTED_SETTINGS : {}), ...opts.settings }, null, 2));
-  const mode = opts.mode ?? 'test';
+  const mode = opts.vsix ? 'installed' : (opts.mode ?? 'test');
+  if (opts.vsix) installVsix(opts.vsix, userData, extensions);
   let link: string | undefined;
   if (mode === 'person') {
     // An extension folder named <publisher>.<name>-<version> in the extensions dir is picked up at start.
@@ -202,6 +221,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
     baseUrl,
     stateDir,
     logFile,
+    devHost: mode === 'test',
     logTail,
     stop,
     workbenchUrl(folder, o = {}) {

@@ -12,6 +12,7 @@ import { buildOverview } from './overview';
 import { allowPathForTrust } from './trust';
 import { readSettings } from './settings';
 import { log } from './log';
+import { clearReport, publishReport } from './diagnostics';
 import { gatherWriteSafety, writeBlockers } from './hex-safety';
 import { engineCreate, engineUsage } from './engine-hooks';
 import { isEncryptedRefusal, openEncryptedForOverview } from './encrypted-open';
@@ -29,6 +30,7 @@ export function trackDocument(doc: Qcow2Document): void {
   documents.set(doc.path, doc);
   doc.onDidDispose(() => {
     if (documents.get(doc.path) === doc) documents.delete(doc.path);
+    clearReport(doc.uri);
   });
 }
 
@@ -68,6 +70,7 @@ async function checkFile(path: string, doc = documents.get(path)): Promise<Integ
     if (doc) {
       doc.lastCheck = report;
       doc.notify('check');
+      publishReport(doc.uri, report);
     }
     const line = summaryLine(nodePath.basename(path), report);
     const level = reportLevel(report);
@@ -122,6 +125,7 @@ export async function repairLeaks(doc: Qcow2Document): Promise<void> {
   logReport(doc.path, report);
   doc.lastCheck = report;
   doc.notify('check');
+  publishReport(doc.uri, report);
   void vscode.window.showInformationMessage(
     vscode.l10n.t('Repaired {0} leaked cluster(s) in {1}.', String(report.repaired?.leaksFixed ?? 0), nodePath.basename(doc.path)),
   );
@@ -283,6 +287,17 @@ export function registerCommands(context: vscode.ExtensionContext): void {
       return path ? checkFile(path) : undefined;
     }),
     vscode.commands.registerCommand('qcow2Inspector.showInfo', showInfo),
+    // The Problems panel's link for a check finding: the image's Integrity tab at that finding.
+    vscode.commands.registerCommand('qcow2Inspector.showFinding', async (uri?: unknown, index?: unknown) => {
+      if (typeof uri !== 'string' || typeof index !== 'number' || !Number.isInteger(index)) return;
+      const target = vscode.Uri.parse(uri);
+      if (target.scheme !== 'file') return;
+      const doc = documents.get(target.fsPath);
+      if (!doc) await vscode.commands.executeCommand('vscode.openWith', target, EDITOR_VIEW_TYPE);
+      const d = documents.get(target.fsPath);
+      const s = d ? sessionsFor(d)[0] : undefined;
+      s?.showFinding(index);
+    }),
     vscode.commands.registerCommand('qcow2Inspector.goToOffset', goToOffset),
     vscode.commands.registerCommand('qcow2Inspector.createImage', createImage),
     vscode.commands.registerCommand('qcow2Inspector.saveHexEdits', () => saveActiveExplicitly(activeSession()?.doc)),

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { asQcow2Error, type Qcow2Dev } from '../qcow2';
-import type { HostMessage, MapKind, MapRun, MappingDetail, ViewId, WebviewMessage } from '../shared/protocol';
+import type { ChainLayerInfo, HostMessage, MapKind, MapRun, MappingDetail, ViewId, WebviewMessage } from '../shared/protocol';
 import { MAX_RUN_ROWS } from '../shared/protocol';
 import type { Qcow2Document } from './qcow2-document';
 import { validateWebviewMessage, decodeBase64 } from './messages';
@@ -24,6 +24,9 @@ import { editBlocker } from './hex-safety';
 export interface SessionHooks {
   runCheck(doc: Qcow2Document): Promise<void>;
   repairLeaks(doc: Qcow2Document): Promise<void>;
+  repairAll(doc: Qcow2Document): Promise<void>;
+  /** Rewrites the backing name of layer `child` to a file the user picks. */
+  locateBacking(doc: Qcow2Document, child: string, recorded: string | undefined): Promise<void>;
   loadUsage(doc: Qcow2Document): Promise<void>;
   /** Records an edit in the document's journal and tells VS Code (undo/redo, dirty marker). */
   applyEdit(doc: Qcow2Document, offset: number, before: Uint8Array, after: Uint8Array, label: string): void;
@@ -53,6 +56,7 @@ export class EditorSession {
   private chainDepth = 64;
   private chainPaths: string[] = [];
   private writableTimer?: ReturnType<typeof setTimeout>;
+  private chainLayers: ChainLayerInfo[] = [];
 
   constructor(
     readonly doc: Qcow2Document,
@@ -93,6 +97,16 @@ export class EditorSession {
     this.post(offset === undefined ? { type: 'showView', view } : { type: 'showView', view, offset });
   }
 
+  /** Shows the Integrity tab at a finding (-1: the broken chain), e.g. from the Problems panel. */
+  showFinding(index: number): void {
+    this.panel.reveal();
+    if (!this.loaded) {
+      this.pendingShow = { view: 'integrity' };
+      return;
+    }
+    this.post({ type: 'showView', view: 'integrity', finding: index });
+  }
+
   private async onMessage(raw: unknown): Promise<void> {
     const state = await this.doc.device();
     const vsize = state.ok ? state.dev.info.virtualSize : 0;
@@ -128,6 +142,15 @@ export class EditorSession {
         return this.hooks.runCheck(this.doc);
       case 'repairLeaks':
         return this.hooks.repairLeaks(this.doc);
+      case 'repairAll':
+        return this.hooks.repairAll(this.doc);
+      case 'locateBacking': {
+        // The layer above the missing one names it; only a missing layer can be located.
+        const missing = this.chainLayers[msg.depth];
+        const child = this.chainLayers[msg.depth - 1];
+        if (!missing || !child || missing.errorKind !== 'missing') return;
+        return this.hooks.locateBacking(this.doc, msg.depth === 1 ? this.doc.path : child.path, missing.recordedName);
+      }
       case 'requestUsage':
         if (this.doc.lastUsage) this.post({ type: 'usage', data: this.doc.lastUsage });
         else await this.hooks.loadUsage(this.doc);
@@ -193,6 +216,7 @@ export class EditorSession {
     const quick = await describeChain(this.doc.path, { allowPath });
     // Only layers that opened can be opened in their own editor (not one outside an untrusted workspace).
     this.setChain(quick.filter((l) => !l.error).map((l) => l.path));
+    this.chainLayers = quick;
     this.post({ type: 'chain', layers: quick });
     const full = await describeChain(this.doc.path, { allowPath, allocationBudgetMs: 2000 });
     this.post({ type: 'chain', layers: full });

@@ -5,6 +5,9 @@ import { loadUsage, registerCommands, repairLeaks, runCheckOnDocument, trackDocu
 import type { SessionHooks } from './editor-session';
 import type { Qcow2Document } from './qcow2-document';
 import { log } from './log';
+import { repairAll } from './repair-all';
+import { locateBacking } from './locate-backing';
+import { diagnostics, publishReport } from './diagnostics';
 import { activeSession } from './editor-session';
 
 /** What activate() returns: hooks and read-only probes for the extension-host tests. */
@@ -17,11 +20,13 @@ export interface InspectorApi {
 }
 
 export function activate(context: vscode.ExtensionContext): InspectorApi {
-  context.subscriptions.push(log());
+  context.subscriptions.push(log(), diagnostics());
   let editable: Qcow2EditorProvider | undefined;
   const hooks: SessionHooks = {
     runCheck: async (doc) => void (await runCheckOnDocument(doc)),
     repairLeaks,
+    repairAll: async (doc) => void (await repairAll(doc, (d, r) => publishReport(d.uri, r))),
+    locateBacking: async (doc, child, recorded) => void (await locateBacking(doc, child, recorded)),
     loadUsage,
     applyEdit: (doc, offset, before, after, label) => {
       if (!doc.editable || !editable) throw new Error(doc.readOnlyReason ?? 'read-only');

@@ -5,6 +5,7 @@
 import type { CheckResult } from '../qcow2';
 import type { IntegrityFinding, IntegrityReport } from '../shared/protocol';
 import { engineCheck } from './engine-hooks';
+import { verifyBackingChain } from '../qcow2';
 
 /** Findings sent to the webview; the counts stay exact beyond it. */
 export const MAX_REPORTED_FINDINGS = 2000;
@@ -44,7 +45,7 @@ export function unavailableReport(reason: string): IntegrityReport {
 
 export interface CheckRequest {
   path: string;
-  repair?: 'leaks';
+  repair?: 'leaks' | 'all';
   allowPath?: (p: string) => boolean;
   isCancelled?: () => boolean;
   onProgress?: (fraction: number) => void;
@@ -55,16 +56,20 @@ export async function checkImageFile(req: CheckRequest): Promise<IntegrityReport
   const t0 = Date.now();
   const run = engineCheck();
   if (!run) return unavailableReport('The integrity check is not available in this build yet.');
+  // The image's own metadata is always checked; a broken chain (qemu-img could not open the image) goes above it.
+  const broken = await verifyBackingChain(req.path, req.allowPath);
   const result = await run(req);
-  return toReport(result, Date.now() - t0);
+  const report = toReport(result, Date.now() - t0);
+  if (broken) report.chainError = { kind: broken.kind, layer: broken.layer, message: broken.message };
+  return report;
 }
 
 /** One-line summary for notifications and the log. */
 export type LogLevel = 'error' | 'warn' | 'info';
 
 /** How loud a check result is: corruptions are errors (data at risk), leaks and check errors warnings. */
-export function reportLevel(r: Pick<IntegrityReport, 'available' | 'corruptions' | 'leaks' | 'checkErrors'>): LogLevel {
-  if (r.available && r.corruptions) return 'error';
+export function reportLevel(r: Pick<IntegrityReport, 'available' | 'corruptions' | 'leaks' | 'checkErrors' | 'chainError'>): LogLevel {
+  if (r.chainError || (r.available && r.corruptions)) return 'error'; // a broken chain leaves the disk unreadable
   return !r.available || r.leaks || r.checkErrors ? 'warn' : 'info';
 }
 
@@ -76,6 +81,7 @@ export function summaryLine(file: string, r: IntegrityReport): string {
   if (!r.available) return `${file}: integrity check not available`;
   const parts = [`${r.corruptions} corruption(s)`, `${r.leaks} leaked cluster(s)`];
   if (r.checkErrors) parts.push(`${r.checkErrors} check error(s)`);
-  const verdict = r.corruptions || r.leaks || r.checkErrors ? 'problems found' : 'no errors';
+  if (r.chainError) parts.unshift('broken backing chain');
+  const verdict = r.corruptions || r.leaks || r.checkErrors || r.chainError ? 'problems found' : 'no errors';
   return `${file}: ${verdict}: ${parts.join(', ')}`;
 }

@@ -66,6 +66,9 @@ export function validateWebviewMessage(raw: unknown, virtualSize: number, chainD
   }
 }
 
+/** Layers the chain view can show (open.ts's MAX_CHAIN_DEPTH plus the image). */
+const MAX_CHAIN_LAYERS = 65;
+
 function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage {
   if (!isRecord(raw)) throw new Invalid('message is not an object');
   const type = raw.type;
@@ -75,6 +78,7 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
     case 'ready':
     case 'runCheck':
     case 'repairLeaks':
+    case 'repairAll':
     case 'requestUsage':
     case 'reopenWith':
       onlyKeys(raw, []);
@@ -118,6 +122,9 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
     case 'openLayer':
       onlyKeys(raw, ['depth']);
       return { type, depth: int(raw, 'depth', 0, chainDepth) };
+    case 'locateBacking':
+      onlyKeys(raw, ['depth']);
+      return { type, depth: int(raw, 'depth', 1, MAX_CHAIN_LAYERS) };
     case 'viewChanged': {
       onlyKeys(raw, ['view']);
       const view = raw.view;

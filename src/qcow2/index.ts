@@ -22,3 +22,6 @@ export type { CheckProgress } from './check/context';
 export { openForCheck } from './check/open-for-check';
 export { clusterUsage, USAGE_LABELS, type ClusterUsage, type ClusterRange, type UsageCategory, type UsageEntry } from './check/usage';
 export { createImage, writeNewImage, type CreateOptions, type CreateLayout } from './create';
+export { compressCluster, canCompress, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } from './read/compress';
+export { rebaseUnsafe, planRebase, type RebasePlan } from './write/rebase';
+export { verifyBackingChain, type BrokenChain, type BrokenChainKind } from './chain-verify';

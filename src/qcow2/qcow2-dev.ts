@@ -130,6 +130,24 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     await writer.submit(buf, offset);
   }
 
+  /** Makes a guest range read as zeros, with zero clusters where whole clusters are covered (see Qcow2Writer.submitZeroes). */
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.info.virtualSize) {
+      throw new Qcow2Error('range', `zero write of ${length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
+    }
+    const writer = this.writer ?? (await this.getWriter());
+    if (length > 0) await writer.submitZeroes(offset, length);
+  }
+
+  /** Stores a compressed cluster for the unallocated guest cluster at `guest` (see Qcow2Writer.writeCompressed). */
+  async writeCompressedCluster(guest: number, compressed: Uint8Array): Promise<void> {
+    if (!Number.isSafeInteger(guest) || guest < 0 || guest % this.info.clusterSize !== 0 || guest >= this.info.virtualSize) {
+      throw new Qcow2Error('range', `compressed write at guest offset ${guest} is not a cluster inside the disk`, this.path);
+    }
+    const writer = this.writer ?? (await this.getWriter());
+    await writer.submitCompressed(guest, compressed);
+  }
+
   /** Writes dirty L2/refcount metadata to disk in the crash-safe order. */
   flushMeta(): Promise<void> {
     return this.exclusive(async () => undefined);

@@ -181,6 +181,8 @@ export interface IntegrityReport {
   truncated: number;
   elapsedMs: number;
   repaired?: { leaksFixed: number; corruptionsFixed: number };
+  /** The backing chain cannot be opened (qemu-img would refuse the image): shown above the metadata verdict. */
+  chainError?: { kind: string; layer: string; message: string };
 }
 
 export interface UsageCategory {
@@ -230,7 +232,7 @@ export type HostMessage =
   | { type: 'integrityRunning'; running: boolean }
   | { type: 'usage'; data: UsageData }
   | { type: 'bytes'; requestId: number; offset: number; /** base64 */ data: string; runs: MapRun[] }
-  | { type: 'showView'; view: ViewId; offset?: number }
+  | { type: 'showView'; view: ViewId; offset?: number; /** Integrity: the finding to show (-1: the broken chain). */ finding?: number }
   | { type: 'settings'; settings: EditorSettings }
   | { type: 'refresh' }
   | { type: 'error'; requestId?: number; message: string }
@@ -257,6 +259,8 @@ export type WebviewMessage =
   | { type: 'requestBytes'; requestId: number; offset: number; length: number }
   | { type: 'runCheck' }
   | { type: 'repairLeaks' }
+  | { type: 'repairAll' }
+  | { type: 'locateBacking'; depth: number }
   | { type: 'requestUsage' }
   | { type: 'openLayer'; depth: number }
   | { type: 'viewChanged'; view: ViewId }

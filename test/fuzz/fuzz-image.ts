@@ -5,7 +5,7 @@
  * regression tests (test/engine/fuzz-regressions.test.ts), so a crash reproduces the same way in both.
  */
 import type { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
-import { checkOnly, cliOnly, repairOnce, stages, usageOnly, type StageContext } from './stages';
+import { checkOnly, cliOnly, rebaseOnce, repairOnce, stages, usageOnly, type StageContext } from './stages';
 import { expectEngineError, FuzzFinding } from './finding';
 import { openFuzzImage } from './fuzz-io';
 
@@ -40,6 +40,7 @@ async function runStages(bytes: Uint8Array): Promise<void> {
   if (!SKIP.has('usage')) await usageOnly(bytes);
   if (!SKIP.has('cli')) await cliOnly(bytes);
   if (!clean && !SKIP.has('repair')) await repairOnce(bytes);
+  if (!SKIP.has('rebase')) await rebaseOnce(bytes);
   let dev: Qcow2Dev;
   try {
     dev = (await openFuzzImage(bytes)).dev;

@@ -3,6 +3,8 @@
  * read, check, a short write workload). Each stage is bounded in work (a few hundred runs, a few MiB read)
  * so a slow input means a real hang.
  */
+import { rebaseUnsafe } from '../../src/qcow2/write/rebase';
+import { parseHeader } from '../../src/qcow2/format/header';
 import type { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
 import { mapEntries } from '../../src/qcow2/read/map';
 import { checkImage } from '../../src/qcow2/check/check';
@@ -200,7 +202,9 @@ export async function cliOnly(bytes: Uint8Array): Promise<void> {
     if (code !== 0 && stdoutBytes === 0) {
       const lines = stderr.split('\n');
       const last = lines[lines.length - 2] ?? '';
-      if (!stderr.endsWith('\n') || !last.startsWith(`qcow2-inspector: ${path}: `)) throw new FuzzFinding(`cli ${what}: no one-line failure`);
+      // check on a broken backing chain names the image as qemu-img does: Could not open 'PATH': Could not open backing file: …
+      const namesFile = last.startsWith(`qcow2-inspector: ${path}: `) || last.startsWith(`qcow2-inspector: Could not open '${path}': `);
+      if (!stderr.endsWith('\n') || !namesFile) throw new FuzzFinding(`cli ${what}: no one-line failure`);
       if (argv[0] !== 'check' && lines.length !== 2) throw new FuzzFinding(`cli ${what}: not one line`);
     }
   }
@@ -215,6 +219,25 @@ export async function repairOnce(bytes: Uint8Array): Promise<void> {
     if (res.failure) return;
   } catch (err) {
     expectEngineError(err, 'repair');
+  }
+}
+
+/** `rebase -u` (src/qcow2/rebase.ts) over the image in memory: a Qcow2Error or a header that still parses. */
+export async function rebaseOnce(bytes: Uint8Array): Promise<void> {
+  const io = new BoundedMemIo(bytes, FUZZ_PATH, bytes.length + WRITE_GROWTH);
+  try {
+    await rebaseUnsafe(io, 'fuzz-base.raw', 'raw');
+  } catch (err) {
+    expectEngineError(err, 'rebase');
+    return;
+  }
+  const after = io.bytes();
+  try {
+    const h = parseHeader(after.subarray(0, Math.min(after.length, 2 * 1024 * 1024)), FUZZ_PATH, after.length);
+    if (h.backingFile !== 'fuzz-base.raw' || h.extensions.backingFormat !== 'raw') throw new FuzzFinding(`rebase: header names ${JSON.stringify(h.backingFile)} (${h.extensions.backingFormat})`);
+  } catch (err) {
+    if (err instanceof FuzzFinding) throw err;
+    throw new FuzzFinding(`rebase: the rewritten header does not parse: ${(err as Error).message}`);
   }
 }
 

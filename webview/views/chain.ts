@@ -28,7 +28,7 @@ export class ChainView implements View {
         'tr',
         { class: l.error ? 'layer error' : 'layer', tabindex: canOpen ? 0 : undefined, onkeydown: (e: Event) => canOpen && (e as KeyboardEvent).key === 'Enter' && open() },
         h('td', null, l.depth === 0 ? t('top') : `−${l.depth}`),
-        h('td', { class: 'file' }, name, l.recordedName !== undefined && l.recordedName !== l.path ? h('div', { class: 'muted small' }, t('recorded as {0}', l.recordedName)) : null, l.error ? h('div', { class: 'error-text', role: 'alert' }, icon('error'), ' ', l.error) : null),
+        h('td', { class: 'file' }, name, l.recordedName !== undefined && l.recordedName !== l.path ? h('div', { class: 'muted small' }, t('recorded as {0}', l.recordedName)) : null, l.error ? h('div', { class: 'error-text', role: 'alert' }, icon('error'), ' ', l.error) : null, l.errorKind === 'missing' ? h('vscode-button', { class: 'locate-backing', secondary: true, onclick: () => post({ type: 'locateBacking', depth: l.depth }) }, icon('search'), ' ', t('Locate backing file…')) : null),
         h('td', null, l.format),
         h('td', null, l.virtualSize !== undefined ? formatBytes(l.virtualSize) : '–'),
         h('td', null, l.clusterSize !== undefined ? formatBytes(l.clusterSize) : '–'),

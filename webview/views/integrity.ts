@@ -46,7 +46,11 @@ export class IntegrityView implements View {
       this.ctx.editable && r && r.leaks > 0
         ? h('vscode-button', { id: 'repair-leaks', secondary: true, onclick: () => post({ type: 'repairLeaks' }), disabled: this.running }, icon('tools'), ' ', t('Repair leaks…'))
         : null;
-    const toolbar = h('div', { class: 'toolbar' }, rerun, repair, this.running ? h('span', { class: 'muted' }, h('vscode-progress-ring'), ' ', t('Checking…')) : null);
+    const repairAll =
+      this.ctx.editable && r && r.corruptions > 0
+        ? h('vscode-button', { id: 'repair-all', secondary: true, onclick: () => post({ type: 'repairAll' }), disabled: this.running }, icon('tools'), ' ', t('Repair all…'))
+        : null;
+    const toolbar = h('div', { class: 'toolbar' }, rerun, repair, repairAll, this.running ? h('span', { class: 'muted' }, h('vscode-progress-ring'), ' ', t('Checking…')) : null);
     if (!r) {
       setChildren(this.el, toolbar, h('p', { class: 'muted' }, this.running ? t('Checking the image…') : t('The check has not run yet.')));
       return;
@@ -59,6 +63,9 @@ export class IntegrityView implements View {
     const verdict = clean
       ? h('div', { class: 'verdict ok', role: 'status' }, icon('pass'), ' ', t('No errors were found on the image.'))
       : h('div', { class: 'verdict bad', role: 'alert' }, icon('error'), ' ', t('{0} corruption(s), {1} leaked cluster(s), {2} check error(s)', r.corruptions, r.leaks, r.checkErrors));
+    const chainError = r.chainError
+      ? h('div', { class: 'verdict bad chain-error', id: 'chain-error', role: 'alert' }, icon('error'), ' ', t('Broken backing chain: {0}', r.chainError.message), h('div', { class: 'muted small' }, t('The image cannot be opened as a whole; below is the check of its own metadata.')))
+      : null;
     const stats = h(
       'dl',
       { class: 'facts' },
@@ -87,7 +94,27 @@ export class IntegrityView implements View {
           h('tbody', null, ...rows),
         )
       : null;
-    setChildren(this.el, toolbar, verdict, stats, list, r.truncated ? h('p', { class: 'muted' }, t('… and {0} more findings (see the QCOW2 Inspector output).', r.truncated)) : null);
+    setChildren(this.el, toolbar, chainError, verdict, stats, list, r.truncated ? h('p', { class: 'muted' }, t('… and {0} more findings (see the QCOW2 Inspector output).', r.truncated)) : null);
+    this.applyFocus();
+  }
+
+  private focusIndex?: number;
+
+  /** Scrolls to and highlights a finding (-1: the broken chain), e.g. from the Problems panel. */
+  focusFinding(index: number): void {
+    this.focusIndex = index;
+    this.applyFocus();
+  }
+
+  private applyFocus(): void {
+    if (this.focusIndex === undefined || !this.report) return;
+    const el = (this.focusIndex < 0 ? this.el.querySelector('#chain-error') : this.el.querySelectorAll('tr.finding')[this.focusIndex]) as HTMLElement | null;
+    if (!el) return;
+    for (const old of this.el.querySelectorAll('.focused')) old.classList.remove('focused');
+    el.classList.add('focused');
+    el.tabIndex = 0;
+    el.scrollIntoView({ block: 'center' });
+    el.focus();
   }
 
   private findingRow(f: IntegrityFinding): HTMLElement {

@@ -1,5 +1,6 @@
 /** Overview: warnings, geometry, header fields with raw values and meanings, features, extensions, snapshots, bitmaps. */
-import type { HostMessage, OverviewData } from '../../src/shared/protocol';
+import type { ChainLayerInfo, HostMessage, OverviewData } from '../../src/shared/protocol';
+import { post } from '../host';
 import { formatBytes, decimal } from '../../src/shared/format';
 import { h, icon, setChildren, scrollingTable as table } from '../dom';
 import { t } from '../l10n';
@@ -11,8 +12,29 @@ export class OverviewView implements View {
 
   shown(): void {}
 
+  /** The chain at a glance: this image → each backing layer with its format → the base; broken layers in red. */
+  private readonly chainEl = h('nav', { class: 'chain-glance', 'aria-label': 'Backing chain' });
+
   handle(msg: HostMessage): void {
     if (msg.type === 'overview') this.render(msg.data);
+    else if (msg.type === 'chain') this.renderChain(msg.layers);
+  }
+
+  private renderChain(layers: ChainLayerInfo[]): void {
+    const parts: (HTMLElement | string)[] = [];
+    layers.forEach((l, i) => {
+      if (i > 0) parts.push(h('span', { class: 'arrow', 'aria-hidden': 'true' }, ' → '));
+      const label = `${l.path.split('/').pop()} (${l.format})`;
+      const canOpen = !l.error && l.format === 'qcow2' && l.depth > 0;
+      const title = l.error ? `${l.path}: ${l.error}` : l.path;
+      parts.push(
+        canOpen
+          ? h('a', { href: '#', class: 'link glance-layer', title, onclick: (e: Event) => (e.preventDefault(), post({ type: 'openLayer', depth: l.depth })) }, label)
+          : h('span', { class: l.error ? 'glance-layer error-text' : 'glance-layer', title }, l.error ? [icon('error'), ' ', label] : label),
+      );
+    });
+    if (layers.length === 1) parts.push(h('span', { class: 'muted' }, ' ', t('(no backing file)')));
+    setChildren(this.chainEl, h('span', { class: 'muted' }, t('Chain:'), ' '), ...parts);
   }
 
   private render(d: OverviewData): void {
@@ -62,6 +84,7 @@ export class OverviewView implements View {
     setChildren(
       this.el,
       ...warnings,
+      this.chainEl,
       facts,
       section(t('Header fields'), fields),
       section(t('Feature bits'), features),

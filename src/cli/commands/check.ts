@@ -1,12 +1,12 @@
 import { parseArgs, outputFormat, requirePositionals, UsageError } from '../args';
 import { writeOut, type CliCommand, type CliIo } from '../command';
-import { type Qcow2Dev, openForCheck, Qcow2Error, checkImage, type CheckResultEx, type RepairMode, type CheckSummary } from '../../qcow2';
+import { type Qcow2Dev, openForCheck, Qcow2Error, checkImage, verifyBackingChain, type CheckResultEx, type RepairMode, type CheckSummary } from '../../qcow2';
 
 /** `check`: integrity check and repair with qemu-img check's output and exit codes. */
 export const checkCommand: CliCommand = {
   name: 'check',
-  usage: 'check [--output=human|json] [-r leaks|all] IMAGE',
-  summary: 'check (and repair) refcounts and metadata, as qemu-img check (exit 0 clean, 2 corrupt, 3 leaks)',
+  usage: 'check [--output=human|json] [-r leaks|all] [--no-backing] IMAGE',
+  summary: 'check (and repair) refcounts and metadata, as qemu-img check (exit 0 clean, 2 corrupt, 3 leaks); a broken backing chain fails with exit 1 unless --no-backing',
   async run(argv, io) {
     const args = parseArgs(argv, 'rf');
     const format = outputFormat(args);
@@ -14,6 +14,12 @@ export const checkCommand: CliCommand = {
     const r = args.short.get('r') ?? args.long.get('repair');
     if (r !== undefined && r !== 'leaks' && r !== 'all') throw new UsageError(`-r must be leaks or all, not '${r}'`);
     const repair = r as RepairMode | undefined;
+    // qemu-img cannot open an image whose backing chain is broken, so it cannot check it either (and on a loop it
+    // hangs); --no-backing checks the image's own metadata anyway.
+    if (!args.long.has('no-backing')) {
+      const broken = await verifyBackingChain(path);
+      if (broken) throw new Qcow2Error('backing', broken.message);
+    }
     let dev: Qcow2Dev;
     try {
       dev = await openForCheck(path, !repair);

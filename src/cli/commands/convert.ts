@@ -2,22 +2,26 @@ import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { parseArgs, requirePositionals, UsageError } from '../args';
 import type { CliCommand } from '../command';
 import { openImage, mapEntries, asQcow2Error, Qcow2Error, type BlockLayer, Qcow2Dev, RawDev, NodeFileIo, type Qcow2IoOps, seekAddon } from '../../qcow2';
+import { convertToQcow2 } from './convert-qcow2';
 
 /** Guest bytes are read and written in pieces of this size: large enough to coalesce host reads. */
 export const CONVERT_CHUNK = 4 * 1024 * 1024;
 /** Blocks of zeros this size or larger inside data are skipped (left as holes), as qemu-img's -S 4k. */
 const SPARSE_BLOCK = 4096;
 
-/** `convert -O raw`: the guest disk as a raw file, sparse where it reads as zeros. */
+/** `convert -O raw`: the guest disk as a raw file, sparse where it reads as zeros; `-O qcow2` (with -c): convert-qcow2.ts. */
 export const convertCommand: CliCommand = {
   name: 'convert',
-  usage: 'convert -O raw IMAGE OUTPUT',
-  summary: 'write the guest disk (through the backing chain) to a sparse raw file',
+  usage: 'convert [-c] -O raw|qcow2 [-o OPTIONS] IMAGE OUTPUT',
+  summary: 'write the guest disk (through the backing chain) to a sparse raw file or a new qcow2 image (-c: compressed clusters)',
   async run(argv) {
-    const args = parseArgs(argv, 'fO', 'pq');
+    const args = parseArgs(argv, 'fOo', 'pqc');
     const fmt = args.short.get('O') ?? args.long.get('target-format');
-    if (fmt !== 'raw') throw new UsageError(fmt ? `output format '${fmt}' is not supported (only raw)` : 'missing -O raw');
+    if (fmt !== 'raw' && fmt !== 'qcow2') throw new UsageError(fmt ? `output format '${fmt}' is not supported (use raw or qcow2)` : 'missing -O raw or -O qcow2');
     const [input, output] = requirePositionals(args, ['IMAGE', 'OUTPUT']);
+    if (fmt === 'qcow2') return convertToQcow2(args, input, output, refuseOverwritingInput);
+    if (args.short.has('c')) throw new UsageError('compression (-c) needs -O qcow2');
+    if (args.short.has('o')) throw new UsageError('-o options are for -O qcow2');
     const dev = await openImage(input, { readOnly: true });
     try {
       await refuseOverwritingInput(dev, output);

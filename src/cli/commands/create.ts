@@ -21,6 +21,30 @@ function integer(name: string, v: string): number {
   return Number(v);
 }
 
+/** The image options of `-o` (qemu-img create's names), without size and backing file; unknown names are refused. */
+export function createOptionsFrom(o: Map<string, string>): Omit<CreateOptions, 'size'> {
+  for (const k of o.keys()) if (!KNOWN.includes(k)) throw new UsageError(`invalid parameter '${k}'`);
+  const opts: Omit<CreateOptions, 'size'> = {};
+  if (o.has('cluster_size')) opts.clusterSize = parseSize(o.get('cluster_size')!, 'cluster size');
+  if (o.has('refcount_bits')) opts.refcountBits = integer('refcount_bits', o.get('refcount_bits')!);
+  if (o.has('compat')) opts.compat = compatLevel(o.get('compat')!);
+  if (o.has('extended_l2')) opts.extendedL2 = onOff('extended_l2', o.get('extended_l2')!);
+  if (o.has('lazy_refcounts')) opts.lazyRefcounts = onOff('lazy_refcounts', o.get('lazy_refcounts')!);
+  if (o.has('data_file_raw')) opts.dataFileRaw = onOff('data_file_raw', o.get('data_file_raw')!);
+  if (o.has('data_file')) opts.dataFile = o.get('data_file');
+  const prealloc = o.get('preallocation');
+  if (prealloc !== undefined) {
+    if (prealloc !== 'off' && prealloc !== 'metadata') throw new UsageError(`unsupported preallocation '${prealloc}' (use off or metadata)`);
+    opts.preallocation = prealloc;
+  }
+  const comp = o.get('compression_type');
+  if (comp !== undefined) {
+    if (comp !== 'zlib' && comp !== 'zstd') throw new UsageError(`invalid compression_type '${comp}' (use zlib or zstd)`);
+    opts.compressionType = comp;
+  }
+  return opts;
+}
+
 /** `create`: a new qcow2 image, as qemu-img create does. */
 export const createCommand: CliCommand = {
   name: 'create',
@@ -33,29 +57,12 @@ export const createCommand: CliCommand = {
     const o = new Map<string, string>();
     // -o may repeat in spirit via commas; later values win, as in qemu-img.
     for (const [k, v] of parseOptionList(args.short.get('o'))) o.set(k, v);
-    for (const k of o.keys()) if (!KNOWN.includes(k)) throw new UsageError(`invalid parameter '${k}'`);
     const [path, sizeText, ...extra] = args.positional;
     if (!path || extra.length > 0) throw new UsageError('expected IMAGE [SIZE]');
 
-    const opts: Omit<CreateOptions, 'size'> & { size?: number } = {};
+    const opts: Omit<CreateOptions, 'size'> & { size?: number } = createOptionsFrom(o);
     if (sizeText !== undefined) opts.size = parseSize(sizeText, 'image size');
-    if (o.has('cluster_size')) opts.clusterSize = parseSize(o.get('cluster_size')!, 'cluster size');
-    if (o.has('refcount_bits')) opts.refcountBits = integer('refcount_bits', o.get('refcount_bits')!);
-    if (o.has('compat')) opts.compat = compatLevel(o.get('compat')!);
-    if (o.has('extended_l2')) opts.extendedL2 = onOff('extended_l2', o.get('extended_l2')!);
-    if (o.has('lazy_refcounts')) opts.lazyRefcounts = onOff('lazy_refcounts', o.get('lazy_refcounts')!);
-    if (o.has('data_file_raw')) opts.dataFileRaw = onOff('data_file_raw', o.get('data_file_raw')!);
-    if (o.has('data_file')) opts.dataFile = o.get('data_file');
     const prealloc = o.get('preallocation');
-    if (prealloc !== undefined) {
-      if (prealloc !== 'off' && prealloc !== 'metadata') throw new UsageError(`unsupported preallocation '${prealloc}' (use off or metadata)`);
-      opts.preallocation = prealloc;
-    }
-    const comp = o.get('compression_type');
-    if (comp !== undefined) {
-      if (comp !== 'zlib' && comp !== 'zstd') throw new UsageError(`invalid compression_type '${comp}' (use zlib or zstd)`);
-      opts.compressionType = comp;
-    }
     const backing = args.short.get('b') ?? o.get('backing_file');
     const backingFmt = args.short.get('F') ?? o.get('backing_fmt');
     if (backing !== undefined) opts.backingFile = backing;

@@ -8,6 +8,7 @@ import { writeCommand } from './write';
 import { checkCommand } from './check';
 import { usageCommand } from './usage';
 import { fsCommand } from './fs';
+import { rebaseCommand } from './rebase';
 
 /** Every subcommand. Add new ones here, one line each. */
 export const commands: CliCommand[] = [
@@ -20,4 +21,5 @@ export const commands: CliCommand[] = [
   checkCommand,
   usageCommand,
   fsCommand,
+  rebaseCommand,
 ];

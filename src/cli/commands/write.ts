@@ -47,10 +47,11 @@ async function bufferStdin(io: CliIo): Promise<{ head: Uint8Array[]; length: num
 /** `write`: writes bytes from FILE (or stdin) into the guest disk at OFFSET, then flushes and syncs. */
 export const writeCommand: CliCommand = {
   name: 'write',
-  usage: 'write [-q] IMAGE OFFSET [FILE]',
-  summary: 'write bytes from FILE or stdin into the guest disk at OFFSET (flushed and synced before exit)',
+  usage: 'write [-q] IMAGE OFFSET [FILE] | write -z [-q] IMAGE OFFSET LENGTH',
+  summary: 'write bytes from FILE or stdin into the guest disk at OFFSET; -z: make LENGTH bytes read as zeros, with zero clusters (qemu-io write -z)',
   async run(argv, io) {
-    const args = parseArgs(argv, '', 'q');
+    const args = parseArgs(argv, '', 'qz');
+    if (args.short.has('z')) return writeZeroes(args.positional, !args.short.has('q'), io);
     const [path, offsetText, file, ...extra] = args.positional;
     if (!path || offsetText === undefined || extra.length > 0) throw new UsageError('expected IMAGE OFFSET [FILE]');
     const offset = parseSize(offsetText, 'offset');
@@ -115,3 +116,24 @@ export const writeCommand: CliCommand = {
     }
   },
 };
+
+/** `write -z IMAGE OFFSET LENGTH`: zero clusters where whole clusters are covered, zero bytes at the ends. */
+async function writeZeroes(positional: string[], verbose: boolean, io: CliIo): Promise<number> {
+  const [path, offsetText, lengthText, ...extra] = positional;
+  if (!path || offsetText === undefined || lengthText === undefined || extra.length > 0) throw new UsageError('expected -z IMAGE OFFSET LENGTH');
+  const offset = parseSize(offsetText, 'offset');
+  const length = parseSize(lengthText, 'length');
+  const dev = await openImage(path, { readOnly: false });
+  try {
+    if (offset + length > dev.virtualSize) {
+      throw new Qcow2Error('range', `zeroing ${length} bytes at offset ${offset} would pass the end of the disk (${dev.virtualSize} bytes)`, path);
+    }
+    await dev.writeZeroes(offset, length);
+    await dev.flushMeta();
+    await dev.io.fsync();
+    if (verbose) await writeOut(io.stdout, `wrote ${length}/${length} bytes at offset ${offset}\n`);
+    return 0;
+  } finally {
+    await dev.close();
+  }
+}

@@ -145,3 +145,8 @@ export function compressCluster(type: number, data: Uint8Array): Uint8Array | nu
   else return null; // no zstd encoder on this Node: callers store the cluster uncompressed
   return out.length < data.length ? out : null;
 }
+
+/** True when this Node can compress zstd clusters (zlib.zstdCompressSync, Node >= 22.15); zlib always can. */
+export function canCompress(type: number): boolean {
+  return type === COMPRESSION_DEFLATE || (type === COMPRESSION_ZSTD && nativeZstdCompress !== undefined);
+}

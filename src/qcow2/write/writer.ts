@@ -6,7 +6,7 @@
  */
 import { setU32, u32 } from '../format/bytes';
 import { ClusterAllocator } from './alloc';
-import { entryWords, isCopied, l2EntryError, standardWords, subclusterMask } from '../format/entries';
+import { compressedWords, entryWords, isCopied, l2EntryError, standardWords, subclusterMask, ZERO_LO } from '../format/entries';
 import { badImage } from '../errors';
 import { MetaWriteback } from './meta-writeback';
 import { readFully } from '../io/ops';
@@ -84,6 +84,102 @@ export class Qcow2Writer {
       pos += await this.writeChunk(buf.subarray(pos), offset + pos);
       if (this.wb.overCacheLimit()) await this.flush();
     }
+  }
+
+  /**
+   * Makes [offset, offset + length) read as zeros (qemu-io write -z): whole clusters become zero clusters
+   * (an owned cluster keeps its host offset, as QEMU's zero_in_l2_slice without unmap; a compressed or shared one
+   * is dropped); the partial clusters at the ends are written with zero bytes. Version 2 images have no zero
+   * flag: there every byte is written.
+   */
+  submitZeroes(offset: number, length: number): Promise<void> {
+    return this.lock.run(async () => {
+      await this.settleInFlight();
+      await this.writeZeroes(offset, length);
+    });
+  }
+
+  private async writeZeroes(offset: number, length: number): Promise<void> {
+    const info = this.dev.info;
+    const end = offset + length;
+    const zeros = (from: number, to: number) => this.writeAt(new Uint8Array(to - from), from);
+    if (info.version < 3) {
+      for (let p = offset; p < end; p += MAX_CHUNK_BYTES) await zeros(p, Math.min(end, p + MAX_CHUNK_BYTES));
+      return;
+    }
+    const first = Math.ceil(offset / this.cs) * this.cs;
+    const last = Math.max(first, Math.floor(end / this.cs) * this.cs);
+    if (offset < Math.min(first, end)) await zeros(offset, Math.min(first, end));
+    for (let guest = first; guest < last; guest += this.cs) {
+      const l1Index = Math.floor(guest / info.l1EntrySpan);
+      const l2Index = Math.floor((guest - l1Index * info.l1EntrySpan) / this.cs);
+      const fetched = await this.dev.l2Slice(await this.ensureL2(l1Index), l2Index);
+      const at = (l2Index % info.l2SliceEntries) * info.l2EntryBytes;
+      const plan = planCluster(info, fetched, at, guest, 0, this.cs, (what) => l2EntryError(this.dev.path, info, l1Index, l2Index, what));
+      const keep = plan.mode === 'inplace' ? plan.host : 0;
+      const [hi, lo] = keep ? standardWords(keep, true, !info.extendedL2) : [0, info.extendedL2 ? 0 : ZERO_LO];
+      const slice = this.dev.cache.current(this.dev.cache.l2, fetched);
+      setU32(slice.data, at, hi);
+      setU32(slice.data, at + 4, lo);
+      if (info.extendedL2) {
+        setU32(slice.data, at + 8, ALL_SUBCLUSTERS);
+        setU32(slice.data, at + 12, 0);
+      }
+      this.wb.markL2(slice);
+      if (!keep) this.wb.pendingDecrements.push(...plan.release);
+      if (this.wb.overCacheLimit()) await this.flush();
+    }
+    if (last < end && last >= offset) await zeros(last, end);
+  }
+
+  /** Stores one compressed cluster under the lock (see writeCompressed). */
+  submitCompressed(guest: number, bytes: Uint8Array): Promise<void> {
+    return this.lock.run(async () => {
+      await this.settleInFlight();
+      await this.writeCompressed(guest, bytes);
+    });
+  }
+
+  /** Next free byte in the last host cluster given to compressed data; 0 when there is none. */
+  private compressedFree = 0;
+
+  /**
+   * Stores one cluster's compressed bytes (qemu-img convert -c) for the guest cluster at `guest`, whose L2 entry
+   * must be unallocated. Compressed clusters are packed back to back, as QEMU's qcow2_alloc_bytes packs them: a
+   * host cluster's refcount counts the compressed clusters that touch it, and one may run into the next cluster.
+   */
+  async writeCompressed(guest: number, bytes: Uint8Array): Promise<void> {
+    const info = this.dev.info;
+    if (this.dev.dataIo || info.hasDataFile) throw badImage(this.dev.path, 'compressed clusters cannot be written to an image with an external data file');
+    if (bytes.length === 0 || bytes.length >= this.cs) throw badImage(this.dev.path, `a compressed cluster must be shorter than the cluster size (got ${bytes.length} bytes)`);
+    const l1Index = Math.floor(guest / info.l1EntrySpan);
+    const l2Index = Math.floor((guest - l1Index * info.l1EntrySpan) / this.cs);
+    const l2Offset = await this.ensureL2(l1Index);
+    const fetched = await this.dev.l2Slice(l2Offset, l2Index);
+    const at = (l2Index % info.l2SliceEntries) * info.l2EntryBytes;
+    for (let i = 0; i < info.l2EntryBytes; i += 4) {
+      if (u32(fetched.data, at + i) !== 0) throw badImage(this.dev.path, `guest offset 0x${guest.toString(16)} is already allocated; compressed clusters are written only to unallocated ones`);
+    }
+    let start = this.compressedFree;
+    const room = start === 0 ? 0 : this.cs - (start % this.cs);
+    if (room >= bytes.length) {
+      await this.rc.add(Math.floor(start / this.cs), 1);
+    } else {
+      const next = await this.allocClusters(1);
+      if (room > 0 && next === Math.floor(start / this.cs) + 1) await this.rc.add(next - 1, 1); // runs on into the new cluster
+      else start = next * this.cs;
+    }
+    await this.writeData(start, bytes);
+    const end = start + bytes.length;
+    this.compressedFree = end % this.cs === 0 ? 0 : end;
+    // Reads take whole 512-byte sectors: the file reaches past the last one by the next flush.
+    this.wb.extendTo = Math.max(this.wb.extendTo, Math.ceil(end / this.cs) * this.cs);
+    this.dev.noteFileEnd(this.wb.extendTo);
+    const slice = this.dev.cache.current(this.dev.cache.l2, fetched);
+    const [hi, lo] = compressedWords(start, bytes.length, info.clusterBits);
+    setU32(slice.data, at, hi);
+    setU32(slice.data, at + 4, lo);
+    this.wb.markL2(slice);
   }
 
   async flush(): Promise<void> {

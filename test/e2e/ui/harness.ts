@@ -57,22 +57,23 @@ export async function closeAllEditors(wb: Workbench): Promise<void> {
 
 type WorkspaceTrust = 'disabled' | 'restricted';
 let browserShared: Promise<Browser> | undefined;
-const servers = new Map<WorkspaceTrust, Promise<CodeServer>>();
+const servers = new Map<string, Promise<CodeServer>>();
 
 /**
  * Starts (once per run) Chromium, and code-server once per trust mode: 'disabled' (every folder trusted) for
  * most tests, 'restricted' (workspace trust on, nothing trusted) for the Restricted Mode tests. They stop when
  * the process exits.
  */
-async function sharedSession(trust: WorkspaceTrust): Promise<{ server: CodeServer; browser: Browser }> {
+async function sharedSession(trust: WorkspaceTrust, vsix?: string): Promise<{ server: CodeServer; browser: Browser }> {
   browserShared ??= launchBrowser();
-  let server = servers.get(trust);
+  const key = vsix ? `vsix:${vsix}` : trust;
+  let server = servers.get(key);
   if (!server) {
-    server = startCodeServer({ workspaceTrust: trust }).then((s) => {
+    server = startCodeServer({ workspaceTrust: trust, vsix }).then((s) => {
       process.once('exit', () => s.stop());
       return s;
     });
-    servers.set(trust, server);
+    servers.set(key, server);
   }
   const [s, browser] = await Promise.all([server, browserShared]);
   return { server: s, browser };
@@ -87,15 +88,17 @@ export interface LaunchOptions {
    * of its own; `vscode.workspace.isTrusted` is false in that window's extension host. Default 'disabled'.
    */
   workspaceTrust?: WorkspaceTrust;
+  /** Run this installed .vsix (code-server --install-extension) instead of the repository under development. */
+  vsix?: string;
 }
 
 export async function launch(opts: LaunchOptions = {}): Promise<Workbench> {
-  const { server, browser } = await sharedSession(opts.workspaceTrust ?? 'disabled');
+  const { server, browser } = await sharedSession(opts.workspaceTrust ?? 'disabled', opts.vsix);
   const ownWorkspace = !opts.workspace;
   const workspace = opts.workspace ?? mkdtempSync(join(tmpdir(), 'q2i-ui-ws-'));
   const context: BrowserContext = await browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
   const page = await context.newPage();
-  await openWorkbench(page, server.workbenchUrl(workspace));
+  await openWorkbench(page, server.workbenchUrl(workspace), undefined, server.devHost);
 
   // A focused webview swallows keys (Ctrl+P, F1 never reach the workbench): move focus to a neutral part first.
   const focusWorkbench = async () => {

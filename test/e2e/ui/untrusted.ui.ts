@@ -118,6 +118,25 @@ describe('untrusted workspace, Restricted Mode (UI)', function () {
     assert.deepEqual(files.map(fingerprint), fingerprints, 'no file changed');
   });
 
+  it('refuses Repair all… and Locate backing file… (a header rewrite) in Restricted Mode', async () => {
+    await closeAllEditors(wb);
+    const orphan = join(wb.workspace, 'orphan.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', '-u', '-b', 'gone.qcow2', '-F', 'qcow2', orphan, '16M']);
+    const before = fingerprint(orphan);
+    await wb.openFile('orphan.qcow2');
+    const view = wb.webview();
+    await view.locator('table.header-fields').waitFor({ state: 'visible', timeout: 30_000 });
+    await tab(view, 'chain');
+    await view.locator('table.chain-table tr.layer.error').waitFor({ timeout: 20_000 });
+    await postFromWebview(wb, { type: 'locateBacking', depth: 1 });
+    assert.match(await wb.waitForNotification(/trusted workspace/), /Locating a backing file rewrites an image header, which needs a trusted workspace/);
+    await wb.page.keyboard.press('Escape');
+    await postFromWebview(wb, { type: 'repairAll' });
+    assert.match(await wb.waitForNotification(/Cannot repair/), /Cannot repair: The workspace is not trusted/);
+    await wb.page.keyboard.press('Escape');
+    assert.equal(fingerprint(orphan), before, 'the image did not change');
+  });
+
   it('opens a backing file inside the workspace: the whole chain, and the base\'s bytes', async () => {
     await closeAllEditors(wb);
     await wb.openFile('top-inside.qcow2');
