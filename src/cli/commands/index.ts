@@ -7,6 +7,7 @@ import { createCommand } from './create';
 import { writeCommand } from './write';
 import { checkCommand } from './check';
 import { usageCommand } from './usage';
+import { findCommand } from './find';
 
 /** Every subcommand. Add new ones here, one line each. */
 export const commands: CliCommand[] = [
@@ -18,4 +19,5 @@ export const commands: CliCommand[] = [
   writeCommand,
   checkCommand,
   usageCommand,
+  findCommand,
 ];
