@@ -96,7 +96,7 @@ function chooseAnchor(p: FixedPattern): Anchor {
     }
     let j = i;
     let nonZero = false;
-    while (j < p.length && p.exact[j] >= 0 && p.alt[j] < 0) nonZero ||= p.exact[j++] !== 0;
+    for (; j < p.length && p.exact[j] >= 0 && p.alt[j] < 0; j++) if (p.exact[j] !== 0) nonZero = true;
     const score = (j - i) * (nonZero ? 1000 : 1);
     if (!best || score > best.score) best = { at: i, len: j - i, score };
     i = j;
