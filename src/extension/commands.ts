@@ -14,6 +14,7 @@ import { readSettings } from './settings';
 import { log } from './log';
 import { gatherWriteSafety, writeBlockers } from './hex-safety';
 import { engineCreate, engineUsage } from './engine-hooks';
+import { findInGuestDisk } from './find-command';
 
 const QCOW2_FILTERS = { 'QCOW2 images': ['qcow2', 'img', 'qcow'], 'All files': ['*'] };
 
@@ -272,6 +273,7 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('qcow2Inspector.showInfo', showInfo),
     vscode.commands.registerCommand('qcow2Inspector.goToOffset', goToOffset),
+    vscode.commands.registerCommand('qcow2Inspector.findInGuestDisk', findInGuestDisk),
     vscode.commands.registerCommand('qcow2Inspector.createImage', createImage),
     vscode.commands.registerCommand('qcow2Inspector.openReadOnly', async (arg?: unknown) => {
       const path = await targetFile(arg, vscode.l10n.t('Open Read-Only'));
