@@ -16,6 +16,7 @@ import { clearReport, publishReport } from './diagnostics';
 import { gatherWriteSafety, writeBlockers } from './hex-safety';
 import { engineCreate, engineUsage } from './engine-hooks';
 import { isEncryptedRefusal, openEncryptedForOverview } from './encrypted-open';
+import { findInGuestDisk } from './find-command';
 
 const QCOW2_FILTERS = { 'QCOW2 images': ['qcow2', 'img', 'qcow'], 'All files': ['*'] };
 
@@ -299,6 +300,7 @@ export function registerCommands(context: vscode.ExtensionContext): void {
       s?.showFinding(index);
     }),
     vscode.commands.registerCommand('qcow2Inspector.goToOffset', goToOffset),
+    vscode.commands.registerCommand('qcow2Inspector.findInGuestDisk', findInGuestDisk),
     vscode.commands.registerCommand('qcow2Inspector.createImage', createImage),
     vscode.commands.registerCommand('qcow2Inspector.saveHexEdits', () => saveActiveExplicitly(activeSession()?.doc)),
     vscode.commands.registerCommand('qcow2Inspector.openReadOnly', async (arg?: unknown) => {

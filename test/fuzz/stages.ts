@@ -10,6 +10,7 @@ import { mapEntries } from '../../src/qcow2/read/map';
 import { checkImage } from '../../src/qcow2/check/check';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';
 import { clusterUsage } from '../../src/qcow2/check/usage';
+import { compilePattern, PatternError, searchDisk, type PatternMode } from '../../src/search';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -241,4 +242,30 @@ export async function rebaseOnce(bytes: Uint8Array): Promise<void> {
   }
 }
 
-export const stages: FuzzStage[] = [infoStage, mappingStage, mapStage, readStage, guestFsStage, writeStage];
+/**
+ * Search (issue #12): a pattern made from the input (hex, text or regex; it may be refused, with a PatternError
+ * only) over the first few MiB of the hostile disk, both directions, under a small hit limit.
+ */
+const searchStage: FuzzStage = {
+  name: 'search',
+  async run({ dev, bytes }) {
+    const rand = prng(bytes);
+    const mode = (['hex', 'text', 'utf16', 'regex'] as PatternMode[])[Math.floor(rand() * 4)];
+    const at = Math.floor(rand() * Math.max(1, bytes.length - 16));
+    const source = Buffer.from(bytes.subarray(at, at + 1 + Math.floor(rand() * 16))).toString(mode === 'hex' ? 'hex' : 'latin1');
+    let pattern;
+    try {
+      pattern = compilePattern({ mode, source, ignoreCase: rand() < 0.5 });
+    } catch (err) {
+      if (err instanceof PatternError) return;
+      throw new FuzzFinding(`search: compilePattern threw ${(err as Error).name}: ${(err as Error).message}`);
+    }
+    const end = Math.min(dev.virtualSize, 4 * MAX_READ * 16);
+    for (const direction of ['forward', 'backward'] as const) {
+      const r = await searchDisk(dev, pattern, { end, direction, limit: 16 });
+      for (const h of r.hits) if (h.offset < 0 || h.offset >= end) throw new FuzzFinding(`search hit at ${h.offset} outside [0, ${end})`);
+    }
+  },
+};
+
+export const stages: FuzzStage[] = [infoStage, mappingStage, mapStage, readStage, guestFsStage, writeStage, searchStage];
