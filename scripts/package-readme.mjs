@@ -1,10 +1,13 @@
 // The README shown on the extension's details page: the repository README without tables or lines that hold
-// relative images (the screenshots live in the repository only; the package has no web address to serve them from).
+// relative images (the screenshots live in the repository only; the package has no web address to serve them from),
+// and with links to repository files turned into their plain names.
 const RELATIVE_IMAGE = /!\[[^\]]*\]\((?!https?:)[^)]+\)/;
 const RELATIVE_LINK = /(?<!!)\[[^\]]*\]\((?!https?:|#|mailto:)[^)]+\)/;
+/** A link to a file of the repository (ARCHITECTURE.md, a source file) keeps its text, in code style, without the link. */
+const unlinkRelative = (line) => line.replace(/(?<!!)\[([^\]]*)\]\((?!https?:|#|mailto:)[^)]+\)/g, (_, text) => (text.startsWith('`') ? text : `\`${text}\``));
 
 export function packageReadme(markdown) {
-  const lines = markdown.split('\n');
+  const lines = markdown.split('\n').map(unlinkRelative);
   const out = [];
   for (let i = 0; i < lines.length; ) {
     if (lines[i].startsWith('|')) {
