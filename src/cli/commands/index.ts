@@ -9,6 +9,7 @@ import { checkCommand } from './check';
 import { usageCommand } from './usage';
 import { fsCommand } from './fs';
 import { rebaseCommand } from './rebase';
+import { snapshotCommand } from './snapshot';
 
 /** Every subcommand. Add new ones here, one line each. */
 export const commands: CliCommand[] = [
@@ -22,4 +23,5 @@ export const commands: CliCommand[] = [
   usageCommand,
   fsCommand,
   rebaseCommand,
+  snapshotCommand,
 ];
