@@ -10,6 +10,7 @@ import { usageCommand } from './usage';
 import { fsCommand } from './fs';
 import { rebaseCommand } from './rebase';
 import { snapshotCommand } from './snapshot';
+import { compareCommand } from './compare';
 
 /** Every subcommand. Add new ones here, one line each. */
 export const commands: CliCommand[] = [
@@ -24,4 +25,5 @@ export const commands: CliCommand[] = [
   fsCommand,
   rebaseCommand,
   snapshotCommand,
+  compareCommand,
 ];
