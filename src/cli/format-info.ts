@@ -87,7 +87,7 @@ export async function layerInfo(layer: BlockLayer, name: string): Promise<ImageI
   return out;
 }
 
-function snapshotJson(s: Qcow2Dev['snapshots'][number]): SnapshotInfoJson {
+export function snapshotJson(s: Qcow2Dev['snapshots'][number]): SnapshotInfoJson {
   const out: Partial<SnapshotInfoJson> = {};
   if (s.icount !== undefined) out.icount = s.icount;
   out['vm-clock-nsec'] = s.vmClockNsec % 1e9;
@@ -156,7 +156,7 @@ function pad2(n: number): string {
 }
 
 /** One row of qemu's snapshot table (bdrv_snapshot_dump), date in local time as qemu prints it. */
-function snapshotRow(s: SnapshotInfoJson): string {
+export function snapshotRow(s: SnapshotInfoJson): string {
   const d = new Date(s['date-sec'] * 1000);
   const date = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
   const clockNs = s['vm-clock-sec'] * 1e9 + s['vm-clock-nsec'];

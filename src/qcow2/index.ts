@@ -12,7 +12,7 @@ export * from './layer';
 export { RawDev } from './raw-dev';
 export { Qcow2Dev, type Qcow2DevParams, type Mapping, type MetaSlice } from './qcow2-dev';
 export * from './open';
-export type { Snapshot } from './format/snapshots';
+export { findSnapshot, type Snapshot } from './format/snapshots';
 export type { BitmapEntry } from './format/bitmaps';
 export * from './format/refcount-codec';
 export { mapEntries, detectMetadataPreallocation, qemuPathCombine, SCAN_L2_CACHE_SLICES, type MapEntry, type MapOptions } from './read/map';

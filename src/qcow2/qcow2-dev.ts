@@ -6,11 +6,11 @@
  * WritableImage, and whose index states the concurrency contract this class enforces), check and usage in check/.
  */
 import { isAligned } from './format/bytes';
-import { badImage, Qcow2Error } from './errors';
+import { badImage, printable, Qcow2Error } from './errors';
 import { entryOffset, entryWords, type CompressedRange } from './format/entries';
 import { parseHeader, readHeaderCluster, type FeatureBits, type Qcow2Header } from './format/header';
 import { deriveInfo, type Qcow2Info } from './format/info';
-import { readSnapshotTable, type Snapshot } from './format/snapshots';
+import { findSnapshot, readSnapshotTable, type Snapshot } from './format/snapshots';
 import { readBitmapDirectory, type BitmapEntry } from './format/bitmaps';
 import { readFully, type Qcow2IoOps } from './io/ops';
 import { FileEnd } from './io/file-end';
@@ -57,6 +57,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   private writer?: Qcow2Writer;
   private writerPending?: Promise<Qcow2Writer>;
   private reads = 0;
+  /** Set on a read-only view of an internal snapshot: the device whose files and backing chain it shares. */
+  private viewOf?: Qcow2Dev;
 
   constructor(
     readonly path: string,
@@ -121,6 +123,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Writes buf at guest offset `offset` (copy-on-write, allocation; see write/). Overlapping writes land in issue order. */
   async writeAt(buf: Uint8Array, offset: number): Promise<void> {
+    this.refuseWriteToView();
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > this.info.virtualSize) {
       throw new Qcow2Error('range', `write of ${buf.length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
@@ -132,6 +135,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Makes a guest range read as zeros, with zero clusters where whole clusters are covered (see Qcow2Writer.submitZeroes). */
   async writeZeroes(offset: number, length: number): Promise<void> {
+    this.refuseWriteToView();
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.info.virtualSize) {
       throw new Qcow2Error('range', `zero write of ${length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
@@ -141,6 +145,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Stores a compressed cluster for the unallocated guest cluster at `guest` (see Qcow2Writer.writeCompressed). */
   async writeCompressedCluster(guest: number, compressed: Uint8Array): Promise<void> {
+    this.refuseWriteToView();
     if (!Number.isSafeInteger(guest) || guest < 0 || guest % this.info.clusterSize !== 0 || guest >= this.info.virtualSize) {
       throw new Qcow2Error('range', `compressed write at guest offset ${guest} is not a cluster inside the disk`, this.path);
     }
@@ -199,6 +204,40 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     this.snapshotTableBytes = snaps.byteLength;
     if (h.extensions.bitmaps) this.bitmaps = await readBitmapDirectory(this.io, h.extensions.bitmaps, fileSize);
     this.prepared = true;
+  }
+
+  /**
+   * A read-only view of the disk as of internal snapshot `idOrName` (matched by id first, then by name, as QEMU),
+   * read from the snapshot's L1 table with the snapshot's virtual size. It shares this image's files, backing chain
+   * and lifetime: closing the view closes nothing.
+   */
+  async atSnapshot(idOrName: string, by: 'id' | 'name' | 'any' = 'any'): Promise<Qcow2Dev> {
+    await this.prepIo();
+    const snap = findSnapshot(this.snapshots, idOrName, by);
+    if (!snap) throw new Qcow2Error('range', `snapshot '${printable(idOrName, 80)}' not found`, this.path);
+    const l1Bytes = snap.l1Size * 8;
+    if (snap.l1TableOffset + l1Bytes > this.fileEnd.size) {
+      throw badImage(this.path, `snapshot ${printable(snap.id, 40)} L1 table lies beyond the end of the file`);
+    }
+    // Old snapshots without disk_size in their extra data have the image's current size, as in QEMU.
+    const header: Qcow2Header = { ...this.header, size: snap.diskSize ?? this.header.size, l1Size: snap.l1Size, l1TableOffset: snap.l1TableOffset, nbSnapshots: 0, snapshotsOffset: 0 };
+    const view = new Qcow2Dev(this.path, header, { readOnly: true }, this.io);
+    const l1 = new Uint8Array(l1Bytes);
+    if ((await readFully(this.io, l1, snap.l1TableOffset)) < l1.length) throw badImage(this.path, `snapshot ${printable(snap.id, 40)} L1 table lies beyond the end of the file`);
+    view.viewOf = this;
+    view.l1Table = l1;
+    view.refcountTable = this.refcountTable;
+    view.dataIo = this.dataIo;
+    view.backing = this.backing;
+    view.backingFormatProbed = this.backingFormatProbed;
+    view.noteFileEnd(this.fileEnd.size);
+    view.prepared = true;
+    return view;
+  }
+
+  /** The internal snapshot this device shows, when it is a snapshot view. */
+  get isSnapshotView(): boolean {
+    return this.viewOf !== undefined;
   }
 
   /** The L2 table offset recorded in L1 entry `index` (0 when unallocated). */
@@ -284,6 +323,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Closes this image, its data file and its backing chain, once writes in flight are done and metadata is flushed. */
   async close(): Promise<void> {
+    if (this.viewOf) return; // the view borrows the files of the device it came from
     try {
       if (this.writer || this.writerPending) await this.exclusive(async () => undefined);
     } finally {
@@ -330,6 +370,10 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
       }
       return fn();
     });
+  }
+
+  private refuseWriteToView(): void {
+    if (this.viewOf) throw new Qcow2Error('read-only', 'an internal snapshot is read-only', this.path);
   }
 
   /** The writer, created once under the lock (after the first-write checks); concurrent first writes share one creation. */

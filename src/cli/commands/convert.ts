@@ -3,6 +3,7 @@ import { parseArgs, requirePositionals, UsageError } from '../args';
 import type { CliCommand } from '../command';
 import { openImage, mapEntries, asQcow2Error, Qcow2Error, type BlockLayer, Qcow2Dev, RawDev, NodeFileIo, type Qcow2IoOps, seekAddon } from '../../qcow2';
 import { convertToQcow2 } from './convert-qcow2';
+import { atChoice, parseConvertSnapshot } from '../snapshot-arg';
 
 /** Guest bytes are read and written in pieces of this size: large enough to coalesce host reads. */
 export const CONVERT_CHUNK = 4 * 1024 * 1024;
@@ -12,18 +13,21 @@ const SPARSE_BLOCK = 4096;
 /** `convert -O raw`: the guest disk as a raw file, sparse where it reads as zeros; `-O qcow2` (with -c): convert-qcow2.ts. */
 export const convertCommand: CliCommand = {
   name: 'convert',
-  usage: 'convert [-c] -O raw|qcow2 [-o OPTIONS] IMAGE OUTPUT',
+  usage: 'convert [-c] [-l snapshot.name=NAME|snapshot.id=ID] -O raw|qcow2 [-o OPTIONS] IMAGE OUTPUT',
   summary: 'write the guest disk (through the backing chain) to a sparse raw file or a new qcow2 image (-c: compressed clusters)',
   async run(argv) {
-    const args = parseArgs(argv, 'fOo', 'pqc');
+    const args = parseArgs(argv, 'fOol', 'pqc');
     const fmt = args.short.get('O') ?? args.long.get('target-format');
     if (fmt !== 'raw' && fmt !== 'qcow2') throw new UsageError(fmt ? `output format '${fmt}' is not supported (use raw or qcow2)` : 'missing -O raw or -O qcow2');
     const [input, output] = requirePositionals(args, ['IMAGE', 'OUTPUT']);
+    const snapText = args.short.get('l');
+    if (snapText !== undefined && fmt === 'qcow2') throw new UsageError('-l (a snapshot) is supported with -O raw only');
     if (fmt === 'qcow2') return convertToQcow2(args, input, output, refuseOverwritingInput);
     if (args.short.has('c')) throw new UsageError('compression (-c) needs -O qcow2');
     if (args.short.has('o')) throw new UsageError('-o options are for -O qcow2');
-    const dev = await openImage(input, { readOnly: true });
+    const image = await openImage(input, { readOnly: true });
     try {
+      const dev = (await atChoice(image, snapText === undefined ? undefined : parseConvertSnapshot(snapText), input)) as typeof image;
       await refuseOverwritingInput(dev, output);
       const out = await open(output, 'w').catch((e) => {
         throw asQcow2Error(e, output);
@@ -39,9 +43,12 @@ export const convertCommand: CliCommand = {
           }
         }
         await batch.flush();
+        // qemu-img convert -l loads only the snapshot's L1 table and keeps the image's current size: past a smaller
+        // snapshot's end the guest reads what an unallocated range reads (the backing file, else zeros).
+        if (image.virtualSize > dev.virtualSize) await copyTailFromBacking(image, out, dev.virtualSize, output);
         // A device (or /dev/null) has its own size; only a regular file is cut to the virtual size.
         if ((await out.stat()).isFile()) {
-          await out.truncate(dev.virtualSize).catch((err) => {
+          await out.truncate(image.virtualSize).catch((err) => {
             throw asQcow2Error(err, output);
           });
         }
@@ -50,10 +57,24 @@ export const convertCommand: CliCommand = {
       }
       return 0;
     } finally {
-      await dev.close();
+      await image.close();
     }
   },
 };
+
+/** Writes the guest range [from, image end) as the image's unallocated clusters read it (see convert -l above). */
+async function copyTailFromBacking(image: Qcow2Dev | RawDev, out: FileHandle, from: number, output: string): Promise<void> {
+  if (!(image instanceof Qcow2Dev) || !image.backing) return; // zeros: the final truncate leaves a hole
+  for (let pos = from; pos < image.virtualSize; pos += CONVERT_CHUNK) {
+    const buf = new Uint8Array(Math.min(CONVERT_CHUNK, image.virtualSize - pos));
+    await image.readBacking(buf, pos);
+    if (buf.some((b) => b !== 0)) {
+      await out.write(buf, 0, buf.length, pos).catch((err) => {
+        throw asQcow2Error(err, output);
+      });
+    }
+  }
+}
 
 /** The file holding a layer's data (its external data file, if any). */
 function layerAt(dev: Qcow2Dev, depth: number): Qcow2IoOps | undefined {

@@ -10,6 +10,8 @@ import { usageCommand } from './usage';
 import { fsCommand } from './fs';
 import { rebaseCommand } from './rebase';
 import { findCommand } from './find';
+import { snapshotCommand } from './snapshot';
+import { compareCommand } from './compare';
 
 /** Every subcommand. Add new ones here, one line each. */
 export const commands: CliCommand[] = [
@@ -24,4 +26,6 @@ export const commands: CliCommand[] = [
   fsCommand,
   rebaseCommand,
   findCommand,
+  snapshotCommand,
+  compareCommand,
 ];

@@ -1,21 +1,24 @@
 import { parseArgs, outputFormat, requirePositionals } from '../args';
 import { BufferedOut, type CliCommand } from '../command';
 import { openImage, mapEntries, SCAN_L2_CACHE_SLICES } from '../../qcow2';
+import { atChoice, takeSnapshotOption } from '../snapshot-arg';
 import { mapEntryHuman, mapEntryJson, MAP_HUMAN_HEADER } from '../format-map';
 
 /** `map`: where every guest range comes from, through the whole backing chain (qemu-img map). */
 export const mapCommand: CliCommand = {
   name: 'map',
-  usage: 'map [--output=human|json] IMAGE',
+  usage: 'map [--output=human|json] [--snapshot NAME|ID] IMAGE',
   summary: 'show where guest data lives, through the backing chain (as qemu-img map)',
   async run(argv, io) {
-    const args = parseArgs(argv, 'f');
+    const snap = takeSnapshotOption(argv);
+    const args = parseArgs(snap.argv, 'f');
     const format = outputFormat(args);
     const [path] = requirePositionals(args, ['IMAGE']);
     // A map visits each L2 slice once, in order: a small cache keeps reusing the same few buffers.
-    const dev = await openImage(path, { readOnly: true, l2CacheSlices: SCAN_L2_CACHE_SLICES });
+    const image = await openImage(path, { readOnly: true, l2CacheSlices: SCAN_L2_CACHE_SLICES });
     const out = new BufferedOut(io.stdout);
     try {
+      const dev = await atChoice(image, snap.choice, path);
       const human = format === 'human';
       await out.write(human ? MAP_HUMAN_HEADER : '[');
       let first = true;
@@ -34,7 +37,7 @@ export const mapCommand: CliCommand = {
     } finally {
       // Entries found before an error are still printed, as qemu-img does.
       await out.flush();
-      await dev.close();
+      await image.close();
     }
   },
 };

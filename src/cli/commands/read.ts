@@ -1,21 +1,24 @@
 import { parseArgs, parseSize, requirePositionals } from '../args';
 import { writeOut, type CliCommand } from '../command';
 import { openImage, Qcow2Error } from '../../qcow2';
+import { atChoice, takeSnapshotOption } from '../snapshot-arg';
 
 const READ_CHUNK = 4 * 1024 * 1024;
 
 /** `read`: guest bytes (through the backing chain) to stdout. */
 export const readCommand: CliCommand = {
   name: 'read',
-  usage: 'read IMAGE OFFSET LENGTH',
+  usage: 'read [--snapshot NAME|ID] IMAGE OFFSET LENGTH',
   summary: 'write LENGTH guest bytes from OFFSET to stdout (sizes take k/M/G suffixes)',
   async run(argv, io) {
-    const args = parseArgs(argv, 'f');
+    const snap = takeSnapshotOption(argv);
+    const args = parseArgs(snap.argv, 'f');
     const [path, offText, lenText] = requirePositionals(args, ['IMAGE', 'OFFSET', 'LENGTH']);
     const offset = parseSize(offText, 'offset');
     const length = parseSize(lenText, 'length');
-    const dev = await openImage(path, { readOnly: true });
+    const image = await openImage(path, { readOnly: true });
     try {
+      const dev = await atChoice(image, snap.choice, path);
       if (offset + length > dev.virtualSize) {
         throw new Qcow2Error('range', `read of ${length} bytes at offset ${offset} is beyond the virtual size ${dev.virtualSize}`, path);
       }
@@ -26,7 +29,7 @@ export const readCommand: CliCommand = {
       }
       return 0;
     } finally {
-      await dev.close();
+      await image.close();
     }
   },
 };

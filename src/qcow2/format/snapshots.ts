@@ -85,6 +85,15 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
   return { snapshots, byteLength: pos };
 }
 
+/** QEMU's lookup: by id, by name, or (`any`, as qemu-img snapshot/-l NAME) the id first, then the name. */
+export function findSnapshot(snapshots: readonly Snapshot[], key: string, by: 'id' | 'name' | 'any'): Snapshot | undefined {
+  if (by !== 'name') {
+    const hit = snapshots.find((s) => s.id === key);
+    if (hit || by === 'id') return hit;
+  }
+  return snapshots.find((s) => s.name === key);
+}
+
 function text(b: Uint8Array): string {
   return new TextDecoder('utf-8', { fatal: false }).decode(b);
 }
