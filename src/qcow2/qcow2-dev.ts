@@ -44,6 +44,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   backingFormatProbed = false;
   snapshots: Snapshot[] = [];
   snapshotTableBytes = 0;
+  /** Damage tolerated at open (the active disk stays readable); writes are refused while it is non-empty. */
+  openDamage: string[] = [];
   bitmaps: BitmapEntry[] = [];
   readonly cache: MetadataCache;
   /** The one lock of the write path (write/index.ts): writes that change metadata, flushes, check, usage, close. */
@@ -197,7 +199,12 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if ((await readFully(this.io, l1, h.l1TableOffset)) < l1.length) throw badImage(this.path, 'L1 table lies beyond the end of the file');
     const reftable = new Uint8Array(h.refcountTableClusters * this.info.clusterSize);
     if ((await readFully(this.io, reftable, h.refcountTableOffset)) < reftable.length) throw badImage(this.path, 'refcount table lies beyond the end of the file');
-    const snaps = await readSnapshotTable(this.io, h.snapshotsOffset, h.nbSnapshots, fileSize, this.info.clusterSize);
+    // As qemu-img, a snapshot table starting past the end of the file does not block the active disk; check reports it.
+    const snaps = await readSnapshotTable(this.io, h.snapshotsOffset, h.nbSnapshots, fileSize, this.info.clusterSize).catch((err: unknown) => {
+      if (!(err instanceof Qcow2Error) || h.snapshotsOffset < fileSize) throw err; // a table cut short is refused, as qemu-img does
+      this.openDamage.push('snapshot table lies beyond the end of the file');
+      return { snapshots: [], byteLength: 0 };
+    });
     this.l1Table = l1;
     this.refcountTable = reftable;
     this.snapshots = snaps.snapshots;

@@ -30,7 +30,7 @@ export async function devForCheck(io: Qcow2IoOps, readOnly: boolean): Promise<Qc
   const cryptMethod = buf.length >= 36 ? u32(buf, 32) : 0;
   const plain = cryptMethod === 2 ? buf.slice() : buf;
   if (plain !== buf) plain.fill(0, 32, 36);
-  const header = parseHeader(plain, io.path, Math.max(fileSize, Number.MAX_SAFE_INTEGER));
+  const header = parseHeader(plain, io.path, Math.max(fileSize, Number.MAX_SAFE_INTEGER), true);
   header.cryptMethod = cryptMethod;
   const dev = new Qcow2Dev(io.path, header, { readOnly }, io);
   dev.noteFileEnd(fileSize);

@@ -78,8 +78,11 @@ export async function readHeaderCluster(io: Qcow2IoOps): Promise<{ bytes: Uint8A
   return { bytes, fileSize };
 }
 
-/** Reads and validates a header from the first cluster (or at least the first 4 KiB) of a file. */
-export function parseHeader(buf: Uint8Array, file: string, fileSize: number): Qcow2Header {
+/**
+ * Reads and validates a header from the first cluster (or at least the first 4 KiB) of a file.
+ * `forCheck`: as QEMU with BDRV_O_CHECK, a missing (size 0) or offset-0 refcount table is left to the check to report.
+ */
+export function parseHeader(buf: Uint8Array, file: string, fileSize: number, forCheck = false): Qcow2Header {
   if (fileSize === 0) throw badImage(file, 'empty file, not a qcow2 image');
   if (buf.length < V2_HEADER_LENGTH || fileSize < V2_HEADER_LENGTH) {
     if (buf.length >= 4 && u32(buf, 0) === QCOW2_MAGIC) throw badImage(file, `truncated header (${fileSize} bytes)`);
@@ -141,7 +144,7 @@ export function parseHeader(buf: Uint8Array, file: string, fileSize: number): Qc
     unknownHeaderTail: buf.slice(Math.min(headerLength, 112), headerLength),
     extensions: { unknown: [], featureNames: [] },
   };
-  validateFields(header, file, fileSize);
+  validateFields(header, file, fileSize, forCheck);
 
   const extEnd = header.backingFileOffset > 0 ? Math.min(header.backingFileOffset, clusterSize) : clusterSize;
   header.extensions = parseHeaderExtensions(buf.subarray(0, Math.min(buf.length, clusterSize)), headerLength, extEnd, file, clusterSize);
@@ -156,7 +159,7 @@ export function parseHeader(buf: Uint8Array, file: string, fileSize: number): Qc
   return header;
 }
 
-function validateFields(h: Qcow2Header, file: string, fileSize: number): void {
+function validateFields(h: Qcow2Header, file: string, fileSize: number, forCheck: boolean): void {
   const clusterSize = 2 ** h.clusterBits;
   if (h.refcountOrder > 6) throw badImage(file, `refcount_order ${h.refcountOrder} is above 6`);
   if (h.cryptMethod !== 0) {
@@ -173,10 +176,10 @@ function validateFields(h: Qcow2Header, file: string, fileSize: number): void {
   if (h.nbSnapshots > 0 && !isAligned(h.snapshotsOffset, clusterSize)) throw badImage(file, 'snapshot table offset is not cluster-aligned');
   if (h.nbSnapshots > MAX_SNAPSHOTS) throw badImage(file, `too many snapshots (${h.nbSnapshots})`);
 
-  if (h.refcountTableClusters === 0) throw badImage(file, 'image has no refcount table');
+  if (h.refcountTableClusters === 0 && !forCheck) throw badImage(file, 'image has no refcount table');
   const reftableBytes = h.refcountTableClusters * clusterSize;
   if (reftableBytes > MAX_REFTABLE_BYTES) throw badImage(file, `refcount table is too large (${reftableBytes} bytes, limit ${MAX_REFTABLE_BYTES})`);
-  if (h.refcountTableOffset === 0 || h.refcountTableOffset + reftableBytes > fileSize) {
+  if ((h.refcountTableOffset === 0 && !forCheck) || h.refcountTableOffset + reftableBytes > fileSize) {
     throw badImage(file, 'refcount table lies beyond the end of the file');
   }
 

@@ -24,6 +24,9 @@ export async function prepareFirstWrite(dev: WritableImage): Promise<void> {
       file,
     );
   }
+  if (dev.openDamage.length) {
+    throw new Qcow2Error('unsupported', `image is damaged (${dev.openDamage.join('; ')}); refusing to write (repair it with \`qemu-img check -r all\`)`, file);
+  }
   if (info.hasDataFile && !dev.dataIo) throw new Qcow2Error('unsupported', 'the external data file is not open; cannot write', file);
   if (info.hasDataFile && dev.dataIo?.readOnly) throw new Qcow2Error('read-only', 'the external data file is open read-only', file);
   if (isSet(h.autoclearFeatures, AUTOCLEAR_BITMAPS)) {

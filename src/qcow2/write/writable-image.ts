@@ -28,6 +28,8 @@ export interface WritableImage {
   readonly reftable: Uint8Array;
   readonly snapshots: readonly Snapshot[];
   readonly snapshotTableBytes: number;
+  /** Damage the open tolerated (as qemu-img does) but that makes writing unsafe until a repair. */
+  readonly openDamage: readonly string[];
   readonly bitmaps: readonly BitmapEntry[];
   /** The image file's size as last seen (noteFileEnd moves it forward). */
   readonly fileSize: number;
