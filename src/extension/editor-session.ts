@@ -138,9 +138,8 @@ export class EditorSession extends Disposable {
         return this.sendRuns(msg.requestId, msg.from, msg.count);
       case 'requestMapping':
         return this.sendMapping(msg.requestId, msg.offset, msg.cellEnd !== undefined && msg.kind !== undefined ? { end: msg.cellEnd, kind: msg.kind, depth: msg.depth ?? 0 } : undefined);
-      case 'requestBytes':
       case 'hexRead':
-        return this.sendBytes(msg.type, msg.requestId, msg.offset, msg.length);
+        return this.sendHexPage(msg.requestId, msg.offset, msg.length);
       case 'runCheck':
         return this.hooks.runCheck(this.doc);
       case 'repairLeaks':
@@ -176,8 +175,6 @@ export class EditorSession extends Disposable {
         return;
       case 'hexEdit':
         return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
-      case 'hexGoto':
-        return;
     }
   }
 
@@ -286,10 +283,10 @@ export class EditorSession extends Disposable {
     return readHexPage(await this.dev(), this.doc.journal, offset, length);
   }
 
-  private async sendBytes(type: 'requestBytes' | 'hexRead', requestId: number, offset: number, length: number): Promise<void> {
+  private async sendHexPage(requestId: number, offset: number, length: number): Promise<void> {
     const { bytes, runs, pending } = await this.readGuest(offset, length);
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
-    this.post(type === 'hexRead' ? { type: 'hexPage', requestId, offset, data, runs, pending } : { type: 'bytes', requestId, offset, data, runs });
+    this.post({ type: 'hexPage', requestId, offset, data, runs, pending });
   }
 
   /**
