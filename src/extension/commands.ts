@@ -1,11 +1,11 @@
 /** The QCOW2 commands: Check Image Integrity, Show Image Info, Go to Offset…, Create Image…. */
 import * as nodePath from 'node:path';
 import * as vscode from 'vscode';
-import { asQcow2Error, openImage } from '../qcow2';
+import { asQcow2Error, createImage as createQcow2Image, openImage } from '../qcow2';
 import { formatBytes, parseOffset } from '../shared/format';
 import type { IntegrityReport, OverviewData } from '../shared/protocol';
 import { activeSession, sessionsFor } from './editor-session';
-import { EDITOR_VIEW_TYPE, saveActiveExplicitly, setInitialView } from './editor-provider';
+import { EDITOR_VIEW_TYPE, saveActiveExplicitly } from './editor-provider';
 import { checkImageFile, findingLevel, reportLevel, summaryLine } from './integrity';
 import type { Qcow2Document } from './qcow2-document';
 import { buildOverview } from './overview';
@@ -14,7 +14,7 @@ import { readSettings } from './settings';
 import { log } from './log';
 import { clearReport, publishReport } from './diagnostics';
 import { gatherWriteSafety, writeBlockers } from './hex-safety';
-import { engineCreate, engineUsage } from './engine-hooks';
+import { readClusterUsage } from './cluster-usage';
 import { isEncryptedRefusal, openEncryptedForOverview } from './encrypted-open';
 import { findInGuestDisk } from './find-command';
 
@@ -133,14 +133,9 @@ export async function repairLeaks(doc: Qcow2Document): Promise<void> {
 }
 
 export async function loadUsage(doc: Qcow2Document): Promise<void> {
-  const usage = engineUsage();
   const t0 = Date.now();
-  if (!usage) {
-    doc.lastUsage = { available: false, fileSize: 0, clusterSize: 0, categories: [], elapsedMs: 0 };
-  } else {
-    const u = await usage(doc.path, allowPathForTrust());
-    doc.lastUsage = { ...u, available: true, elapsedMs: Date.now() - t0 };
-  }
+  const u = await readClusterUsage(doc.path);
+  doc.lastUsage = { ...u, available: true, elapsedMs: Date.now() - t0 };
   doc.notify('usage');
 }
 
@@ -214,20 +209,15 @@ function isCreateArgs(a: unknown): a is CreateArgs {
 }
 
 async function createImage(arg?: unknown): Promise<string | undefined> {
-  const create = engineCreate();
-  if (create && isCreateArgs(arg) && vscode.workspace.isTrusted) {
+  if (isCreateArgs(arg) && vscode.workspace.isTrusted) {
     try {
-      await create(arg.path, { size: arg.size, clusterSize: arg.clusterSize, backingFile: arg.backingFile, backingFormat: arg.backingFormat });
+      await createQcow2Image(arg.path, { size: arg.size, clusterSize: arg.clusterSize, backingFile: arg.backingFile, backingFormat: arg.backingFormat });
       log().info(`created ${arg.path}`);
       return arg.path;
     } catch (err) {
       void vscode.window.showErrorMessage(asQcow2Error(err, arg.path).message);
       return undefined;
     }
-  }
-  if (!create) {
-    void vscode.window.showWarningMessage(vscode.l10n.t('Creating images is not available in this build yet.'));
-    return undefined;
   }
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showWarningMessage(vscode.l10n.t('Creating images needs a trusted workspace.'));
@@ -266,7 +256,7 @@ async function createImage(arg?: unknown): Promise<string | undefined> {
   if (clusterPick === undefined) return undefined;
   const clusterSize = parseOffset(clusterPick.replace(/ \(default\)/, '').replace(' ', ''));
   try {
-    await create(dest.fsPath, {
+    await createQcow2Image(dest.fsPath, {
       size: sizeText.trim() === '' ? undefined : parseOffset(sizeText),
       clusterSize,
       backingFile: backing?.file,
@@ -308,5 +298,4 @@ export function registerCommands(context: vscode.ExtensionContext): void {
       if (path) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(path), 'qcow2Inspector.readonlyEditor');
     }),
   );
-  void setInitialView;
 }

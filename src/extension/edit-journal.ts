@@ -12,9 +12,13 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Uri } from 'vscode';
 import { Qcow2Error, type Qcow2Dev } from '../qcow2';
-import type { EditJournalApi, JournalEdit } from './edit-journal-api';
 
-export type { JournalEdit } from './edit-journal-api';
+/** One replace-only edit of guest bytes. `before` and `after` have the same length. */
+export interface JournalEdit {
+  offset: number;
+  before: Uint8Array;
+  after: Uint8Array;
+}
 
 /** History plus overlay bytes allowed before the user must save or revert. */
 export const MAX_JOURNAL_BYTES = 32 * 1024 * 1024;
@@ -39,7 +43,7 @@ interface Extent {
 const BACKUP_MAGIC = 'qcow2-inspector-edit-journal';
 const BACKUP_VERSION = 1;
 
-export class EditJournal implements EditJournalApi {
+export class EditJournal {
   private history: JournalEdit[] = [];
   /** Number of history entries currently applied. */
   private pos = 0;

@@ -11,18 +11,11 @@ import { readSettings } from './settings';
 import { log } from './log';
 import type { ViewId } from '../shared/protocol';
 import { openImage, asQcow2Error, type Qcow2Dev } from '../qcow2';
-import type { JournalTarget } from './edit-journal';
 import { confirmSafeToWrite, gatherWriteSafety, writeBlockers } from './hex-safety';
 import { asAutoSaveMode, classifySave, type SaveFacts } from './save-policy';
 
 export const EDITOR_VIEW_TYPE = 'qcow2Inspector.editor';
 export const READONLY_VIEW_TYPE = 'qcow2Inspector.readonlyEditor';
-
-/** A view to show first in the next editor that opens (set by commands such as "Go to Offset…"). */
-let pendingInitialView: ViewId | undefined;
-export function setInitialView(v: ViewId | undefined): void {
-  pendingInitialView = v;
-}
 
 function readOnlyReasonFor(variantReadOnly: boolean): string | undefined {
   if (!vscode.workspace.isTrusted) return vscode.l10n.t('The workspace is not trusted: the image is open read-only.');
@@ -53,9 +46,7 @@ export class Qcow2ReadonlyEditorProvider implements vscode.CustomReadonlyEditorP
   }
 
   resolveCustomEditor(document: Qcow2Document, panel: vscode.WebviewPanel): void {
-    const view = pendingInitialView;
-    pendingInitialView = undefined;
-    new EditorSession(document, panel, this.context.extensionUri, this.hooks, view);
+    new EditorSession(document, panel, this.context.extensionUri, this.hooks);
   }
 }
 
@@ -154,18 +145,14 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
 }
 
 async function saveJournal(doc: Qcow2Document, dev: Qcow2Dev, markClean = true): Promise<void> {
-  const target = dev as unknown as Partial<JournalTarget>;
-  if (typeof target.writeAt !== 'function' || typeof target.flushMeta !== 'function') {
-    throw new Error(vscode.l10n.t('Writing images is not available in this build yet.'));
-  }
   if (!markClean) {
     // saveTo marks the journal clean; for Save As the original document keeps its pending edits.
     const copy = new EditJournal();
     Object.assign(copy, structuredClone(doc.journal));
-    await copy.saveTo(dev as unknown as Qcow2Dev);
+    await copy.saveTo(dev);
     return;
   }
-  await doc.journal.saveTo(dev as unknown as Qcow2Dev);
+  await doc.journal.saveTo(dev);
 }
 
 /** What classifySave needs, from the document, the settings and the window. */

@@ -20,6 +20,7 @@ import { readSettings } from './settings';
 import { allowPathForTrust } from './trust';
 import { uiStrings } from './strings';
 import { editBlocker } from './hex-safety';
+import { Disposable } from './util/dispose';
 
 export interface SessionHooks {
   runCheck(doc: Qcow2Document): Promise<void>;
@@ -46,13 +47,12 @@ export function sessionsFor(doc: Qcow2Document): EditorSession[] {
   return [...sessions].filter((s) => s.doc === doc);
 }
 
-export class EditorSession {
+export class EditorSession extends Disposable {
   lastActive = Date.now();
   private loaded = false;
   private pendingShow?: { view: ViewId; offset?: number };
   view: ViewId = 'overview';
   private mapRequest = 0;
-  private readonly disposables: vscode.Disposable[] = [];
   private chainDepth = 64;
   private chainPaths: string[] = [];
   private writableTimer?: ReturnType<typeof setTimeout>;
@@ -65,16 +65,19 @@ export class EditorSession {
     private readonly hooks: SessionHooks,
     private readonly initialView?: ViewId,
   ) {
+    super();
     sessions.add(this);
     const mediaRoot = vscode.Uri.joinPath(extensionUri, 'dist');
     panel.webview.options = { enableScripts: true, localResourceRoots: [mediaRoot] };
     panel.webview.html = webviewHtml(panel.webview, extensionUri);
-    this.disposables.push(
-      panel.webview.onDidReceiveMessage((m) => void this.onMessage(m)),
+    this._register(panel.webview.onDidReceiveMessage((m) => void this.onMessage(m)));
+    this._register(
       panel.onDidChangeViewState(() => {
         if (panel.active) this.lastActive = Date.now();
       }),
-      doc.onDidChangeState((what) => void this.onDocChanged(what)),
+    );
+    this._register(doc.onDidChangeState((what) => void this.onDocChanged(what)));
+    this._register(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('qcow2Inspector.sectorSize')) this.post({ type: 'settings', settings: { sectorSize: readSettings().sectorSize } });
       }),
@@ -135,9 +138,8 @@ export class EditorSession {
         return this.sendRuns(msg.requestId, msg.from, msg.count);
       case 'requestMapping':
         return this.sendMapping(msg.requestId, msg.offset, msg.cellEnd !== undefined && msg.kind !== undefined ? { end: msg.cellEnd, kind: msg.kind, depth: msg.depth ?? 0 } : undefined);
-      case 'requestBytes':
       case 'hexRead':
-        return this.sendBytes(msg.type, msg.requestId, msg.offset, msg.length);
+        return this.sendHexPage(msg.requestId, msg.offset, msg.length);
       case 'runCheck':
         return this.hooks.runCheck(this.doc);
       case 'repairLeaks':
@@ -173,8 +175,6 @@ export class EditorSession {
         return;
       case 'hexEdit':
         return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
-      case 'hexGoto':
-        return;
     }
   }
 
@@ -283,10 +283,10 @@ export class EditorSession {
     return readHexPage(await this.dev(), this.doc.journal, offset, length);
   }
 
-  private async sendBytes(type: 'requestBytes' | 'hexRead', requestId: number, offset: number, length: number): Promise<void> {
+  private async sendHexPage(requestId: number, offset: number, length: number): Promise<void> {
     const { bytes, runs, pending } = await this.readGuest(offset, length);
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
-    this.post(type === 'hexRead' ? { type: 'hexPage', requestId, offset, data, runs, pending } : { type: 'bytes', requestId, offset, data, runs });
+    this.post({ type: 'hexPage', requestId, offset, data, runs, pending });
   }
 
   /**
@@ -324,10 +324,10 @@ export class EditorSession {
     }
   }
 
-  dispose(): void {
+  override dispose(): void {
     clearTimeout(this.writableTimer);
     this.mapRequest++;
     sessions.delete(this);
-    for (const d of this.disposables) d.dispose();
+    super.dispose();
   }
 }

@@ -2,10 +2,8 @@
  * Runs the engine's integrity check (src/qcow2/check, qemu-img check semantics) for the editor and the
  * "Check Image Integrity" command, and converts its result to the webview's report shape.
  */
-import type { CheckResult } from '../qcow2';
+import { checkImage, openForCheck, verifyBackingChain, type CheckResult } from '../qcow2';
 import type { IntegrityFinding, IntegrityReport } from '../shared/protocol';
-import { engineCheck } from './engine-hooks';
-import { verifyBackingChain } from '../qcow2';
 
 /** Findings sent to the webview; the counts stay exact beyond it. */
 export const MAX_REPORTED_FINDINGS = 2000;
@@ -39,10 +37,6 @@ export function toReport(r: CheckResult, elapsedMs: number): IntegrityReport {
   return report;
 }
 
-export function unavailableReport(reason: string): IntegrityReport {
-  return { available: false, corruptions: 0, leaks: 0, checkErrors: 0, findings: [{ severity: 'info', message: reason }], truncated: 0, elapsedMs: 0 };
-}
-
 export interface CheckRequest {
   path: string;
   repair?: 'leaks' | 'all';
@@ -51,14 +45,37 @@ export interface CheckRequest {
   onProgress?: (fraction: number) => void;
 }
 
+const PHASE_WEIGHT = { refcounts: [0, 0.3], tables: [0.3, 0.6], compare: [0.9, 0.1], repair: [0.9, 0.1] } as const;
+
+/** Runs the engine's check on the file opened on its own, mapping its phases onto one progress fraction. */
+async function runCheck(req: CheckRequest): Promise<CheckResult> {
+  const dev = await openForCheck(req.path, req.repair === undefined);
+  const abort = new AbortController();
+  try {
+    const result = await checkImage(dev, {
+      repair: req.repair,
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (req.isCancelled?.()) abort.abort();
+        const [base, span] = PHASE_WEIGHT[p.phase];
+        req.onProgress?.(base + span * (p.total > 0 ? Math.min(1, p.done / p.total) : 0));
+      },
+    });
+    if (result.failure && !result.findings.some((f) => f.kind === 'check-error')) {
+      result.findings.unshift({ kind: 'check-error', severity: 'error', message: `check failed: ${result.failure}`, qemuLine: result.failure });
+    }
+    return result;
+  } finally {
+    await dev.close();
+  }
+}
+
 /** Checks an image file (opened on its own, read-only unless repairing). */
 export async function checkImageFile(req: CheckRequest): Promise<IntegrityReport> {
   const t0 = Date.now();
-  const run = engineCheck();
-  if (!run) return unavailableReport('The integrity check is not available in this build yet.');
   // The image's own metadata is always checked; a broken chain (qemu-img could not open the image) goes above it.
   const broken = await verifyBackingChain(req.path, req.allowPath);
-  const result = await run(req);
+  const result = await runCheck(req);
   const report = toReport(result, Date.now() - t0);
   if (broken) report.chainError = { kind: broken.kind, layer: broken.layer, message: broken.message };
   return report;

@@ -111,7 +111,6 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
       if (!(MAP_KIND_CODES as readonly string[]).includes(kind)) throw new Invalid('unknown kind');
       return { type, requestId, offset, cellEnd, kind: kind as MapKind, depth: int(raw, 'depth', 0, chainDepth) };
     }
-    case 'requestBytes':
     case 'hexRead': {
       onlyKeys(raw, ['requestId', 'offset', 'length']);
       const requestId = int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER);
@@ -144,9 +143,6 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
       const label = str(raw, 'label', MAX_LABEL, true);
       return label === undefined ? { type, offset, data } : { type, offset, data, label };
     }
-    case 'hexGoto':
-      onlyKeys(raw, ['offset']);
-      return { type, offset: int(raw, 'offset', 0, lastByte) };
     default:
       throw new Invalid(`unknown message type ${JSON.stringify(type.slice(0, 40))}`);
   }

@@ -12,13 +12,14 @@ import { allowPathForTrust } from './trust';
 import { readSettings } from './settings';
 import { log, logTiming } from './log';
 import { isEncryptedRefusal, openEncryptedForOverview } from './encrypted-open';
+import { Disposable } from './util/dispose';
 import { watchForExternalChanges, vscodeChangePrompt, type ConflictState, type Watcher } from './hex-watch';
 
 export type DeviceState =
   | { ok: true; dev: Qcow2Dev; /** Set when the backing chain could not be opened (the image alone is shown). */ chainError?: string }
   | { ok: false; notQcow2: boolean; message: string };
 
-export class Qcow2Document implements vscode.CustomDocument {
+export class Qcow2Document extends Disposable implements vscode.CustomDocument {
   journal: EditJournal;
   lastCheck?: IntegrityReport;
   lastUsage?: UsageData;
@@ -27,12 +28,11 @@ export class Qcow2Document implements vscode.CustomDocument {
   /** How long opening the device took (sniff, header, tables, chain). */
   openMs = 0;
   private devicePromise?: Promise<DeviceState>;
-  private readonly disposeEmitter = new vscode.EventEmitter<void>();
+  private readonly disposeEmitter = this._register(new vscode.EventEmitter<void>());
   readonly onDidDispose = this.disposeEmitter.event;
-  private readonly changeEmitter = new vscode.EventEmitter<'reloaded' | 'journal' | 'check' | 'usage'>();
+  private readonly changeEmitter = this._register(new vscode.EventEmitter<'reloaded' | 'journal' | 'check' | 'usage'>());
   /** Views listen to refresh after a save, revert, repair or check. */
   readonly onDidChangeState = this.changeEmitter.event;
-  private disposed = false;
   /** More than 0 while we write the file ourselves (hex-watch.ts ignores those changes). */
   writing = 0;
   /** A change on disk under unsaved edits: being asked about, or kept (hex-watch.ts). Auto-save waits meanwhile. */
@@ -53,6 +53,7 @@ export class Qcow2Document implements vscode.CustomDocument {
     readonly readOnlyReason: string | undefined,
     journal?: EditJournal,
   ) {
+    super();
     this.journal = journal ?? new EditJournal();
     this.watcher = watchForExternalChanges(this, vscodeChangePrompt(vscode));
   }
@@ -150,16 +151,14 @@ export class Qcow2Document implements vscode.CustomDocument {
     }
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  override dispose(): void {
+    if (this.isDisposed) return;
     this.watcher.dispose();
     const d = this.devicePromise;
     this.devicePromise = undefined;
     if (d) void closeState(d);
     this.disposeEmitter.fire();
-    this.disposeEmitter.dispose();
-    this.changeEmitter.dispose();
+    super.dispose();
   }
 }
 

@@ -231,7 +231,6 @@ export type HostMessage =
   | { type: 'integrity'; report: IntegrityReport }
   | { type: 'integrityRunning'; running: boolean }
   | { type: 'usage'; data: UsageData }
-  | { type: 'bytes'; requestId: number; offset: number; /** base64 */ data: string; runs: MapRun[] }
   | { type: 'showView'; view: ViewId; offset?: number; /** Integrity: the finding to show (-1: the broken chain). */ finding?: number }
   | { type: 'settings'; settings: EditorSettings }
   | { type: 'refresh' }
@@ -256,7 +255,6 @@ export type WebviewMessage =
    * and layer): the whole run of that kind and layer in the cell, not cut at the cell's edges.
    */
   | { type: 'requestMapping'; requestId: number; offset: number; cellEnd?: number; kind?: MapKind; depth?: number }
-  | { type: 'requestBytes'; requestId: number; offset: number; length: number }
   | { type: 'runCheck' }
   | { type: 'repairLeaks' }
   | { type: 'repairAll' }
@@ -269,8 +267,7 @@ export type WebviewMessage =
   | { type: 'reopenWith' }
   // Hex view (H6)
   | { type: 'hexRead'; requestId: number; offset: number; length: number }
-  | { type: 'hexEdit'; offset: number; /** base64 of the new bytes */ data: string; label?: string }
-  | { type: 'hexGoto'; offset: number };
+  | { type: 'hexEdit'; offset: number; /** base64 of the new bytes */ data: string; label?: string };
 
 export type WebviewMessageType = WebviewMessage['type'];
 

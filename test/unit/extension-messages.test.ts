@@ -19,13 +19,12 @@ describe('extension: webview message validation', () => {
       { type: 'requestRuns', requestId: 3, from: 4096, count: -20 },
       { type: 'requestMapping', requestId: 4, offset: VSIZE - 1 },
       { type: 'requestMapping', requestId: 4, offset: 4096, cellEnd: 8192, kind: 'data', depth: 2 },
-      { type: 'requestBytes', requestId: 5, offset: 0, length: 512 },
+      { type: 'hexRead', requestId: 5, offset: 0, length: 512 },
       { type: 'hexRead', requestId: 6, offset: VSIZE - 16, length: 16 },
       { type: 'openLayer', depth: 2 },
       { type: 'viewChanged', view: 'map' },
       { type: 'copyText', text: '0x1000' },
       { type: 'hexEdit', offset: 510, data: Buffer.from([0x55, 0xaa]).toString('base64'), label: 'boot signature' },
-      { type: 'hexGoto', offset: 0 },
     ];
     for (const m of good) {
       const v = ok(m);
@@ -35,7 +34,7 @@ describe('extension: webview message validation', () => {
   });
 
   it('rejects unknown types, non-objects and extra fields', () => {
-    for (const m of [null, 42, 'ready', [], {}, { type: 7 }, { type: 'writeFile', path: '/etc/passwd' }, { type: 'ready', extra: 1 }, { type: '__proto__' }]) {
+    for (const m of [null, 42, 'ready', [], {}, { type: 7 }, { type: 'writeFile', path: '/etc/passwd' }, { type: 'ready', extra: 1 }, { type: '__proto__' }, { type: 'requestBytes', requestId: 1, offset: 0, length: 1 }, { type: 'hexGoto', offset: 0 }]) {
       assert.equal(ok(m).ok, false, JSON.stringify(m));
     }
   });
@@ -51,10 +50,10 @@ describe('extension: webview message validation', () => {
       { type: 'requestRuns', requestId: 1, from: VSIZE, count: 1 },
       { type: 'requestRuns', requestId: 1, from: 0, count: 0 },
       { type: 'requestRuns', requestId: 1, from: 0, count: MAX_RUN_ROWS + 1 },
-      { type: 'requestBytes', requestId: 1, offset: 0, length: MAX_READ_BYTES + 1 },
-      { type: 'requestBytes', requestId: 1, offset: VSIZE - 10, length: 11 },
-      { type: 'requestBytes', requestId: 1, offset: 2 ** 60, length: 1 },
-      { type: 'requestBytes', requestId: 1, offset: Number.NaN, length: 1 },
+      { type: 'hexRead', requestId: 1, offset: 0, length: MAX_READ_BYTES + 1 },
+      { type: 'hexRead', requestId: 1, offset: VSIZE - 10, length: 11 },
+      { type: 'hexRead', requestId: 1, offset: 2 ** 60, length: 1 },
+      { type: 'hexRead', requestId: 1, offset: Number.NaN, length: 1 },
       { type: 'openLayer', depth: 3 },
       { type: 'requestMapping', requestId: 1, offset: 4096, cellEnd: 4096, kind: 'data', depth: 0 },
       { type: 'requestMapping', requestId: 1, offset: 0, cellEnd: 512, kind: '<b>', depth: 0 },
