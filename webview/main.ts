@@ -21,14 +21,9 @@ import { MapView } from './views/map';
 import { IntegrityView } from './views/integrity';
 import { UsageView } from './views/usage';
 import { HexSlot } from './views/hex-slot';
+import type { View, ViewContext } from './views/view';
+import { onPartitions } from './hex/index';
 
-export interface View {
-  readonly id: ViewId;
-  readonly el: HTMLElement;
-  /** Called when the tab becomes visible (views fetch lazily). */
-  shown(): void;
-  handle(msg: HostMessage): void;
-}
 
 const app = document.getElementById('app')!;
 const titleEl = h('span', { class: 'title' });
@@ -42,23 +37,28 @@ setChildren(app, header, body, statusLine);
 let views: View[] = [];
 let tabs: HTMLElement & { selectedIndex: number };
 let current: ViewId = getState().view;
-let ctx: { editable: boolean; sectorSize: number } = { editable: false, sectorSize: 512 };
+/** The views' context: one object, updated in place on init and settings, so views always read the current value. */
+const ctx: ViewContext & { editable: boolean; sectorSize: number } = {
+  editable: false,
+  sectorSize: 512,
+  goHex: (offset) => {
+    select('hex');
+    (views.find((v) => v.id === 'hex') as HexSlot | undefined)?.goTo(offset);
+  },
+  partitions: { subscribe: onPartitions },
+};
 
 function labels(): Record<ViewId, string> {
   return { overview: t('Overview'), chain: t('Backing chain'), map: t('Map'), integrity: t('Integrity'), usage: t('Usage'), hex: t('Hex') };
 }
 
 function buildTabs(initial: ViewId): void {
-  const goHex = (offset: number): void => {
-    select('hex');
-    hex.goTo(offset);
-  };
   const hex = new HexSlot(ctx);
   views = [
     new OverviewView(),
     new ChainView(),
-    new MapView(ctx, goHex),
-    new IntegrityView(ctx, goHex),
+    new MapView(ctx),
+    new IntegrityView(ctx),
     new UsageView(),
     hex,
   ];

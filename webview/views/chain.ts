@@ -4,7 +4,7 @@ import { formatBytes, percent } from '../../src/shared/format';
 import { h, icon, setChildren } from '../dom';
 import { post } from '../host';
 import { t } from '../l10n';
-import type { View } from '../main';
+import type { View } from './view';
 
 export class ChainView implements View {
   readonly id = 'chain' as const;

@@ -9,7 +9,7 @@ import type { PartitionTable } from '../../src/shared/partitions';
 import { h } from '../dom';
 import { post, onMessage, getState, updateState } from '../host';
 import { t } from '../l10n';
-import type { View } from '../main';
+import type { View, ViewContext } from './view';
 
 export class HexSlot implements View {
   readonly id = 'hex' as const;
@@ -21,7 +21,7 @@ export class HexSlot implements View {
   private writeBlocked?: string;
   private gotoAskedAt = -Infinity;
 
-  constructor(private readonly ctx: { editable: boolean; sectorSize: number }) {}
+  constructor(private readonly ctx: ViewContext) {}
 
   shown(): void {
     this.visible = true;

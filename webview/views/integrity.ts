@@ -4,7 +4,7 @@ import { decimal, formatBytes, hex } from '../../src/shared/format';
 import { h, icon, setChildren } from '../dom';
 import { post } from '../host';
 import { t } from '../l10n';
-import type { View } from '../main';
+import type { View, ViewContext } from './view';
 
 export class IntegrityView implements View {
   readonly id = 'integrity' as const;
@@ -13,10 +13,10 @@ export class IntegrityView implements View {
   private running = false;
   private requested = false;
 
-  constructor(
-    private readonly ctx: { editable: boolean },
-    private readonly goHex: (offset: number) => void,
-  ) {
+  private readonly goHex: (offset: number) => void;
+
+  constructor(private readonly ctx: ViewContext) {
+    this.goHex = (offset) => ctx.goHex(offset);
     this.render();
   }
 

@@ -12,8 +12,7 @@ import { h, icon, setChildren } from '../dom';
 import { post, requestId, getState, updateState } from '../host';
 import { t } from '../l10n';
 import { bucketStyle, kindColors, layerColor, onThemeChange } from '../colors';
-import type { View } from '../main';
-import { onPartitions } from '../hex/index';
+import type { View, ViewContext } from './view';
 
 const CELL = 8;
 const MAX_ROWS = 48;
@@ -57,10 +56,10 @@ export class MapView implements View {
   /** Guest partition ranges, drawn as boundary marks. */
   private partitionStarts: Array<{ start: number; end: number; label: string }> = [];
 
-  constructor(
-    private readonly ctx: { sectorSize: number },
-    private readonly goHex: (offset: number) => void,
-  ) {
+  private readonly goHex: (offset: number) => void;
+
+  constructor(private readonly ctx: ViewContext) {
+    this.goHex = (offset) => ctx.goHex(offset);
     const saved = getState().map;
     if (saved) {
       this.start = saved.start;
@@ -105,7 +104,7 @@ export class MapView implements View {
       if (this.summary) this.renderLegend();
       this.renderRuns();
     });
-    onPartitions((table) => {
+    ctx.partitions.subscribe((table) => {
       this.partitionStarts = table.partitions.filter((p) => !p.extended && !p.problem).map((p) => ({ start: p.start, end: p.end, label: p.name || `${p.number}` }));
       this.renderLegend();
       this.draw();

@@ -4,7 +4,7 @@ import { post } from '../host';
 import { formatBytes, decimal } from '../../src/shared/format';
 import { h, icon, setChildren, scrollingTable as table } from '../dom';
 import { t } from '../l10n';
-import type { View } from '../main';
+import type { View } from './view';
 
 export class OverviewView implements View {
   readonly id = 'overview' as const;

@@ -5,7 +5,7 @@ import { h, icon, setChildren } from '../dom';
 import { post } from '../host';
 import { t } from '../l10n';
 import { usageColor } from '../../src/shared/kinds';
-import type { View } from '../main';
+import type { View } from './view';
 
 export class UsageView implements View {
   readonly id = 'usage' as const;
