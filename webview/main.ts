@@ -10,7 +10,7 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-icon/index.js';
-import type { HostMessage, ViewId } from '../src/shared/protocol';
+import type { ViewId } from '../src/shared/protocol';
 import { VIEW_IDS } from '../src/shared/protocol';
 import { h, icon, setChildren } from './dom';
 import { onMessage, post, getState, updateState } from './host';

@@ -9,7 +9,7 @@ import { Qcow2Document } from './qcow2-document';
 import { EditorSession, sessionsFor, type SessionHooks } from './editor-session';
 import { readSettings } from './settings';
 import { log } from './log';
-import type { ViewId } from '../shared/protocol';
+
 import { openImage, asQcow2Error, type Qcow2Dev } from '../qcow2';
 import { confirmSafeToWrite, gatherWriteSafety, writeBlockers } from './hex-safety';
 import { asAutoSaveMode, classifySave, type SaveFacts } from './save-policy';

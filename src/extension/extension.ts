@@ -21,7 +21,6 @@ export interface InspectorApi {
 
 export function activate(context: vscode.ExtensionContext): InspectorApi {
   context.subscriptions.push(log(), diagnostics());
-  let editable: Qcow2EditorProvider | undefined;
   const hooks: SessionHooks = {
     runCheck: async (doc) => void (await runCheckOnDocument(doc)),
     repairLeaks,
@@ -29,11 +28,12 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     locateBacking: async (doc, child, recorded) => void (await locateBacking(doc, child, recorded)),
     loadUsage,
     applyEdit: (doc, offset, before, after, label) => {
-      if (!doc.editable || !editable) throw new Error(doc.readOnlyReason ?? 'read-only');
+      if (!doc.editable) throw new Error(doc.readOnlyReason ?? 'read-only');
       editable.applyEdit(doc, offset, before, after, label);
     },
   };
-  editable = new Qcow2EditorProvider(context, hooks);
+  // The hooks call it only once sessions exist, after this line.
+  const editable = new Qcow2EditorProvider(context, hooks);
   const readonly = new Qcow2ReadonlyEditorProvider(context, hooks);
   const track = <T extends { openCustomDocument: (...a: never[]) => unknown }>(p: T): T => {
     const open = p.openCustomDocument.bind(p) as (...a: unknown[]) => Promise<Qcow2Document>;

@@ -165,7 +165,7 @@ class Parser {
 
 export function compileByteRegex(source: string, ignoreCase: boolean): ByteRegex {
   if (source.length > 64 * 1024) throw new PatternError('the regex is longer than 65536 characters');
-  if (/[^\x00-\xff]/.test(source)) throw new PatternError('regex: only characters U+0000 to U+00FF are allowed (it runs over bytes; write others as \\xHH bytes)');
+  if ([...source].some((c) => c.charCodeAt(0) > 0xff)) throw new PatternError('regex: only characters U+0000 to U+00FF are allowed (it runs over bytes; write others as \\xHH bytes)');
   const p = new Parser(source);
   const node = p.alternation();
   if (p.pos < source.length) p.fail("unbalanced ')'");

@@ -11,7 +11,7 @@ function assertOneLineError(r: { code: number; stderr: string }, ...mustContain:
   assert.equal(r.code, 1, `exit ${r.code}: ${r.stderr}`);
   const lines = r.stderr.split('\n');
   assert.equal(lines.length, 2, `not one line: ${JSON.stringify(r.stderr)}`);
-  assert.doesNotMatch(lines[0], /internal error|    at /);
+  assert.doesNotMatch(lines[0], /internal error| {4}at /);
   for (const m of mustContain) {
     if (typeof m === 'string') assert.ok(lines[0].includes(m), `${lines[0]} lacks ${m}`);
     else assert.match(lines[0], m);

@@ -60,7 +60,7 @@ describe('write sequences, property-based (fast-check, shrinking)', function () 
             readOnly: false,
             l2CacheSlices: 1,
             refblockCacheSlices: 1,
-            openIo: (p, ro) => (p === img.path ? Promise.resolve(mem) : NodeFileIo.open(p, true)),
+            openIo: (p) => (p === img.path ? Promise.resolve(mem) : NodeFileIo.open(p, true)),
           });
           try {
             for (const op of ops) {

@@ -18,15 +18,18 @@ const SKIP = new Set((process.env.QCOW2_FUZZ_SKIP ?? '').split(',').filter(Boole
 export async function fuzzImage(data: Uint8Array): Promise<void> {
   const bytes = new Uint8Array(data); // never alias the fuzzer's buffer
   const cpu0 = process.cpuUsage();
+  let failure: { err: unknown } | undefined;
   try {
     await runStages(bytes);
-  } finally {
-    // A hang is judged on CPU time, not wall time: the machine is shared, and libFuzzer's wall-clock timeout
-    // (scripts/fuzz.mjs) is only the backstop for a real infinite loop.
-    const cpu = process.cpuUsage(cpu0);
-    const seconds = (cpu.user + cpu.system) / 1e6;
-    if (seconds > MAX_CPU_SECONDS) throw new FuzzFinding(`one input took ${seconds.toFixed(1)} s of CPU (limit ${MAX_CPU_SECONDS} s)`);
+  } catch (err) {
+    failure = { err };
   }
+  // A hang is judged on CPU time, not wall time: the machine is shared, and libFuzzer's wall-clock timeout
+  // (scripts/fuzz.mjs) is only the backstop for a real infinite loop. It outranks any other failure.
+  const cpu = process.cpuUsage(cpu0);
+  const seconds = (cpu.user + cpu.system) / 1e6;
+  if (seconds > MAX_CPU_SECONDS) throw new FuzzFinding(`one input took ${seconds.toFixed(1)} s of CPU (limit ${MAX_CPU_SECONDS} s)`);
+  if (failure) throw failure.err;
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { rebaseUnsafe } from '../../src/qcow2/write/rebase';
 import { parseHeader } from '../../src/qcow2/format/header';
-import type { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
 import { mapEntries } from '../../src/qcow2/read/map';
 import { checkImage } from '../../src/qcow2/check/check';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';

@@ -50,7 +50,7 @@ export async function runWithIo(w: CrashWorkload, io: Qcow2IoOps, continueAfterE
       readOnly: false,
       l2CacheSlices: w.l2CacheSlices ?? 2,
       refblockCacheSlices: 2,
-      openIo: (p, ro) => (p === w.path ? Promise.resolve(io) : p === w.dataFile && dataIo ? Promise.resolve(dataIo) : NodeFileIo.open(p, true)),
+      openIo: (p) => (p === w.path ? Promise.resolve(io) : p === w.dataFile && dataIo ? Promise.resolve(dataIo) : NodeFileIo.open(p, true)),
     });
   } catch (err) {
     return { fate, error: err as Error };

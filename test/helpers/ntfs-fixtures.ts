@@ -5,7 +5,7 @@
  * reference views come from ntfsls -l, ntfscat and ntfsinfo.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, linkSync, symlinkSync, rmSync, openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+import { mkdirSync, writeFileSync, linkSync, symlinkSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { seededBytes } from './fat-fixtures';
 

@@ -14,6 +14,7 @@ class FakeDoc implements WatchedDocument {
   private readonly events = new EventEmitter();
   readonly journal: WatchedDocument['journal'];
   constructor(readonly path: string) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the journal's getters read this fake document
     const doc = this;
     this.journal = {
       get isDirty() {

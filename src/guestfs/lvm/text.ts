@@ -26,7 +26,7 @@ export function parseLvmText(text: string): LvmSection {
     }
   };
   const ident = (): string => {
-    const m = /^[A-Za-z0-9_.+\-]+/.exec(text.slice(at, at + 256));
+    const m = /^[A-Za-z0-9_.+-]+/.exec(text.slice(at, at + 256));
     if (!m) return fail('expected a name');
     at += m[0].length;
     return m[0];

@@ -24,7 +24,6 @@ export const REPORT_PREFIX = 'Q2I_HOST|';
 
 export function run(): Promise<void> {
   // mocha/lib/mocha.cjs: mocha's package entry is ESM, which older extension hosts cannot require.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Mocha = require('mocha/lib/mocha.cjs');
   // Format here (the forwarded log does not apply printf patterns) and tag each line for the runner.
   Mocha.reporters.Base.consoleLog = (...args: unknown[]) => {

@@ -50,7 +50,7 @@ describe('hex view (UI)', function () {
 
   it('scrolls to the end of a 4 TiB image', async () => {
     const view = await openHex(wb, 'big4t.qcow2');
-    let s = await settled(view);
+    await settled(view);
     assert.match(await view.locator('.hx-rows > .hx-row').first().innerText(), /^0{11}\s+61 61 61/);
     await wb.screenshot('hex-4t-start');
     // From here on, time page fetches in steady state (the first ones wait for the device to open).
@@ -61,7 +61,7 @@ describe('hex view (UI)', function () {
     const t0 = Date.now();
     await view.locator('.hx-grid').press('Control+End');
     await view.locator(`.hx-root[data-cursor="${4 * TiB - 1}"]`).waitFor();
-    s = await settled(view);
+    await settled(view);
     const endMs = Date.now() - t0;
     const rows = await view.locator('.hx-rows > .hx-row:visible').allInnerTexts();
     assert.match(rows[rows.length - 1], /^3fffffffff0\s+7e 7e .* 7e\s+~{16}/);
@@ -77,7 +77,7 @@ describe('hex view (UI)', function () {
     await wb.page.mouse.down();
     await wb.page.mouse.move(hb.x + hb.width / 2, tb.y - 50, { steps: 5 });
     await wb.page.mouse.up();
-    s = await settled(view);
+    let s = await settled(view);
     assert.equal(s.topOffset, '0');
     const hb2 = (await thumb.boundingBox())!;
     await thumb.hover();
