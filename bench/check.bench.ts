@@ -37,7 +37,17 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
   const oursCpu = cpuMs(process.execPath, [ctx.cli, 'check', prealloc], 5, cliEnv());
   const theirsCpu = cpuMs('qemu-img', ['check', prealloc]);
   if (oursCpu !== undefined && theirsCpu !== undefined) {
-    rows.push(row({ name: 'check, 256 GiB preallocated, CPU time (user+sys)', ours: oursCpu, theirs: theirsCpu, unit: 'ms', better: 'lower', target: 1.5, note: 'includes Node start-up' }));
+    rows.push(
+      row({
+        name: 'check, 256 GiB preallocated, CPU time (user+sys)',
+        ours: oursCpu,
+        theirs: theirsCpu,
+        unit: 'ms',
+        better: 'lower',
+        target: 1.5,
+        note: 'includes Node start-up',
+      }),
+    );
   }
   const data = join(ctx.tmp, 'data-1g.qcow2');
   ctx.log('making a 1 GiB image full of data');

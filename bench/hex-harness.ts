@@ -31,7 +31,15 @@ async function bundleHexView(): Promise<string> {
   if (bundle) return bundle;
   // The esbuild CLI in a child process: its JS API misbehaves when loaded through the bench runner's tsImport.
   const esbuild = join(REPO, 'node_modules/esbuild/bin/esbuild');
-  const args = [join(REPO, 'webview/hex/index.ts'), '--bundle', '--format=iife', '--global-name=HexViewModule', '--platform=browser', '--target=es2022', '--log-level=warning'];
+  const args = [
+    join(REPO, 'webview/hex/index.ts'),
+    '--bundle',
+    '--format=iife',
+    '--global-name=HexViewModule',
+    '--platform=browser',
+    '--target=es2022',
+    '--log-level=warning',
+  ];
   bundle = execFileSync(esbuild, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   return bundle;
 }

@@ -11,8 +11,20 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openImage } from '../src/qcow2';
 import {
-  benchOffsets, createDataImage, createPreallocatedImage, median, MiB, qemuImgBench, row, startupNote, timeCli, timeCommand, warmPageCache,
-  type BenchContext, type BenchRow, type QemuBenchParams,
+  benchOffsets,
+  createDataImage,
+  createPreallocatedImage,
+  median,
+  MiB,
+  qemuImgBench,
+  row,
+  startupNote,
+  timeCli,
+  timeCommand,
+  warmPageCache,
+  type BenchContext,
+  type BenchRow,
+  type QemuBenchParams,
 } from './lib';
 
 const IMAGE_MIB = 1024;
@@ -86,14 +98,26 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
     clean();
     warmPageCache(image);
   };
-  rows.push(commandRow(ctx, 'convert -O raw, 1 GiB of data', ['convert', '-O', 'raw', image, out], ['convert', '-f', 'qcow2', '-O', 'raw', image, out], 1.5, warm));
+  rows.push(
+    commandRow(ctx, 'convert -O raw, 1 GiB of data', ['convert', '-O', 'raw', image, out], ['convert', '-f', 'qcow2', '-O', 'raw', image, out], 1.5, warm),
+  );
   clean();
   rmSync(image);
 
   const big = join(ctx.tmp, 'prealloc-256g.qcow2');
   ctx.log('making a 256 GiB metadata-preallocated image');
   createPreallocatedImage(big, '256G');
-  rows.push(commandRow(ctx, 'map --output=json, 256 GiB preallocated', ['map', '--output=json', big], ['map', '-f', 'qcow2', '--output=json', big], 1.5, undefined, startupNote()));
+  rows.push(
+    commandRow(
+      ctx,
+      'map --output=json, 256 GiB preallocated',
+      ['map', '--output=json', big],
+      ['map', '-f', 'qcow2', '--output=json', big],
+      1.5,
+      undefined,
+      startupNote(),
+    ),
+  );
   // No warmPageCache here: the file is 256 GiB long (sparse); timeCommand's warm-up run reads the metadata.
   return rows;
 }

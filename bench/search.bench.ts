@@ -28,14 +28,26 @@ export default async function (ctx: BenchContext): Promise<BenchRow[]> {
   warmPageCache(raw);
   const grep = timeShell(`grep -c -F -a '${PATTERN}' '${raw}' >/dev/null`);
   const ours = timeShell(`'${node}' '${ctx.cli}' find '${data}' '${PATTERN}' >/dev/null`, cliEnv());
-  rows.push(row({ name: 'find 16-byte absent pattern, 1 GiB data (vs grep -c -F -a on raw)', ours: ours.ms, theirs: grep.ms, unit: 'ms', better: 'lower', target: 1.0, note: startupNote() }));
+  rows.push(
+    row({
+      name: 'find 16-byte absent pattern, 1 GiB data (vs grep -c -F -a on raw)',
+      ours: ours.ms,
+      theirs: grep.ms,
+      unit: 'ms',
+      better: 'lower',
+      target: 1.0,
+      note: startupNote(),
+    }),
+  );
 
   const huge = join(ctx.tmp, 'huge.qcow2');
   qemuImg('create', '-q', '-f', 'qcow2', huge, '4T');
   const { spawnSync } = await import('node:child_process');
   spawnSync('qemu-io', ['-c', 'write -P 1 0 1M', '-c', 'write -P 2 1T 1M', '-c', 'write -P 3 2T 1M', '-c', 'write -P 4 4095G 1M', huge]);
   const sparse = timeShell(`'${node}' '${ctx.cli}' find '${huge}' '${PATTERN}' >/dev/null`, cliEnv());
-  rows.push(row({ name: 'find in a 4 TiB sparse image, 4 allocated regions (vs 1 s budget)', ours: sparse.ms, theirs: 1000, unit: 'ms', better: 'lower', target: 1.0 }));
+  rows.push(
+    row({ name: 'find in a 4 TiB sparse image, 4 allocated regions (vs 1 s budget)', ours: sparse.ms, theirs: 1000, unit: 'ms', better: 'lower', target: 1.0 }),
+  );
 
   const zstd = join(ctx.tmp, 'z256.qcow2');
   const zraw = join(ctx.tmp, 'z256.raw');

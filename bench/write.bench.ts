@@ -18,7 +18,23 @@ const STEP = 65536 * 4099; // odd multiple of 64 KiB: coprime with the image's 2
 const RUNS = 3;
 
 function qemuBenchWrite(image: string, p: QemuBenchParams): number {
-  const args = ['bench', '-w', '-f', 'qcow2', '-t', 'writeback', '-c', String(p.count), '-d', String(p.depth), '-s', String(p.size), '-S', String(p.step), image];
+  const args = [
+    'bench',
+    '-w',
+    '-f',
+    'qcow2',
+    '-t',
+    'writeback',
+    '-c',
+    String(p.count),
+    '-d',
+    String(p.depth),
+    '-s',
+    String(p.size),
+    '-S',
+    String(p.step),
+    image,
+  ];
   const r = spawnSync('qemu-img', args, { encoding: 'utf8' });
   const m = /Run completed in ([\d.]+) seconds/.exec(r.stdout);
   if (r.status !== 0 || !m) throw new Error(`qemu-img ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
@@ -69,8 +85,26 @@ export default async function writeBench(ctx: BenchContext): Promise<BenchRow[]>
       res.overOurs.push(await oursWrite(image, offsets, 4096, depth));
     }
     const iops = (xs: number[]) => COUNT / median(xs);
-    rows.push(row({ name: `writeAt random 4 KiB allocating, QD${depth}`, ours: iops(res.allocOurs), theirs: iops(res.allocTheirs), unit: 'IOPS', better: 'higher', target: 0.5 }));
-    rows.push(row({ name: `writeAt random 4 KiB overwrite, QD${depth}`, ours: iops(res.overOurs), theirs: iops(res.overTheirs), unit: 'IOPS', better: 'higher', target: 0.5 }));
+    rows.push(
+      row({
+        name: `writeAt random 4 KiB allocating, QD${depth}`,
+        ours: iops(res.allocOurs),
+        theirs: iops(res.allocTheirs),
+        unit: 'IOPS',
+        better: 'higher',
+        target: 0.5,
+      }),
+    );
+    rows.push(
+      row({
+        name: `writeAt random 4 KiB overwrite, QD${depth}`,
+        ours: iops(res.overOurs),
+        theirs: iops(res.overTheirs),
+        unit: 'IOPS',
+        better: 'higher',
+        target: 0.5,
+      }),
+    );
   }
   rmSync(image, { force: true });
   return rows;

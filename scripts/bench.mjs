@@ -33,7 +33,18 @@ for (const f of files) {
   } catch (err) {
     errors++;
     console.error(`bench: ${f} failed: ${err instanceof Error ? err.message : err}`);
-    rows.push({ file: f, name: `${f} (failed)`, ours: NaN, theirs: NaN, ratio: NaN, unit: '', better: 'lower', note: String(err?.message ?? err).split('\n')[0].slice(0, 120) });
+    rows.push({
+      file: f,
+      name: `${f} (failed)`,
+      ours: NaN,
+      theirs: NaN,
+      ratio: NaN,
+      unit: '',
+      better: 'lower',
+      note: String(err?.message ?? err)
+        .split('\n')[0]
+        .slice(0, 120),
+    });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
     console.error(`bench: ${f} took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -48,11 +59,25 @@ const verdict = (r) => {
 const targetText = (r) => (r.target === undefined ? '' : `${r.better === 'lower' ? '≤' : '≥'} ${r.target}×`);
 const mem = (r) => (r.oursMemMiB === undefined && r.theirsMemMiB === undefined ? '' : `${fmt(r.oursMemMiB)} / ${fmt(r.theirsMemMiB)}`);
 const header = ['benchmark', 'ours', 'qemu-img', 'unit', 'ratio', 'target', 'result', 'peak MiB (ours / qemu-img)', 'note'];
-const table = rows.map((r) => [r.name, fmt(r.ours), fmt(r.theirs), r.unit, Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : '–', targetText(r), verdict(r), mem(r), r.note ?? '']);
+const table = rows.map((r) => [
+  r.name,
+  fmt(r.ours),
+  fmt(r.theirs),
+  r.unit,
+  Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : '–',
+  targetText(r),
+  verdict(r),
+  mem(r),
+  r.note ?? '',
+]);
 
 // Terminal: aligned columns.
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
-const line = (cells) => cells.map((c, i) => (i === 0 || i >= 7 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+const line = (cells) =>
+  cells
+    .map((c, i) => (i === 0 || i >= 7 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+    .join('  ')
+    .trimEnd();
 console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const t of table) console.log(line(t));

@@ -14,7 +14,11 @@ const includeDirs = [join(prefix, 'include/node'), '/usr/include/node', '/usr/lo
 function tryCc() {
   if (includeDirs.length === 0) return 'no node_api.h found';
   try {
-    execFileSync(process.env.CC || 'cc', ['-shared', '-fPIC', '-O2', '-Wall', '-DNODE_GYP_MODULE_NAME=qcow2_seek', '-DNAPI_VERSION=8', `-I${includeDirs[0]}`, 'src/native/seek.c', '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      process.env.CC || 'cc',
+      ['-shared', '-fPIC', '-O2', '-Wall', '-DNODE_GYP_MODULE_NAME=qcow2_seek', '-DNAPI_VERSION=8', `-I${includeDirs[0]}`, 'src/native/seek.c', '-o', out],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     return undefined;
   } catch (e) {
     return String(e.stderr || e.message).split('\n')[0];

@@ -12,7 +12,21 @@ const tmp = mkdtempSync(join(tmpdir(), 'q2i-icon-'));
 const html = join(tmp, 'icon.html');
 const out = join(repo, 'media/icon.png');
 writeFileSync(html, `<html><body style="margin:0;background:transparent">${readFileSync(join(repo, 'media/icon.svg'), 'utf8')}</body></html>`);
-const r = spawnSync(process.env.CHROMIUM_PATH ?? 'chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--default-background-color=00000000', '--window-size=128,128', '--virtual-time-budget=2000', `--screenshot=${out}`, `file://${html}`], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 60_000 });
+const r = spawnSync(
+  process.env.CHROMIUM_PATH ?? 'chromium',
+  [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--hide-scrollbars',
+    '--default-background-color=00000000',
+    '--window-size=128,128',
+    '--virtual-time-budget=2000',
+    `--screenshot=${out}`,
+    `file://${html}`,
+  ],
+  { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 60_000 },
+);
 rmSync(tmp, { recursive: true, force: true });
 if (r.status !== 0) {
   console.error(`make-icon: chromium failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);

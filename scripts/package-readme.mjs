@@ -9,7 +9,7 @@ const unlinkRelative = (line) => line.replace(/(?<!!)\[([^\]]*)\]\((?!https?:|#|
 export function packageReadme(markdown) {
   const lines = markdown.split('\n').map(unlinkRelative);
   const out = [];
-  for (let i = 0; i < lines.length; ) {
+  for (let i = 0; i < lines.length;) {
     if (lines[i].startsWith('|')) {
       let end = i;
       while (end < lines.length && lines[end].startsWith('|')) end++;

@@ -23,4 +23,12 @@ const readme = join(repo, '.tmp/package/README.md');
 mkdirSync(dirname(readme), { recursive: true });
 writeFileSync(readme, packageReadme(readFileSync('README.md', 'utf8')));
 const out = process.argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
-run(process.execPath, [join(repo, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--allow-missing-repository', '--readme-path', relative(repo, readme), ...(out ? ['--out', out] : [])]);
+run(process.execPath, [
+  join(repo, 'node_modules/@vscode/vsce/vsce'),
+  'package',
+  '--no-dependencies',
+  '--allow-missing-repository',
+  '--readme-path',
+  relative(repo, readme),
+  ...(out ? ['--out', out] : []),
+]);

@@ -26,7 +26,12 @@ process.chdir(repo);
 
 const STAGES = ['build', 'typecheck', 'deps', 'mocha', 'node24', 'fuzz', 'host', 'ui'];
 const argv = process.argv.slice(2);
-const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',').filter(Boolean);
+const opt = (name) =>
+  argv
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.split('=')[1]
+    ?.split(',')
+    .filter(Boolean);
 const only = opt('only');
 const skip = opt('skip') ?? [];
 const noBuild = argv.includes('--no-build');
@@ -131,7 +136,15 @@ if (buildOk) {
     else if (stage === 'host') countedStage('host', process.execPath, ['--import', 'tsx', 'scripts/e2e/run-host.ts']);
     else
       countedStage('ui', 'npx', [
-        '--no-install', 'mocha', '--no-config', '--import=tsx', '--exit', '--timeout', '180000', '--reporter', reporter,
+        '--no-install',
+        'mocha',
+        '--no-config',
+        '--import=tsx',
+        '--exit',
+        '--timeout',
+        '180000',
+        '--reporter',
+        reporter,
         ...(uiSpecs.length ? uiSpecs : ['test/e2e/ui/**/*.ui.ts']),
       ]);
   }
@@ -142,7 +155,9 @@ const sum = (k) => results.reduce((n, r) => n + r[k], 0);
 console.log(`\n━━ summary ${'━'.repeat(62)}`);
 console.log('stage                  time     passed  failed  skipped  note');
 for (const r of results) {
-  console.log(`${r.stage.padEnd(22)} ${`${r.seconds.toFixed(1)}s`.padStart(7)}  ${String(r.passed).padStart(6)}  ${String(r.failed).padStart(6)}  ${String(r.skipped).padStart(7)}  ${r.note}`);
+  console.log(
+    `${r.stage.padEnd(22)} ${`${r.seconds.toFixed(1)}s`.padStart(7)}  ${String(r.passed).padStart(6)}  ${String(r.failed).padStart(6)}  ${String(r.skipped).padStart(7)}  ${r.note}`,
+  );
 }
 console.log(`total                  ${`${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(7)}`);
 const failed = sum('failed');

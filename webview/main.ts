@@ -24,7 +24,6 @@ import { HexSlot } from './views/hex-slot';
 import type { View, ViewContext } from './views/view';
 import { onPartitions } from './hex/index';
 
-
 const app = document.getElementById('app')!;
 const titleEl = h('span', { class: 'title' });
 const badges = h('span', { class: 'badges' });
@@ -54,16 +53,16 @@ function labels(): Record<ViewId, string> {
 
 function buildTabs(initial: ViewId): void {
   const hex = new HexSlot(ctx);
-  views = [
-    new OverviewView(),
-    new ChainView(),
-    new MapView(ctx),
-    new IntegrityView(ctx),
-    new UsageView(),
-    hex,
-  ];
+  views = [new OverviewView(), new ChainView(), new MapView(ctx), new IntegrityView(ctx), new UsageView(), hex];
   const l = labels();
-  const iconsFor: Record<ViewId, string> = { overview: 'info', chain: 'layers', map: 'symbol-array', integrity: 'shield', usage: 'pie-chart', hex: 'file-binary' };
+  const iconsFor: Record<ViewId, string> = {
+    overview: 'info',
+    chain: 'layers',
+    map: 'symbol-array',
+    integrity: 'shield',
+    usage: 'pie-chart',
+    hex: 'file-binary',
+  };
   tabs = h('vscode-tabs', { panel: true }) as HTMLElement & { selectedIndex: number };
   for (const v of views) {
     tabs.appendChild(h('vscode-tab-header', { slot: 'header', 'data-tab': v.id }, icon(iconsFor[v.id]), ' ', l[v.id]));
@@ -143,19 +142,37 @@ onMessage((m) => {
       ctx.editable = m.editable;
       ctx.sectorSize = m.settings.sectorSize;
       titleEl.textContent = m.fileName;
-      setChildren(
-        badges,
-        m.editable ? null : h('vscode-badge', { variant: 'counter', title: m.readOnlyReason ?? '' }, t('read-only')),
-      );
+      setChildren(badges, m.editable ? null : h('vscode-badge', { variant: 'counter', title: m.readOnlyReason ?? '' }, t('read-only')));
       if (views.length === 0) buildTabs(m.view ?? current);
       else if (m.view) select(m.view);
       return;
     }
     case 'notQcow2':
-      setChildren(body, h('div', { class: 'message error', role: 'alert' }, icon('error'), h('strong', null, t('Not a qcow2 image')), h('p', null, m.fileName), h('p', null, m.message), reopenWithButton()));
+      setChildren(
+        body,
+        h(
+          'div',
+          { class: 'message error', role: 'alert' },
+          icon('error'),
+          h('strong', null, t('Not a qcow2 image')),
+          h('p', null, m.fileName),
+          h('p', null, m.message),
+          reopenWithButton(),
+        ),
+      );
       return;
     case 'openError':
-      setChildren(body, h('div', { class: 'message error', role: 'alert' }, icon('error'), h('strong', null, t('The image cannot be opened')), h('p', null, m.message), reopenWithButton()));
+      setChildren(
+        body,
+        h(
+          'div',
+          { class: 'message error', role: 'alert' },
+          icon('error'),
+          h('strong', null, t('The image cannot be opened')),
+          h('p', null, m.message),
+          reopenWithButton(),
+        ),
+      );
       return;
     case 'showView':
       if (m.view === 'hex' && m.offset !== undefined) (views.find((v) => v.id === 'hex') as HexSlot | undefined)?.goTo(m.offset);

@@ -15,8 +15,12 @@ export async function buildHostTests() {
   const src = join(repo, 'test/e2e/host');
   const restricted = join(src, 'restricted');
   const entries = [
-    ...readdirSync(src).filter((f) => f === 'index.ts' || f.endsWith('.test.ts')).map((f) => join(src, f)),
-    ...readdirSync(restricted).filter((f) => f.endsWith('.test.ts')).map((f) => join(restricted, f)),
+    ...readdirSync(src)
+      .filter((f) => f === 'index.ts' || f.endsWith('.test.ts'))
+      .map((f) => join(src, f)),
+    ...readdirSync(restricted)
+      .filter((f) => f.endsWith('.test.ts'))
+      .map((f) => join(restricted, f)),
   ];
   rmSync(hostTestsOut, { recursive: true, force: true });
   await build({
@@ -34,4 +38,8 @@ export async function buildHostTests() {
   return hostTestsIndex;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) buildHostTests().catch((e) => { console.error(e.message); process.exit(1); });
+if (process.argv[1] === fileURLToPath(import.meta.url))
+  buildHostTests().catch((e) => {
+    console.error(e.message);
+    process.exit(1);
+  });

@@ -127,7 +127,10 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
   const emptyWorkspace = join(stateDir, 'workspace');
   for (const d of [join(userData, 'User'), extensions, emptyWorkspace]) mkdirSync(d, { recursive: true });
   const restricted = opts.workspaceTrust === 'restricted';
-  writeFileSync(join(userData, 'User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...(restricted ? RESTRICTED_SETTINGS : {}), ...opts.settings }, null, 2));
+  writeFileSync(
+    join(userData, 'User/settings.json'),
+    JSON.stringify({ ...QUIET_SETTINGS, ...(restricted ? RESTRICTED_SETTINGS : {}), ...opts.settings }, null, 2),
+  );
   const mode = opts.vsix ? 'installed' : (opts.mode ?? 'test');
   if (opts.vsix) installVsix(opts.vsix, userData, extensions);
   let link: string | undefined;
@@ -144,11 +147,16 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
 
   const args = [
     CODE_SERVER_ENTRY,
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--auth', 'none',
-    '--config', config,
-    '--user-data-dir', userData,
-    '--extensions-dir', extensions,
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--config',
+    config,
+    '--user-data-dir',
+    userData,
+    '--extensions-dir',
+    extensions,
     '--disable-telemetry',
     '--disable-update-check',
     ...(restricted ? [] : ['--disable-workspace-trust']),

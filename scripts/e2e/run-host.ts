@@ -97,7 +97,8 @@ async function runSuite(browser: Browser, index: string, suite: Suite): Promise<
   } finally {
     mkdirSync(RESULTS, { recursive: true });
     writeFileSync(workbenchLogFile(suite), workbenchLog.join('\n') + '\n');
-    if (counts.failed > 0) console.error(`e2e host (${suite}): the workbench's log (extension console output included) is in ${workbenchLogFile(suite).slice(REPO.length + 1)}`);
+    if (counts.failed > 0)
+      console.error(`e2e host (${suite}): the workbench's log (extension console output included) is in ${workbenchLogFile(suite).slice(REPO.length + 1)}`);
     console.log(`extension host (${suite}): ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
     await page.close().catch(() => {});
     server?.stop();

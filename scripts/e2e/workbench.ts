@@ -6,7 +6,15 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     // Playwright refuses --user-data-dir and already uses a fresh profile.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -22,7 +30,9 @@ export async function openWorkbench(page: Page, url: string, timeoutMs = 60_000,
     try {
       await page.waitForFunction(() => document.title.includes('[Extension Development Host]'), undefined, { timeout: timeoutMs, polling: 250 });
     } catch {
-      throw new Error(`e2e: the workbench did not become an Extension Development Host within ${timeoutMs / 1000} s (title: "${await page.title()}"); is enable-smoke-test-driver set and engines.vscode compatible with 1.139?`);
+      throw new Error(
+        `e2e: the workbench did not become an Extension Development Host within ${timeoutMs / 1000} s (title: "${await page.title()}"); is enable-smoke-test-driver set and engines.vscode compatible with 1.139?`,
+      );
     }
   }
   await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: timeoutMs });

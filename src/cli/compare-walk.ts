@@ -36,7 +36,13 @@ export async function* diffCommon(a: BlockLayer, b: BlockLayer, strict: boolean)
     }
     const zeroA = ea.zero || !ea.data;
     const zeroB = eb.zero || !eb.data;
-    const shared = !zeroA && !zeroB && ea.offset !== undefined && eb.offset !== undefined && ea.offset - ea.start === eb.offset - eb.start && sameFile(layerFile(a, ea.depth), layerFile(b, eb.depth));
+    const shared =
+      !zeroA &&
+      !zeroB &&
+      ea.offset !== undefined &&
+      eb.offset !== undefined &&
+      ea.offset - ea.start === eb.offset - eb.start &&
+      sameFile(layerFile(a, ea.depth), layerFile(b, eb.depth));
     if (!(zeroA && zeroB) && !shared) {
       for (let p = pos; p < stop; p += CHUNK) {
         const n = Math.min(CHUNK, stop - p);

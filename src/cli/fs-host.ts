@@ -36,7 +36,16 @@ export async function hostPieces(top: BlockLayer, guestOffset: number, length: n
       else layer = layer.backing;
     }
     const last = out[out.length - 1];
-    if (last && last.file === piece!.file && last.zero === piece!.zero && !last.compressed && !piece!.compressed && last.offset !== undefined && piece!.offset === last.offset + last.length) last.length += n;
+    if (
+      last &&
+      last.file === piece!.file &&
+      last.zero === piece!.zero &&
+      !last.compressed &&
+      !piece!.compressed &&
+      last.offset !== undefined &&
+      piece!.offset === last.offset + last.length
+    )
+      last.length += n;
     else out.push(piece!);
     at += n;
   }

@@ -71,7 +71,14 @@ export async function describeChain(topPath: string, opts: ChainOptions = {}): P
       const name = dev.header.backingFile;
       if (name === undefined) return layers;
       if (name.startsWith('json:')) {
-        layers.push({ depth: depth + 1, path: name, recordedName: name, format: 'unknown', error: 'json: backing file names are not supported', errorKind: 'unsupported' });
+        layers.push({
+          depth: depth + 1,
+          path: name,
+          recordedName: name,
+          format: 'unknown',
+          error: 'json: backing file names are not supported',
+          errorKind: 'unsupported',
+        });
         return layers;
       }
       recordedName = name;
@@ -96,7 +103,7 @@ export async function allocatedBytes(dev: Qcow2Dev, budgetMs: number): Promise<n
   const deadline = Date.now() + budgetMs;
   const size = dev.info.virtualSize;
   let total = 0;
-  for (let off = 0; off < size; ) {
+  for (let off = 0; off < size;) {
     const run = await dev.blockStatus(off, size - off);
     if (run.kind !== 'unallocated') total += run.length;
     off += run.length;

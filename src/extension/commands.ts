@@ -105,7 +105,10 @@ export async function repairLeaks(doc: Qcow2Document): Promise<void> {
   }
   const yes = vscode.l10n.t('Repair Leaks');
   const answer = await vscode.window.showWarningMessage(
-    vscode.l10n.t('Repair leaked clusters in {0}? This rewrites refcounts in the image. Make sure no virtual machine is using it.', nodePath.basename(doc.path)),
+    vscode.l10n.t(
+      'Repair leaked clusters in {0}? This rewrites refcounts in the image. Make sure no virtual machine is using it.',
+      nodePath.basename(doc.path),
+    ),
     { modal: true },
     yes,
   );
@@ -113,7 +116,9 @@ export async function repairLeaks(doc: Qcow2Document): Promise<void> {
   const state = await doc.device();
   if (state.ok) {
     // A corrupt-flagged image may be repaired (that is how the flag gets cleared); the other blockers apply.
-    const blockers = writeBlockers(await gatherWriteSafety(doc.path, state.dev, doc.readOnlyReason, vscode.workspace.isTrusted)).filter((b) => b.kind !== 'corrupt');
+    const blockers = writeBlockers(await gatherWriteSafety(doc.path, state.dev, doc.readOnlyReason, vscode.workspace.isTrusted)).filter(
+      (b) => b.kind !== 'corrupt',
+    );
     const refusal = blockers.find((b) => b.action === 'refuse');
     if (refusal) {
       void vscode.window.showErrorMessage(vscode.l10n.t('Not repaired: {0}.', refusal.message));
@@ -161,7 +166,13 @@ async function showInfo(arg: unknown): Promise<OverviewData | undefined> {
       const s = activeSession();
       if (s && s.doc.path === path) s.show('overview');
       void vscode.window.showInformationMessage(
-        vscode.l10n.t('{0}: qcow2 v{1}, virtual size {2}, cluster size {3}', nodePath.basename(path), String(o.version), formatBytes(o.virtualSize), formatBytes(o.clusterSize)),
+        vscode.l10n.t(
+          '{0}: qcow2 v{1}, virtual size {2}, cluster size {3}',
+          nodePath.basename(path),
+          String(o.version),
+          formatBytes(o.virtualSize),
+          formatBytes(o.clusterSize),
+        ),
       );
       return o;
     } finally {
@@ -244,10 +255,10 @@ async function createImage(arg?: unknown): Promise<string | undefined> {
   }
   const sizeText = await vscode.window.showInputBox({
     title: vscode.l10n.t('Virtual size'),
-    prompt: backing ? vscode.l10n.t('Size such as 10G (empty: the backing file\'s size)') : vscode.l10n.t('Size such as 10G'),
+    prompt: backing ? vscode.l10n.t("Size such as 10G (empty: the backing file's size)") : vscode.l10n.t('Size such as 10G'),
     // A default to accept with Enter: the backing file's size (empty) for an overlay, else a common disk size.
     value: backing ? '' : '10G',
-    validateInput: (v) => (v.trim() === '' && backing) || parseOffset(v) ? undefined : vscode.l10n.t('Not a size'),
+    validateInput: (v) => ((v.trim() === '' && backing) || parseOffset(v) ? undefined : vscode.l10n.t('Not a size')),
   });
   if (sizeText === undefined) return undefined;
   const clusterPick = await vscode.window.showQuickPick(['64 KiB (default)', '4 KiB', '16 KiB', '128 KiB', '512 KiB', '1 MiB', '2 MiB'], {

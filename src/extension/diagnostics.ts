@@ -40,7 +40,9 @@ export function publishReport(uri: vscode.Uri, r: IntegrityReport): void {
   if (r.chainError) out.push(make(r.chainError.message, vscode.DiagnosticSeverity.Error, -1));
   r.findings.slice(0, MAX_DIAGNOSTICS).forEach((f, i) => {
     if (f.severity === 'info') return;
-    const where = [f.guestOffset !== undefined ? `guest ${hex(f.guestOffset)}` : '', f.hostOffset !== undefined ? `host ${hex(f.hostOffset)}` : ''].filter(Boolean).join(', ');
+    const where = [f.guestOffset !== undefined ? `guest ${hex(f.guestOffset)}` : '', f.hostOffset !== undefined ? `host ${hex(f.hostOffset)}` : '']
+      .filter(Boolean)
+      .join(', ');
     out.push(make(where ? `${f.message} (${where})` : f.message, SEVERITY[f.severity], i));
   });
   diagnostics().set(uri, out);

@@ -152,7 +152,7 @@ export class EditJournal {
       const x = this.extents[k];
       const from = Math.max(offset, x.offset) - x.offset;
       const to = Math.min(end, x.offset + x.cur.length) - x.offset;
-      for (let i = from; i < to; ) {
+      for (let i = from; i < to;) {
         if (x.cur[i] === x.disk[i]) {
           i++;
           continue;

@@ -96,7 +96,8 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
     if (doc.conflict === 'asking') throw new Error(changed);
     if (kind === 'auto') {
       // VS Code's auto-save: a stray keystroke must not become a guest write (README: "Saving, auto-save and conflicts").
-      if (!readSettings().hexAutoSave) throw new Error(vscode.l10n.t('Not saved by auto-save: hex edits are written by an explicit save only (setting qcow2Inspector.hex.autoSave).'));
+      if (!readSettings().hexAutoSave)
+        throw new Error(vscode.l10n.t('Not saved by auto-save: hex edits are written by an explicit save only (setting qcow2Inspector.hex.autoSave).'));
       if (doc.conflict !== 'none' || doc.watcher.changedNow()) throw new Error(changed);
     } else if (doc.watcher.changedNow()) {
       throw new Error(changed);

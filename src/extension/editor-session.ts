@@ -137,7 +137,11 @@ export class EditorSession extends Disposable {
       case 'requestRuns':
         return this.sendRuns(msg.requestId, msg.from, msg.count);
       case 'requestMapping':
-        return this.sendMapping(msg.requestId, msg.offset, msg.cellEnd !== undefined && msg.kind !== undefined ? { end: msg.cellEnd, kind: msg.kind, depth: msg.depth ?? 0 } : undefined);
+        return this.sendMapping(
+          msg.requestId,
+          msg.offset,
+          msg.cellEnd !== undefined && msg.kind !== undefined ? { end: msg.cellEnd, kind: msg.kind, depth: msg.depth ?? 0 } : undefined,
+        );
       case 'hexRead':
         return this.sendHexPage(msg.requestId, msg.offset, msg.length);
       case 'runCheck':
@@ -160,7 +164,10 @@ export class EditorSession extends Disposable {
       case 'openLayer': {
         const p = this.chainPaths[msg.depth];
         if (p === undefined) return;
-        await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(p), 'qcow2Inspector.editor', { preview: false, viewColumn: vscode.ViewColumn.Active });
+        await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(p), 'qcow2Inspector.editor', {
+          preview: false,
+          viewColumn: vscode.ViewColumn.Active,
+        });
         return;
       }
       case 'viewChanged':
@@ -255,7 +262,9 @@ export class EditorSession extends Disposable {
     const dev = await this.dev();
     const n = Math.min(Math.abs(count), MAX_RUN_ROWS);
     const runs: MapRun[] =
-      count > 0 ? await runsFrom(dev, from, n) : await runsBefore(dev, from === dev.info.virtualSize - 1 ? dev.info.virtualSize : from, n, dev.info.l2SliceEntries * dev.info.clusterSize * 4);
+      count > 0
+        ? await runsFrom(dev, from, n)
+        : await runsBefore(dev, from === dev.info.virtualSize - 1 ? dev.info.virtualSize : from, n, dev.info.l2SliceEntries * dev.info.clusterSize * 4);
     this.post({ type: 'mapRuns', requestId, from, runs, virtualSize: dev.info.virtualSize });
   }
 
@@ -298,7 +307,13 @@ export class EditorSession extends Disposable {
     this.post({ type: 'hexWritable', blocked: b?.message });
     clearTimeout(this.writableTimer);
     if (b?.kind === 'in-use') {
-      this.writableTimer = setTimeout(() => void this.dev().then((d) => this.sendWritable(d)).catch(() => undefined), 3000);
+      this.writableTimer = setTimeout(
+        () =>
+          void this.dev()
+            .then((d) => this.sendWritable(d))
+            .catch(() => undefined),
+        3000,
+      );
     }
     return b?.message;
   }

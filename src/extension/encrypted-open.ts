@@ -24,16 +24,22 @@ async function maskingIo(path: string): Promise<{ io: Qcow2IoOps; cryptMethod: n
     for (let i = CRYPT_METHOD_OFFSET; i < CRYPT_METHOD_OFFSET + 4; i++) if (i >= offset && i < offset + n) buf[i - offset] = 0;
   };
   const wrapped: Qcow2IoOps = Object.create(io, {
-    readAt: { value: async (buf: Uint8Array, offset: number) => {
-      const n = await io.readAt(buf, offset);
-      mask(buf, offset, n);
-      return n;
-    } },
-    readAtSync: { value: io.readAtSync && ((buf: Uint8Array, offset: number) => {
-      const n = io.readAtSync!(buf, offset);
-      mask(buf, offset, n);
-      return n;
-    }) },
+    readAt: {
+      value: async (buf: Uint8Array, offset: number) => {
+        const n = await io.readAt(buf, offset);
+        mask(buf, offset, n);
+        return n;
+      },
+    },
+    readAtSync: {
+      value:
+        io.readAtSync &&
+        ((buf: Uint8Array, offset: number) => {
+          const n = io.readAtSync!(buf, offset);
+          mask(buf, offset, n);
+          return n;
+        }),
+    },
   });
   return { io: wrapped, cryptMethod };
 }

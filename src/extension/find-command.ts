@@ -41,20 +41,24 @@ export async function findInGuestDisk(arg?: unknown): Promise<number | undefined
     { label: vscode.l10n.t('Regular expression over bytes'), mode: 'regex', ignoreCase: false },
   ];
   const auto = isFindArgs(arg) ? arg : undefined;
-  const picked = auto ? { label: auto.mode, mode: auto.mode, ignoreCase: auto.ignoreCase ?? false } : await vscode.window.showQuickPick(modes, { title: vscode.l10n.t('Find in Guest Disk') });
+  const picked = auto
+    ? { label: auto.mode, mode: auto.mode, ignoreCase: auto.ignoreCase ?? false }
+    : await vscode.window.showQuickPick(modes, { title: vscode.l10n.t('Find in Guest Disk') });
   if (!picked) return undefined;
-  const source = auto ? auto.pattern : await vscode.window.showInputBox({
-    title: vscode.l10n.t('Find in Guest Disk'),
-    prompt: picked.label,
-    validateInput: (v) => {
-      try {
-        compilePattern({ mode: picked.mode, source: v, ignoreCase: picked.ignoreCase });
-        return undefined;
-      } catch (err) {
-        return err instanceof PatternError ? err.message : String(err);
-      }
-    },
-  });
+  const source = auto
+    ? auto.pattern
+    : await vscode.window.showInputBox({
+        title: vscode.l10n.t('Find in Guest Disk'),
+        prompt: picked.label,
+        validateInput: (v) => {
+          try {
+            compilePattern({ mode: picked.mode, source: v, ignoreCase: picked.ignoreCase });
+            return undefined;
+          } catch (err) {
+            return err instanceof PatternError ? err.message : String(err);
+          }
+        },
+      });
   if (!source) return undefined;
   const path = s.doc.path;
   try {
@@ -99,7 +103,11 @@ export async function findInGuestDisk(arg?: unknown): Promise<number | undefined
           detail: Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join(''),
         });
       }
-      const more = result.limitReached ? vscode.l10n.t(' (stopped at {0}; there may be more)', RESULT_LIMIT) : result.cancelled ? vscode.l10n.t(' (cancelled)') : '';
+      const more = result.limitReached
+        ? vscode.l10n.t(' (stopped at {0}; there may be more)', RESULT_LIMIT)
+        : result.cancelled
+          ? vscode.l10n.t(' (cancelled)')
+          : '';
       const choice = await vscode.window.showQuickPick(items, { title: vscode.l10n.t('{0} hits', result.hits.length) + more, matchOnDetail: true });
       if (!choice) return undefined;
       s.show('hex', choice.offset);

@@ -55,7 +55,14 @@ export async function readHexPage(
   offset: number,
   length: number,
 ): Promise<{ bytes: Uint8Array; runs: MapRun[]; pending: Array<[number, number]> }> {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 1 || length > MAX_READ_BYTES || offset + length > dev.virtualSize) {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 1 ||
+    length > MAX_READ_BYTES ||
+    offset + length > dev.virtualSize
+  ) {
     throw new Qcow2Error('range', `hex page of ${length} bytes at offset ${offset} is outside the disk (${dev.virtualSize} bytes)`, dev.path);
   }
   const bytes = new Uint8Array(length);

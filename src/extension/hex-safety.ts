@@ -38,18 +38,37 @@ export function writeBlockers(s: WriteSafetyInput): WriteBlocker[] {
   if (s.readOnlyReason) out.push({ kind: 'read-only', action: 'refuse', message: `the image is open read-only (${s.readOnlyReason.replace(/\.$/, '')})` });
   if (s.fileNotWritable) out.push({ kind: 'read-only', action: 'refuse', message: `the image file is read-only (${s.fileNotWritable})` });
   if (s.corrupt) out.push({ kind: 'corrupt', action: 'refuse', message: 'the image is marked corrupt; repair it with qemu-img check -r all before writing' });
-  if (s.dirty) out.push({ kind: 'dirty', action: 'refuse', message: 'the image has the dirty flag set (lazy refcounts, not closed cleanly); repair it with qemu-img check -r all before writing' });
+  if (s.dirty)
+    out.push({
+      kind: 'dirty',
+      action: 'refuse',
+      message: 'the image has the dirty flag set (lazy refcounts, not closed cleanly); repair it with qemu-img check -r all before writing',
+    });
   if (s.liveBitmaps?.length) {
     const names = s.liveBitmaps.map((n) => `'${n}'`).join(', ');
-    out.push({ kind: 'bitmaps', action: 'refuse', message: `the image has enabled persistent dirty bitmaps (${names}) that writes would leave stale; disable or remove them first (qemu-img bitmap --disable or --remove)` });
+    out.push({
+      kind: 'bitmaps',
+      action: 'refuse',
+      message: `the image has enabled persistent dirty bitmaps (${names}) that writes would leave stale; disable or remove them first (qemu-img bitmap --disable or --remove)`,
+    });
   }
-  if (s.cryptMethod !== 0) out.push({ kind: 'encrypted', action: 'refuse', message: `the image is encrypted (${s.cryptMethod === 2 ? 'LUKS' : 'AES'}); writing encrypted images is not supported` });
+  if (s.cryptMethod !== 0)
+    out.push({
+      kind: 'encrypted',
+      action: 'refuse',
+      message: `the image is encrypted (${s.cryptMethod === 2 ? 'LUKS' : 'AES'}); writing encrypted images is not supported`,
+    });
   if (s.inUse?.state === 'in-use') out.push({ kind: 'in-use', action: 'ask', message: s.inUse.message });
   return out;
 }
 
 /** Gathers the inputs for `writeBlockers` from the file, the device's header and /proc/locks. */
-export async function gatherWriteSafety(path: string, dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>, readOnlyReason: string | undefined, workspaceTrusted: boolean): Promise<WriteSafetyInput> {
+export async function gatherWriteSafety(
+  path: string,
+  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>,
+  readOnlyReason: string | undefined,
+  workspaceTrusted: boolean,
+): Promise<WriteSafetyInput> {
   let fileNotWritable: string | undefined;
   try {
     await access(path, constants.W_OK);
@@ -79,7 +98,12 @@ export function liveBitmaps(dev: Pick<Qcow2Dev, 'header' | 'bitmaps'>): string[]
  * Why hex edits cannot be saved now (the first blocker, refusals and "in use" alike), or undefined. The hex view
  * takes no edits while there is one, so nobody types bytes that Save will refuse.
  */
-export async function editBlocker(path: string, dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>, readOnlyReason: string | undefined, workspaceTrusted: boolean): Promise<WriteBlocker | undefined> {
+export async function editBlocker(
+  path: string,
+  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>,
+  readOnlyReason: string | undefined,
+  workspaceTrusted: boolean,
+): Promise<WriteBlocker | undefined> {
   return writeBlockers(await gatherWriteSafety(path, dev, readOnlyReason, workspaceTrusted))[0];
 }
 
@@ -87,7 +111,11 @@ export async function editBlocker(path: string, dev: Pick<Qcow2Dev, 'header' | '
  * Throws when a refusal applies; asks (modal) when the image seems to be in use. Resolves true when the
  * write may go ahead, false when the user declined.
  */
-export async function confirmSafeToWrite(path: string, dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>, readOnlyReason: string | undefined): Promise<boolean> {
+export async function confirmSafeToWrite(
+  path: string,
+  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>,
+  readOnlyReason: string | undefined,
+): Promise<boolean> {
   const vscode = await import('vscode');
   const blockers = writeBlockers(await gatherWriteSafety(path, dev, readOnlyReason, vscode.workspace.isTrusted));
   const refusal = blockers.find((b) => b.action === 'refuse');

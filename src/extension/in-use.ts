@@ -39,7 +39,10 @@ export function locksOnInode(procLocks: string, major: number, minor: number, in
   const out: LockHolder[] = [];
   for (const line of procLocks.split('\n')) {
     // "1: OFDLCK ADVISORY  READ -1 fe:00:2150114 100 101"; blocked waiters have "->" after the number.
-    const f = line.trim().split(/\s+/).filter((t) => t !== '->');
+    const f = line
+      .trim()
+      .split(/\s+/)
+      .filter((t) => t !== '->');
     if (f.length < 8) continue;
     const id = f[5].split(':');
     if (id.length !== 3) continue;

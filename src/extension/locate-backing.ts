@@ -44,7 +44,10 @@ export async function locateBacking(doc: Qcow2Document, child: string, recorded:
   const yes = vscode.l10n.t('Change Backing File');
   const answer = await vscode.window.showWarningMessage(
     vscode.l10n.t('Point {0} at {1} ({2})?', nodePath.basename(child), name, format),
-    { modal: true, detail: vscode.l10n.t('This rewrites only the backing file name and format in the image header (qemu-img rebase -u). Guest data is not touched.') },
+    {
+      modal: true,
+      detail: vscode.l10n.t('This rewrites only the backing file name and format in the image header (qemu-img rebase -u). Guest data is not touched.'),
+    },
     yes,
   );
   if (answer !== yes) return false;

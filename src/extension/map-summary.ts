@@ -34,7 +34,13 @@ function decodeClass(c: number): { kind: number; depth: number } {
   return { kind: ((c - 1) % 3) + 1, depth: Math.floor((c - 1) / 3) };
 }
 
-export async function summarizeMap(src: MappingSource, start: number, end: number, buckets: number, opts: SummaryOptions = {}): Promise<MapSummary | undefined> {
+export async function summarizeMap(
+  src: MappingSource,
+  start: number,
+  end: number,
+  buckets: number,
+  opts: SummaryOptions = {},
+): Promise<MapSummary | undefined> {
   const t0 = Date.now();
   // Power-of-two cells aligned to their size (map-cells.ts): the range shown may start a little before `start`.
   const grid = mapGrid(start, end, buckets, src.virtualSize);

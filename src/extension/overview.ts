@@ -1,14 +1,6 @@
 /** Builds the Overview view's data from an open image: header fields with meanings, features, extensions. */
 import type { Qcow2Dev } from '../qcow2';
-import {
-  EXT_BACKING_FORMAT,
-  EXT_BITMAPS,
-  EXT_CRYPTO,
-  EXT_DATA_FILE,
-  EXT_FEATURE_TABLE,
-  type FeatureBits,
-  type Qcow2Header,
-} from '../qcow2';
+import { EXT_BACKING_FORMAT, EXT_BITMAPS, EXT_CRYPTO, EXT_DATA_FILE, EXT_FEATURE_TABLE, type FeatureBits, type Qcow2Header } from '../qcow2';
 import type { FeatureBitInfo, HeaderExtensionInfo, HeaderField, ImageWarning, OverviewData } from '../shared/protocol';
 import { formatBytes, hex } from '../shared/format';
 import { liveBitmaps } from './hex-safety';
@@ -63,9 +55,15 @@ export function describeFeatures(h: Qcow2Header): FeatureBitInfo[] {
 export function describeExtensions(h: Qcow2Header): HeaderExtensionInfo[] {
   const e = h.extensions;
   const out: HeaderExtensionInfo[] = [];
-  if (e.backingFormat !== undefined) out.push({ type: hex(EXT_BACKING_FORMAT, 8), name: EXTENSION_NAMES[EXT_BACKING_FORMAT], length: e.backingFormat.length, summary: e.backingFormat });
+  if (e.backingFormat !== undefined)
+    out.push({ type: hex(EXT_BACKING_FORMAT, 8), name: EXTENSION_NAMES[EXT_BACKING_FORMAT], length: e.backingFormat.length, summary: e.backingFormat });
   if (e.featureNames.length > 0) {
-    out.push({ type: hex(EXT_FEATURE_TABLE, 8), name: EXTENSION_NAMES[EXT_FEATURE_TABLE], length: e.featureNames.length * 48, summary: `${e.featureNames.length} names` });
+    out.push({
+      type: hex(EXT_FEATURE_TABLE, 8),
+      name: EXTENSION_NAMES[EXT_FEATURE_TABLE],
+      length: e.featureNames.length * 48,
+      summary: `${e.featureNames.length} names`,
+    });
   }
   if (e.bitmaps) {
     out.push({
@@ -75,7 +73,8 @@ export function describeExtensions(h: Qcow2Header): HeaderExtensionInfo[] {
       summary: `${e.bitmaps.nbBitmaps} bitmap(s), directory at ${hex(e.bitmaps.directoryOffset)} (${e.bitmaps.directorySize} bytes)`,
     });
   }
-  if (e.crypto) out.push({ type: hex(EXT_CRYPTO, 8), name: EXTENSION_NAMES[EXT_CRYPTO], length: 16, summary: `at ${hex(e.crypto.offset)}, ${e.crypto.length} bytes` });
+  if (e.crypto)
+    out.push({ type: hex(EXT_CRYPTO, 8), name: EXTENSION_NAMES[EXT_CRYPTO], length: 16, summary: `at ${hex(e.crypto.offset)}, ${e.crypto.length} bytes` });
   if (e.dataFile !== undefined) out.push({ type: hex(EXT_DATA_FILE, 8), name: EXTENSION_NAMES[EXT_DATA_FILE], length: e.dataFile.length, summary: e.dataFile });
   for (const u of e.unknown) out.push({ type: hex(u.type, 8), name: 'unknown', length: u.data.length, summary: `${u.data.length} bytes` });
   return out;
@@ -122,8 +121,14 @@ export function imageWarnings(dev: Qcow2Dev): ImageWarning[] {
   const i = dev.info;
   const w: ImageWarning[] = [];
   if (i.corrupt) w.push({ kind: 'corrupt', message: 'The image is marked corrupt: QEMU and this editor refuse to write it until it is repaired.' });
-  if (i.dirty) w.push({ kind: 'dirty', message: 'The dirty bit is set: the image was not closed cleanly and its refcounts may be stale (lazy refcounts). Nothing is written until it is repaired (qemu-img check -r all).' });
-  if (dev.header.cryptMethod !== 0 || dev.header.extensions.crypto) w.push({ kind: 'encrypted', message: 'The image is encrypted: guest data cannot be read.' });
+  if (i.dirty)
+    w.push({
+      kind: 'dirty',
+      message:
+        'The dirty bit is set: the image was not closed cleanly and its refcounts may be stale (lazy refcounts). Nothing is written until it is repaired (qemu-img check -r all).',
+    });
+  if (dev.header.cryptMethod !== 0 || dev.header.extensions.crypto)
+    w.push({ kind: 'encrypted', message: 'The image is encrypted: guest data cannot be read.' });
   if (dev.bitmaps.length > 0) {
     const inUse = dev.bitmaps.filter((b) => b.flagNames.includes('in-use')).length;
     const live = liveBitmaps(dev).length;
@@ -131,7 +136,10 @@ export function imageWarnings(dev: Qcow2Dev): ImageWarning[] {
     const effect = live
       ? `${live} of them enabled, so hex edits are not taken and nothing is written until they are disabled or removed (qemu-img bitmap --disable or --remove)`
       : 'all disabled, so writes are allowed and, as in QEMU, leave them unchanged';
-    w.push({ kind: 'bitmaps', message: `The image has ${dev.bitmaps.length} persistent dirty bitmap(s)${inUse ? `, ${inUse} marked in use (inconsistent)` : ''}: ${effect}.` });
+    w.push({
+      kind: 'bitmaps',
+      message: `The image has ${dev.bitmaps.length} persistent dirty bitmap(s)${inUse ? `, ${inUse} marked in use (inconsistent)` : ''}: ${effect}.`,
+    });
   }
   if (i.hasDataFile) w.push({ kind: 'data-file', message: `Guest data lives in an external data file: ${dev.header.extensions.dataFile ?? '?'}.` });
   if (describeFeatures(dev.header).some((f) => !f.known && f.group !== 'incompatible')) {

@@ -41,7 +41,7 @@ export async function copyImage(from: string, to: string, onProgress: (fraction:
     const copy = seekAddon()?.copyFileRange;
     let how: 'kernel' | 'plain' = copy ? 'kernel' : 'plain';
     const buf = how === 'plain' ? Buffer.alloc(4 * 1024 * 1024) : undefined;
-    for (let pos = 0; pos < size; ) {
+    for (let pos = 0; pos < size;) {
       if (isCancelled()) throw new vscode.CancellationError();
       const n = Math.min(COPY_CHUNK, size - pos);
       let done = 0;
@@ -97,7 +97,9 @@ export async function repairAll(doc: Qcow2Document, publish: (doc: Qcow2Document
   if (answer !== withCopy && answer !== without) return undefined;
   const state = await doc.device();
   if (state.ok) {
-    const blockers = writeBlockers(await gatherWriteSafety(doc.path, state.dev, doc.readOnlyReason, vscode.workspace.isTrusted)).filter((b) => b.kind !== 'corrupt');
+    const blockers = writeBlockers(await gatherWriteSafety(doc.path, state.dev, doc.readOnlyReason, vscode.workspace.isTrusted)).filter(
+      (b) => b.kind !== 'corrupt',
+    );
     const refusal = blockers.find((b) => b.action === 'refuse');
     if (refusal) {
       void vscode.window.showErrorMessage(vscode.l10n.t('Not repaired: {0}.', refusal.message));
@@ -115,11 +117,16 @@ export async function repairAll(doc: Qcow2Document, publish: (doc: Qcow2Document
         { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Copying {0} to {1}', name, nodePath.basename(target)), cancellable: true },
         async (progress, token) => {
           let last = 0;
-          return copyImage(doc.path, target, (f) => {
-            const pct = Math.floor(f * 100);
-            if (pct > last) progress.report({ increment: pct - last });
-            last = pct;
-          }, () => token.isCancellationRequested);
+          return copyImage(
+            doc.path,
+            target,
+            (f) => {
+              const pct = Math.floor(f * 100);
+              if (pct > last) progress.report({ increment: pct - last });
+              last = pct;
+            },
+            () => token.isCancellationRequested,
+          );
         },
       );
       log().info(`repair: copied ${doc.path} to ${target} (${how === 'kernel' ? 'copy_file_range' : 'read/write'})`);
@@ -137,7 +144,12 @@ export async function repairAll(doc: Qcow2Document, publish: (doc: Qcow2Document
   doc.lastCheck = after;
   doc.notify('check');
   publish(doc, after);
-  const summary = vscode.l10n.t('Repaired {0} corruption(s) and {1} leaked cluster(s) in {2}.', String(after.repaired.corruptionsFixed), String(after.repaired.leaksFixed), name);
+  const summary = vscode.l10n.t(
+    'Repaired {0} corruption(s) and {1} leaked cluster(s) in {2}.',
+    String(after.repaired.corruptionsFixed),
+    String(after.repaired.leaksFixed),
+    name,
+  );
   void vscode.window.showInformationMessage(copyPath ? `${summary} ${vscode.l10n.t('The copy is {0}.', nodePath.basename(copyPath))}` : summary);
   return after;
 }

@@ -159,7 +159,8 @@ export async function namingPath<T>(path: string, run: () => Promise<T>): Promis
   try {
     return await run();
   } catch (err) {
-    if (err instanceof GuestFsError && !err.message.startsWith(`${path}:`)) throw new GuestFsError(err.code, `${path}: ${err.message.replace(/^\S+: /, (m) => (m.startsWith('/') ? '' : m))}`);
+    if (err instanceof GuestFsError && !err.message.startsWith(`${path}:`))
+      throw new GuestFsError(err.code, `${path}: ${err.message.replace(/^\S+: /, (m) => (m.startsWith('/') ? '' : m))}`);
     throw err;
   }
 }

@@ -7,9 +7,22 @@ import { cString, u16, u32, uuidString } from './bytes';
 import type { ReadOnlyDevice } from './types';
 
 export type ContentType =
-  | 'ext2' | 'ext3' | 'ext4'
-  | 'fat12' | 'fat16' | 'fat32'
-  | 'ntfs' | 'exfat' | 'xfs' | 'btrfs' | 'iso9660' | 'swap' | 'luks' | 'linux_raid_member' | 'bitlocker' | 'lvm2_pv'
+  | 'ext2'
+  | 'ext3'
+  | 'ext4'
+  | 'fat12'
+  | 'fat16'
+  | 'fat32'
+  | 'ntfs'
+  | 'exfat'
+  | 'xfs'
+  | 'btrfs'
+  | 'iso9660'
+  | 'swap'
+  | 'luks'
+  | 'linux_raid_member'
+  | 'bitlocker'
+  | 'lvm2_pv'
   | 'unknown';
 
 export interface Identified {
@@ -45,7 +58,10 @@ function fatType(b: Uint8Array): Identified | undefined {
   const type = clusters < 4085 ? 'fat12' : clusters < 65525 ? 'fat16' : 'fat32';
   const ebr = type === 'fat32' ? 64 : 36;
   const hasEbr = b[ebr + 2] === 0x29;
-  const serial = u32(b, ebr + 3).toString(16).padStart(8, '0').toUpperCase();
+  const serial = u32(b, ebr + 3)
+    .toString(16)
+    .padStart(8, '0')
+    .toUpperCase();
   return { type, label: hasEbr ? cString(b, ebr + 7, 11).trimEnd() : undefined, uuid: hasEbr ? `${serial.slice(0, 4)}-${serial.slice(4)}` : undefined };
 }
 
@@ -74,7 +90,8 @@ export async function identify(dev: ReadOnlyDevice): Promise<Identified> {
   }
   const fat = fatType(b);
   if (fat) return fat;
-  if (b.length >= 4096 && /^SWAP-?SPACE2?$|^SWAPSPACE2$/.test(ascii(b, 4086, 10))) return { type: 'swap', label: cString(b, 1024 + 28, 16), uuid: uuidString(b, 1024 + 12) };
+  if (b.length >= 4096 && /^SWAP-?SPACE2?$|^SWAPSPACE2$/.test(ascii(b, 4086, 10)))
+    return { type: 'swap', label: cString(b, 1024 + 28, 16), uuid: uuidString(b, 1024 + 12) };
   if (u32(b, 0) === 0xa92b4efc) return { type: 'linux_raid_member' }; // md v1.1
   const md12 = await head(dev, 4096, 512);
   if (md12 && u32(md12, 0) === 0xa92b4efc) return { type: 'linux_raid_member', uuid: uuidString(md12, 16) };

@@ -62,10 +62,7 @@ export interface Extent {
 }
 
 /** What a byte of a file system is, for `owner()`. */
-export type Owner =
-  | { kind: 'file' | 'dir'; path: string; logical: number }
-  | { kind: 'metadata'; what: string }
-  | { kind: 'free' };
+export type Owner = { kind: 'file' | 'dir'; path: string; logical: number } | { kind: 'metadata'; what: string } | { kind: 'free' };
 
 export interface FsInfo {
   /** 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'ntfs' */

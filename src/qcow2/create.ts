@@ -115,7 +115,8 @@ export function normalizeCreateOptions(opts: CreateOptions, file: string): Norma
   }
   if (!isPow2(refcountBits) || refcountBits > 64) throw invalid(file, 'refcount width must be a power of two and may not exceed 64 bits');
   if (compat !== '0.10' && compat !== '1.1') throw invalid(file, `invalid compatibility level '${String(compat)}' (use 0.10 or 1.1)`);
-  if (o.compressionType !== 'zlib' && o.compressionType !== 'zstd') throw invalid(file, `unknown compression type '${String(o.compressionType)}' (use zlib or zstd)`);
+  if (o.compressionType !== 'zlib' && o.compressionType !== 'zstd')
+    throw invalid(file, `unknown compression type '${String(o.compressionType)}' (use zlib or zstd)`);
   if (compat === '0.10') {
     const v3Only: Array<[boolean, string]> = [
       [refcountBits !== 16, 'refcount widths other than 16 bits'],
@@ -135,7 +136,8 @@ export function normalizeCreateOptions(opts: CreateOptions, file: string): Norma
   if (o.dataFileRaw && o.dataFile === undefined) throw invalid(file, 'data_file_raw needs data_file');
   if (o.dataFileRaw && o.backingFile !== undefined) throw invalid(file, 'a backing file and data_file_raw cannot be used together');
   if (o.dataFile === '') throw invalid(file, 'empty data file name');
-  if (o.preallocation !== 'off' && o.preallocation !== 'metadata') throw invalid(file, `unsupported preallocation mode '${String(o.preallocation)}' (use off or metadata)`);
+  if (o.preallocation !== 'off' && o.preallocation !== 'metadata')
+    throw invalid(file, `unsupported preallocation mode '${String(o.preallocation)}' (use off or metadata)`);
   if (o.preallocation === 'metadata' && o.dataFile !== undefined && !o.dataFileRaw) {
     throw invalid(file, 'preallocation=metadata with a data file needs data_file_raw=on');
   }
@@ -150,7 +152,14 @@ export function normalizeCreateOptions(opts: CreateOptions, file: string): Norma
  * `dataMap` 'identity' preallocates every L2 table right after the L1 (for raw external data files);
  * 'inline' preallocates each L2 table followed by the data clusters it maps, as QEMU's preallocation=metadata.
  */
-export function planLayout(virtualSize: number, clusterSize: number, refcountBits: number, extendedL2: boolean, file = 'image', dataMap: CreateLayout['dataMap'] = 'none'): CreateLayout {
+export function planLayout(
+  virtualSize: number,
+  clusterSize: number,
+  refcountBits: number,
+  extendedL2: boolean,
+  file = 'image',
+  dataMap: CreateLayout['dataMap'] = 'none',
+): CreateLayout {
   const l2Entries = clusterSize / (extendedL2 ? 16 : 8);
   const l1Size = Math.ceil(virtualSize / (clusterSize * l2Entries));
   if (l1Size * 8 > MAX_L1_BYTES) throw invalid(file, 'image size is too large for this cluster size (try a larger cluster size)');
@@ -187,7 +196,20 @@ export function planLayout(virtualSize: number, clusterSize: number, refcountBit
   if (dataMap === 'inline' && extraRefblocks === 0 && guestClusters > 0) {
     fileSize -= guestClusters * clusterSize - alignUp(virtualSize, extendedL2 ? clusterSize / 32 : clusterSize);
   }
-  return { clusterSize, virtualSize, l1Size, l1Offset, l2Offset: preallocated > 0 ? l2Offset : 0, l2Tables, dataMap, reftableOffset, reftableClusters, refblockOffsets, totalClusters, fileSize };
+  return {
+    clusterSize,
+    virtualSize,
+    l1Size,
+    l1Offset,
+    l2Offset: preallocated > 0 ? l2Offset : 0,
+    l2Tables,
+    dataMap,
+    reftableOffset,
+    reftableClusters,
+    refblockOffsets,
+    totalClusters,
+    fileSize,
+  };
 }
 
 /** Builds cluster 0: header fields, header extensions, backing file name. */

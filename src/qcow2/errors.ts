@@ -34,7 +34,9 @@ const MAX_REASON = 1200;
 /** Escapes control characters and caps the length, so text from an image cannot break a message's one line. */
 export function printable(s: string, max = 80): string {
   // eslint-disable-next-line no-control-regex
-  const escaped = s.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  const escaped = s.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
   return escaped.length > max ? `${escaped.slice(0, max - 1)}…` : escaped;
 }
 

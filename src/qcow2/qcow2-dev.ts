@@ -70,7 +70,13 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   ) {
     this.info = deriveInfo(path, header, params.readOnly ?? io.readOnly);
     this.fileEnd = new FileEnd(io);
-    this.cache = new MetadataCache(io, this.info, this.fileEnd, params.l2CacheSlices ?? DEFAULT_L2_CACHE_SLICES, params.refblockCacheSlices ?? DEFAULT_REFBLOCK_CACHE_SLICES);
+    this.cache = new MetadataCache(
+      io,
+      this.info,
+      this.fileEnd,
+      params.l2CacheSlices ?? DEFAULT_L2_CACHE_SLICES,
+      params.refblockCacheSlices ?? DEFAULT_REFBLOCK_CACHE_SLICES,
+    );
     this.compressed = new CompressedClusterReader(io, this.fileEnd, this.info.clusterSize, header.compressionType, path);
   }
 
@@ -198,7 +204,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     const l1 = new Uint8Array(h.l1Size * 8);
     if ((await readFully(this.io, l1, h.l1TableOffset)) < l1.length) throw badImage(this.path, 'L1 table lies beyond the end of the file');
     const reftable = new Uint8Array(h.refcountTableClusters * this.info.clusterSize);
-    if ((await readFully(this.io, reftable, h.refcountTableOffset)) < reftable.length) throw badImage(this.path, 'refcount table lies beyond the end of the file');
+    if ((await readFully(this.io, reftable, h.refcountTableOffset)) < reftable.length)
+      throw badImage(this.path, 'refcount table lies beyond the end of the file');
     // As qemu-img, a snapshot table starting past the end of the file does not block the active disk; check reports it.
     const snaps = await readSnapshotTable(this.io, h.snapshotsOffset, h.nbSnapshots, fileSize, this.info.clusterSize).catch((err: unknown) => {
       if (!(err instanceof Qcow2Error) || h.snapshotsOffset < fileSize) throw err; // a table cut short is refused, as qemu-img does
@@ -227,10 +234,18 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
       throw badImage(this.path, `snapshot ${printable(snap.id, 40)} L1 table lies beyond the end of the file`);
     }
     // Old snapshots without disk_size in their extra data have the image's current size, as in QEMU.
-    const header: Qcow2Header = { ...this.header, size: snap.diskSize ?? this.header.size, l1Size: snap.l1Size, l1TableOffset: snap.l1TableOffset, nbSnapshots: 0, snapshotsOffset: 0 };
+    const header: Qcow2Header = {
+      ...this.header,
+      size: snap.diskSize ?? this.header.size,
+      l1Size: snap.l1Size,
+      l1TableOffset: snap.l1TableOffset,
+      nbSnapshots: 0,
+      snapshotsOffset: 0,
+    };
     const view = new Qcow2Dev(this.path, header, { readOnly: true }, this.io);
     const l1 = new Uint8Array(l1Bytes);
-    if ((await readFully(this.io, l1, snap.l1TableOffset)) < l1.length) throw badImage(this.path, `snapshot ${printable(snap.id, 40)} L1 table lies beyond the end of the file`);
+    if ((await readFully(this.io, l1, snap.l1TableOffset)) < l1.length)
+      throw badImage(this.path, `snapshot ${printable(snap.id, 40)} L1 table lies beyond the end of the file`);
     view.viewOf = this;
     view.l1Table = l1;
     view.refcountTable = this.refcountTable;

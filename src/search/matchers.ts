@@ -89,7 +89,7 @@ class FixedMatcher implements Matcher {
  */
 function chooseAnchor(p: FixedPattern): Anchor {
   let best: { at: number; len: number; score: number } | undefined;
-  for (let i = 0; i < p.length; ) {
+  for (let i = 0; i < p.length;) {
     if (p.exact[i] < 0 || p.alt[i] >= 0) {
       i++;
       continue;

@@ -93,7 +93,7 @@ export class RangeScan {
   /** Runs of data or of zeros, from the chain's mapping; data runs split at the window size. */
   private async *pieces(start: number, end: number): AsyncGenerator<Piece> {
     let cur: Piece | undefined;
-    for (let pos = start; pos < end; ) {
+    for (let pos = start; pos < end;) {
       const m = await this.target.getMapping(pos);
       const runEnd = Math.min(end, pos + m.length);
       const zero = m.kind === 'zero' || m.kind === 'unallocated';

@@ -159,13 +159,19 @@ class Parser {
       if (this.budget > VARIABLE_BUDGET) this.fail('too many variable-length repeats: matching could run away');
     }
     max = Math.min(max, REGEX_MAX_MATCH + 1);
-    return { min: atom.min * min, max: atom.max * max, complex: atom.complex || max > 1, out: `${atom.out.length > 1 && !atom.out.startsWith('(') && !atom.out.startsWith('[') && !atom.out.startsWith('\\') ? `(?:${atom.out})` : atom.out}{${min},${max}}` };
+    return {
+      min: atom.min * min,
+      max: atom.max * max,
+      complex: atom.complex || max > 1,
+      out: `${atom.out.length > 1 && !atom.out.startsWith('(') && !atom.out.startsWith('[') && !atom.out.startsWith('\\') ? `(?:${atom.out})` : atom.out}{${min},${max}}`,
+    };
   }
 }
 
 export function compileByteRegex(source: string, ignoreCase: boolean): ByteRegex {
   if (source.length > 64 * 1024) throw new PatternError('the regex is longer than 65536 characters');
-  if ([...source].some((c) => c.charCodeAt(0) > 0xff)) throw new PatternError('regex: only characters U+0000 to U+00FF are allowed (it runs over bytes; write others as \\xHH bytes)');
+  if ([...source].some((c) => c.charCodeAt(0) > 0xff))
+    throw new PatternError('regex: only characters U+0000 to U+00FF are allowed (it runs over bytes; write others as \\xHH bytes)');
   const p = new Parser(source);
   const node = p.alternation();
   if (p.pos < source.length) p.fail("unbalanced ')'");

@@ -13,7 +13,11 @@ export async function partitionRange(target: SearchTarget, number: number, file?
   const p = table.partitions.find((x) => x.number === number && !x.extended);
   if (!p) {
     const have = table.partitions.filter((x) => !x.extended).map((x) => x.number);
-    throw new Qcow2Error('invalid-argument', `no partition ${number} (${table.scheme === 'none' ? 'the disk has no partition table' : `partitions: ${have.join(', ') || 'none'}`})`, file);
+    throw new Qcow2Error(
+      'invalid-argument',
+      `no partition ${number} (${table.scheme === 'none' ? 'the disk has no partition table' : `partitions: ${have.join(', ') || 'none'}`})`,
+      file,
+    );
   }
   if (p.end > target.virtualSize || p.start >= p.end) throw new Qcow2Error('invalid-argument', `partition ${number} lies outside the disk`, file);
   return p;

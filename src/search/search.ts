@@ -55,7 +55,8 @@ export async function searchDisk(target: SearchTarget, pattern: CompiledPattern,
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end > target.virtualSize || start > end) {
     throw new Qcow2Error('range', `search range ${start}-${end} is outside the disk (0-${target.virtualSize})`);
   }
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HIT_LIMIT) throw new Qcow2Error('invalid-argument', `the hit limit must be 1 to ${MAX_HIT_LIMIT}`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HIT_LIMIT)
+    throw new Qcow2Error('invalid-argument', `the hit limit must be 1 to ${MAX_HIT_LIMIT}`);
   const search = new Search(target, pattern, opts, limit);
   if (opts.direction === 'backward') await search.backward(start, Math.min(end, Math.max(start, opts.origin ?? end)), end);
   else await search.forward(Math.max(start, Math.min(end, opts.origin ?? start)), end);
@@ -104,7 +105,7 @@ class Search {
   async backward(start: number, origin: number, scopeEnd: number): Promise<void> {
     let region = BACKWARD_REGION;
     const total = origin - start;
-    for (let top = origin; top > start && this.hits.length < this.limit; ) {
+    for (let top = origin; top > start && this.hits.length < this.limit;) {
       const bottom = Math.max(start, top - region);
       const room = this.limit - this.hits.length;
       const found: { offset: number; length: number }[] = [];
@@ -131,7 +132,12 @@ class Search {
     for (const { offset, length } of batch) {
       if (this.hits.length >= this.limit) return;
       const m = await this.mappingAt(offset);
-      const hit: SearchHit = { offset, length, layer: m.depth, hostOffset: m.kind === 'data' && m.hostOffset !== undefined ? m.hostOffset + (offset - m.offset) : null };
+      const hit: SearchHit = {
+        offset,
+        length,
+        layer: m.depth,
+        hostOffset: m.kind === 'data' && m.hostOffset !== undefined ? m.hostOffset + (offset - m.offset) : null,
+      };
       this.hits.push(hit);
       this.opts.onHit?.(hit);
     }

@@ -27,7 +27,8 @@ export function lbaIn(offset: number, ss: number): string {
 
 export function partitionCells(p: Partition, tableSectorSize: number, viewSectorSize: number): PartitionCells {
   const native = `LBA ${p.firstLba}–${p.lastLba} (${tableSectorSize}-byte)`;
-  if (p.problem) return { range: `${lbaIn(p.start, viewSectorSize)}–?`, size: `⚠ ${p.problem}`, problem: p.problem, native, firstLba: lbaIn(p.start, viewSectorSize) };
+  if (p.problem)
+    return { range: `${lbaIn(p.start, viewSectorSize)}–?`, size: `⚠ ${p.problem}`, problem: p.problem, native, firstLba: lbaIn(p.start, viewSectorSize) };
   const last = p.end - 1;
   return {
     range: `${lbaIn(p.start, viewSectorSize)}–${last % viewSectorSize === viewSectorSize - 1 ? String(Math.floor(last / viewSectorSize)) : lbaIn(last, viewSectorSize)}`,

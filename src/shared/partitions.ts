@@ -83,7 +83,7 @@ async function readGpt(read: ReadFn, diskSize: number, ss: number, warnings: str
     warnings.push(`GPT entry array of ${count} × ${entrySize} bytes is not supported`);
     return undefined;
   }
-  if ((entriesLba * ss) + bytes > diskSize) {
+  if (entriesLba * ss + bytes > diskSize) {
     warnings.push(`GPT entry array at LBA ${entriesLba} lies beyond the end of the disk`);
     return undefined;
   }
@@ -165,7 +165,10 @@ async function readMbr(read: ReadFn, mbr: Uint8Array, diskSize: number, ss: numb
       p.problem = 'ends beyond the end of the disk';
     }
   }
-  checkOverlaps(partitions.filter((p) => !p.extended), warnings);
+  checkOverlaps(
+    partitions.filter((p) => !p.extended),
+    warnings,
+  );
   const sig = u32le(mbr, 440);
   return { scheme: 'mbr', sectorSize: ss, diskId: sig.toString(16).padStart(8, '0'), partitions, warnings };
 }
@@ -274,11 +277,33 @@ export function crc32(data: Uint8Array): number {
 const EXTENDED_TYPES = new Set([0x05, 0x0f, 0x85]);
 
 const MBR_TYPES: Record<number, string> = {
-  0x01: 'FAT12', 0x04: 'FAT16 <32M', 0x05: 'Extended', 0x06: 'FAT16', 0x07: 'HPFS/NTFS/exFAT', 0x0b: 'W95 FAT32',
-  0x0c: 'W95 FAT32 (LBA)', 0x0e: 'W95 FAT16 (LBA)', 0x0f: 'W95 Extended (LBA)', 0x11: 'Hidden FAT12', 0x27: 'Hidden NTFS WinRE',
-  0x42: 'SFS', 0x82: 'Linux swap / Solaris', 0x83: 'Linux', 0x85: 'Linux extended', 0x8e: 'Linux LVM', 0xa5: 'FreeBSD',
-  0xa6: 'OpenBSD', 0xa8: 'Darwin UFS', 0xa9: 'NetBSD', 0xaf: 'HFS / HFS+', 0xbf: 'Solaris', 0xda: 'Non-FS data',
-  0xee: 'GPT protective', 0xef: 'EFI (FAT-12/16/32)', 0xfb: 'VMware VMFS', 0xfd: 'Linux raid autodetect',
+  0x01: 'FAT12',
+  0x04: 'FAT16 <32M',
+  0x05: 'Extended',
+  0x06: 'FAT16',
+  0x07: 'HPFS/NTFS/exFAT',
+  0x0b: 'W95 FAT32',
+  0x0c: 'W95 FAT32 (LBA)',
+  0x0e: 'W95 FAT16 (LBA)',
+  0x0f: 'W95 Extended (LBA)',
+  0x11: 'Hidden FAT12',
+  0x27: 'Hidden NTFS WinRE',
+  0x42: 'SFS',
+  0x82: 'Linux swap / Solaris',
+  0x83: 'Linux',
+  0x85: 'Linux extended',
+  0x8e: 'Linux LVM',
+  0xa5: 'FreeBSD',
+  0xa6: 'OpenBSD',
+  0xa8: 'Darwin UFS',
+  0xa9: 'NetBSD',
+  0xaf: 'HFS / HFS+',
+  0xbf: 'Solaris',
+  0xda: 'Non-FS data',
+  0xee: 'GPT protective',
+  0xef: 'EFI (FAT-12/16/32)',
+  0xfb: 'VMware VMFS',
+  0xfd: 'Linux raid autodetect',
 };
 
 const GPT_TYPES: Record<string, string> = {

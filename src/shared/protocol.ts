@@ -236,7 +236,14 @@ export type HostMessage =
   | { type: 'refresh' }
   | { type: 'error'; requestId?: number; message: string }
   // Hex view (H6)
-  | { type: 'hexPage'; requestId: number; offset: number; /** base64 */ data: string; runs: MapRun[]; /** Unsaved edits in the page, [offset, length] pairs. */ pending?: Array<[number, number]> }
+  | {
+      type: 'hexPage';
+      requestId: number;
+      offset: number;
+      /** base64 */ data: string;
+      runs: MapRun[];
+      /** Unsaved edits in the page, [offset, length] pairs. */ pending?: Array<[number, number]>;
+    }
   | { type: 'hexEdited'; dirty: boolean }
   | { type: 'hexSaved' }
   /** Whether hex edits can be saved now; `blocked` says why not (the hex view then takes no edits). */

@@ -23,7 +23,8 @@ describe('cli check on a broken backing chain', function () {
   };
   const ours = (args: string[]) => run(process.execPath, [CLI, 'check', ...args]);
   const theirs = (args: string[], timeout?: number) => run('qemu-img', ['check', ...args], timeout);
-  const create = (name: string, backing: string, fmt = 'qcow2') => qemuImg(['create', '-q', '-f', 'qcow2', '-u', '-b', backing, '-F', fmt, tmp.path(name), '64M']);
+  const create = (name: string, backing: string, fmt = 'qcow2') =>
+    qemuImg(['create', '-q', '-f', 'qcow2', '-u', '-b', backing, '-F', fmt, tmp.path(name), '64M']);
 
   before(() => {
     qemuImg(['create', '-q', '-f', 'qcow2', tmp.path('base.qcow2'), '64M']);
@@ -67,7 +68,12 @@ describe('cli check on a broken backing chain', function () {
     it(`a backing loop (${image}): exit 1 at once with a one-line message, where qemu-img hangs`, () => {
       const o = ours([image]);
       assert.equal(o.code, 1);
-      assert.match(o.stderr, new RegExp(`^qcow2-inspector: Could not open '${image}': (Could not open backing file: )+Could not open '[\\w.-]+': the backing chain loops back to this file\\n$`));
+      assert.match(
+        o.stderr,
+        new RegExp(
+          `^qcow2-inspector: Could not open '${image}': (Could not open backing file: )+Could not open '[\\w.-]+': the backing chain loops back to this file\\n$`,
+        ),
+      );
       assert.ok(o.ms < 5_000, `${o.ms} ms`);
       const q = theirs([image], 4_000);
       assert.ok(q.timedOut || q.code !== 0, 'qemu-img hangs or fails on it');

@@ -19,7 +19,9 @@ describe('cli check', function () {
     return p;
   };
 
-  const both = async (args: string[]): Promise<{ ours: { code: number; stdout: string; stderr: string }; theirs: { code: number; stdout: string; stderr: string } }> => {
+  const both = async (
+    args: string[],
+  ): Promise<{ ours: { code: number; stdout: string; stderr: string }; theirs: { code: number; stdout: string; stderr: string } }> => {
     const o = await cli(['check', ...args]);
     const t = qemuImg(['check', ...args], true);
     return { ours: { code: o.code, stdout: o.stdout.toString(), stderr: o.stderr }, theirs: t };

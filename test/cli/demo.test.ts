@@ -22,14 +22,25 @@ describe('npm start demo (made without qemu-utils)', function () {
     const bin = tmp.path('bin');
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
-    const r = spawnSync(join(bin, 'node'), [join(REPO, 'scripts/demo/make-demo.mjs'), dir], { env: { PATH: bin, HOME: tmp.dir }, encoding: 'utf8', timeout: 170_000 });
+    const r = spawnSync(join(bin, 'node'), [join(REPO, 'scripts/demo/make-demo.mjs'), dir], {
+      env: { PATH: bin, HOME: tmp.dir },
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
     assert.equal(spawnSync('/bin/sh', ['-c', 'command -v qemu-img || command -v qemu-io'], { env: { PATH: bin } }).status, 127, 'the PATH has no qemu tools');
     assert.equal(r.status, 0, `make-demo failed: ${r.stdout}${r.stderr}`);
   });
 
   it('is a three-layer chain demo.qcow2 → mid.qcow2 → base.raw (raw), and every qcow2 layer checks clean', () => {
     const chain = JSON.parse(qemuImg(['info', '--output=json', '--backing-chain', join(dir, 'demo.qcow2')]).stdout) as Array<Record<string, any>>;
-    assert.deepEqual(chain.map((l) => [l.filename.split('/').pop(), l.format]), [['demo.qcow2', 'qcow2'], ['mid.qcow2', 'qcow2'], ['base.raw', 'raw']]);
+    assert.deepEqual(
+      chain.map((l) => [l.filename.split('/').pop(), l.format]),
+      [
+        ['demo.qcow2', 'qcow2'],
+        ['mid.qcow2', 'qcow2'],
+        ['base.raw', 'raw'],
+      ],
+    );
     assert.equal(chain[0]['backing-filename-format'], 'qcow2');
     assert.equal(chain[1]['backing-filename-format'], 'raw');
     for (const f of ['demo.qcow2', 'mid.qcow2']) {
@@ -45,8 +56,14 @@ describe('npm start demo (made without qemu-utils)', function () {
     assert.ok(mid['compressed-clusters'] > 0);
     const map = JSON.parse(qemuImg(['map', '--output=json', join(dir, 'demo.qcow2')]).stdout) as Array<Record<string, any>>;
     const zeros = map.filter((e) => e.depth === 0 && e.zero && e.present);
-    assert.ok(zeros.some((e) => e.start <= 260 * 2 ** 20 && e.start + e.length >= 262 * 2 ** 20), 'zero clusters over the compressed layer');
-    assert.ok(map.some((e) => e.depth === 2 && e.data), 'data from the raw base shows through');
+    assert.ok(
+      zeros.some((e) => e.start <= 260 * 2 ** 20 && e.start + e.length >= 262 * 2 ** 20),
+      'zero clusters over the compressed layer',
+    );
+    assert.ok(
+      map.some((e) => e.depth === 2 && e.data),
+      'data from the raw base shows through',
+    );
   });
 
   it('has a GPT with an EFI system and a Linux partition that sfdisk reads', () => {
@@ -55,9 +72,12 @@ describe('npm start demo (made without qemu-utils)', function () {
     assert.equal(r.stderr.trim(), '', 'sfdisk has no complaint');
     const pt = JSON.parse(r.stdout).partitiontable;
     assert.equal(pt.label, 'gpt');
-    assert.deepEqual(pt.partitions.map((p: any) => [p.start, p.name, p.type]), [
-      [2048, 'EFI System', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B'],
-      [264192, 'Linux root', '0FC63DAF-8483-4772-8E79-3D69D8477DE4'],
-    ]);
+    assert.deepEqual(
+      pt.partitions.map((p: any) => [p.start, p.name, p.type]),
+      [
+        [2048, 'EFI System', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B'],
+        [264192, 'Linux root', '0FC63DAF-8483-4772-8E79-3D69D8477DE4'],
+      ],
+    );
   });
 });

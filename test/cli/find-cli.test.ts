@@ -19,7 +19,10 @@ describe('CLI find', function () {
     const r = await cli(['find', '--output=json', image, 'MagicWord']);
     assert.equal(r.code, 0, r.stderr);
     const hits = JSON.parse(r.stdout.toString());
-    assert.deepEqual(hits.map((h: { offset: number }) => h.offset), [65530, 524288]);
+    assert.deepEqual(
+      hits.map((h: { offset: number }) => h.offset),
+      [65530, 524288],
+    );
     assert.equal(hits[0].layer, 0);
     assert.equal(typeof hits[0]['host-offset'], 'number');
     assert.equal(hits[1].layer, 1);
@@ -29,7 +32,14 @@ describe('CLI find', function () {
   it('human output: one line a hit; --from/--to, --ignore-case, --max', async () => {
     const r = await cli(['find', '--ignore-case', '--from', '0x10000', image, 'magicword']);
     assert.equal(r.code, 0);
-    assert.deepEqual(r.stdout.toString().trim().split('\n').map((l) => l.split(/\s+/)[0]), ['0x80000']);
+    assert.deepEqual(
+      r.stdout
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]),
+      ['0x80000'],
+    );
     const m = await cli(['find', '--hex', '--max', '3', image, '11 11']);
     assert.equal(m.code, 0);
     assert.equal(m.stdout.toString().trim().split('\n').length, 3);

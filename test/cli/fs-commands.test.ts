@@ -51,12 +51,18 @@ describe('CLI: fs list / ls / cat / stat / owner', function () {
     assert.equal(j['partition-table'], 'gpt');
     assert.deepEqual(
       j.volumes.map((v: Record<string, unknown>) => [v.id, v.kind, v.start, v.type, v.label, v['block-size'], v.clean]),
-      [['1', 'partition', parts[0].start, 'ext4', 'sys', 4096, true], ['2', 'partition', parts[1].start, 'ext2', '', 1024, true]],
+      [
+        ['1', 'partition', parts[0].start, 'ext4', 'sys', 4096, true],
+        ['2', 'partition', parts[1].start, 'ext2', '', 1024, true],
+      ],
     );
   });
 
   it('fs ls -l matches debugfs ls -l; JSON carries the same', async () => {
-    for (const [n, img] of [[1, e4], [2, e2]] as const) {
+    for (const [n, img] of [
+      [1, e4],
+      [2, e2],
+    ] as const) {
       const ref = debugfsLs(img, '/data');
       const r = await cli(['fs', 'ls', '-l', q.backing, `${n}:/data`]);
       assert.equal(r.code, 0, r.stderr);
@@ -70,13 +76,19 @@ describe('CLI: fs list / ls / cat / stat / owner', function () {
         assert.deepEqual([Number(uid), Number(gid), Number(size)], [e.uid, e.gid, e.size]);
       }
       const j = JSON.parse((await cli(['fs', 'ls', '-l', '--output=json', q.plain, `${n}:/data`])).stdout.toString());
-      assert.deepEqual(j.map((e: { name: string; id: number; size: number; mode: number }) => [e.name, e.id, e.size, e.mode]).sort(), ref.map((e) => [e.name, e.ino, e.size, e.mode]).sort());
+      assert.deepEqual(
+        j.map((e: { name: string; id: number; size: number; mode: number }) => [e.name, e.id, e.size, e.mode]).sort(),
+        ref.map((e) => [e.name, e.ino, e.size, e.mode]).sort(),
+      );
     }
   });
 
   it('fs cat writes exactly what debugfs dump writes, through compressed and backing-chain images', async () => {
     for (const img of [q.compressed, q.backing]) {
-      for (const [n, fsImg] of [[1, e4], [2, e2]] as const) {
+      for (const [n, fsImg] of [
+        [1, e4],
+        [2, e2],
+      ] as const) {
         for (const path of ['/data/big.bin', '/etc/hosts', '/etc/empty', '/name with spaces é']) {
           const r = await cli(['fs', 'cat', img, `${n}:${path}`]);
           assert.equal(r.code, 0, r.stderr);

@@ -46,7 +46,11 @@ describe('npm run package (.vsix contents)', function () {
   let entries: string[] = [];
   before(() => {
     assert.ok(existsSync(join(REPO, 'dist/extension.js')), 'dist/ is built (npm run build)');
-    const r = spawnSync(process.execPath, [join(REPO, 'scripts/package.mjs'), '--no-build', `--out=${vsix}`], { cwd: REPO, encoding: 'utf8', timeout: 110_000 });
+    const r = spawnSync(process.execPath, [join(REPO, 'scripts/package.mjs'), '--no-build', `--out=${vsix}`], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 110_000,
+    });
     assert.equal(r.status, 0, `package failed: ${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stdout + r.stderr, /WARNING|will be broken/, 'vsce packs without warnings');
     entries = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).split('\n').filter(Boolean);

@@ -22,12 +22,21 @@ describe('qemu-img text formats', () => {
   });
 
   it('qemuJson writes like QEMU: 4-space indents, split empty containers, \\uXXXX outside ASCII', () => {
-    assert.equal(qemuJson({ a: [], b: {}, c: 'x"é\n', d: [1, true] }), '{\n    "a": [\n    ],\n    "b": {\n    },\n    "c": "x\\"\\u00E9\\n",\n    "d": [\n        1,\n        true\n    ]\n}');
+    assert.equal(
+      qemuJson({ a: [], b: {}, c: 'x"é\n', d: [1, true] }),
+      '{\n    "a": [\n    ],\n    "b": {\n    },\n    "c": "x\\"\\u00E9\\n",\n    "d": [\n        1,\n        true\n    ]\n}',
+    );
   });
 
   it('map entries print as qemu-img prints them', () => {
-    assert.equal(mapEntryJson({ start: 0, length: 512, depth: 1, present: true, zero: false, data: true, offset: 0 }), '{ "start": 0, "length": 512, "depth": 1, "present": true, "zero": false, "data": true, "offset": 0}');
-    assert.equal(mapEntryHuman({ start: 0, length: 0x10000, depth: 0, present: true, zero: false, data: true, offset: 0x50000, file: 'a.qcow2' }), '0               0x10000         0x50000         a.qcow2\n');
+    assert.equal(
+      mapEntryJson({ start: 0, length: 512, depth: 1, present: true, zero: false, data: true, offset: 0 }),
+      '{ "start": 0, "length": 512, "depth": 1, "present": true, "zero": false, "data": true, "offset": 0}',
+    );
+    assert.equal(
+      mapEntryHuman({ start: 0, length: 0x10000, depth: 0, present: true, zero: false, data: true, offset: 0x50000, file: 'a.qcow2' }),
+      '0               0x10000         0x50000         a.qcow2\n',
+    );
     assert.equal(mapEntryHuman({ start: 0, length: 1, depth: 0, present: false, zero: true, data: false }), '');
   });
 });

@@ -23,7 +23,10 @@ describe('cli rebase -u', function () {
   const base = tmp.path('base.qcow2');
   before(() => qemuImg(['create', '-q', '-f', 'qcow2', base, '64M']));
 
-  const overlay = (opts = '') => (p: string) => qemuImg(['create', '-q', '-f', 'qcow2', ...(opts ? ['-o', opts] : []), '-b', base, '-F', 'qcow2', p]);
+  const overlay =
+    (opts = '') =>
+    (p: string) =>
+      qemuImg(['create', '-q', '-f', 'qcow2', ...(opts ? ['-o', opts] : []), '-b', base, '-F', 'qcow2', p]);
   const ours = (p: string) => cli(['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', p]);
   const cases: Case[] = [
     { title: 'qcow2 → raw, shorter name', make: overlay(), args: ['-b', 'b.raw', '-F', 'raw'] },
@@ -97,41 +100,46 @@ describe('cli rebase -u', function () {
 
   const crashCases: Array<[string, (p: string) => unknown, string]> = [
     ['an overlay renamed', overlay(), `${base}|qcow2`],
-    ['an image without a backing file gaining one (format extension appended)', (p) => qemuImg(['create', '-q', '-f', 'qcow2', p, '64M']), 'undefined|undefined'],
+    [
+      'an image without a backing file gaining one (format extension appended)',
+      (p) => qemuImg(['create', '-q', '-f', 'qcow2', p, '64M']),
+      'undefined|undefined',
+    ],
   ];
-  for (const [title, make, oldPair] of crashCases) it(`${title}: a power cut at every write leaves the old or the new name and format, never torn, and nothing else changed`, async () => {
-    const p = tmp.path(`crash-${title.length}.qcow2`);
-    make(p);
-    const initial = new Uint8Array(readFileSync(p));
-    const cs = 65536;
-    const newName = 'the/new/base-image-with-a-longer-name.raw';
-    // How many writes the rebase makes, with the power on.
-    const probe = new PowerLossIo(initial, p, { failAtWrite: Infinity });
-    await rebaseUnsafe(probe, newName, 'raw');
-    const total = probe.writes;
-    assert.ok(total >= 4, `${total} writes`);
-    const seen = new Set<string>();
-    for (let n = 1; n <= total + 1; n++) {
-      for (let seed = 1; seed <= 6; seed++) {
-        const io = new PowerLossIo(initial, p, { failAtWrite: n, keepProbability: seed === 1 ? 0 : 0.5, seed, tornWrites: true });
-        await rebaseUnsafe(io, newName, 'raw').catch((e) => assert.match(String(e), /power lost/));
-        const bytes = await io.crashImage();
-        const h = parseHeader(bytes.subarray(0, cs), p, bytes.length);
-        const pair = `${h.backingFile}|${h.extensions.backingFormat}`;
-        assert.ok(pair === oldPair || pair === `${newName}|raw`, `after a cut at write ${n} (seed ${seed}): ${pair}`);
-        seen.add(pair);
-        assert.ok(Buffer.from(bytes.subarray(cs)).equals(Buffer.from(initial.subarray(cs))), 'nothing past the header cluster changed');
-        if (seed === 2) {
-          // qemu-img opens what is left, and names the same backing file.
-          const f = tmp.path(`cut-${title.length}-${n}.qcow2`);
-          writeFileSync(f, bytes);
-          const info = JSON.parse(qemuImg(['info', '--output=json', f]).stdout);
-          assert.equal(info['backing-filename'], h.backingFile);
+  for (const [title, make, oldPair] of crashCases)
+    it(`${title}: a power cut at every write leaves the old or the new name and format, never torn, and nothing else changed`, async () => {
+      const p = tmp.path(`crash-${title.length}.qcow2`);
+      make(p);
+      const initial = new Uint8Array(readFileSync(p));
+      const cs = 65536;
+      const newName = 'the/new/base-image-with-a-longer-name.raw';
+      // How many writes the rebase makes, with the power on.
+      const probe = new PowerLossIo(initial, p, { failAtWrite: Infinity });
+      await rebaseUnsafe(probe, newName, 'raw');
+      const total = probe.writes;
+      assert.ok(total >= 4, `${total} writes`);
+      const seen = new Set<string>();
+      for (let n = 1; n <= total + 1; n++) {
+        for (let seed = 1; seed <= 6; seed++) {
+          const io = new PowerLossIo(initial, p, { failAtWrite: n, keepProbability: seed === 1 ? 0 : 0.5, seed, tornWrites: true });
+          await rebaseUnsafe(io, newName, 'raw').catch((e) => assert.match(String(e), /power lost/));
+          const bytes = await io.crashImage();
+          const h = parseHeader(bytes.subarray(0, cs), p, bytes.length);
+          const pair = `${h.backingFile}|${h.extensions.backingFormat}`;
+          assert.ok(pair === oldPair || pair === `${newName}|raw`, `after a cut at write ${n} (seed ${seed}): ${pair}`);
+          seen.add(pair);
+          assert.ok(Buffer.from(bytes.subarray(cs)).equals(Buffer.from(initial.subarray(cs))), 'nothing past the header cluster changed');
+          if (seed === 2) {
+            // qemu-img opens what is left, and names the same backing file.
+            const f = tmp.path(`cut-${title.length}-${n}.qcow2`);
+            writeFileSync(f, bytes);
+            const info = JSON.parse(qemuImg(['info', '--output=json', f]).stdout);
+            assert.equal(info['backing-filename'], h.backingFile);
+          }
         }
       }
-    }
-    assert.equal(seen.size, 2, 'both outcomes happen');
-  });
+      assert.equal(seen.size, 2, 'both outcomes happen');
+    });
 
   it('MemIo without cuts gives the same bytes as the CLI', async () => {
     const p = tmp.path('mem.qcow2');

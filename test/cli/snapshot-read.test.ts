@@ -102,7 +102,11 @@ describe('internal snapshots, read-only (vs qemu-img 7.2)', function () {
           for (const e of entries) {
             assert.equal(e.start, pos);
             pos += e.length;
-            if (e.zero || !e.data) assert.ok(expected.subarray(e.start, e.start + e.length).every((b) => b === 0), `range ${e.start}+${e.length} is not zeros`);
+            if (e.zero || !e.data)
+              assert.ok(
+                expected.subarray(e.start, e.start + e.length).every((b) => b === 0),
+                `range ${e.start}+${e.length} is not zeros`,
+              );
           }
           assert.equal(pos, expected.length);
         });

@@ -127,7 +127,12 @@ describe('cli write', function () {
   it('refuses a missing input file, a bad offset and a missing image with one line', async () => {
     const img = tmp.path('e.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', img, '1M']);
-    for (const args of [['write', img, '0', tmp.path('nope.bin')], ['write', img, 'x12'], ['write', tmp.path('missing.qcow2'), '0'], ['write', img]]) {
+    for (const args of [
+      ['write', img, '0', tmp.path('nope.bin')],
+      ['write', img, 'x12'],
+      ['write', tmp.path('missing.qcow2'), '0'],
+      ['write', img],
+    ]) {
       const r = await cli(args, new Uint8Array(4));
       assert.equal(r.code, 1, args.join(' '));
       assert.equal(r.stderr.trim().split('\n')[0].length > 0, true);
@@ -184,7 +189,10 @@ describe('cli write', function () {
     const bitmaps = tmp.path('bitmaps.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', bitmaps, '1M']);
     qemuImg(['bitmap', '--add', bitmaps, 'b0']);
-    for (const [img, re] of [[corrupt, /corrupt/i], [bitmaps, /bitmap/i]] as const) {
+    for (const [img, re] of [
+      [corrupt, /corrupt/i],
+      [bitmaps, /bitmap/i],
+    ] as const) {
       const before = sha256File(img);
       const r = await cli(['write', img, '0'], new Uint8Array(512).fill(1));
       assert.equal(r.code, 1, r.stderr);
@@ -203,7 +211,11 @@ describe('cli write', function () {
     assert.equal(ok.code, 0, ok.stderr);
     const raw = tmp.path('stream.raw');
     qemuImg(['convert', '-O', 'raw', img, raw]);
-    assert.ok(readFileSync(raw).subarray(1 << 20, (1 << 20) + input.length).equals(Buffer.from(input)));
+    assert.ok(
+      readFileSync(raw)
+        .subarray(1 << 20, (1 << 20) + input.length)
+        .equals(Buffer.from(input)),
+    );
     assert.equal(qemuImg(['check', img], true).code, 0);
 
     const bad = await cli(['write', img, '3M'], input);

@@ -3,8 +3,7 @@ import { strict as assert } from 'node:assert';
 import { copyFileSync } from 'node:fs';
 import { cli, qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 
-const mapOf = (p: string) =>
-  (JSON.parse(qemuImg(['map', '--output=json', p]).stdout) as Record<string, unknown>[]).map(({ offset: _offset, ...rest }) => rest);
+const mapOf = (p: string) => (JSON.parse(qemuImg(['map', '--output=json', p]).stdout) as Record<string, unknown>[]).map(({ offset: _offset, ...rest }) => rest);
 
 describe('cli write -z', function () {
   this.timeout(60_000);
@@ -34,7 +33,10 @@ describe('cli write -z', function () {
         const r = await cli(['write', '-z', '-q', ours, off, len]);
         assert.equal(r.code, 0, r.stderr);
       }
-      qemuIo(theirs, ranges.map(([off, len]) => `write -z ${off} ${len}`));
+      qemuIo(
+        theirs,
+        ranges.map(([off, len]) => `write -z ${off} ${len}`),
+      );
       const check = JSON.parse(qemuImg(['check', '--output=json', ours]).stdout);
       assert.equal(check['check-errors'], 0);
       assert.equal(check.corruptions ?? 0, 0);

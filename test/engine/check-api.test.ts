@@ -35,9 +35,15 @@ describe('check: engine API', function () {
       const seen: string[] = [];
       const u = await dev.clusterUsage((category, ranges, clusters) => {
         seen.push(category);
-        assert.equal(ranges.reduce((s, x) => s + x.last - x.first + 1, 0), clusters);
+        assert.equal(
+          ranges.reduce((s, x) => s + x.last - x.first + 1, 0),
+          clusters,
+        );
       });
-      assert.deepEqual(seen, u.categories.map((c) => c.category));
+      assert.deepEqual(
+        seen,
+        u.categories.map((c) => c.category),
+      );
       assert.equal(u.categories.find((c) => c.category === 'data')?.clusters, 18);
     } finally {
       await dev.close();

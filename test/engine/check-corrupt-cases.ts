@@ -104,7 +104,12 @@ export const CORRUPT_CASES: CorruptCase[] = [
   { name: 'compressed entry with COPIED set', make: compressed, corrupt: (l) => l.setL2Entry(0, l.l2Entry(0) | COPIED) },
   { name: 'reserved bits set in an L2 entry', make: basic, dataMayChange: true, corrupt: (l) => l.setL2Entry(1, l.l2Entry(1) | 0x2n) },
   { name: 'reserved bits set in an L1 entry', make: basic, dataMayChange: true, corrupt: (l) => l.setL1Entry(0, l.l1Entry(0) | (1n << 56n)) },
-  { name: 'reserved bits set in a refcount table entry', make: basic, qemuRepairFails: true, corrupt: (l) => l.p.setU64(l.reftableOffset, l.p.u64(l.reftableOffset) | 0x1n) },
+  {
+    name: 'reserved bits set in a refcount table entry',
+    make: basic,
+    qemuRepairFails: true,
+    corrupt: (l) => l.p.setU64(l.reftableOffset, l.p.u64(l.reftableOffset) | 0x1n),
+  },
   { name: 'unaligned data offset in an L2 entry', make: basic, dataMayChange: true, corrupt: (l) => l.setL2Entry(3, l.l2Entry(3) + 0x200n) },
   {
     name: 'unaligned preallocated zero cluster (repaired to a plain zero cluster)',

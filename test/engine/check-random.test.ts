@@ -39,8 +39,7 @@ function makeImage(path: string, rnd: Rng): void {
       if (compressed.has(c)) continue;
       compressed.add(c);
       cmds.push(`write -c -P ${rnd.nextInt(1, 255)} ${c * 65536} 65536`);
-    }
-    else if (kind < 9) cmds.push(`write -z ${off} ${len}`);
+    } else if (kind < 9) cmds.push(`write -z ${off} ${len}`);
     else cmds.push(`discard ${off} ${len}`);
   }
   qemuIo(path, cmds);
@@ -88,7 +87,9 @@ describe('check: seeded random damage agrees with qemu-img', function () {
       const o = await ourCheck(img);
       const detail = `${q.code} ${JSON.stringify(q.json)}\n${q.stderr}\nours ${o.code} ${JSON.stringify(o.json)}`;
       assert.equal(o.code, q.code, detail);
-      if (q.json) for (const k of ['corruptions', 'leaks', 'check-errors', 'image-end-offset', 'allocated-clusters', 'fragmented-clusters', 'compressed-clusters']) assert.equal(o.json?.[k], q.json[k], `${k}\n${detail}`);
+      if (q.json)
+        for (const k of ['corruptions', 'leaks', 'check-errors', 'image-end-offset', 'allocated-clusters', 'fragmented-clusters', 'compressed-clusters'])
+          assert.equal(o.json?.[k], q.json[k], `${k}\n${detail}`);
       qemuCheck(theirs, 'all');
       await ourCheck(img, 'all');
       const after = qemuCheck(img);

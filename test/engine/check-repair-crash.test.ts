@@ -53,7 +53,13 @@ class CrashIo extends MemIo {
   }
 }
 
-const PICKED = ['leak and corruption together', 'refcount block referenced as data', 'snapshot table: v3 entry with too little extra data', 'COPIED missing in an L2 entry', 'reserved bits set in a refcount table entry'];
+const PICKED = [
+  'leak and corruption together',
+  'refcount block referenced as data',
+  'snapshot table: v3 entry with too little extra data',
+  'COPIED missing in an L2 entry',
+  'reserved bits set in a refcount table entry',
+];
 
 describe('check: a crashing repair never makes the image worse', function () {
   this.timeout(120_000);

@@ -100,7 +100,11 @@ describe('check: snapshots sharing L1 and L2 tables', function () {
     const lay = new Layout(path);
     const l1 = lay.p.read(lay.l1Offset, lay.l1Size * 8);
     const copies = appendClusters(lay, Buffer.concat(Array.from({ length: 1000 }, () => Buffer.concat([l1, Buffer.alloc(lay.cs - l1.length)]))));
-    sharedSnapshots(path, 1000, Array.from({ length: 1000 }, (_, i) => copies + i * lay.cs));
+    sharedSnapshots(
+      path,
+      1000,
+      Array.from({ length: 1000 }, (_, i) => copies + i * lay.cs),
+    );
     await sameAsQemu(path);
     assert.equal((await walk(path)).l2TablesWalked, 1 + 1);
   });

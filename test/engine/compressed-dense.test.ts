@@ -52,7 +52,7 @@ describe(`densely packed compressed clusters (node ${process.version})`, () => {
             if (prev && c.offset < prev.offset + prev.length) shared++;
             prev = c;
           }
-          assert.ok(shared > 0, 'some compressed clusters start inside the previous one\'s last sector');
+          assert.ok(shared > 0, "some compressed clusters start inside the previous one's last sector");
 
           const buf = new Uint8Array(k.size);
           await dev.readAt(buf, 0);

@@ -43,7 +43,11 @@ describe('concurrency contract: check --repair, usage and close during writes', 
         await closing;
         for (const r of await Promise.all(checks)) {
           assert.equal(r.failure, undefined, `check failed: ${r.failure}`);
-          assert.equal(r.summary.corruptions + r.summary.leaks + r.summary.checkErrors, 0, `check during writes found ${JSON.stringify(r.summary)}: ${r.findings.map((f) => f.qemuLine).join('; ')}`);
+          assert.equal(
+            r.summary.corruptions + r.summary.leaks + r.summary.checkErrors,
+            0,
+            `check during writes found ${JSON.stringify(r.summary)}: ${r.findings.map((f) => f.qemuLine).join('; ')}`,
+          );
           assert.equal(r.summary.corruptionsFixed + r.summary.leaksFixed, 0, 'a repair had something to fix during writes');
         }
         for (const u of await Promise.all(usages)) {

@@ -30,7 +30,10 @@ describe('crash safety: EIO on the N-th write or fsync', function () {
         /** The image file and, when there is one, its data file, on one failing disk. */
         const files = (opts: Omit<FailingIoOptions, 'counters'>): { io: FailingIo; data?: FailingIo } => {
           const counters = new FailCounters();
-          return { io: new FailingIo(initial, w.path, { ...opts, counters }), data: initialData && new FailingIo(initialData, w.dataFile!, { ...opts, counters }) };
+          return {
+            io: new FailingIo(initial, w.path, { ...opts, counters }),
+            data: initialData && new FailingIo(initialData, w.dataFile!, { ...opts, counters }),
+          };
         };
         qemuImg(['convert', '-O', 'raw', w.path, tmp.path('initial.raw')]);
         const initialRaw = new Uint8Array(readFileSync(tmp.path('initial.raw')));
@@ -52,7 +55,16 @@ describe('crash safety: EIO on the N-th write or fsync', function () {
               assert.match(outcome.error!.message, /EIO/);
               surfaced++;
             }
-            await verifyCrashImage(io.bytes(), tmp.path('eio.qcow2'), tmp.path('eio.raw'), initialRaw, w, outcome, `${w.name}, EIO at write ${n}/${total} (${mode})`, data?.bytes());
+            await verifyCrashImage(
+              io.bytes(),
+              tmp.path('eio.qcow2'),
+              tmp.path('eio.raw'),
+              initialRaw,
+              w,
+              outcome,
+              `${w.name}, EIO at write ${n}/${total} (${mode})`,
+              data?.bytes(),
+            );
           }
         }
         const syncNs = pickNs(totalSyncs, spec.dense, LONG ? Infinity : spec.budget / 2);
@@ -60,9 +72,20 @@ describe('crash safety: EIO on the N-th write or fsync', function () {
           const { io, data } = files({ failAtSync: s, mode: 'sticky' });
           const outcome = await runWithIo(w, io, false, data);
           if (s <= totalSyncs) assert.ok(outcome.error, `${w.name}: fsync ${s} failed but no error reached the caller`);
-          await verifyCrashImage(io.bytes(), tmp.path('eio.qcow2'), tmp.path('eio.raw'), initialRaw, w, outcome, `${w.name}, EIO at fsync ${s}/${totalSyncs}`, data?.bytes());
+          await verifyCrashImage(
+            io.bytes(),
+            tmp.path('eio.qcow2'),
+            tmp.path('eio.raw'),
+            initialRaw,
+            w,
+            outcome,
+            `${w.name}, EIO at fsync ${s}/${totalSyncs}`,
+            data?.bytes(),
+          );
         }
-        summary.push(`${w.name}: ${total} writes (${ns.length} N of 1..${total + 1}), ${totalSyncs} fsyncs (${syncNs.length} N of 1..${totalSyncs + 1}), ${surfaced} errors surfaced`);
+        summary.push(
+          `${w.name}: ${total} writes (${ns.length} N of 1..${total + 1}), ${totalSyncs} fsyncs (${syncNs.length} N of 1..${totalSyncs + 1}), ${surfaced} errors surfaced`,
+        );
       });
     });
   }

@@ -93,7 +93,10 @@ describe('fault-injecting IO', () => {
     for (let n = 1; n <= 30; n++) assert.ok(ns.includes(n));
     assert.ok(ns.includes(1000) && ns.includes(1001));
     assert.ok(ns.length <= 60);
-    assert.deepEqual(pickNs(10, 30, 50), Array.from({ length: 11 }, (_, i) => i + 1));
+    assert.deepEqual(
+      pickNs(10, 30, 50),
+      Array.from({ length: 11 }, (_, i) => i + 1),
+    );
     assert.ok(pickNs(282, 30, 25).length < 40);
   });
 });

@@ -29,7 +29,10 @@ describe('crash safety: power loss after the N-th write', function () {
         /** The image file and, when there is one, its data file, on one power supply. */
         const files = (opts: Omit<PowerLossOptions, 'power'>): { io: PowerLossIo; data?: PowerLossIo } => {
           const power = new PowerSupply();
-          return { io: new PowerLossIo(initial, w.path, { ...opts, power }), data: initialData && new PowerLossIo(initialData, w.dataFile!, { ...opts, power }) };
+          return {
+            io: new PowerLossIo(initial, w.path, { ...opts, power }),
+            data: initialData && new PowerLossIo(initialData, w.dataFile!, { ...opts, power }),
+          };
         };
         qemuImg(['convert', '-O', 'raw', w.path, tmp.path('initial.raw')]);
         const initialRaw = new Uint8Array(readFileSync(tmp.path('initial.raw')));
@@ -39,7 +42,16 @@ describe('crash safety: power loss after the N-th write', function () {
         const clean = await runWithIo(w, probe, false, probeData);
         assert.equal(clean.error, undefined, String(clean.error));
         const total = probe.writes;
-        await verifyCrashImage(probe.liveImage(), tmp.path('clean.qcow2'), tmp.path('clean.raw'), initialRaw, w, clean, `${w.name} without faults`, probeData?.liveImage());
+        await verifyCrashImage(
+          probe.liveImage(),
+          tmp.path('clean.qcow2'),
+          tmp.path('clean.raw'),
+          initialRaw,
+          w,
+          clean,
+          `${w.name} without faults`,
+          probeData?.liveImage(),
+        );
 
         const ns = pickNs(total, spec.dense, LONG ? Infinity : spec.budget);
         let leaky = 0;
@@ -51,11 +63,22 @@ describe('crash safety: power loss after the N-th write', function () {
             const { io, data } = files({ failAtWrite: n, keepProbability: keep, seed: seed + n, tornWrites: torn });
             const outcome = await runWithIo(w, io, false, data);
             const label = `${w.name}, power lost at write ${n}/${total}, ${keep ? `random half of unsynced writes kept${torn ? ', torn into sectors' : ''}` : 'unsynced writes dropped'}`;
-            const { leaks } = await verifyCrashImage(await io.crashImage(), tmp.path('crash.qcow2'), tmp.path('crash.raw'), initialRaw, w, outcome, label, await data?.crashImage());
+            const { leaks } = await verifyCrashImage(
+              await io.crashImage(),
+              tmp.path('crash.qcow2'),
+              tmp.path('crash.raw'),
+              initialRaw,
+              w,
+              outcome,
+              label,
+              await data?.crashImage(),
+            );
             if (leaks > 0) leaky++;
           }
         }
-        summary.push(`${w.name}: ${total} writes, N tried ${ns.length === total + 1 ? `1..${total + 1} (all)` : `${ns.length} of 1..${total + 1}`}, ${leaky} runs with leaks`);
+        summary.push(
+          `${w.name}: ${total} writes, N tried ${ns.length === total + 1 ? `1..${total + 1} (all)` : `${ns.length} of 1..${total + 1}`}, ${leaky} runs with leaks`,
+        );
       });
     });
   }

@@ -23,7 +23,13 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'defaults', opts: { size: G }, qemu: [], size: '1G', info: { compat: '1.1', 'refcount-bits': 16, 'compression-type': 'zlib', 'lazy-refcounts': false, 'extended-l2': false } },
+  {
+    name: 'defaults',
+    opts: { size: G },
+    qemu: [],
+    size: '1G',
+    info: { compat: '1.1', 'refcount-bits': 16, 'compression-type': 'zlib', 'lazy-refcounts': false, 'extended-l2': false },
+  },
   { name: '512 B clusters', opts: { size: G, clusterSize: 512 }, qemu: ['-o', 'cluster_size=512'], size: '1G', info: {} },
   { name: '2 MiB clusters', opts: { size: G, clusterSize: 2 << 20 }, qemu: ['-o', 'cluster_size=2M'], size: '1G', info: {} },
   ...[1, 2, 4, 8, 32, 64].map((bits) => ({
@@ -35,14 +41,26 @@ const cases: Case[] = [
   })),
   { name: 'compat=0.10', opts: { size: G, compat: '0.10' }, qemu: ['-o', 'compat=0.10'], size: '1G', info: { compat: '0.10', 'refcount-bits': 16 } },
   { name: 'extended L2', opts: { size: G, extendedL2: true }, qemu: ['-o', 'extended_l2=on'], size: '1G', info: { 'extended-l2': true } },
-  { name: 'extended L2, 16 KiB clusters', opts: { size: G, extendedL2: true, clusterSize: 16384 }, qemu: ['-o', 'extended_l2=on,cluster_size=16k'], size: '1G', info: { 'extended-l2': true } },
+  {
+    name: 'extended L2, 16 KiB clusters',
+    opts: { size: G, extendedL2: true, clusterSize: 16384 },
+    qemu: ['-o', 'extended_l2=on,cluster_size=16k'],
+    size: '1G',
+    info: { 'extended-l2': true },
+  },
   { name: 'zstd', opts: { size: G, compressionType: 'zstd' }, qemu: ['-o', 'compression_type=zstd'], size: '1G', info: { 'compression-type': 'zstd' } },
   { name: 'lazy refcounts', opts: { size: G, lazyRefcounts: true }, qemu: ['-o', 'lazy_refcounts=on'], size: '1G', info: { 'lazy-refcounts': true } },
   { name: 'size 0', opts: { size: 0 }, qemu: [], size: '0', info: {} },
   { name: 'size rounded up to 512', opts: { size: 1000 }, qemu: [], size: '1000', info: {} },
   { name: '4 TiB', opts: { size: 4 * T }, qemu: [], size: '4T', info: {} },
   { name: '4 TiB, 4 KiB clusters', opts: { size: 4 * T, clusterSize: 4096 }, qemu: ['-o', 'cluster_size=4k'], size: '4T', info: {} },
-  { name: '1 KiB clusters, 1-bit refcounts', opts: { size: G, clusterSize: 1024, refcountBits: 1 }, qemu: ['-o', 'cluster_size=1k,refcount_bits=1'], size: '1G', info: { 'refcount-bits': 1 } },
+  {
+    name: '1 KiB clusters, 1-bit refcounts',
+    opts: { size: G, clusterSize: 1024, refcountBits: 1 },
+    qemu: ['-o', 'cluster_size=1k,refcount_bits=1'],
+    size: '1G',
+    info: { 'refcount-bits': 1 },
+  },
   {
     name: 'refcount table growth (512 B clusters, 64-bit refcounts, 16 GiB)',
     opts: { size: 16 * G, clusterSize: 512, refcountBits: 64 },
@@ -59,10 +77,32 @@ const cases: Case[] = [
     info: { 'refcount-bits': 8, 'extended-l2': true, 'compression-type': 'zstd', 'lazy-refcounts': true },
   },
   { name: 'backing file, size from backing', opts: { backingFile: 'base.raw', backingFormat: 'raw' }, qemu: ['-b', 'base.raw', '-F', 'raw'], info: {} },
-  { name: 'backing file, explicit size', opts: { size: 200 << 20, backingFile: 'base.raw', backingFormat: 'raw' }, qemu: ['-b', 'base.raw', '-F', 'raw'], size: '200M', info: {} },
-  { name: 'qcow2 backing file, compat=0.10', opts: { backingFile: 'base.qcow2', backingFormat: 'qcow2', compat: '0.10' }, qemu: ['-b', 'base.qcow2', '-F', 'qcow2', '-o', 'compat=0.10'], info: { compat: '0.10' } },
-  { name: 'backing file, 512 B clusters', opts: { backingFile: 'base.raw', backingFormat: 'raw', clusterSize: 512 }, qemu: ['-b', 'base.raw', '-F', 'raw', '-o', 'cluster_size=512'], info: {} },
-  { name: 'external data file', opts: { size: 4 << 20, dataFile: 'data.raw' }, qemu: ['-o', 'data_file=data.raw'], size: '4M', info: { 'data-file': 'data.raw' } },
+  {
+    name: 'backing file, explicit size',
+    opts: { size: 200 << 20, backingFile: 'base.raw', backingFormat: 'raw' },
+    qemu: ['-b', 'base.raw', '-F', 'raw'],
+    size: '200M',
+    info: {},
+  },
+  {
+    name: 'qcow2 backing file, compat=0.10',
+    opts: { backingFile: 'base.qcow2', backingFormat: 'qcow2', compat: '0.10' },
+    qemu: ['-b', 'base.qcow2', '-F', 'qcow2', '-o', 'compat=0.10'],
+    info: { compat: '0.10' },
+  },
+  {
+    name: 'backing file, 512 B clusters',
+    opts: { backingFile: 'base.raw', backingFormat: 'raw', clusterSize: 512 },
+    qemu: ['-b', 'base.raw', '-F', 'raw', '-o', 'cluster_size=512'],
+    info: {},
+  },
+  {
+    name: 'external data file',
+    opts: { size: 4 << 20, dataFile: 'data.raw' },
+    qemu: ['-o', 'data_file=data.raw'],
+    size: '4M',
+    info: { 'data-file': 'data.raw' },
+  },
   {
     name: 'raw external data file',
     opts: { size: 4 << 20, dataFile: 'data.raw', dataFileRaw: true, clusterSize: 4096 },
@@ -71,9 +111,27 @@ const cases: Case[] = [
     info: { 'data-file': 'data.raw', 'data-file-raw': true },
   },
   { name: 'preallocation=metadata', opts: { size: 40 << 20, preallocation: 'metadata' }, qemu: ['-o', 'preallocation=metadata'], size: '40M', info: {} },
-  { name: 'preallocation=metadata, 4 KiB clusters, several L2 tables', opts: { size: 5 << 20, preallocation: 'metadata', clusterSize: 4096 }, qemu: ['-o', 'preallocation=metadata,cluster_size=4k'], size: '5M', info: {} },
-  { name: 'preallocation=metadata, v2', opts: { size: 1 << 20, preallocation: 'metadata', compat: '0.10' }, qemu: ['-o', 'preallocation=metadata,compat=0.10'], size: '1M', info: {} },
-  { name: 'preallocation=metadata, 2 MiB clusters, 1-bit refcounts', opts: { size: 64 << 20, preallocation: 'metadata', clusterSize: 2 << 20, refcountBits: 1 }, qemu: ['-o', 'preallocation=metadata,cluster_size=2M,refcount_bits=1'], size: '64M', info: {} },
+  {
+    name: 'preallocation=metadata, 4 KiB clusters, several L2 tables',
+    opts: { size: 5 << 20, preallocation: 'metadata', clusterSize: 4096 },
+    qemu: ['-o', 'preallocation=metadata,cluster_size=4k'],
+    size: '5M',
+    info: {},
+  },
+  {
+    name: 'preallocation=metadata, v2',
+    opts: { size: 1 << 20, preallocation: 'metadata', compat: '0.10' },
+    qemu: ['-o', 'preallocation=metadata,compat=0.10'],
+    size: '1M',
+    info: {},
+  },
+  {
+    name: 'preallocation=metadata, 2 MiB clusters, 1-bit refcounts',
+    opts: { size: 64 << 20, preallocation: 'metadata', clusterSize: 2 << 20, refcountBits: 1 },
+    qemu: ['-o', 'preallocation=metadata,cluster_size=2M,refcount_bits=1'],
+    size: '64M',
+    info: {},
+  },
   {
     name: 'preallocation=metadata, extended L2 over a backing file',
     opts: { backingFile: 'base.raw', backingFormat: 'raw', preallocation: 'metadata', extendedL2: true },
@@ -189,7 +247,11 @@ describe('create: refuses bad options with one clear line, touching nothing', ()
     ['size too large for L1', { size: 2 ** 52, clusterSize: 512 }, /too large/],
     ['negative size', { size: -1 }, /invalid image size/],
     ['data_file_raw without data_file', { size: G, dataFileRaw: true }, /data_file_raw needs data_file/],
-    ['preallocation with a backing file, without extended L2', { backingFile: 'b.raw', backingFormat: 'raw', size: G, preallocation: 'metadata' }, /extended_l2=on/],
+    [
+      'preallocation with a backing file, without extended L2',
+      { backingFile: 'b.raw', backingFormat: 'raw', size: G, preallocation: 'metadata' },
+      /extended_l2=on/,
+    ],
     ['preallocation=full', { size: G, preallocation: 'full' as 'metadata' }, /unsupported preallocation mode 'full'/],
   ];
   for (const [name, opts, re] of bad) {
@@ -210,7 +272,10 @@ describe('create: refuses bad options with one clear line, touching nothing', ()
     const path = tmp.path('longname.qcow2');
     writeFileSync(tmp.path('b.raw'), new Uint8Array(1024));
     const name = './' + '/.'.repeat(300) + '/b.raw';
-    await assert.rejects(createImage(path, { size: 1 << 20, clusterSize: 512, backingFile: name, backingFormat: 'raw' }), /do not fit in the first cluster|does not fit/);
+    await assert.rejects(
+      createImage(path, { size: 1 << 20, clusterSize: 512, backingFile: name, backingFormat: 'raw' }),
+      /do not fit in the first cluster|does not fit/,
+    );
   });
 
   it('never overwrites its own backing file or data file', async () => {
@@ -218,7 +283,10 @@ describe('create: refuses bad options with one clear line, touching nothing', ()
     writeFileSync(base, new Uint8Array(65536).fill(9));
     await assert.rejects(createImage(base, { backingFile: 'self.raw', backingFormat: 'raw' }), /overwrite its own backing file/);
     await assert.rejects(createImage(base, { backingFile: base, backingFormat: 'raw', size: 65536 }), /overwrite its own backing file/);
-    assert.ok(readFileSync(base).every((b) => b === 9), 'backing file untouched');
+    assert.ok(
+      readFileSync(base).every((b) => b === 9),
+      'backing file untouched',
+    );
     await assert.rejects(createImage(tmp.path('df.qcow2'), { size: 65536, dataFile: 'df.qcow2' }), /must be different files/);
   });
 });

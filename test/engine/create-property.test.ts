@@ -40,9 +40,24 @@ describe('create: random options agree with qemu-img create', function () {
         const l2Entries = clusterSize / (a.extendedL2 ? 16 : 8);
         if (a.prealloc && size > 256 * 2 ** 20) return;
         if ((size / (clusterSize * l2Entries)) * 8 > 8 * 2 ** 20 && (size / (clusterSize * l2Entries)) * 8 <= 32 * 2 ** 20) return;
-        const opts: CreateOptions = { size, clusterSize, refcountBits, compat: a.compat, extendedL2: a.extendedL2, compressionType: a.zstd ? 'zstd' : 'zlib', lazyRefcounts: a.lazy };
+        const opts: CreateOptions = {
+          size,
+          clusterSize,
+          refcountBits,
+          compat: a.compat,
+          extendedL2: a.extendedL2,
+          compressionType: a.zstd ? 'zstd' : 'zlib',
+          lazyRefcounts: a.lazy,
+        };
         if (a.prealloc) opts.preallocation = 'metadata';
-        const o = [`cluster_size=${clusterSize}`, `refcount_bits=${refcountBits}`, `compat=${a.compat}`, `extended_l2=${a.extendedL2 ? 'on' : 'off'}`, `compression_type=${a.zstd ? 'zstd' : 'zlib'}`, `lazy_refcounts=${a.lazy ? 'on' : 'off'}`];
+        const o = [
+          `cluster_size=${clusterSize}`,
+          `refcount_bits=${refcountBits}`,
+          `compat=${a.compat}`,
+          `extended_l2=${a.extendedL2 ? 'on' : 'off'}`,
+          `compression_type=${a.zstd ? 'zstd' : 'zlib'}`,
+          `lazy_refcounts=${a.lazy ? 'on' : 'off'}`,
+        ];
         if (a.prealloc) o.push('preallocation=metadata');
         const ours = tmp.path('p-ours.qcow2');
         const theirs = tmp.path('p-theirs.qcow2');

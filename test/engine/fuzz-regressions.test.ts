@@ -67,15 +67,12 @@ describe('fuzz regressions', function () {
     setU32(b, 16, bytes.length);
     const p = scratch.path('nl.qcow2');
     writeFileSync(p, b);
-    await assert.rejects(
-      openImage(p, { readOnly: true }),
-      (err: Qcow2Error) => {
-        assert.ok(err instanceof Qcow2Error);
-        assert.doesNotMatch(err.message, /[\n\r\u2028]/);
-        assert.match(err.message, /evil\\nname\\x0d\\u2028|evil\\nname\\x0d/);
-        return true;
-      },
-    );
+    await assert.rejects(openImage(p, { readOnly: true }), (err: Qcow2Error) => {
+      assert.ok(err instanceof Qcow2Error);
+      assert.doesNotMatch(err.message, /[\n\r\u2028]/);
+      assert.match(err.message, /evil\\nname\\x0d\\u2028|evil\\nname\\x0d/);
+      return true;
+    });
     await fuzzImage(b);
 
     const f = image('cluster_size=4096', '1M', []);
@@ -159,7 +156,14 @@ describe('fuzz regressions: writes', function () {
   // as zeros); `check -r all` rebuilds the refcount structure at the end of the file, where the table then reads
   // as garbage, and the re-check threw a bare Error. Fixed: that re-check reports a check error like the first pass.
   it('check -r all on an image whose snapshot table lies past the end of the file ends in a check error, not a crash', async () => {
-    const b = new Uint8Array(gunzipSync(Buffer.from('H4sIAAAAAAACA+3csQnCQBQA0IsGQbCwtEzhALpBKsFON7C3CbiAiziAZA23cAgHsNFowGghFkL0eO/Dv/sQEvgHaXK55Wx+DiF0w7NBldJHnd2HSV0Oq5Rco7YNb1S3KQIAAADQsqzdx6dWoOnQ1wMAAAC+LKmjc4vGN30AAAAgLrkWAAAAQPQW9bjSCgAAAIhQ+YF9CQAAAAAAAAD8su1tF0BuIwQAAAAAPyTXAgAAAIie8yoBAAAgZp/80+K8SqAsvS/5S0WVspCEzrp3Oo536eTlglGzSBvz6WZ6AdeGE2rUqQAA', 'base64')));
+    const b = new Uint8Array(
+      gunzipSync(
+        Buffer.from(
+          'H4sIAAAAAAACA+3csQnCQBQA0IsGQbCwtEzhALpBKsFON7C3CbiAiziAZA23cAgHsNFowGghFkL0eO/Dv/sQEvgHaXK55Wx+DiF0w7NBldJHnd2HSV0Oq5Rco7YNb1S3KQIAAADQsqzdx6dWoOnQ1wMAAAC+LKmjc4vGN30AAAAgLrkWAAAAQPQW9bjSCgAAAIhQ+YF9CQAAAAAAAAD8su1tF0BuIwQAAAAAPyTXAgAAAIie8yoBAAAgZp/80+K8SqAsvS/5S0WVspCEzrp3Oo536eTlglGzSBvz6WZ6AdeGE2rUqQAA',
+          'base64',
+        ),
+      ),
+    );
     await fuzzImage(b);
   });
 });
@@ -197,7 +201,16 @@ describe('fuzz regressions: allocation past the end of the file', function () {
       return true;
     });
     assert.ok((await io.size()) <= b.length + 16384, `the file grew to ${await io.size()} bytes`);
-    await fuzzImage(new Uint8Array(gunzipSync(Buffer.from('H4sICGUKB2sCA2NyYXNoLTAxMTE5YzMwOWQ5NzUwNDZiYTQzODUzYjA0Y2RiM2ZmZWU5ZTIyMTkA7dzBatRAGAfwSXfP0kfIsceiL9CDiEopVURFREw3WQxsszFJ0fWU9/ElfCzBQ91tR3FF2r10S83vB/n+TEjCzBfIKcyzR09+hBBGYd29i7r7e5xcxrc4PPjj3Jrdf5wbL4/61+DD6Pur5a19CHnZdIv0pOzCRpLJvGnO6m7TO3aKz13RVNkszbMuS6flrLjy+tFkflo3RduW8yrtFnVxzfPHq+dXeZGnh/fTouqasmivmn6YZV8WaVNMJ/OzqmuvnX5YrvM0q9vNuhN2kib7lK6tOQAAAAAAAAAAAAAAAAAAAHDX9FoAAAAAAAAAAP+HPS0AAAAAABiSj1oAw3P+Fx0ZiP6iPo75NOZhzKOYxzGfx3wR82XM1zHfxHwb813M9zFPYuYxp17ALfsKsBXn26HRAAAAAAAAcJP8aAEAAACD1a9KcrCq+yEJIx0BAAAAAAAA2KKxFgAAAAAAAAAAcOkBMFi+gAAAADehXxW7LQIAAAAAAADcDrstAgAAAAAAAAAQ2W8O7LYIAAAAAAAA3H0PGbSfermukQBiAQA=', 'base64'))));
+    await fuzzImage(
+      new Uint8Array(
+        gunzipSync(
+          Buffer.from(
+            'H4sICGUKB2sCA2NyYXNoLTAxMTE5YzMwOWQ5NzUwNDZiYTQzODUzYjA0Y2RiM2ZmZWU5ZTIyMTkA7dzBatRAGAfwSXfP0kfIsceiL9CDiEopVURFREw3WQxsszFJ0fWU9/ElfCzBQ91tR3FF2r10S83vB/n+TEjCzBfIKcyzR09+hBBGYd29i7r7e5xcxrc4PPjj3Jrdf5wbL4/61+DD6Pur5a19CHnZdIv0pOzCRpLJvGnO6m7TO3aKz13RVNkszbMuS6flrLjy+tFkflo3RduW8yrtFnVxzfPHq+dXeZGnh/fTouqasmivmn6YZV8WaVNMJ/OzqmuvnX5YrvM0q9vNuhN2kib7lK6tOQAAAAAAAAAAAAAAAAAAAHDX9FoAAAAAAAAAAP+HPS0AAAAAABiSj1oAw3P+Fx0ZiP6iPo75NOZhzKOYxzGfx3wR82XM1zHfxHwb813M9zFPYuYxp17ALfsKsBXn26HRAAAAAAAAcJP8aAEAAACD1a9KcrCq+yEJIx0BAAAAAAAA2KKxFgAAAAAAAAAAcOkBMFi+gAAAADehXxW7LQIAAAAAAADcDrstAgAAAAAAAAAQ2W8O7LYIAAAAAAAA3H0PGbSfermukQBiAQA=',
+            'base64',
+          ),
+        ),
+      ),
+    );
   });
 
   it('a few clusters claimed past the end (allocations in flight at a crash) are skipped, as QEMU skips them', async () => {

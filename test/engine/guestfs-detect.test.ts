@@ -72,7 +72,10 @@ describe('guestfs: what each partition holds', function () {
       const layout = await detectDisk(diskDevice(dev));
       const found = layout.volumes.map((v) => v.content.type);
       assert.deepEqual(found.slice(0, real), images.slice(0, real).map(blkidType));
-      assert.deepEqual(found.slice(real), magic.map((m) => m[0]));
+      assert.deepEqual(
+        found.slice(real),
+        magic.map((m) => m[0]),
+      );
       const label = (i: number): string | undefined => layout.volumes[i].content.label;
       assert.deepEqual([label(3), label(5), label(7)], ['SMALL', 'BIGFAT', 'sw']);
     } finally {

@@ -9,7 +9,19 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { openImage, type Qcow2Dev } from '../../src/qcow2/index';
 import { detectDisk, diskDevice, findVolume, openFs, type GuestFs } from '../../src/guestfs/index';
-import { indexDirectories, debugfs, debugfsBlocks, debugfsDump, debugfsLs, makeDisk, makeExt, makeTree, toQcow2, type PlacedPart, type QcowVariant } from '../helpers/guestfs-fixtures';
+import {
+  indexDirectories,
+  debugfs,
+  debugfsBlocks,
+  debugfsDump,
+  debugfsLs,
+  makeDisk,
+  makeExt,
+  makeTree,
+  toQcow2,
+  type PlacedPart,
+  type QcowVariant,
+} from '../helpers/guestfs-fixtures';
 import { scratchDir, sha256File } from '../helpers/qemu';
 
 interface FsFixture {
@@ -52,7 +64,15 @@ describe('guestfs: ext2/3/4 reader vs debugfs', function () {
   });
 
   function filesOfImages(): string[] {
-    return [...qcows.values()].flatMap((q) => [q, `${q}.base.qcow2`].filter((p) => { try { return statSync(p).isFile(); } catch { return false; } }));
+    return [...qcows.values()].flatMap((q) =>
+      [q, `${q}.base.qcow2`].filter((p) => {
+        try {
+          return statSync(p).isFile();
+        } catch {
+          return false;
+        }
+      }),
+    );
   }
 
   async function withFs(variant: QcowVariant, partNumber: number, fn: (fs: GuestFs, dev: Qcow2Dev) => Promise<void>): Promise<void> {
@@ -71,7 +91,10 @@ describe('guestfs: ext2/3/4 reader vs debugfs', function () {
     try {
       const layout = await detectDisk(diskDevice(dev));
       assert.equal(layout.table.scheme, 'gpt');
-      assert.deepEqual(layout.volumes.map((v) => [v.id, v.device.diskOffset, v.content.type]), parts.map((p, i) => [String(p.number), p.start, FIXTURES[i].type]));
+      assert.deepEqual(
+        layout.volumes.map((v) => [v.id, v.device.diskOffset, v.content.type]),
+        parts.map((p, i) => [String(p.number), p.start, FIXTURES[i].type]),
+      );
       for (const [i, v] of layout.volumes.entries()) {
         const fs = await openFs(v.device, v.content.type);
         const uuid = /Filesystem UUID:\s+(\S+)/.exec(debugfs(fsImages[i], 'stats'))![1];
@@ -150,7 +173,10 @@ describe('guestfs: ext2/3/4 reader vs debugfs', function () {
       // Inline data lies in the inode itself: i_block is 0x28 bytes into it.
       const m = /located at block (\d+), offset 0x([0-9a-f]+)/.exec(debugfs(img, `imap "${path}"`))!;
       assert.equal(extents[0].diskOffset, part.start + Number(m[1]) * bs + parseInt(m[2], 16) + 0x28, `inline extent of ${path}`);
-      assert.equal(extents.reduce((n, e) => n + e.length, 0), size);
+      assert.equal(
+        extents.reduce((n, e) => n + e.length, 0),
+        size,
+      );
       return;
     }
     const blocks: number[] = [];
@@ -190,7 +216,10 @@ describe('guestfs: ext2/3/4 reader vs debugfs', function () {
     for (const [i, part] of parts.entries()) {
       const free = new Set<number>();
       for (const m of execFileSync('dumpe2fs', [fsImages[i]], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).matchAll(/^\s+Free blocks: (.*)$/gm)) {
-        for (const range of m[1].split(',').map((x) => x.trim()).filter(Boolean)) {
+        for (const range of m[1]
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)) {
           const [a, b] = range.split('-').map(Number);
           for (let k = a; k <= (b ?? a); k++) free.add(k);
         }
@@ -201,7 +230,8 @@ describe('guestfs: ext2/3/4 reader vs debugfs', function () {
         const wrong: string[] = [];
         for (let b = 0; b < blocks && wrong.length < 5; b++) {
           const o = await fs.owner(b * bs);
-          if ((o.kind === 'free') !== free.has(b) || (o.kind === 'metadata' && /not reached/.test(o.what))) wrong.push(`block ${b}: ${JSON.stringify(o)}, dumpe2fs ${free.has(b) ? 'free' : 'used'}`);
+          if ((o.kind === 'free') !== free.has(b) || (o.kind === 'metadata' && /not reached/.test(o.what)))
+            wrong.push(`block ${b}: ${JSON.stringify(o)}, dumpe2fs ${free.has(b) ? 'free' : 'used'}`);
         }
         assert.deepEqual(wrong, [], FIXTURES[i].name);
       });
@@ -211,7 +241,10 @@ describe('guestfs: ext2/3/4 reader vs debugfs', function () {
   it('follows symlinks in the middle of a path, and reads a symlink as its target', async () => {
     await withFs('plain', 1, async (fs) => {
       assert.equal(new TextDecoder().decode(await fs.read('/fast-link', 0, 100)), '127.0.0.1 localhost\n::1 localhost ip6-localhost\n');
-      assert.deepEqual((await fs.list('/data/dirlink')).map((e) => e.name), ['deeper']);
+      assert.deepEqual(
+        (await fs.list('/data/dirlink')).map((e) => e.name),
+        ['deeper'],
+      );
       assert.equal((await fs.stat('/data/dirlink/deeper/note.txt')).size, 5);
       assert.equal((await fs.stat('/data/dirlink')).type, 'symlink');
       assert.equal((await fs.stat('/data/../etc/./hosts')).type, 'file');
@@ -224,7 +257,14 @@ describe('guestfs: ext2/3/4 reader vs debugfs', function () {
   it('reads any range of a file: partial, across extents, past the end', async () => {
     const whole = dumpCache.get(`${fsImages[1]}:/data/big.bin`) ?? debugfsDump(fsImages[1], '/data/big.bin', tmp.path('b.out'));
     await withFs('compressed', 2, async (fs) => {
-      for (const [off, len] of [[0, 1], [1023, 2], [4095, 70000], [whole.length - 5, 100], [whole.length, 10], [777777, 1 << 20]]) {
+      for (const [off, len] of [
+        [0, 1],
+        [1023, 2],
+        [4095, 70000],
+        [whole.length - 5, 100],
+        [whole.length, 10],
+        [777777, 1 << 20],
+      ]) {
         const got = await fs.read('/data/big.bin', off, len);
         assert.ok(Buffer.from(got).equals(whole.subarray(off, off + len)), `range ${off} +${len}`);
       }
@@ -267,7 +307,10 @@ describe('guestfs: detection without a partition table, in MBR disks, and with n
     try {
       const layout = await detectDisk(diskDevice(dev));
       assert.equal(layout.table.scheme, 'none');
-      assert.deepEqual(layout.volumes.map((v) => [v.id, v.kind, v.content.type, v.content.label]), [['', 'disk', 'ext4', 'whole']]);
+      assert.deepEqual(
+        layout.volumes.map((v) => [v.id, v.kind, v.content.type, v.content.label]),
+        [['', 'disk', 'ext4', 'whole']],
+      );
       const fs = await openFs(findVolume(layout, '').device, 'ext4');
       assert.equal((await fs.list('/etc')).length, 4);
     } finally {
@@ -280,7 +323,13 @@ describe('guestfs: detection without a partition table, in MBR disks, and with n
     try {
       const layout = await detectDisk(diskDevice(dev));
       assert.equal(layout.table.scheme, 'mbr');
-      assert.deepEqual(layout.volumes.map((v) => [v.id, v.device.diskOffset, v.content.type]), [['1', parts[0].start, 'ext2'], ['2', parts[1].start, 'ext4']]);
+      assert.deepEqual(
+        layout.volumes.map((v) => [v.id, v.device.diskOffset, v.content.type]),
+        [
+          ['1', parts[0].start, 'ext2'],
+          ['2', parts[1].start, 'ext4'],
+        ],
+      );
       const fs = await openFs(findVolume(layout, '1').device, 'ext2');
       assert.equal(new TextDecoder().decode(await fs.read('/data/nested/deeper/note.txt', 0, 99)), 'deep\n');
       assert.throws(() => findVolume(layout, ''), /name one as N:\/path/);
@@ -302,4 +351,3 @@ describe('guestfs: detection without a partition table, in MBR disks, and with n
     assert.equal((await fs.list('/')).length > 0, true);
   });
 });
-

@@ -35,7 +35,16 @@ describe('guestfs: LVM2 logical volumes', function () {
     raw = tmp.path('disk.raw');
     execFileSync('truncate', ['-s', String(64 * MiB), raw]);
     execFileSync('sfdisk', ['-q', raw], { input: 'label: gpt\n,,E6D6D379-F507-44C2-A23C-238F2A3DF928\n' });
-    layout = makeLvm(raw, MiB, 62 * MiB, [{ name: 'root', mib: 8 }, { name: 'other', mib: 8 }], [{ name: 'root', mib: 8 }]);
+    layout = makeLvm(
+      raw,
+      MiB,
+      62 * MiB,
+      [
+        { name: 'root', mib: 8 },
+        { name: 'other', mib: 8 },
+      ],
+      [{ name: 'root', mib: 8 }],
+    );
     writeIntoLv(raw, MiB, layout, 'root', rootImg);
     writeIntoLv(raw, MiB, layout, 'other', otherImg);
     qcow = toQcow2(raw, tmp.path('disk.qcow2'), 'compressed');
@@ -46,14 +55,26 @@ describe('guestfs: LVM2 logical volumes', function () {
     const dev = await openImage(qcow, { readOnly: true });
     try {
       const disk = await detectDisk(diskDevice(dev));
-      assert.deepEqual(disk.volumes.map((v) => [v.id, v.kind, v.content.type]), [['1', 'partition', 'lvm2_pv'], ['root', 'lv', 'ext4'], ['other', 'lv', 'ext2']]);
+      assert.deepEqual(
+        disk.volumes.map((v) => [v.id, v.kind, v.content.type]),
+        [
+          ['1', 'partition', 'lvm2_pv'],
+          ['root', 'lv', 'ext4'],
+          ['other', 'lv', 'ext2'],
+        ],
+      );
       const root = findVolume(disk, 'vg/root');
       assert.equal(root.device.size, 16 * MiB);
       assert.equal(root.device.diskOffset, MiB + layout.peStart);
       const fs = await openFs(root.device, 'ext4');
       assert.equal(fs.info.label, 'lvroot');
       for (const dir of ['/', '/etc', '/data']) {
-        assert.deepEqual((await fs.list(dir)).map((e) => [e.name, e.id]).sort(), debugfsLs(rootImg, dir).map((e) => [e.name, e.ino]).sort());
+        assert.deepEqual(
+          (await fs.list(dir)).map((e) => [e.name, e.id]).sort(),
+          debugfsLs(rootImg, dir)
+            .map((e) => [e.name, e.ino])
+            .sort(),
+        );
       }
       const big = debugfsDump(rootImg, '/data/big.bin', tmp.path('big.out'));
       assert.ok(Buffer.from(await fs.read('/data/big.bin', 0, big.length)).equals(big));
@@ -62,7 +83,10 @@ describe('guestfs: LVM2 logical volumes', function () {
       const fd = openSync(raw, 'r');
       try {
         const seg2 = MiB + layout.peStart + layout.lvs.get('root')![1][0] * MiB;
-        assert.ok(extents.some((e) => e.diskOffset >= seg2), 'some extent lies in the second segment');
+        assert.ok(
+          extents.some((e) => e.diskOffset >= seg2),
+          'some extent lies in the second segment',
+        );
         for (const e of extents) {
           const buf = Buffer.alloc(e.length);
           readSync(fd, buf, 0, e.length, e.diskOffset);
@@ -82,7 +106,14 @@ describe('guestfs: LVM2 logical volumes', function () {
     const list = await cli(['fs', 'list', '--output=json', qcow]);
     assert.equal(list.code, 0, list.stderr);
     const vols = JSON.parse(list.stdout.toString()).volumes;
-    assert.deepEqual(vols.map((v: { id: string; vg?: string; type: string; label?: string }) => [v.id, v.vg, v.type, v.label]), [['1', undefined, 'lvm2_pv', undefined], ['root', 'vg', 'ext4', 'lvroot'], ['other', 'vg', 'ext2', '']]);
+    assert.deepEqual(
+      vols.map((v: { id: string; vg?: string; type: string; label?: string }) => [v.id, v.vg, v.type, v.label]),
+      [
+        ['1', undefined, 'lvm2_pv', undefined],
+        ['root', 'vg', 'ext4', 'lvroot'],
+        ['other', 'vg', 'ext2', ''],
+      ],
+    );
     const cat = await cli(['fs', 'cat', qcow, 'root:/etc/hosts']);
     assert.equal(cat.code, 0, cat.stderr);
     assert.equal(cat.stdout.toString(), '127.0.0.1 localhost\n::1 localhost ip6-localhost\n');

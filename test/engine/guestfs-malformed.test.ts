@@ -55,23 +55,47 @@ describe('guestfs: malformed ext file systems', function () {
   }
 
   it('a block size of 2^30 bytes', () =>
-    expectOneLineError((b) => b.writeUInt32LE(20, SB + 0x18), async () => undefined, /block size 2\^30 is beyond the 64 KiB maximum/));
+    expectOneLineError(
+      (b) => b.writeUInt32LE(20, SB + 0x18),
+      async () => undefined,
+      /block size 2\^30 is beyond the 64 KiB maximum/,
+    ));
 
   it('an inode count in the billions', () =>
-    expectOneLineError((b) => b.writeUInt32LE(3_000_000_000, SB + 0x00), async () => undefined, /inode count 3000000000 is not/));
+    expectOneLineError(
+      (b) => b.writeUInt32LE(3_000_000_000, SB + 0x00),
+      async () => undefined,
+      /inode count 3000000000 is not/,
+    ));
 
   it('inodes per group beyond what a bitmap block can hold', () =>
-    expectOneLineError((b) => b.writeUInt32LE(0x7fffffff, SB + 0x28), async () => undefined, /2147483647 inodes per group/));
+    expectOneLineError(
+      (b) => b.writeUInt32LE(0x7fffffff, SB + 0x28),
+      async () => undefined,
+      /2147483647 inodes per group/,
+    ));
 
   it('a block count far past the end of the device', () =>
-    expectOneLineError((b) => b.writeUInt32LE(0xfffffff0, SB + 0x04), async () => undefined, /do not fit the .*-byte device/));
+    expectOneLineError(
+      (b) => b.writeUInt32LE(0xfffffff0, SB + 0x04),
+      async () => undefined,
+      /do not fit the .*-byte device/,
+    ));
 
   it('an inode table outside the file system', () =>
-    expectOneLineError((b) => b.writeUInt32LE(0xffffff00, BS + 8), async (fs) => fs.list('/'), /inode table at block \d+ is outside/));
+    expectOneLineError(
+      (b) => b.writeUInt32LE(0xffffff00, BS + 8),
+      async (fs) => fs.list('/'),
+      /inode table at block \d+ is outside/,
+    ));
 
   it('an extent tree of depth 100', () => {
     const at = inodeAt('/data/big.bin') + 0x28;
-    return expectOneLineError((b) => b.writeUInt16LE(100, at + 6), (fs) => fs.read('/data/big.bin', 0, 10), /^\/data\/big\.bin: extent tree depth 100 is beyond the maximum of 5/);
+    return expectOneLineError(
+      (b) => b.writeUInt16LE(100, at + 6),
+      (fs) => fs.read('/data/big.bin', 0, 10),
+      /^\/data\/big\.bin: extent tree depth 100 is beyond the maximum of 5/,
+    );
   });
 
   it('an extent index block that points back at itself', () => {
@@ -103,12 +127,20 @@ describe('guestfs: malformed ext file systems', function () {
 
   it('an extent pointing past the end of the file system', () => {
     const at = inodeAt('/data/big.bin') + 0x28;
-    return expectOneLineError((b) => b.writeUInt32LE(0x7ffffff0, at + 12 + 8), (fs) => fs.read('/data/big.bin', 0, 10), /block 2147483632 .* is outside the file system/);
+    return expectOneLineError(
+      (b) => b.writeUInt32LE(0x7ffffff0, at + 12 + 8),
+      (fs) => fs.read('/data/big.bin', 0, 10),
+      /block 2147483632 .* is outside the file system/,
+    );
   });
 
   it('a directory entry with a record length of 0', () => {
     const dirBlock = Number(debugfs(img, 'blocks /etc').trim().split(/\s+/)[0]);
-    return expectOneLineError((b) => b.writeUInt16LE(0, dirBlock * BS + 12 + 4), (fs) => fs.list('/etc'), /^\/etc: directory entry at byte 12 has a bad length \(0\)/);
+    return expectOneLineError(
+      (b) => b.writeUInt16LE(0, dirBlock * BS + 12 + 4),
+      (fs) => fs.list('/etc'),
+      /^\/etc: directory entry at byte 12 has a bad length \(0\)/,
+    );
   });
 
   it('symlinks that point at each other', () => {
@@ -135,7 +167,10 @@ describe('guestfs: malformed ext file systems', function () {
     block[entry + 7] = 2;
     const fs = await openExt(bufferDevice(buf));
     const t = performance.now();
-    assert.deepEqual((await fs.list('/data/nested/deeper/note.txt/nested')).map((e) => e.name), ['deeper']);
+    assert.deepEqual(
+      (await fs.list('/data/nested/deeper/note.txt/nested')).map((e) => e.name),
+      ['deeper'],
+    );
     const deep = '/data' + '/nested/deeper/note.txt'.repeat(200);
     assert.equal((await fs.stat(deep)).type, 'dir');
     assert.equal((await fs.owner(2 * 1024 * 1024)).kind.length > 0, true);

@@ -48,7 +48,7 @@ describe('iotests: damaged snapshot tables open as in qemu-img 7.2', function ()
       qemuImg(['convert', '-O', 'raw', img, qraw]);
       const conv = await cli(['convert', '-O', 'raw', img, oraw]);
       assert.equal(conv.code, 0, conv.stderr);
-      assert.ok(readFileSync(qraw).equals(readFileSync(oraw)), 'convert bytes equal qemu-img\'s');
+      assert.ok(readFileSync(qraw).equals(readFileSync(oraw)), "convert bytes equal qemu-img's");
 
       const q = qemuCheck(img);
       const o = await ourCheck(img);

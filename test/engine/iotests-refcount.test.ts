@@ -48,7 +48,7 @@ const CASES: Case[] = [
     damage: (p) => patch(p, 48, be64(0)),
   },
   {
-    name: 'iotest 060: corrupt bit set and the refblock\'s own refcount zero (needs a rebuild)',
+    name: "iotest 060: corrupt bit set and the refblock's own refcount zero (needs a rebuild)",
     damage: (p) => {
       const { refblock } = refLayout(p);
       patch(p, refblock + 2 * (refblock / CS), [0, 0]);
@@ -98,7 +98,7 @@ describe('iotests: refcount structures and corrupt bit, compared with qemu-img 7
       const info = JSON.parse(qemuImg(['info', '--output=json', ours]).stdout);
       assert.equal(info['format-specific'].data.corrupt, false, 'corrupt bit cleared');
       assert.equal(readFileSync(ours).readUInt32BE(76) & 3, 0, 'dirty and corrupt bits cleared');
-      assert.equal(qemuImg(['compare', '-q', ours, ref], true).code, 0, 'guest data equals qemu-img\'s repair');
+      assert.equal(qemuImg(['compare', '-q', ours, ref], true).code, 0, "guest data equals qemu-img's repair");
       assert.equal(qemuImg(['compare', '-q', ours, pristine], true).code, 0, 'guest data as before the damage');
     });
   });

@@ -57,7 +57,14 @@ function escapeRe(s: string): string {
 
 /** Hashes of every file in the folder (in-process: the folder holds ~60 small images). */
 function shaAll(dir: string): Map<string, string> {
-  return new Map(readdirSync(dir).map((f) => [f, createHash('sha256').update(readFileSync(`${dir}/${f}`)).digest('hex')]));
+  return new Map(
+    readdirSync(dir).map((f) => [
+      f,
+      createHash('sha256')
+        .update(readFileSync(`${dir}/${f}`))
+        .digest('hex'),
+    ]),
+  );
 }
 
 const scratch = scratchDir('q2i-malformed-');
@@ -107,7 +114,10 @@ describe('malformed images through the CLI', function () {
     // info (like qemu-img info) does not open the backing chain unless asked to.
     const argv = (p: string) => (c.when === 'read' ? ['read', p, '0', '65536'] : ['info', '--backing-chain', p]);
     it(`${c.name}: ${argv('x').slice(0, -1).join(' ')} exits 1 with one line on stderr`, async function () {
-      assert.ok(commands.some((cmd) => cmd.name === argv('')[0]), `the CLI has no ${argv('')[0]} command`);
+      assert.ok(
+        commands.some((cmd) => cmd.name === argv('')[0]),
+        `the CLI has no ${argv('')[0]} command`,
+      );
       const path = buildOnce(c);
       const sums = shaAll(scratch.dir);
       const r = await cli(argv(path));

@@ -32,41 +32,67 @@ describe('engine reads: edge cases', function () {
   after(() => tmp.cleanup());
 
   it('a read spanning many L2 tables (512 B clusters: one table covers 32 KiB) equals qemu-img', async () => {
-    const img = makeQcow2(tmp.path('small-l2.qcow2'), { size: '1M', o: { cluster_size: 512 } }, ['write -P 1 0 40k', 'write -P 2 60k 100k', 'write -z 70k 3k', 'write -c -P 3 200k 512']);
+    const img = makeQcow2(tmp.path('small-l2.qcow2'), { size: '1M', o: { cluster_size: 512 } }, [
+      'write -P 1 0 40k',
+      'write -P 2 60k 100k',
+      'write -z 70k 3k',
+      'write -c -P 3 200k 512',
+    ]);
     const ref = qemuRaw(img, tmp.path('small-l2.raw'));
-    await withDev(img, async (dev) => {
-      assert.equal(dev.info.l1EntrySpan, 32 * 1024);
-      const buf = new Uint8Array(300 * 1024);
-      await dev.readAt(buf, 1000); // unaligned start, crosses ~10 L2 tables
-      assert.ok(Buffer.from(buf).equals(ref.subarray(1000, 1000 + buf.length)));
-    }, { l2CacheSlices: 2 }); // a tiny cache forces evictions mid-read
+    await withDev(
+      img,
+      async (dev) => {
+        assert.equal(dev.info.l1EntrySpan, 32 * 1024);
+        const buf = new Uint8Array(300 * 1024);
+        await dev.readAt(buf, 1000); // unaligned start, crosses ~10 L2 tables
+        assert.ok(Buffer.from(buf).equals(ref.subarray(1000, 1000 + buf.length)));
+      },
+      { l2CacheSlices: 2 },
+    ); // a tiny cache forces evictions mid-read
   });
 
   it('concurrent reads through a one-slice L2 cache (evicted buffers are reused) equal qemu-img', async () => {
     // 512 B clusters: 64 L2 entries per table, so 2 MiB of guest data spans 64 tables; one cached slice at a
     // time forces an eviction (and the reuse of the evicted buffer) on nearly every lookup.
-    const img = makeQcow2(tmp.path('recycle.qcow2'), { size: '2M', o: { cluster_size: 512 } }, ['write -P 1 0 700k', 'write -z 300k 20k', 'write -P 2 900k 600k', 'write -c -P 3 1600k 64k']);
+    const img = makeQcow2(tmp.path('recycle.qcow2'), { size: '2M', o: { cluster_size: 512 } }, [
+      'write -P 1 0 700k',
+      'write -z 300k 20k',
+      'write -P 2 900k 600k',
+      'write -c -P 3 1600k 64k',
+    ]);
     const ref = qemuRaw(img, tmp.path('recycle.raw'));
     const rnd = prng(7);
-    await withDev(img, async (dev) => {
-      const one = async () => {
-        for (let i = 0; i < 40; i++) {
-          const off = Math.floor(rnd() * ref.length);
-          const buf = new Uint8Array(Math.min(ref.length - off, 1 + Math.floor(rnd() * 70_000)));
-          await dev.readAt(buf, off);
-          assert.ok(Buffer.from(buf).equals(ref.subarray(off, off + buf.length)), `read of ${buf.length} at ${off}`);
-        }
-      };
-      await Promise.all(Array.from({ length: 16 }, one));
-      const entries = [];
-      for await (const e of mapEntries(dev)) entries.push(e);
-      assert.deepEqual(entries, JSON.parse(qemuImg(['map', '--output=json', img]).stdout).map((e: object) => ({ ...e, ...('offset' in e ? { file: img } : {}) })));
-    }, { l2CacheSlices: 1 });
+    await withDev(
+      img,
+      async (dev) => {
+        const one = async () => {
+          for (let i = 0; i < 40; i++) {
+            const off = Math.floor(rnd() * ref.length);
+            const buf = new Uint8Array(Math.min(ref.length - off, 1 + Math.floor(rnd() * 70_000)));
+            await dev.readAt(buf, off);
+            assert.ok(Buffer.from(buf).equals(ref.subarray(off, off + buf.length)), `read of ${buf.length} at ${off}`);
+          }
+        };
+        await Promise.all(Array.from({ length: 16 }, one));
+        const entries = [];
+        for await (const e of mapEntries(dev)) entries.push(e);
+        assert.deepEqual(
+          entries,
+          JSON.parse(qemuImg(['map', '--output=json', img]).stdout).map((e: object) => ({ ...e, ...('offset' in e ? { file: img } : {}) })),
+        );
+      },
+      { l2CacheSlices: 1 },
+    );
   });
 
   it('seeded random unaligned reads equal qemu-img convert (compressed, zero, extended L2, chain)', async () => {
     const base = makeQcow2(tmp.path('rb.qcow2'), { size: '2M' }, ['write -P 5 0 1536k', 'write -c -P 6 1536k 64k']);
-    const img = makeQcow2(tmp.path('rt.qcow2'), { size: '3M', backing: base, o: { extended_l2: true } }, ['write -P 7 1k 3k', 'write -z 70k 10k', 'write -c -P 8 128k 64k', 'write -P 9 2000k 100k']);
+    const img = makeQcow2(tmp.path('rt.qcow2'), { size: '3M', backing: base, o: { extended_l2: true } }, [
+      'write -P 7 1k 3k',
+      'write -z 70k 10k',
+      'write -c -P 8 128k 64k',
+      'write -P 9 2000k 100k',
+    ]);
     const ref = qemuRaw(img, tmp.path('rt.raw'));
     const rnd = prng(42);
     await withDev(img, async (dev) => {
@@ -97,7 +123,10 @@ describe('engine reads: edge cases', function () {
   it('reads past the virtual size fail with a range error naming the image; empty reads succeed', async () => {
     const img = makeQcow2(tmp.path('range.qcow2'), { size: '1M' });
     await withDev(img, async (dev) => {
-      await assert.rejects(dev.readAt(new Uint8Array(2), 1024 * 1024 - 1), (e: unknown) => e instanceof Qcow2Error && e.code === 'range' && e.message.startsWith(img));
+      await assert.rejects(
+        dev.readAt(new Uint8Array(2), 1024 * 1024 - 1),
+        (e: unknown) => e instanceof Qcow2Error && e.code === 'range' && e.message.startsWith(img),
+      );
       await assert.rejects(dev.readAt(new Uint8Array(1), -1), Qcow2Error);
       assert.equal(await dev.readAt(new Uint8Array(0), 1024 * 1024), 0);
       const last = new Uint8Array(1);
@@ -108,21 +137,32 @@ describe('engine reads: edge cases', function () {
   it('opened without its backing chain, unallocated ranges read as zeros', async () => {
     const base = makeQcow2(tmp.path('nb-base.qcow2'), { size: '1M' }, ['write -P 0x11 0 1M']);
     const img = makeQcow2(tmp.path('nb-top.qcow2'), { size: '1M', backing: base }, ['write -P 0x22 0 4k']);
-    await withDev(img, async (dev) => {
-      // Cluster 0 is allocated (the rest of it was copied from the backing file on write); cluster 1 is not.
-      const buf = new Uint8Array(128 * 1024);
-      await dev.readAt(buf, 0);
-      assert.ok(buf.subarray(0, 4096).every((b) => b === 0x22));
-      assert.ok(buf.subarray(4096, 65536).every((b) => b === 0x11));
-      assert.ok(buf.subarray(65536).every((b) => b === 0));
-    }, { openBacking: false });
+    await withDev(
+      img,
+      async (dev) => {
+        // Cluster 0 is allocated (the rest of it was copied from the backing file on write); cluster 1 is not.
+        const buf = new Uint8Array(128 * 1024);
+        await dev.readAt(buf, 0);
+        assert.ok(buf.subarray(0, 4096).every((b) => b === 0x22));
+        assert.ok(buf.subarray(4096, 65536).every((b) => b === 0x11));
+        assert.ok(buf.subarray(65536).every((b) => b === 0));
+      },
+      { openBacking: false },
+    );
   });
 
   it('getMapping agrees with qemu-img map on depth, kind and host offset at every entry start', async () => {
     const base = makeRaw(tmp.path('gm.raw'), '1M', ['write -P 1 0 64k']);
     const mid = makeQcow2(tmp.path('gm-mid.qcow2'), { size: '1M', backing: base, backingFmt: 'raw' }, ['write -P 2 64k 64k', 'write -c -P 3 128k 64k']);
     const img = makeQcow2(tmp.path('gm-top.qcow2'), { size: '2M', backing: mid }, ['write -P 4 256k 64k', 'write -z 320k 64k']);
-    const theirs = JSON.parse(qemuImg(['map', '--output=json', img]).stdout) as { start: number; depth: number; zero: boolean; data: boolean; present: boolean; offset?: number }[];
+    const theirs = JSON.parse(qemuImg(['map', '--output=json', img]).stdout) as {
+      start: number;
+      depth: number;
+      zero: boolean;
+      data: boolean;
+      present: boolean;
+      offset?: number;
+    }[];
     await withDev(img, async (dev) => {
       for (const e of theirs) {
         const m = await dev.getMapping(e.start);
@@ -142,8 +182,14 @@ describe('engine reads: edge cases', function () {
       const entries = [];
       for await (const e of mapEntries(dev)) entries.push(e);
       assert.equal(entries.length, 5);
-      assert.equal(entries.reduce((s, e) => s + e.length, 0), 4 * 1024 ** 4);
-      assert.deepEqual(entries.filter((e) => e.data).map((e) => e.start), [5 * 1024 ** 3, 4095 * 1024 ** 3]);
+      assert.equal(
+        entries.reduce((s, e) => s + e.length, 0),
+        4 * 1024 ** 4,
+      );
+      assert.deepEqual(
+        entries.filter((e) => e.data).map((e) => e.start),
+        [5 * 1024 ** 3, 4095 * 1024 ** 3],
+      );
     });
   });
 

@@ -23,7 +23,16 @@ function plantCmds(file: string, off: number): string[] {
 }
 
 const KINDS: Kind[] = [
-  { name: 'zlib compressed', build: (d, p) => makeQcow2(join(d, 'z.qcow2'), { size: '4M' }, ['write -c -P 12 0 64k', 'write -c -P 0 64k 64k', ...plantCmds(p(0), 65536 - 7), ...plantCmds(p(1), 3 * 65536 + 100)]) },
+  {
+    name: 'zlib compressed',
+    build: (d, p) =>
+      makeQcow2(join(d, 'z.qcow2'), { size: '4M' }, [
+        'write -c -P 12 0 64k',
+        'write -c -P 0 64k 64k',
+        ...plantCmds(p(0), 65536 - 7),
+        ...plantCmds(p(1), 3 * 65536 + 100),
+      ]),
+  },
   {
     name: 'zstd compressed (convert -c)',
     build: (d, p) => {
@@ -35,7 +44,15 @@ const KINDS: Kind[] = [
   },
   {
     name: 'extended L2 with zero subclusters',
-    build: (d, p) => makeQcow2(join(d, 'x.qcow2'), { size: '4M', o: { extended_l2: true } }, ['write -P 20 0 2k', 'write -z 8k 8k', 'write -P 0x41 64k 64k', 'write -z 70k 2k', ...plantCmds(p(0), 2048 - 4), ...plantCmds(p(1), 16384 - 3)]),
+    build: (d, p) =>
+      makeQcow2(join(d, 'x.qcow2'), { size: '4M', o: { extended_l2: true } }, [
+        'write -P 20 0 2k',
+        'write -z 8k 8k',
+        'write -P 0x41 64k 64k',
+        'write -z 70k 2k',
+        ...plantCmds(p(0), 2048 - 4),
+        ...plantCmds(p(1), 16384 - 3),
+      ]),
   },
   {
     name: 'three-layer chain with a raw base (planted across the layer boundary)',
@@ -43,22 +60,57 @@ const KINDS: Kind[] = [
       // The needle's first 6 bytes are in the top layer's cluster ending at 448k, the rest in the raw base.
       const X = 448 * 1024;
       const base = makeRaw(join(d, 'base.raw'), '1M', ['write -P 30 64k 64k', ...plantCmds(p(0), X - 6), ...plantCmds(p(0), 600 * 1024)]);
-      const mid = makeQcow2(join(d, 'mid.qcow2'), { size: '1056k', backing: base, backingFmt: 'raw' }, ['write -P 32 192k 64k', 'write -z 512k 64k', ...plantCmds(p(1), 200 * 1024)]);
+      const mid = makeQcow2(join(d, 'mid.qcow2'), { size: '1056k', backing: base, backingFmt: 'raw' }, [
+        'write -P 32 192k 64k',
+        'write -z 512k 64k',
+        ...plantCmds(p(1), 200 * 1024),
+      ]);
       const top = makeQcow2(join(d, 'top.qcow2'), { size: '3M', backing: mid }, ['write -P 34 0 4k', 'write -z 256k 64k', ...plantCmds(p(0), 2 * 1048576 + 9)]);
       qemuIo(base, ['write -P 0 ' + (X - 6) + ' 6'], ['-f', 'raw']);
       qemuIo(top, [`write -s ${p(3)} ${X - 6} 6`]);
       return top;
     },
   },
-  { name: 'external data file', build: (d, p) => makeQcow2(join(d, 'ext.qcow2'), { size: '4M', o: { data_file: join(d, 'ext.data') } }, ['write -P 50 0 128k', 'write -z 1M 64k', ...plantCmds(p(0), 65536 - 2), ...plantCmds(p(1), 3 * 1048576)]) },
-  { name: '512-byte clusters', build: (d, p) => makeQcow2(join(d, 'c512.qcow2'), { size: '1M', o: { cluster_size: 512 } }, ['write -P 7 0 2k', ...plantCmds(p(0), 512 * 5 - 3), ...plantCmds(p(1), 512 * 40 - 8)]) },
-  { name: '2 MiB clusters', build: (d, p) => makeQcow2(join(d, 'c2m.qcow2'), { size: '16M', o: { cluster_size: '2M' } }, ['write -P 7 0 1M', 'write -z 4M 2M', ...plantCmds(p(0), 2 * 1048576 - 7), ...plantCmds(p(1), 8 * 1048576 - 1)]) },
+  {
+    name: 'external data file',
+    build: (d, p) =>
+      makeQcow2(join(d, 'ext.qcow2'), { size: '4M', o: { data_file: join(d, 'ext.data') } }, [
+        'write -P 50 0 128k',
+        'write -z 1M 64k',
+        ...plantCmds(p(0), 65536 - 2),
+        ...plantCmds(p(1), 3 * 1048576),
+      ]),
+  },
+  {
+    name: '512-byte clusters',
+    build: (d, p) =>
+      makeQcow2(join(d, 'c512.qcow2'), { size: '1M', o: { cluster_size: 512 } }, [
+        'write -P 7 0 2k',
+        ...plantCmds(p(0), 512 * 5 - 3),
+        ...plantCmds(p(1), 512 * 40 - 8),
+      ]),
+  },
+  {
+    name: '2 MiB clusters',
+    build: (d, p) =>
+      makeQcow2(join(d, 'c2m.qcow2'), { size: '16M', o: { cluster_size: '2M' } }, [
+        'write -P 7 0 1M',
+        'write -z 4M 2M',
+        ...plantCmds(p(0), 2 * 1048576 - 7),
+        ...plantCmds(p(1), 8 * 1048576 - 1),
+      ]),
+  },
 ];
 
 const SPECS: PatternSpec[] = [
   { mode: 'text', source: NEEDLE },
   { mode: 'text', source: NEEDLE.toLowerCase(), ignoreCase: true },
-  { mode: 'hex', source: Buffer.from(NEEDLE).toString('hex').replace(/^(.{8})../, '$1??') },
+  {
+    mode: 'hex',
+    source: Buffer.from(NEEDLE)
+      .toString('hex')
+      .replace(/^(.{8})../, '$1??'),
+  },
   { mode: 'utf16', source: 'Needle' },
   { mode: 'hex', source: '10 10 10 10' },
   { mode: 'regex', source: 'Needle[A-Z][a-z]{2}!' },
@@ -123,12 +175,17 @@ describe('search: hits equal a scan of qemu-img convert -O raw', function () {
             // A small window crosses many windows; the default one reads in 4 MiB pieces.
             for (const windowBytes of [4096 + 17, undefined]) {
               const r = await searchDisk(dev, compilePattern(spec), { limit, windowBytes });
-              assert.deepEqual(r.hits.map((h) => h.offset), want, `${spec.mode} ${spec.source} window ${windowBytes}`);
+              assert.deepEqual(
+                r.hits.map((h) => h.offset),
+                want,
+                `${spec.mode} ${spec.source} window ${windowBytes}`,
+              );
               assert.equal(r.limitReached, want.length >= limit);
             }
             if (want.length > 0) {
               const back = await searchDisk(dev, compilePattern(spec), { direction: 'backward', limit: 1, origin: want[want.length - 1] });
-              if (want.length > 1 && want.length < limit && spec.mode !== 'regex') assert.equal(back.hits[0]?.offset, want[want.length - 2], 'previous hit backwards');
+              if (want.length > 1 && want.length < limit && spec.mode !== 'regex')
+                assert.equal(back.hits[0]?.offset, want[want.length - 2], 'previous hit backwards');
             }
           }
         } finally {
@@ -148,7 +205,10 @@ describe('search: hits equal a scan of qemu-img convert -O raw', function () {
     try {
       const t0 = Date.now();
       const r = await searchDisk(dev, compilePattern({ mode: 'text', source: NEEDLE }));
-      assert.deepEqual(r.hits.map((h) => h.offset), spots);
+      assert.deepEqual(
+        r.hits.map((h) => h.offset),
+        spots,
+      );
       assert.ok(Date.now() - t0 < 20_000);
       for (const h of r.hits) {
         assert.equal(h.layer, 0);
@@ -158,7 +218,10 @@ describe('search: hits equal a scan of qemu-img convert -O raw', function () {
       }
       // All-zero pattern: found in zero ranges without reading them, and the limit says so.
       const z = await searchDisk(dev, compilePattern({ mode: 'hex', source: '00 00 00 00' }), { start: 64 * 1024 - 2, limit: 5 });
-      assert.deepEqual(z.hits.map((h) => h.offset), [65536, 65537, 65538, 65539, 65540]);
+      assert.deepEqual(
+        z.hits.map((h) => h.offset),
+        [65536, 65537, 65538, 65539, 65540],
+      );
       assert.ok(z.limitReached);
       const ac = new AbortController();
       ac.abort();

@@ -37,7 +37,8 @@ async function readBack(img: WriteImage, model: RawModel, ops: WriteOp[]): Promi
     for (const op of ops.slice(-20)) {
       const got = new Uint8Array(op.length);
       await dev.readAt(got, op.offset);
-      if (raw.length >= op.offset + op.length) assert.ok(Buffer.from(got).equals(raw.subarray(op.offset, op.offset + op.length)), `read-back differs at ${op.offset}`);
+      if (raw.length >= op.offset + op.length)
+        assert.ok(Buffer.from(got).equals(raw.subarray(op.offset, op.offset + op.length)), `read-back differs at ${op.offset}`);
     }
   } finally {
     await dev.close();

@@ -36,14 +36,21 @@ describe('write sequences, property-based (fast-check, shrinking)', function () 
     qemuImg(['snapshot', '-c', 's', comp]);
     const xl2 = tmp.path('xl2.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=16k,extended_l2=on', '-b', base, '-F', 'raw', xl2, String(SIZE)]);
-    for (const [k, p] of [['backing', top], ['compressed+snapshot', comp], ['extended-l2', xl2]] as const) {
+    for (const [k, p] of [
+      ['backing', top],
+      ['compressed+snapshot', comp],
+      ['extended-l2', xl2],
+    ] as const) {
       qemuImg(['convert', '-O', 'raw', p, tmp.path(`${k}.raw`)]);
       images[k] = { path: p, bytes: new Uint8Array(readFileSync(p)), raw: new Uint8Array(readFileSync(tmp.path(`${k}.raw`))) };
     }
   });
 
   const arbOp = fc.record({
-    offset: fc.oneof(fc.integer({ min: 0, max: SIZE - 1 }), fc.integer({ min: 0, max: 255 }).map((c) => c * 4096 - 1)),
+    offset: fc.oneof(
+      fc.integer({ min: 0, max: SIZE - 1 }),
+      fc.integer({ min: 0, max: 255 }).map((c) => c * 4096 - 1),
+    ),
     length: fc.oneof(fc.integer({ min: 1, max: 600 }), fc.integer({ min: 1, max: 40_000 })),
     fill: fc.integer({ min: 0, max: 255 }),
     flush: fc.boolean(),

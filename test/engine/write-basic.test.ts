@@ -161,7 +161,12 @@ describe('engine write path: plain images', function () {
       qemuImg(['create', '-f', 'qcow2', '-o', opts.replace('DATA', tmp.path('tail.data')), img, String(size)]);
       const model = new Uint8Array(qemuImgSize(img));
       await withImage(img, async (dev) => {
-        for (const [i, [off, len]] of [[size - 1, 1], [size - 5000, 5000], [983040, 100], [0, 70000]].entries()) {
+        for (const [i, [off, len]] of [
+          [size - 1, 1],
+          [size - 5000, 5000],
+          [983040, 100],
+          [0, 70000],
+        ].entries()) {
           const b = pattern(len, i + 40);
           await dev.writeAt(b, off);
           model.set(b, off);

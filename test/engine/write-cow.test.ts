@@ -84,7 +84,10 @@ describe('engine write path: copy-on-write sources', function () {
     // Allocated data, then zeroed without unmap (zero flag, offset kept) and with unmap (plain zero).
     qemuIo(img, ['write -P 9 0 4M', 'write -z 1M 1M', 'write -z -u 2M 1M', 'write -z 8M 2M'], ['-f', 'qcow2']);
     const map = JSON.parse(qemuImg(['map', '--output=json', img]).stdout) as Array<MapEntry & { zero: boolean }>;
-    assert.ok(map.some((e) => e.zero && e.offset !== undefined && e.start >= MiB && e.start < 2 * MiB), 'has preallocated zero clusters');
+    assert.ok(
+      map.some((e) => e.zero && e.offset !== undefined && e.start >= MiB && e.start < 2 * MiB),
+      'has preallocated zero clusters',
+    );
     const fileSizeBefore = readFileSync(img).length;
     const baseSha = sha256File(base);
     const model = guestBytes(img, tmp.path('zinit.raw'));

@@ -69,7 +69,10 @@ export function patchGlibc238(file) {
     for (let k = 0; k < cnt; k++) {
       if (WEAK_VERSIONS.has(cstr(b.readUInt32LE(aux + 8)))) {
         const flags = b.readUInt16LE(aux + 4);
-        if (!(flags & VER_FLG_WEAK)) { b.writeUInt16LE(flags | VER_FLG_WEAK, aux + 4); changed++; }
+        if (!(flags & VER_FLG_WEAK)) {
+          b.writeUInt16LE(flags | VER_FLG_WEAK, aux + 4);
+          changed++;
+        }
       }
       aux += b.readUInt32LE(aux + 12);
     }

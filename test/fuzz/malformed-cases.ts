@@ -167,9 +167,24 @@ export const malformedCases: MalformedCase[] = [
   { name: 'version 4', when: 'open', reason: /unsupported qcow2 version 4/, build: (d) => d.patched('v4.qcow2', (b) => setU32(b, H.version, 4)) },
   { name: 'cluster_bits 8', when: 'open', reason: /cluster_bits 8 is outside/, build: (d) => d.patched('cb8.qcow2', (b) => setU32(b, H.clusterBits, 8)) },
   { name: 'cluster_bits 22', when: 'open', reason: /cluster_bits 22 is outside/, build: (d) => d.patched('cb22.qcow2', (b) => setU32(b, H.clusterBits, 22)) },
-  { name: 'header_length below the v3 minimum', when: 'open', reason: /invalid header_length 100/, build: (d) => d.patched('hl100.qcow2', (b) => setU32(b, H.headerLength, 100)) },
-  { name: 'header_length larger than a cluster', when: 'open', reason: /invalid header_length/, build: (d) => d.patched('hlbig.qcow2', (b) => setU32(b, H.headerLength, d.clusterSize + 8)) },
-  { name: 'header_length not a multiple of 8', when: 'open', reason: /invalid header_length 109/, build: (d) => d.patched('hl109.qcow2', (b) => setU32(b, H.headerLength, 109)) },
+  {
+    name: 'header_length below the v3 minimum',
+    when: 'open',
+    reason: /invalid header_length 100/,
+    build: (d) => d.patched('hl100.qcow2', (b) => setU32(b, H.headerLength, 100)),
+  },
+  {
+    name: 'header_length larger than a cluster',
+    when: 'open',
+    reason: /invalid header_length/,
+    build: (d) => d.patched('hlbig.qcow2', (b) => setU32(b, H.headerLength, d.clusterSize + 8)),
+  },
+  {
+    name: 'header_length not a multiple of 8',
+    when: 'open',
+    reason: /invalid header_length 109/,
+    build: (d) => d.patched('hl109.qcow2', (b) => setU32(b, H.headerLength, 109)),
+  },
   {
     name: 'unknown incompatible bit without a name',
     when: 'open',
@@ -192,7 +207,12 @@ export const malformedCases: MalformedCase[] = [
       }),
   },
   { name: 'refcount_order 7', when: 'open', reason: /refcount_order 7 is above 6/, build: (d) => d.patched('ro7.qcow2', (b) => setU32(b, H.refcountOrder, 7)) },
-  { name: 'misaligned L1 table', when: 'open', reason: /L1 table offset is not cluster-aligned/, build: (d) => d.patched('l1-misaligned.qcow2', (b) => setU64(b, H.l1Offset, l1Offset(b) + 512)) },
+  {
+    name: 'misaligned L1 table',
+    when: 'open',
+    reason: /L1 table offset is not cluster-aligned/,
+    build: (d) => d.patched('l1-misaligned.qcow2', (b) => setU64(b, H.l1Offset, l1Offset(b) + 512)),
+  },
   {
     name: 'misaligned refcount table',
     when: 'open',
@@ -212,17 +232,42 @@ export const malformedCases: MalformedCase[] = [
       return p;
     },
   },
-  { name: 'L1 table over 32 MiB', when: 'open', reason: /L1 table is too large \(33554440 bytes/, build: (d) => d.patched('l1-huge.qcow2', (b) => setU32(b, H.l1Size, 4 * 1024 * 1024 + 1)) },
+  {
+    name: 'L1 table over 32 MiB',
+    when: 'open',
+    reason: /L1 table is too large \(33554440 bytes/,
+    build: (d) => d.patched('l1-huge.qcow2', (b) => setU32(b, H.l1Size, 4 * 1024 * 1024 + 1)),
+  },
   {
     name: 'refcount table over 8 MiB',
     when: 'open',
     reason: /refcount table is too large/,
     build: (d) => d.patched('rt-huge.qcow2', (b) => setU32(b, H.reftableClusters, (8 * 1024 * 1024) / d.clusterSize + 1)),
   },
-  { name: 'virtual size too large for the L1 table', when: 'open', reason: /L1 table is too small for the virtual size/, build: (d) => d.patched('size-vs-l1.qcow2', (b) => setU64(b, H.size, TiB)) },
-  { name: 'virtual size beyond 2^53', when: 'open', reason: /size is out of range/, build: (d) => d.patched('size-2e60.qcow2', (b) => setU32(b, H.size, 0x10000000)) },
-  { name: 'crypt_method 1 (AES)', when: 'open', reason: /image is encrypted \(AES\)/, build: (d) => d.patched('aes.qcow2', (b) => setU32(b, H.cryptMethod, 1)) },
-  { name: 'crypt_method 2 (LUKS)', when: 'open', reason: /image is encrypted \(LUKS\)/, build: (d) => d.patched('luks-flag.qcow2', (b) => setU32(b, H.cryptMethod, 2)) },
+  {
+    name: 'virtual size too large for the L1 table',
+    when: 'open',
+    reason: /L1 table is too small for the virtual size/,
+    build: (d) => d.patched('size-vs-l1.qcow2', (b) => setU64(b, H.size, TiB)),
+  },
+  {
+    name: 'virtual size beyond 2^53',
+    when: 'open',
+    reason: /size is out of range/,
+    build: (d) => d.patched('size-2e60.qcow2', (b) => setU32(b, H.size, 0x10000000)),
+  },
+  {
+    name: 'crypt_method 1 (AES)',
+    when: 'open',
+    reason: /image is encrypted \(AES\)/,
+    build: (d) => d.patched('aes.qcow2', (b) => setU32(b, H.cryptMethod, 1)),
+  },
+  {
+    name: 'crypt_method 2 (LUKS)',
+    when: 'open',
+    reason: /image is encrypted \(LUKS\)/,
+    build: (d) => d.patched('luks-flag.qcow2', (b) => setU32(b, H.cryptMethod, 2)),
+  },
   {
     name: 'real LUKS-encrypted image',
     when: 'open',
@@ -231,12 +276,33 @@ export const malformedCases: MalformedCase[] = [
     build: (d) => {
       const p = d.path('luks.qcow2');
       rmSync(p, { force: true });
-      qemuImgSync(['create', '-q', '-f', 'qcow2', '--object', 'secret,id=sec0,data=hunter2', '-o', `encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10,cluster_size=${d.clusterSize}`, p, '16M']);
+      qemuImgSync([
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '--object',
+        'secret,id=sec0,data=hunter2',
+        '-o',
+        `encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10,cluster_size=${d.clusterSize}`,
+        p,
+        '16M',
+      ]);
       return p;
     },
   },
-  { name: 'L1 table beyond the end of the file', when: 'open', reason: /L1 table lies beyond the end of the file/, build: (d) => d.patched('l1-eof.qcow2', (b) => setU64(b, H.l1Offset, TiB)) },
-  { name: 'refcount table beyond the end of the file', when: 'open', reason: /refcount table lies beyond the end of the file/, build: (d) => d.patched('rt-eof.qcow2', (b) => setU64(b, H.reftableOffset, TiB)) },
+  {
+    name: 'L1 table beyond the end of the file',
+    when: 'open',
+    reason: /L1 table lies beyond the end of the file/,
+    build: (d) => d.patched('l1-eof.qcow2', (b) => setU64(b, H.l1Offset, TiB)),
+  },
+  {
+    name: 'refcount table beyond the end of the file',
+    when: 'open',
+    reason: /refcount table lies beyond the end of the file/,
+    build: (d) => d.patched('rt-eof.qcow2', (b) => setU64(b, H.reftableOffset, TiB)),
+  },
   {
     name: 'no refcount table',
     when: 'open',
@@ -272,7 +338,12 @@ export const malformedCases: MalformedCase[] = [
         setU32(b, l2 + 4, 0);
       }),
   },
-  { name: 'truncated inside the header', when: 'open', reason: /truncated header|not a qcow2 image/, build: (d) => d.write('trunc-header.qcow2', readFileSync(d.base('trunc-src.qcow2')).subarray(0, 50)) },
+  {
+    name: 'truncated inside the header',
+    when: 'open',
+    reason: /truncated header|not a qcow2 image/,
+    build: (d) => d.write('trunc-header.qcow2', readFileSync(d.base('trunc-src.qcow2')).subarray(0, 50)),
+  },
   {
     name: 'truncated after the header cluster',
     when: 'open',
@@ -432,8 +503,18 @@ export const malformedCases: MalformedCase[] = [
     reason: /compression type field and compression-type feature bit disagree/,
     build: (d) => d.patched('ctype-bit.qcow2', (b) => (b[H.compressionType] = 1)),
   },
-  { name: 'deflate-compressed cluster with garbage data', when: 'read', reason: /compressed cluster (cannot be decompressed|decompresses to)/, build: (d) => compressedGarbage(d, 'deflate-garbage.qcow2', 'zlib') },
-  { name: 'zstd-compressed cluster with garbage data', when: 'read', reason: /compressed cluster (cannot be decompressed|decompresses to)/, build: (d) => compressedGarbage(d, 'zstd-garbage.qcow2', 'zstd') },
+  {
+    name: 'deflate-compressed cluster with garbage data',
+    when: 'read',
+    reason: /compressed cluster (cannot be decompressed|decompresses to)/,
+    build: (d) => compressedGarbage(d, 'deflate-garbage.qcow2', 'zlib'),
+  },
+  {
+    name: 'zstd-compressed cluster with garbage data',
+    when: 'read',
+    reason: /compressed cluster (cannot be decompressed|decompresses to)/,
+    build: (d) => compressedGarbage(d, 'zstd-garbage.qcow2', 'zstd'),
+  },
   {
     name: 'external data file bit without a data file name',
     when: 'open',

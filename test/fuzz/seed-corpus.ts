@@ -37,8 +37,18 @@ const seeds: Seed[] = [
   { name: 'zstd-4k', create: ['cluster_size=4096', 'compression_type=zstd'], io: ['write -q -c -P 0x55 0 4k', 'write -q -c -P 0x66 4k 4k'] },
   { name: 'deflate-4k', create: ['cluster_size=4096'], io: ['write -q -c -P 0x55 0 4k', 'write -q -P 0x66 8k 4k'] },
   { name: 'deflate-512', create: ['cluster_size=512'], io: ['write -q -c -P 0x77 0 2k'] },
-  { name: 'snapshots-4k', create: ['cluster_size=4096'], io: data, after: (p) => (qemuImgSync(['snapshot', '-c', 'first', p]), qemuIoSync(p, ['write -q -P 0x99 0 4k']), qemuImgSync(['snapshot', '-c', 'second', p])) },
-  { name: 'bitmaps-4k', create: ['cluster_size=4096'], io: data, after: (p) => (qemuImgSync(['bitmap', '--add', p, 'dirty0']), qemuImgSync(['bitmap', '--add', '-g', '65536', p, 'dirty1'])) },
+  {
+    name: 'snapshots-4k',
+    create: ['cluster_size=4096'],
+    io: data,
+    after: (p) => (qemuImgSync(['snapshot', '-c', 'first', p]), qemuIoSync(p, ['write -q -P 0x99 0 4k']), qemuImgSync(['snapshot', '-c', 'second', p])),
+  },
+  {
+    name: 'bitmaps-4k',
+    create: ['cluster_size=4096'],
+    io: data,
+    after: (p) => (qemuImgSync(['bitmap', '--add', p, 'dirty0']), qemuImgSync(['bitmap', '--add', '-g', '65536', p, 'dirty1'])),
+  },
   { name: 'backing-name-4k', create: ['cluster_size=4096', 'backing_file=base.qcow2', 'backing_fmt=qcow2'], io: [] },
   { name: 'backing-raw-4k', create: ['cluster_size=4096', 'backing_file=base.raw', 'backing_fmt=raw'], io: [] },
   { name: 'data-file-4k', create: ['cluster_size=4096', 'data_file=data.raw', 'data_file_raw=on'] },
@@ -55,7 +65,17 @@ export function buildSeedCorpus(outDir: string): number {
     try {
       const opts = s.create.map((o) => (o.startsWith('backing_file=') || o.startsWith('data_file=') ? o.replace('=', `=${work}/`) : o));
       // Backing files need not exist: -u records the name without opening it.
-      qemuImgSync(['create', '-q', '-f', 'qcow2', ...(s.create.some((o) => o.startsWith('backing_file')) ? ['-u'] : []), '-o', opts.join(','), p, s.size ?? (s.create.some((o) => o.startsWith('backing_file')) ? '1M' : '1M')]);
+      qemuImgSync([
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        ...(s.create.some((o) => o.startsWith('backing_file')) ? ['-u'] : []),
+        '-o',
+        opts.join(','),
+        p,
+        s.size ?? (s.create.some((o) => o.startsWith('backing_file')) ? '1M' : '1M'),
+      ]);
       if (s.io?.length) qemuIoSync(p, s.io, s.create.some((o) => o.startsWith('backing_file')) ? ['-f', 'qcow2', '-U'] : []);
       s.after?.(p);
     } catch (err) {

@@ -144,7 +144,9 @@ const writeStage: FuzzStage = {
     }
     const after = await checkImage(await devForCheck(io, true));
     if (after.summary.corruptions > 0 || after.failure) {
-      throw new FuzzFinding(`writes to a clean image left ${after.summary.corruptions} corruption(s)${after.failure ? ` (${after.failure})` : ''}: ${after.findings[0]?.message}`);
+      throw new FuzzFinding(
+        `writes to a clean image left ${after.summary.corruptions} corruption(s)${after.failure ? ` (${after.failure})` : ''}: ${after.findings[0]?.message}`,
+      );
     }
   },
 };
@@ -185,7 +187,11 @@ export async function cliOnly(bytes: Uint8Array): Promise<void> {
   }
   const path = join(cliDir, 'image.qcow2');
   writeFileSync(path, bytes);
-  for (const argv of [['info', '--output=json', path], ['check', '--output=json', path], ['usage', '--output=json', path]]) {
+  for (const argv of [
+    ['info', '--output=json', path],
+    ['check', '--output=json', path],
+    ['usage', '--output=json', path],
+  ]) {
     const out = new PassThrough();
     const err = new PassThrough();
     let stdoutBytes = 0;
@@ -234,7 +240,8 @@ export async function rebaseOnce(bytes: Uint8Array): Promise<void> {
   const after = io.bytes();
   try {
     const h = parseHeader(after.subarray(0, Math.min(after.length, 2 * 1024 * 1024)), FUZZ_PATH, after.length);
-    if (h.backingFile !== 'fuzz-base.raw' || h.extensions.backingFormat !== 'raw') throw new FuzzFinding(`rebase: header names ${JSON.stringify(h.backingFile)} (${h.extensions.backingFormat})`);
+    if (h.backingFile !== 'fuzz-base.raw' || h.extensions.backingFormat !== 'raw')
+      throw new FuzzFinding(`rebase: header names ${JSON.stringify(h.backingFile)} (${h.extensions.backingFormat})`);
   } catch (err) {
     if (err instanceof FuzzFinding) throw err;
     throw new FuzzFinding(`rebase: the rewritten header does not parse: ${(err as Error).message}`);

@@ -48,7 +48,9 @@ export const crashWorkloads: CrashSpec[] = [
       qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=512,refcount_bits=64', path, '4M']);
       const g = { virtualSize: 4 * M, clusterSize: 512, l2Span: 64 * 512 };
       // About 2.5 MiB of new data: past the 2 MiB the first refcount-table cluster can describe.
-      const ops = genWorkload(seed, g, { count: 14, maxLength: 128 * K }).map((op, i) => (i % 2 ? op : { ...op, length: Math.min(260 * K, g.virtualSize - op.offset) }));
+      const ops = genWorkload(seed, g, { count: 14, maxLength: 128 * K }).map((op, i) =>
+        i % 2 ? op : { ...op, length: Math.min(260 * K, g.virtualSize - op.offset) },
+      );
       return { name: this.name, path, virtualSize: g.virtualSize, ops, syncEvery: 3 };
     },
   },

@@ -128,7 +128,8 @@ let verifications = 0;
 
 /** The guest contents of an image held in memory, read by our engine (its read path is tested against QEMU). */
 async function engineReadAll(bytes: Uint8Array, file: string, dataFile?: string, dataBytes?: Uint8Array): Promise<Buffer> {
-  const mem = (p: string): Qcow2IoOps | undefined => (p === file ? new MemIo(bytes, file, true) : p === dataFile && dataBytes ? new MemIo(dataBytes, p, true) : undefined);
+  const mem = (p: string): Qcow2IoOps | undefined =>
+    p === file ? new MemIo(bytes, file, true) : p === dataFile && dataBytes ? new MemIo(dataBytes, p, true) : undefined;
   const dev = await openImage(file, { readOnly: true, openIo: (p, ro) => Promise.resolve(mem(p) ?? NodeFileIo.open(p, ro)) });
   try {
     const out = Buffer.alloc(dev.virtualSize);
@@ -143,7 +144,16 @@ async function engineReadAll(bytes: Uint8Array, file: string, dataFile?: string,
  * Checks a crash image: no corruptions (leaks allowed) and every durable write reads back. The contents are read
  * by qemu-img convert on every fourth call (every call with Q2I_LONG=1) and by our engine otherwise, for speed.
  */
-export async function verifyCrashImage(bytes: Uint8Array, file: string, rawOut: string, initialRaw: Uint8Array, w: CrashWorkload, outcome: RunOutcome, label: string, dataBytes?: Uint8Array): Promise<{ leaks: number }> {
+export async function verifyCrashImage(
+  bytes: Uint8Array,
+  file: string,
+  rawOut: string,
+  initialRaw: Uint8Array,
+  w: CrashWorkload,
+  outcome: RunOutcome,
+  label: string,
+  dataBytes?: Uint8Array,
+): Promise<{ leaks: number }> {
   writeFileSync(file, bytes);
   // The image names its data file by absolute path: the crash copy of the data file goes there.
   if (w.dataFile && dataBytes) writeFileSync(w.dataFile, dataBytes);

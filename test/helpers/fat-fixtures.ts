@@ -52,7 +52,13 @@ export function makeSourceTree(root: string, opts: { bigDirEntries?: number; big
 }
 
 /** mkfs.vfat -F bits on a new raw file (or at a partition offset of a disk), then mcopy -s of the tree. */
-export function makeFat(image: string, bits: 12 | 16 | 32, sizeMiB: number, tree: string, opts: { offsetSectors?: number; label?: string; sectorsPerCluster?: number } = {}): string {
+export function makeFat(
+  image: string,
+  bits: 12 | 16 | 32,
+  sizeMiB: number,
+  tree: string,
+  opts: { offsetSectors?: number; label?: string; sectorsPerCluster?: number } = {},
+): string {
   const off = opts.offsetSectors ?? 0;
   if (off === 0) sh('truncate', ['-s', `${sizeMiB}M`, image]);
   const args = ['-F', String(bits), '-n', opts.label ?? `FAT${bits}TEST`, '-i', '1234ABCD'];

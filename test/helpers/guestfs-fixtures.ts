@@ -44,7 +44,10 @@ export function makeTree(dir: string, opts: TreeOptions): void {
 
 /** `mke2fs -t TYPE -d SRC [options] IMG SIZE` (quiet, no prompts). */
 export function makeExt(img: string, src: string, type: 'ext2' | 'ext3' | 'ext4', sizeMiB: number, options: string[] = []): string {
-  execFileSync('mke2fs', ['-q', '-F', '-t', type, '-d', src, ...options, img, `${sizeMiB}M`], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, E2FSPROGS_FAKE_TIME: '' } });
+  execFileSync('mke2fs', ['-q', '-F', '-t', type, '-d', src, ...options, img, `${sizeMiB}M`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, E2FSPROGS_FAKE_TIME: '' },
+  });
   return img;
 }
 

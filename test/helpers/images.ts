@@ -92,11 +92,13 @@ const MiB = 1024 * KiB;
 export const READ_IMAGE_KINDS: ImageKind[] = [
   {
     name: 'v2 (compat=0.10) with data and discards',
-    build: (d) => makeQcow2(join(d, 'v2.qcow2'), { size: '4M', o: { compat: '0.10' } }, ['write -P 1 0 100k', 'write -P 2 1M 64k', 'discard 1M 64k', 'write -P 3 3M 4k']),
+    build: (d) =>
+      makeQcow2(join(d, 'v2.qcow2'), { size: '4M', o: { compat: '0.10' } }, ['write -P 1 0 100k', 'write -P 2 1M 64k', 'discard 1M 64k', 'write -P 3 3M 4k']),
   },
   {
     name: 'v3 with zero clusters, discards and a partial cluster',
-    build: (d) => makeQcow2(join(d, 'v3.qcow2'), { size: '4M' }, ['write -P 1 0 192k', 'write -z 64k 64k', 'discard 128k 64k', 'write -P 5 1M 4k', 'write -z 2M 1M']),
+    build: (d) =>
+      makeQcow2(join(d, 'v3.qcow2'), { size: '4M' }, ['write -P 1 0 192k', 'write -z 64k 64k', 'discard 128k 64k', 'write -P 5 1M 4k', 'write -z 2M 1M']),
   },
   ...[512, 4 * KiB, 64 * KiB, 2 * MiB].map<ImageKind>((cs) => ({
     name: `cluster size ${cs}`,
@@ -110,11 +112,23 @@ export const READ_IMAGE_KINDS: ImageKind[] = [
   })),
   ...[1, 2, 4, 8, 16, 32, 64].map<ImageKind>((bits) => ({
     name: `refcount bits ${bits}`,
-    build: (d) => makeQcow2(join(d, `rc${bits}.qcow2`), { size: '4M', o: { refcount_bits: bits, cluster_size: '4k' } }, ['write -P 9 0 40k', 'write -c -P 10 1M 4k', 'write -P 11 2M 8k']),
+    build: (d) =>
+      makeQcow2(join(d, `rc${bits}.qcow2`), { size: '4M', o: { refcount_bits: bits, cluster_size: '4k' } }, [
+        'write -P 9 0 40k',
+        'write -c -P 10 1M 4k',
+        'write -P 11 2M 8k',
+      ]),
   })),
   {
     name: 'zlib compressed clusters (qemu-io write -c), partly overwritten',
-    build: (d) => makeQcow2(join(d, 'zlib.qcow2'), { size: '4M' }, ['write -c -P 12 0 64k', 'write -c -P 13 64k 64k', 'write -c 128k 64k', 'write -P 14 64k 4k', 'write -c -P 15 2M 128k']),
+    build: (d) =>
+      makeQcow2(join(d, 'zlib.qcow2'), { size: '4M' }, [
+        'write -c -P 12 0 64k',
+        'write -c -P 13 64k 64k',
+        'write -c 128k 64k',
+        'write -P 14 64k 4k',
+        'write -c -P 15 2M 128k',
+      ]),
   },
   {
     name: 'zstd compressed image (qemu-img convert -c)',
@@ -128,7 +142,12 @@ export const READ_IMAGE_KINDS: ImageKind[] = [
   },
   {
     name: 'zstd compressed writes (qemu-io write -c)',
-    build: (d) => makeQcow2(join(d, 'zstd2.qcow2'), { size: '4M', o: { compression_type: 'zstd', cluster_size: '16k' } }, ['write -c -P 18 0 64k', 'write -c 64k 16k', 'write -P 19 8k 1k']),
+    build: (d) =>
+      makeQcow2(join(d, 'zstd2.qcow2'), { size: '4M', o: { compression_type: 'zstd', cluster_size: '16k' } }, [
+        'write -c -P 18 0 64k',
+        'write -c 64k 16k',
+        'write -P 19 8k 1k',
+      ]),
   },
   ...[64 * KiB, 2 * MiB].map<ImageKind>((cs) => ({
     name: `extended L2, ${cs / KiB}k clusters, subcluster and zero writes`,
@@ -149,14 +168,22 @@ export const READ_IMAGE_KINDS: ImageKind[] = [
     name: 'extended L2 overlay on a qcow2 backing file (unallocated subclusters fall through)',
     build: (d) => {
       const base = makeQcow2(join(d, 'xbase.qcow2'), { size: '4M' }, ['write -P 24 0 1M']);
-      return makeQcow2(join(d, 'xtop.qcow2'), { size: '4M', backing: base, o: { extended_l2: true } }, ['write -P 25 2k 2k', 'write -z 64k 8k', 'write -P 26 3M 2k']);
+      return makeQcow2(join(d, 'xtop.qcow2'), { size: '4M', backing: base, o: { extended_l2: true } }, [
+        'write -P 25 2k 2k',
+        'write -z 64k 8k',
+        'write -P 26 3M 2k',
+      ]);
     },
   },
   {
     name: 'three-layer chain: raw base, qcow2 middle, larger overlay',
     build: (d) => {
       const base = makeRaw(join(d, 'base.raw'), '1M', ['write -P 30 64k 64k', 'write -P 31 512k 4k']);
-      const mid = makeQcow2(join(d, 'mid.qcow2'), { size: '1056k', backing: base, backingFmt: 'raw' }, ['write -P 32 192k 64k', 'write -z 512k 64k', 'write -P 33 1M 32k']);
+      const mid = makeQcow2(join(d, 'mid.qcow2'), { size: '1056k', backing: base, backingFmt: 'raw' }, [
+        'write -P 32 192k 64k',
+        'write -z 512k 64k',
+        'write -P 33 1M 32k',
+      ]);
       return makeQcow2(join(d, 'top.qcow2'), { size: '3M', backing: mid }, ['write -P 34 0 4k', 'write -P 35 2M 64k', 'write -z 128k 64k']);
     },
   },
@@ -174,11 +201,16 @@ export const READ_IMAGE_KINDS: ImageKind[] = [
   },
   {
     name: 'external data file',
-    build: (d) => makeQcow2(join(d, 'ext.qcow2'), { size: '4M', o: { data_file: join(d, 'ext.data') } }, ['write -P 50 0 128k', 'write -z 1M 64k', 'write -P 51 2M 4k']),
+    build: (d) =>
+      makeQcow2(join(d, 'ext.qcow2'), { size: '4M', o: { data_file: join(d, 'ext.data') } }, ['write -P 50 0 128k', 'write -z 1M 64k', 'write -P 51 2M 4k']),
   },
   {
     name: 'external data file with data_file_raw',
-    build: (d) => makeQcow2(join(d, 'extraw.qcow2'), { size: '4M', o: { data_file: join(d, 'extraw.data'), data_file_raw: true } }, ['write -P 52 0 128k', 'write -P 53 3M 4k']),
+    build: (d) =>
+      makeQcow2(join(d, 'extraw.qcow2'), { size: '4M', o: { data_file: join(d, 'extraw.data'), data_file_raw: true } }, [
+        'write -P 52 0 128k',
+        'write -P 53 3M 4k',
+      ]),
   },
   {
     name: 'internal snapshot and bitmaps',
@@ -196,11 +228,20 @@ export const READ_IMAGE_KINDS: ImageKind[] = [
   {
     name: '4 TiB sparse image written above 4 GiB',
     huge: true,
-    build: (d) => makeQcow2(join(d, 'huge.qcow2'), { size: '4T' }, ['write -P 70 0 64k', 'write -P 71 4G 64k', 'write -P 72 5G 1k', 'write -z 6G 1M', 'write -P 73 3T 128k', 'write -P 74 4095G 64k']),
+    build: (d) =>
+      makeQcow2(join(d, 'huge.qcow2'), { size: '4T' }, [
+        'write -P 70 0 64k',
+        'write -P 71 4G 64k',
+        'write -P 72 5G 1k',
+        'write -z 6G 1M',
+        'write -P 73 3T 128k',
+        'write -P 74 4095G 64k',
+      ]),
   },
   {
     name: 'metadata preallocation',
-    build: (d) => makeQcow2(join(d, 'prealloc.qcow2'), { size: '4M', o: { preallocation: 'metadata' } }, ['write -P 80 0 4k', 'write -P 81 1M 64k', 'write -z 2M 64k']),
+    build: (d) =>
+      makeQcow2(join(d, 'prealloc.qcow2'), { size: '4M', o: { preallocation: 'metadata' } }, ['write -P 80 0 4k', 'write -P 81 1M 64k', 'write -z 2M 64k']),
   },
   {
     name: 'falloc preallocation',
@@ -214,13 +255,20 @@ export const READ_IMAGE_KINDS: ImageKind[] = [
     name: 'seeded random workload on a backing chain',
     build: (d) => {
       const base = makeQcow2(join(d, 'rbase2.qcow2'), { size: '2M' }, randomWorkload(99, 2 * MiB, 64 * KiB, 20));
-      return makeQcow2(join(d, 'rtop2.qcow2'), { size: '3M', backing: base, o: { cluster_size: '32k' } }, randomWorkload(7, 3 * MiB, 32 * KiB, 30, ['write', 'zero', 'compress']));
+      return makeQcow2(
+        join(d, 'rtop2.qcow2'),
+        { size: '3M', backing: base, o: { cluster_size: '32k' } },
+        randomWorkload(7, 3 * MiB, 32 * KiB, 30, ['write', 'zero', 'compress']),
+      );
     },
   },
   {
     name: 'raw backing file whose size is not a multiple of 512',
     build: (d) => {
-      const base = writeBytes(join(d, 'odd.raw'), Uint8Array.from({ length: 1000 }, (_, i) => (i * 7 + 1) & 255));
+      const base = writeBytes(
+        join(d, 'odd.raw'),
+        Uint8Array.from({ length: 1000 }, (_, i) => (i * 7 + 1) & 255),
+      );
       syncFiles(base);
       return makeQcow2(join(d, 'onodd.qcow2'), { size: '64k', backing: base, backingFmt: 'raw' }, ['write -P 3 60k 1k']);
     },
@@ -250,7 +298,9 @@ export function randomImageKind(seed: number): ImageKind {
   const chain = r();
   const backingSize = Math.max(512, Math.floor(size * (0.3 + r())) & ~511);
   if (wantPrealloc && chain >= 0.6) o.preallocation = 'metadata';
-  const name = `seed ${seed}: ${Object.entries(o).map(([k, v]) => `${k}=${v}`).join(',')} size=${size}${chain < 0.3 ? ' on raw' : chain < 0.6 ? ' on qcow2' : ''}`;
+  const name = `seed ${seed}: ${Object.entries(o)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')} size=${size}${chain < 0.3 ? ' on raw' : chain < 0.6 ? ' on qcow2' : ''}`;
   return {
     name,
     build: (d) => {
@@ -258,7 +308,11 @@ export function randomImageKind(seed: number): ImageKind {
       if (chain < 0.3) backing = makeRaw(join(d, 'base.raw'), String(backingSize), randomWorkload(seed, backingSize, 65536, 5, ['write', 'zero']));
       else if (chain < 0.6) backing = makeQcow2(join(d, 'base.qcow2'), { size: String(backingSize) }, randomWorkload(seed + 1, backingSize, 65536, 10));
       const kinds = o.preallocation ? ['write', 'zero', 'discard'] : ['write', 'zero', 'discard', 'compress'];
-      return makeQcow2(join(d, 'img.qcow2'), { size: String(size), o, backing, backingFmt: chain < 0.3 ? 'raw' : 'qcow2' }, randomWorkload(seed + 2, size, cs, 25, kinds));
+      return makeQcow2(
+        join(d, 'img.qcow2'),
+        { size: String(size), o, backing, backingFmt: chain < 0.3 ? 'raw' : 'qcow2' },
+        randomWorkload(seed + 2, size, cs, 25, kinds),
+      );
     },
   };
 }

@@ -46,7 +46,9 @@ export const COMPRESSIBLE = Buffer.from('All work and no play makes Jack a dull 
  * for setxattr) as the exact sequence measured to give 100+ runs.
  */
 export function fillFragmented(root: string): void {
-  run('python3', ['-c', `
+  run('python3', [
+    '-c',
+    `
 import os, random, sys
 r = random.Random(77)
 a = os.open(sys.argv[1] + '/fragmented.bin', os.O_WRONLY | os.O_CREAT)
@@ -54,7 +56,9 @@ b = os.open(sys.argv[1] + '/spacer.bin', os.O_WRONLY | os.O_CREAT)
 for i in range(300):
     os.write(a, r.randbytes(8192)); os.fsync(a); os.write(b, r.randbytes(4096)); os.fsync(b)
 os.close(a); os.close(b); os.unlink(sys.argv[1] + '/spacer.bin')
-`, root]);
+`,
+    root,
+  ]);
 }
 
 /** A folder with the compressed attribute (0x800): files made in it are LZNT1-compressed (mount with compression). */

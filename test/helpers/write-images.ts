@@ -46,7 +46,8 @@ function scatter(image: string, clusterSize: number, virtualSize: number, patter
   const cmds: string[] = [];
   const step = Math.max(clusterSize, Math.floor(virtualSize / 24 / clusterSize) * clusterSize);
   for (let off = 0, i = 0; off + 2 * clusterSize <= virtualSize && i < 24; off += step, i++) {
-    if (i % 4 === 3) cmds.push(`write -q -z ${off} ${clusterSize}`); // zero flag
+    if (i % 4 === 3)
+      cmds.push(`write -q -z ${off} ${clusterSize}`); // zero flag
     else cmds.push(`write -q -P ${pattern + i} ${off + 512} ${clusterSize + 1000}`);
     if (i % 6 === 5) cmds.push(`write -q -z ${off + clusterSize} ${clusterSize}`); // over allocated data: preallocated zero
   }

@@ -14,14 +14,28 @@ describe('extension: encrypted images without a key', () => {
     // QEMU's PBKDF2 benchmark sometimes fails on a loaded machine ("Unable to get accurate CPU usage"): retry.
     for (let attempt = 0; ; attempt++) {
       try {
-        qemuImg(['create', '-q', '-f', 'qcow2', '--object', 'secret,id=sec0,data=hunter2', '-o', 'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10', img, '8M']);
+        qemuImg([
+          'create',
+          '-q',
+          '-f',
+          'qcow2',
+          '--object',
+          'secret,id=sec0,data=hunter2',
+          '-o',
+          'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10',
+          img,
+          '8M',
+        ]);
         break;
       } catch (err) {
         if (attempt === 4 || !/accurate CPU usage/.test(String(err))) throw err;
       }
     }
     const sum = sha256File(img);
-    const refusal = await openImage(img, { readOnly: true }).then(() => undefined, (e) => asQcow2Error(e).reason);
+    const refusal = await openImage(img, { readOnly: true }).then(
+      () => undefined,
+      (e) => asQcow2Error(e).reason,
+    );
     assert.ok(refusal && isEncryptedRefusal(refusal), `the engine refuses: ${refusal}`);
     const info = JSON.parse(qemuImg(['info', '--output=json', img]).stdout);
     const dev = await openEncryptedForOverview(img);

@@ -10,7 +10,13 @@ const json = (p: string) => JSON.parse(readFileSync(join(ROOT, p), 'utf8')) as R
 describe('extension: localisation', () => {
   it('the English bundle has every string the editor code translates', () => {
     const bundle = json('l10n/bundle.l10n.json');
-    const files = [...tsFilesUnder(join(ROOT, 'src/extension')), ...readdirSync(join(ROOT, 'webview')).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'webview', f)), ...tsFilesUnder(join(ROOT, 'webview/views'))];
+    const files = [
+      ...tsFilesUnder(join(ROOT, 'src/extension')),
+      ...readdirSync(join(ROOT, 'webview'))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => join(ROOT, 'webview', f)),
+      ...tsFilesUnder(join(ROOT, 'webview/views')),
+    ];
     const missing: string[] = [];
     for (const f of files) {
       const src = readFileSync(f, 'utf8');

@@ -73,24 +73,37 @@ function reference(segs: Seg[], start0: number, end0: number, buckets: number, s
 }
 
 const arbParts = fc.array(
-  fc.record({ length: fc.integer({ min: 1, max: 5000 }), kind: fc.constantFrom<MapKind>('data', 'zero', 'compressed', 'unallocated'), depth: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({
+    length: fc.integer({ min: 1, max: 5000 }),
+    kind: fc.constantFrom<MapKind>('data', 'zero', 'compressed', 'unallocated'),
+    depth: fc.integer({ min: 0, max: 3 }),
+  }),
   { minLength: 1, maxLength: 60 },
 );
 
 describe('extension: map summary', () => {
   it('matches a byte-by-byte reference for random runs, windows and bucket counts', async () => {
     await fc.assert(
-      fc.asyncProperty(arbParts, fc.integer({ min: 1, max: 300 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), async (parts, buckets, a, b) => {
-        const segs = segsFrom(parts);
-        const src = fake(segs);
-        const lo = Math.floor(Math.min(a, b) * (src.virtualSize - 1));
-        const hi = Math.max(lo + 1, Math.ceil(Math.max(a, b) * src.virtualSize));
-        const s = (await summarizeMap(src, lo, hi, buckets))!;
-        const ref = reference(segs, lo, hi, buckets, src.virtualSize);
-        assert.deepEqual(s.kinds, ref.kinds);
-        assert.deepEqual(s.depths.map((d, i) => (s.kinds[i] === 255 ? 0 : d)), ref.depths);
-        assert.equal(s.done, true);
-      }),
+      fc.asyncProperty(
+        arbParts,
+        fc.integer({ min: 1, max: 300 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        async (parts, buckets, a, b) => {
+          const segs = segsFrom(parts);
+          const src = fake(segs);
+          const lo = Math.floor(Math.min(a, b) * (src.virtualSize - 1));
+          const hi = Math.max(lo + 1, Math.ceil(Math.max(a, b) * src.virtualSize));
+          const s = (await summarizeMap(src, lo, hi, buckets))!;
+          const ref = reference(segs, lo, hi, buckets, src.virtualSize);
+          assert.deepEqual(s.kinds, ref.kinds);
+          assert.deepEqual(
+            s.depths.map((d, i) => (s.kinds[i] === 255 ? 0 : d)),
+            ref.depths,
+          );
+          assert.equal(s.done, true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -128,7 +141,11 @@ describe('extension: map summary', () => {
       const dev = await openImage(p, { readOnly: true });
       try {
         const size = dev.info.virtualSize;
-        for (const [lo, hi] of [[0, size], [2 ** 41 - 2 ** 30, 2 ** 41 + 2 ** 30], [2 ** 41, 2 ** 41 + 2 ** 20]]) {
+        for (const [lo, hi] of [
+          [0, size],
+          [2 ** 41 - 2 ** 30, 2 ** 41 + 2 ** 30],
+          [2 ** 41, 2 ** 41 + 2 ** 20],
+        ]) {
           const t0 = Date.now();
           const s = (await summarizeMap(dev, lo, hi, 8000))!;
           const ms = Date.now() - t0;
@@ -172,13 +189,16 @@ describe('extension: mapping rows', () => {
     ]);
     const src = fake(segs);
     const all = await runsFrom(src, 0, 100);
-    assert.deepEqual(all.map((r) => [r.start, r.length, r.kind, r.hostOffset]), [
-      [0, 150, 'data', 1000],
-      [150, 50, 'data', 5000],
-      [200, 30, 'unallocated', undefined],
-      [230, 30, 'zero', undefined],
-      [260, 40, 'data', 7],
-    ]);
+    assert.deepEqual(
+      all.map((r) => [r.start, r.length, r.kind, r.hostOffset]),
+      [
+        [0, 150, 'data', 1000],
+        [150, 50, 'data', 5000],
+        [200, 30, 'unallocated', undefined],
+        [230, 30, 'zero', undefined],
+        [260, 40, 'data', 7],
+      ],
+    );
     assert.deepEqual((await runsFrom(src, 0, 2)).length, 2);
     assert.deepEqual(await runsBefore(src, 260, 3, 16), all.slice(1, 4));
     assert.deepEqual(await runsBefore(src, 300, 10, 7), all);
@@ -205,7 +225,10 @@ describe('extension: mapping rows', () => {
         const rows = await runsFrom(dev, 0, 1000);
         const got = rows.filter((r) => r.kind === 'data').map((r) => [r.start, r.length, r.hostOffset, r.depth]);
         assert.deepEqual(got, want);
-        assert.equal(rows.reduce((a, r) => a + r.length, 0), dev.info.virtualSize);
+        assert.equal(
+          rows.reduce((a, r) => a + r.length, 0),
+          dev.info.virtualSize,
+        );
       } finally {
         await dev.close();
       }

@@ -34,7 +34,19 @@ describe('extension: webview message validation', () => {
   });
 
   it('rejects unknown types, non-objects and extra fields', () => {
-    for (const m of [null, 42, 'ready', [], {}, { type: 7 }, { type: 'writeFile', path: '/etc/passwd' }, { type: 'ready', extra: 1 }, { type: '__proto__' }, { type: 'requestBytes', requestId: 1, offset: 0, length: 1 }, { type: 'hexGoto', offset: 0 }]) {
+    for (const m of [
+      null,
+      42,
+      'ready',
+      [],
+      {},
+      { type: 7 },
+      { type: 'writeFile', path: '/etc/passwd' },
+      { type: 'ready', extra: 1 },
+      { type: '__proto__' },
+      { type: 'requestBytes', requestId: 1, offset: 0, length: 1 },
+      { type: 'hexGoto', offset: 0 },
+    ]) {
       assert.equal(ok(m).ok, false, JSON.stringify(m));
     }
   });
@@ -72,18 +84,21 @@ describe('extension: webview message validation', () => {
   it('never throws and never accepts a range outside the disk, whatever the input', () => {
     fc.assert(
       fc.property(
-        fc.record({
-          type: fc.constantFrom('requestBytes', 'hexRead', 'requestMap', 'requestRuns', 'hexEdit', 'bogus'),
-          requestId: fc.oneof(fc.integer(), fc.double(), fc.string()),
-          offset: fc.oneof(fc.integer({ min: -10, max: VSIZE + 10 }), fc.double(), fc.constant(2 ** 53)),
-          length: fc.oneof(fc.integer({ min: -10, max: 2 * MAX_READ_BYTES }), fc.double()),
-          start: fc.integer({ min: -10, max: VSIZE + 10 }),
-          end: fc.integer({ min: -10, max: VSIZE + 10 }),
-          buckets: fc.integer({ min: -1, max: 10000 }),
-          from: fc.integer({ min: -1, max: VSIZE + 1 }),
-          count: fc.integer({ min: -1000, max: 1000 }),
-          data: fc.base64String({ maxLength: 64 }),
-        }, { requiredKeys: ['type'] }),
+        fc.record(
+          {
+            type: fc.constantFrom('requestBytes', 'hexRead', 'requestMap', 'requestRuns', 'hexEdit', 'bogus'),
+            requestId: fc.oneof(fc.integer(), fc.double(), fc.string()),
+            offset: fc.oneof(fc.integer({ min: -10, max: VSIZE + 10 }), fc.double(), fc.constant(2 ** 53)),
+            length: fc.oneof(fc.integer({ min: -10, max: 2 * MAX_READ_BYTES }), fc.double()),
+            start: fc.integer({ min: -10, max: VSIZE + 10 }),
+            end: fc.integer({ min: -10, max: VSIZE + 10 }),
+            buckets: fc.integer({ min: -1, max: 10000 }),
+            from: fc.integer({ min: -1, max: VSIZE + 1 }),
+            count: fc.integer({ min: -1000, max: 1000 }),
+            data: fc.base64String({ maxLength: 64 }),
+          },
+          { requiredKeys: ['type'] },
+        ),
         (m) => {
           const v = ok(m);
           if (!v.ok) return;

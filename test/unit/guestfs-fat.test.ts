@@ -67,7 +67,14 @@ describe('guestfs FAT reader vs mtools', function () {
         assert.equal(ours.length, theirs.length);
         assert.deepEqual(ours, theirs);
         const names = new Set(ours.map((e) => e.path));
-        for (const p of ['/notes.txt', '/README.TXT', '/MixedCase.Md', '/A rather long file name with spaces.text', '/Docs/Überraschung.txt', '/Docs/Nested Deeper/Third/deep.bin']) {
+        for (const p of [
+          '/notes.txt',
+          '/README.TXT',
+          '/MixedCase.Md',
+          '/A rather long file name with spaces.text',
+          '/Docs/Überraschung.txt',
+          '/Docs/Nested Deeper/Third/deep.bin',
+        ]) {
           assert.ok(names.has(p), p);
         }
         assert.equal((await fs.list('/many')).length, 1100);
@@ -105,7 +112,10 @@ describe('guestfs FAT reader vs mtools', function () {
 
       it('extents cover the file and read back the same bytes from the disk; owner() names the file', async () => {
         const ext = await fs.extents('/big.bin');
-        assert.equal(ext.reduce((n, e) => n + e.length, 0), 3 * 1024 * 1024);
+        assert.equal(
+          ext.reduce((n, e) => n + e.length, 0),
+          3 * 1024 * 1024,
+        );
         const disk = readFileSync(c.image);
         const big = readFileSync(`${tree}/big.bin`);
         for (const e of ext) assert.deepEqual(disk.subarray(e.diskOffset, e.diskOffset + e.length), big.subarray(e.logical, e.logical + e.length));
@@ -225,7 +235,8 @@ describe('guestfs FAT reader vs mtools', function () {
       const rand = seededBytes(4096, 99);
       for (let round = 0; round < 40; round++) {
         const b = Buffer.from(base.subarray(0, 8 << 20));
-        for (let k = 0; k < 16; k++) b[(rand[(round * 32 + k * 2) % 4096] << 8 | rand[(round * 32 + k * 2 + 1) % 4096]) % meta] ^= rand[(round + k) % 4096] | 1;
+        for (let k = 0; k < 16; k++)
+          b[((rand[(round * 32 + k * 2) % 4096] << 8) | rand[(round * 32 + k * 2 + 1) % 4096]) % meta] ^= rand[(round + k) % 4096] | 1;
         try {
           const fs = await openFat(mem(b));
           await walk(fs).catch((e: Error) => assert.equal(e.name, 'GuestFsError', e.message));

@@ -12,7 +12,18 @@ import { lznt1Decompress } from '../../src/guestfs/ntfs/lznt1';
 import type { GuestFs, ReadOnlyDevice } from '../../src/guestfs/types';
 import { qemuImg, scratchDir } from '../helpers/qemu';
 import { seededBytes, sh } from '../helpers/fat-fixtures';
-import { COMPRESSIBLE, fillCompressed, fillFragmented, fillStandardTree, mkntfs, ntfscat, ntfscp, ntfsinfoRuns, ntfsls, withNtfsMount } from '../helpers/ntfs-fixtures';
+import {
+  COMPRESSIBLE,
+  fillCompressed,
+  fillFragmented,
+  fillStandardTree,
+  mkntfs,
+  ntfscat,
+  ntfscp,
+  ntfsinfoRuns,
+  ntfsls,
+  withNtfsMount,
+} from '../helpers/ntfs-fixtures';
 import { qcow2Device, rawDevice, type TestDevice } from '../helpers/guest-device';
 
 const mem = (b: Uint8Array): ReadOnlyDevice => ({ size: b.length, diskOffset: 0, readAt: async (buf, at) => buf.set(b.subarray(at, at + buf.length)) });
@@ -23,7 +34,20 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
   const bigHost = tmp.path('big.bin');
   let raw: TestDevice;
   let fs: GuestFs;
-  const files = ['/notes.txt', '/Docs/link to notes.txt', '/Docs/Überraschung.txt', '/Docs/Nested Deeper/Third/deep.bin', '/sparse.bin', '/fragmented.bin', '/big.bin', '/comp/text.txt', '/comp/mixed.bin', '/links/target.txt', '/empty.dat', '/many/Entry 01099 of many.txt'];
+  const files = [
+    '/notes.txt',
+    '/Docs/link to notes.txt',
+    '/Docs/Überraschung.txt',
+    '/Docs/Nested Deeper/Third/deep.bin',
+    '/sparse.bin',
+    '/fragmented.bin',
+    '/big.bin',
+    '/comp/text.txt',
+    '/comp/mixed.bin',
+    '/links/target.txt',
+    '/empty.dat',
+    '/many/Entry 01099 of many.txt',
+  ];
 
   before(function () {
     mkntfs(image, 24);
@@ -65,7 +89,11 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
       const ours = (await fs.list(dir)).map((e) => ({ name: e.name, size: e.type === 'dir' ? 0 : e.size! }));
       const theirs = ntfsls(image, dir).filter((e) => e.name !== '.' && e.name !== '..');
       const key = (x: { name: string }) => x.name;
-      assert.deepEqual([...ours].sort((a, b) => (key(a) < key(b) ? -1 : 1)), [...theirs].sort((a, b) => (key(a) < key(b) ? -1 : 1)), dir);
+      assert.deepEqual(
+        [...ours].sort((a, b) => (key(a) < key(b) ? -1 : 1)),
+        [...theirs].sort((a, b) => (key(a) < key(b) ? -1 : 1)),
+        dir,
+      );
     }
     assert.equal((await fs.list('/many')).length, 1100);
     assert.equal((await fs.list('/links')).length, 25);
@@ -100,7 +128,13 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
     // ntfs-3g writes symlinks as Interix system files.
     assert.deepEqual(await fs.stat('/Docs/symlink to notes').then((st) => [st.type, st.target]), ['symlink', '../notes.txt']);
     assert.equal((await fs.stat('/Docs/absolute symlink')).target, '/an/absolute/target');
-    assert.deepEqual((await fs.list('/Docs')).filter((e) => e.type === 'symlink').map((e) => e.name).sort(), ['absolute symlink', 'symlink to notes']);
+    assert.deepEqual(
+      (await fs.list('/Docs'))
+        .filter((e) => e.type === 'symlink')
+        .map((e) => e.name)
+        .sort(),
+      ['absolute symlink', 'symlink to notes'],
+    );
     assert.equal((await fs.stat('/notes.txt')).target, undefined);
     await assert.rejects(fs.stat('/nope'), /no such file/);
     await assert.rejects(fs.read('/Docs', 0, 1), /is a directory/);
@@ -211,12 +245,13 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
       // The entry lives in the index root (in the record) or, once /Docs outgrew it, in an index node.
       const ranges = [[await recordOf('/Docs'), 1024], ...(await fs.extents('/Docs')).map((e) => [e.diskOffset, e.length])];
       let patched = false;
-      for (const [at, len] of ranges) for (let o = at; o < at + len - 24; o += 8) {
-        if (b.readUInt32LE(o) === nested && b.readUInt16LE(o + 4) === 0 && b.readUInt16LE(o + 8) > 0x50 && b.readUInt32LE(o + 16) === docs) {
-          b.writeUInt32LE(docs, o);
-          patched = true;
+      for (const [at, len] of ranges)
+        for (let o = at; o < at + len - 24; o += 8) {
+          if (b.readUInt32LE(o) === nested && b.readUInt16LE(o + 4) === 0 && b.readUInt16LE(o + 8) > 0x50 && b.readUInt32LE(o + 16) === docs) {
+            b.writeUInt32LE(docs, o);
+            patched = true;
+          }
         }
-      }
       assert.ok(patched);
       const f = await openNtfs(mem(b));
       await fastError(() => f.list('/Docs/Nested Deeper'), /own ancestor/);
@@ -251,16 +286,18 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
       await fastError(async () => (await openNtfs(mem(b))).list('/many'), /visited twice|deeper than/);
     });
 
-    it('an index chained 40+ nodes deep (each node\'s first entry points at the next) hits the depth bound', async () => {
+    it("an index chained 40+ nodes deep (each node's first entry points at the next) hits the depth bound", async () => {
       const b = Buffer.from(base);
       const nodes: number[] = [];
-      for (const e of await fs.extents('/many')) for (let o = e.diskOffset; o < e.diskOffset + e.length; o += 4096) if (b.toString('latin1', o, o + 4) === 'INDX') nodes.push(o);
+      for (const e of await fs.extents('/many'))
+        for (let o = e.diskOffset; o < e.diskOffset + e.length; o += 4096) if (b.toString('latin1', o, o + 4) === 'INDX') nodes.push(o);
       assert.ok(nodes.length > 33, `${nodes.length} index nodes`);
       const pointFirstEntryAt = (entry: number, vcn: Buffer): void => {
         b.writeUInt16LE(b.readUInt16LE(entry + 12) | 1, entry + 12);
         vcn.copy(b, entry + b.readUInt16LE(entry + 8) - 8);
       };
-      for (let i = 0; i + 1 < nodes.length; i++) pointFirstEntryAt(nodes[i] + 24 + b.readUInt32LE(nodes[i] + 24), b.subarray(nodes[i + 1] + 16, nodes[i + 1] + 24));
+      for (let i = 0; i + 1 < nodes.length; i++)
+        pointFirstEntryAt(nodes[i] + 24 + b.readUInt32LE(nodes[i] + 24), b.subarray(nodes[i + 1] + 16, nodes[i + 1] + 24));
       // The root's first entry leads to the first node of the chain.
       const rec = await recordOf('/many');
       let off = rec + b.readUInt16LE(rec + 20);
@@ -275,7 +312,8 @@ describe('guestfs NTFS reader vs ntfs-3g tools', function () {
       const rand = seededBytes(8192, 31);
       for (let round = 0; round < 40; round++) {
         const b = Buffer.from(base);
-        for (let k = 0; k < 24; k++) b[mft0 + (((rand[(round * 48 + k * 2) % 8192] << 8) | rand[(round * 48 + k * 2 + 1) % 8192]) % (100 * 1024))] ^= rand[(round + k) % 8192] | 1;
+        for (let k = 0; k < 24; k++)
+          b[mft0 + (((rand[(round * 48 + k * 2) % 8192] << 8) | rand[(round * 48 + k * 2 + 1) % 8192]) % (100 * 1024))] ^= rand[(round + k) % 8192] | 1;
         try {
           const f = await openNtfs(mem(b));
           for (const d of ['/', '/Docs', '/many', '/comp']) await f.list(d).catch((e: Error) => assert.equal(e.name, 'GuestFsError', e.stack));

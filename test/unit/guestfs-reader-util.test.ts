@@ -6,7 +6,12 @@ import type { Extent, ReadOnlyDevice } from '../../src/guestfs/types';
 describe('guestfs reader helpers', () => {
   it('pushDiskExtent splits a range where a two-segment device (an LVM volume) stops being linear, and merges neighbours', () => {
     // Device bytes 0..1 MiB lie at disk 10 MiB; the rest at disk 50 MiB.
-    const dev: ReadOnlyDevice = { size: 4 << 20, diskOffset: 10 << 20, readAt: async () => undefined, toDiskOffset: (o) => (o < 1 << 20 ? (10 << 20) + o : (50 << 20) + o - (1 << 20)) };
+    const dev: ReadOnlyDevice = {
+      size: 4 << 20,
+      diskOffset: 10 << 20,
+      readAt: async () => undefined,
+      toDiskOffset: (o) => (o < 1 << 20 ? (10 << 20) + o : (50 << 20) + o - (1 << 20)),
+    };
     const out: Extent[] = [];
     pushDiskExtent(dev, out, 0, (1 << 20) - 4096, 8192);
     assert.deepEqual(out, [

@@ -33,7 +33,10 @@ describe('hex view: in-use check (/proc/locks)', function () {
       '3: FLOCK  ADVISORY  WRITE 99 fe:00:5 0 EOF',
     ].join('\n');
     assert.deepEqual(locksOnInode(text, 0xfe, 0, 2150114), [{ kind: 'OFDLCK', mode: 'READ', pid: -1, start: '100', end: '101' }]);
-    assert.deepEqual(locksOnInode(text, 8, 0x11, 77).map((l) => l.pid), [4242, 4343]);
+    assert.deepEqual(
+      locksOnInode(text, 8, 0x11, 77).map((l) => l.pid),
+      [4242, 4343],
+    );
     assert.deepEqual(locksOnInode(text, 0xfe, 0, 6), []);
     assert.deepEqual(devMajorMinor(0xfe00), { major: 254, minor: 0 });
     assert.deepEqual(devMajorMinor(0x811), { major: 8, minor: 17 });
@@ -73,7 +76,10 @@ time.sleep(60)
       await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
       const r = await checkInUse(img);
       assert.equal(r.state, 'in-use');
-      assert.deepEqual(r.locks.map((l) => [l.kind, l.mode, l.start]), [['OFDLCK', 'WRITE', '100']]);
+      assert.deepEqual(
+        r.locks.map((l) => [l.kind, l.mode, l.start]),
+        [['OFDLCK', 'WRITE', '100']],
+      );
       const st = statSync(img);
       assert.ok(st.ino > 0);
     } finally {

@@ -30,15 +30,21 @@ describe('hex view: scroll model', () => {
 
   it('thumb → row → thumb round-trips within a pixel for any row of any disk size', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 50 }), fc.constantFrom(8, 16, 32, 64), fc.integer({ min: 1, max: 200 }), fc.double({ min: 0, max: 1, noNaN: true }), (size, bpr, rows, frac) => {
-        const m = new ScrollModel(size, bpr, rows);
-        m.setTopRow(frac * m.maxTopRow);
-        const t = m.thumb(600);
-        const back = m.topRowForThumb(t.top, 600);
-        m.setTopRow(back);
-        assert.ok(Math.abs(m.thumb(600).top - t.top) <= 1);
-        assert.ok(m.topRow >= 0 && m.topRow <= m.maxTopRow);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 50 }),
+        fc.constantFrom(8, 16, 32, 64),
+        fc.integer({ min: 1, max: 200 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (size, bpr, rows, frac) => {
+          const m = new ScrollModel(size, bpr, rows);
+          m.setTopRow(frac * m.maxTopRow);
+          const t = m.thumb(600);
+          const back = m.topRowForThumb(t.top, 600);
+          m.setTopRow(back);
+          assert.ok(Math.abs(m.thumb(600).top - t.top) <= 1);
+          assert.ok(m.topRow >= 0 && m.topRow <= m.maxTopRow);
+        },
+      ),
       { seed: 6, numRuns: 500 },
     );
   });
@@ -72,7 +78,10 @@ describe('hex view: row layout and copy', () => {
   });
 
   it('groups bytes and copies as hex (per row, grouped) or as text', () => {
-    assert.deepEqual([0, 1, 2, 3, 4].map((i) => gapBefore(i, 2)), [false, false, true, false, true]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((i) => gapBefore(i, 2)),
+      [false, false, true, false, true],
+    );
     const b = Uint8Array.from([0x48, 0x69, 0x00, 0xff, 0x41]);
     assert.equal(copyAsHex(b, 0, 16, 1), '48 69 00 ff 41');
     assert.equal(copyAsHex(b, 0, 16, 2), '4869 00ff 41');
@@ -90,7 +99,13 @@ describe('hex view: page cache', () => {
       calls.push([offset, length]);
       if (delay) await new Promise((r) => setTimeout(r, delay));
       const data = new Uint8Array(length).map((_, i) => (offset + i) & 0xff);
-      return { data, runs: [{ start: offset, length: Math.min(length, 100), kind: 'data', depth: 0 }, { start: offset + 100, length: length - 100, kind: 'compressed', depth: 1 }] };
+      return {
+        data,
+        runs: [
+          { start: offset, length: Math.min(length, 100), kind: 'data', depth: 0 },
+          { start: offset + 100, length: length - 100, kind: 'compressed', depth: 1 },
+        ],
+      };
     };
     return { f, calls, size };
   }
@@ -115,11 +130,17 @@ describe('hex view: page cache', () => {
     const c = new PageCache(fetcher, 1 << 30, 4096, 64);
     const done: Promise<void>[] = [];
     for (let i = 0; i < 10; i++) done.push(c.ensure(i * 100 * 4096, i * 100 * 4096 + 100)); // ten views, one page each
-    assert.deepEqual(pending.map((p) => p.offset / 4096), [0, 100, 200, 300]); // capped at 4
+    assert.deepEqual(
+      pending.map((p) => p.offset / 4096),
+      [0, 100, 200, 300],
+    ); // capped at 4
     // The first four answer: the queue is served newest first and only the last view's page is still wanted.
     for (const p of pending.splice(0)) p.go();
     await new Promise((r) => setTimeout(r, 0));
-    assert.deepEqual(pending.map((p) => p.offset / 4096), [900]);
+    assert.deepEqual(
+      pending.map((p) => p.offset / 4096),
+      [900],
+    );
     pending[0].go();
     await Promise.all(done); // every ensure() settles, fetched or skipped
     assert.ok(c.get(900) && !c.get(500));
@@ -158,7 +179,10 @@ describe('hex view: page cache', () => {
     assert.equal(calls.length, 2);
     assert.equal(c.get(0)!.stale, false);
     assert.equal(c.byteAt(5), 5);
-    assert.deepEqual([...(await c.read(4090, 12))], [...Array(12).keys()].map((i) => (4090 + i) & 0xff));
+    assert.deepEqual(
+      [...(await c.read(4090, 12))],
+      [...Array(12).keys()].map((i) => (4090 + i) & 0xff),
+    );
     assert.equal(SOURCE_KINDS[kindsOf(0, 10, [])[3]], 'unallocated');
     const before = calls.length;
     c.prefetch(3 * 4096 + 5);
@@ -181,8 +205,16 @@ describe('hex view: row painting', () => {
     const l2 = hexColumnLayout(8, 4);
     assert.deepEqual(l2.starts, [0, 2, 4, 6, 9, 11, 13, 15]);
     // "00112233 44556677": characters 0-1 → byte 0, the space (8) → byte 4, 9-10 → byte 4.
-    assert.deepEqual([0, 1, 2, 7, 8, 9, 16, 40].map((c) => byteAtHexColumn(c, l2)), [0, 0, 1, 3, 4, 4, 7, 7]);
-    for (const [bpr, g] of [[16, 1], [16, 2], [32, 8], [64, 4]]) {
+    assert.deepEqual(
+      [0, 1, 2, 7, 8, 9, 16, 40].map((c) => byteAtHexColumn(c, l2)),
+      [0, 0, 1, 3, 4, 4, 7, 7],
+    );
+    for (const [bpr, g] of [
+      [16, 1],
+      [16, 2],
+      [32, 8],
+      [64, 4],
+    ]) {
       const l = hexColumnLayout(bpr, g);
       l.starts.forEach((s, i) => {
         assert.equal(byteAtHexColumn(s, l), i);
@@ -224,12 +256,18 @@ describe('hex view: auto bytes per row', () => {
   });
   it('a chosen row always fits the width it was chosen for (or is the narrowest)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 5, max: 12, noNaN: true }), fc.integer({ min: 8, max: 16 }), fc.constantFrom(1, 2, 4, 8), (w, cw, oc, g) => {
-        const metrics = { widthPx: w, charPx: cw, offsetChars: oc, group: g, paddingPx: 32 };
-        const n = autoBytesPerRow(metrics);
-        assert.ok(n === 4 || rowWidthPx(n, metrics) <= w);
-        if (n < 64) assert.ok(rowWidthPx(n * 2, metrics) > w);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 5000 }),
+        fc.double({ min: 5, max: 12, noNaN: true }),
+        fc.integer({ min: 8, max: 16 }),
+        fc.constantFrom(1, 2, 4, 8),
+        (w, cw, oc, g) => {
+          const metrics = { widthPx: w, charPx: cw, offsetChars: oc, group: g, paddingPx: 32 };
+          const n = autoBytesPerRow(metrics);
+          assert.ok(n === 4 || rowWidthPx(n, metrics) <= w);
+          if (n < 64) assert.ok(rowWidthPx(n * 2, metrics) > w);
+        },
+      ),
     );
   });
 });

@@ -20,13 +20,23 @@ describe('hex view: page fetch (host side)', function () {
   });
 
   it('runs agree with qemu-img map (kind and layer) over the whole disk, page by page', async () => {
-    const map = JSON.parse(qemuImg(['map', '--output=json', top]).stdout) as Array<{ start: number; length: number; depth: number; present: boolean; zero: boolean; data: boolean }>;
+    const map = JSON.parse(qemuImg(['map', '--output=json', top]).stdout) as Array<{
+      start: number;
+      length: number;
+      depth: number;
+      present: boolean;
+      zero: boolean;
+      data: boolean;
+    }>;
     const dev = await openImage(top, { readOnly: true });
     try {
       for (let off = 0; off < dev.virtualSize; off += PAGE) {
         const runs = await pageRuns(dev, off, PAGE);
         assert.equal(runs[0].start, off);
-        assert.equal(runs.reduce((n, r) => n + r.length, 0), PAGE);
+        assert.equal(
+          runs.reduce((n, r) => n + r.length, 0),
+          PAGE,
+        );
         for (const r of runs) {
           for (const m of map.filter((e) => e.start < r.start + r.length && e.start + e.length > r.start)) {
             const where = `page 0x${off.toString(16)} run ${JSON.stringify(r)} vs ${JSON.stringify(m)}`;
@@ -39,9 +49,21 @@ describe('hex view: page fetch (host side)', function () {
           }
         }
       }
-      assert.deepEqual((await pageRuns(dev, 5 * 2 ** 20, PAGE)).map((r) => [r.kind, r.depth]), [['compressed', 0]]);
-      assert.deepEqual((await pageRuns(dev, 2 ** 20, PAGE)).map((r) => [r.kind, r.depth]), [['compressed', 1]]);
-      assert.deepEqual((await pageRuns(dev, 12 * 2 ** 20 - PAGE / 2, PAGE)).map((r) => [r.kind, r.length]), [['unallocated', PAGE / 2], ['data', PAGE / 2]]);
+      assert.deepEqual(
+        (await pageRuns(dev, 5 * 2 ** 20, PAGE)).map((r) => [r.kind, r.depth]),
+        [['compressed', 0]],
+      );
+      assert.deepEqual(
+        (await pageRuns(dev, 2 ** 20, PAGE)).map((r) => [r.kind, r.depth]),
+        [['compressed', 1]],
+      );
+      assert.deepEqual(
+        (await pageRuns(dev, 12 * 2 ** 20 - PAGE / 2, PAGE)).map((r) => [r.kind, r.length]),
+        [
+          ['unallocated', PAGE / 2],
+          ['data', PAGE / 2],
+        ],
+      );
     } finally {
       await dev.close();
     }
@@ -57,7 +79,10 @@ describe('hex view: page fetch (host side)', function () {
       assert.deepEqual(pending, [[16 * 1024 + 2, 2]]);
       const fromBase = await readHexPage(dev, undefined, 2 ** 20, 16);
       assert.deepEqual([...fromBase.bytes.subarray(0, 2)], [0x22, 0x22]);
-      assert.deepEqual(fromBase.runs.map((r) => [r.kind, r.depth]), [['compressed', 1]]);
+      assert.deepEqual(
+        fromBase.runs.map((r) => [r.kind, r.depth]),
+        [['compressed', 1]],
+      );
       await assert.rejects(readHexPage(dev, j, dev.virtualSize - 8, 16), /top\.qcow2: hex page of 16 bytes .* outside the disk/);
       await assert.rejects(readHexPage(dev, j, 0, 2 * 1024 * 1024), /outside the disk/);
     } finally {

@@ -23,9 +23,17 @@ describe('hex view: write safety', () => {
       cryptMethod: 2,
       inUse: { state: 'in-use', locks: [], message: 'the image seems to be in use by a running QEMU: x' },
     });
-    assert.deepEqual(all.map((b) => [b.kind, b.action]), [
-      ['untrusted', 'refuse'], ['read-only', 'refuse'], ['read-only', 'refuse'], ['corrupt', 'refuse'], ['encrypted', 'refuse'], ['in-use', 'ask'],
-    ]);
+    assert.deepEqual(
+      all.map((b) => [b.kind, b.action]),
+      [
+        ['untrusted', 'refuse'],
+        ['read-only', 'refuse'],
+        ['read-only', 'refuse'],
+        ['corrupt', 'refuse'],
+        ['encrypted', 'refuse'],
+        ['in-use', 'ask'],
+      ],
+    );
     assert.match(all[1].message, /read-only QCOW2 editor\)$/);
     assert.match(all[4].message, /LUKS/);
   });
@@ -58,7 +66,13 @@ describe('hex view: write safety', () => {
 
   it('refuses, naming them, enabled persistent bitmaps and the dirty flag (the engine refuses those writes too)', () => {
     const b = writeBlockers({ ...base, dirty: true, liveBitmaps: ['b0', 'inc'] });
-    assert.deepEqual(b.map((x) => [x.kind, x.action]), [['dirty', 'refuse'], ['bitmaps', 'refuse']]);
+    assert.deepEqual(
+      b.map((x) => [x.kind, x.action]),
+      [
+        ['dirty', 'refuse'],
+        ['bitmaps', 'refuse'],
+      ],
+    );
     assert.match(b[1].message, /enabled persistent dirty bitmaps \('b0', 'inc'\)/);
   });
 

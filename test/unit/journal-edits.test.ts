@@ -73,7 +73,10 @@ describe('edit journal', () => {
     assert.deepEqual(j.pendingIn(0, 20), [[19, 1]]);
     assert.deepEqual(j.pendingIn(24, 50), []);
     edit(j, disk, 21, [0]); // back to the disk value: no longer pending
-    assert.deepEqual(j.pendingIn(0, 100), [[19, 2], [22, 2]]);
+    assert.deepEqual(j.pendingIn(0, 100), [
+      [19, 2],
+      [22, 2],
+    ]);
   });
 
   it('saves pending ranges with writeAt, then flushMeta and fsync; undo after save makes the old bytes pending', async () => {
@@ -83,7 +86,10 @@ describe('edit journal', () => {
     edit(j, disk, 510, [0x55, 0xaa]);
     edit(j, disk, 1000, [1, 2, 3]);
     await j.saveTo(dev);
-    assert.deepEqual(dev.writes, [[510, 2], [1000, 3]]);
+    assert.deepEqual(dev.writes, [
+      [510, 2],
+      [1000, 3],
+    ]);
     assert.equal(dev.flushed, 1);
     assert.equal(dev.synced, 1);
     assert.equal(j.isDirty, false);

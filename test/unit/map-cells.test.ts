@@ -7,10 +7,16 @@ import { runUnderCell } from '../../src/extension/map-cell-run';
 import type { MapKind } from '../../src/shared/protocol';
 
 const GiB = 2 ** 30;
-const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0 || (n >= 2 ** 31 && Number.isInteger(Math.log2(n)));
+const isPow2 = (n: number) => (n > 0 && (n & (n - 1)) === 0) || (n >= 2 ** 31 && Number.isInteger(Math.log2(n)));
 
 describe('map cells: grid arithmetic', () => {
-  for (const [name, size] of [['20 GiB', 20 * GiB], ['1 GiB + 7 bytes', GiB + 7], ['3 GiB - 512', 3 * GiB - 512], ['4 TiB + 64 KiB', 4 * 2 ** 40 + 65536], ['100 MB', 100e6]] as const) {
+  for (const [name, size] of [
+    ['20 GiB', 20 * GiB],
+    ['1 GiB + 7 bytes', GiB + 7],
+    ['3 GiB - 512', 3 * GiB - 512],
+    ['4 TiB + 64 KiB', 4 * 2 ** 40 + 65536],
+    ['100 MB', 100e6],
+  ] as const) {
     it(`${name}: cells are a power of two >= 512 bytes, start at multiples of it, and cover the disk`, () => {
       for (const cells of [1, 7, 1000, 6720, 8192]) {
         const g = mapGrid(0, size, cells, size);
@@ -36,25 +42,44 @@ describe('map cells: grid arithmetic', () => {
 
   it('zoomed ranges start on a cell boundary at or before the asked start, and contain the range', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 45 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 8192 }), (size, a, b, cells) => {
-        const lo = Math.floor(Math.min(a, b) * (size - 1));
-        const hi = Math.max(lo + 1, Math.ceil(Math.max(a, b) * size));
-        const g = mapGrid(lo, hi, cells, size);
-        assert.ok(isPow2(g.cellBytes) && g.cellBytes >= MIN_CELL_BYTES);
-        assert.equal(g.start % g.cellBytes, 0);
-        assert.ok(g.start <= lo && g.end >= Math.min(hi, size));
-        assert.ok(g.count <= cells);
-        assert.equal(cellAt(g, lo), Math.floor((lo - g.start) / g.cellBytes));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 45 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 1, max: 8192 }),
+        (size, a, b, cells) => {
+          const lo = Math.floor(Math.min(a, b) * (size - 1));
+          const hi = Math.max(lo + 1, Math.ceil(Math.max(a, b) * size));
+          const g = mapGrid(lo, hi, cells, size);
+          assert.ok(isPow2(g.cellBytes) && g.cellBytes >= MIN_CELL_BYTES);
+          assert.equal(g.start % g.cellBytes, 0);
+          assert.ok(g.start <= lo && g.end >= Math.min(hi, size));
+          assert.ok(g.count <= cells);
+          assert.equal(cellAt(g, lo), Math.floor((lo - g.start) / g.cellBytes));
+        },
+      ),
       { numRuns: 2000 },
     );
   });
 });
 
-interface Seg { start: number; length: number; kind: MapKind; depth: number; host?: number }
-function fake(parts: Omit<Seg, 'start'>[]): MappingSource & { virtualSize: number; getMapping(o: number): Promise<{ length: number; kind: MapKind; depth: number; file: string; hostOffset?: number }> } {
+interface Seg {
+  start: number;
+  length: number;
+  kind: MapKind;
+  depth: number;
+  host?: number;
+}
+function fake(parts: Omit<Seg, 'start'>[]): MappingSource & {
+  virtualSize: number;
+  getMapping(o: number): Promise<{ length: number; kind: MapKind; depth: number; file: string; hostOffset?: number }>;
+} {
   let at = 0;
-  const segs: Seg[] = parts.map((p) => { const s = { ...p, start: at }; at += p.length; return s; });
+  const segs: Seg[] = parts.map((p) => {
+    const s = { ...p, start: at };
+    at += p.length;
+    return s;
+  });
   return {
     virtualSize: at,
     async getMapping(offset: number) {

@@ -11,7 +11,12 @@ function sfdisk(file: string, script: string): void {
   execFileSync('sfdisk', ['-q', file], { input: script });
 }
 
-function sfdiskJson(file: string): { partitiontable: { id: string; partitions: Array<{ node: string; start: number; size: number; type: string; uuid?: string; name?: string; bootable?: boolean }> } } {
+function sfdiskJson(file: string): {
+  partitiontable: {
+    id: string;
+    partitions: Array<{ node: string; start: number; size: number; type: string; uuid?: string; name?: string; bootable?: boolean }>;
+  };
+} {
   return JSON.parse(execFileSync('sfdisk', ['--json', file]).toString());
 }
 
@@ -53,7 +58,10 @@ describe('partitions: MBR and GPT decoding (sfdisk as the oracle)', function () 
       assert.equal(p.guid, w.uuid);
       assert.equal(p.name, w.name ?? '');
     });
-    assert.deepEqual(t.partitions.map((p) => p.typeName), ['EFI System', 'Linux swap', 'Linux filesystem']);
+    assert.deepEqual(
+      t.partitions.map((p) => p.typeName),
+      ['EFI System', 'Linux swap', 'Linux filesystem'],
+    );
   });
 
   it('falls back to the backup GPT header when the primary is damaged, and says so', async () => {
@@ -105,17 +113,28 @@ describe('partitions: MBR and GPT decoding (sfdisk as the oracle)', function () 
     assert.equal((await scanPartitions(read, blank.length)).scheme, 'none');
     // MBR with an extended partition at LBA 2048: EBR 1 links to EBR 2 (LBA 2148), which links to itself.
     const d = new Uint8Array(4 * MiB);
-    d[510] = 0x55; d[511] = 0xaa;
-    d[446 + 4] = 0x05; writeLe32(d, 446 + 8, 2048); writeLe32(d, 446 + 12, 4096);
+    d[510] = 0x55;
+    d[511] = 0xaa;
+    d[446 + 4] = 0x05;
+    writeLe32(d, 446 + 8, 2048);
+    writeLe32(d, 446 + 12, 4096);
     for (const lba of [2048, 2148]) {
       const at = lba * 512;
-      d[at + 510] = 0x55; d[at + 511] = 0xaa;
-      d[at + 446 + 4] = 0x83; writeLe32(d, at + 446 + 8, 1); writeLe32(d, at + 446 + 12, 10);
-      d[at + 462 + 4] = 0x05; writeLe32(d, at + 462 + 8, 100); writeLe32(d, at + 462 + 12, 20);
+      d[at + 510] = 0x55;
+      d[at + 511] = 0xaa;
+      d[at + 446 + 4] = 0x83;
+      writeLe32(d, at + 446 + 8, 1);
+      writeLe32(d, at + 446 + 12, 10);
+      d[at + 462 + 4] = 0x05;
+      writeLe32(d, at + 462 + 8, 100);
+      writeLe32(d, at + 462 + 12, 20);
     }
     const t = await scanPartitions(async (o, n) => d.slice(o, o + n), d.length);
     assert.equal(t.scheme, 'mbr');
-    assert.deepEqual(t.partitions.filter((p) => p.number >= 5).map((p) => p.firstLba), [2049, 2149]);
+    assert.deepEqual(
+      t.partitions.filter((p) => p.number >= 5).map((p) => p.firstLba),
+      [2049, 2149],
+    );
     assert.match(t.warnings.join('\n'), /loops/);
   });
 
@@ -130,5 +149,8 @@ function writeEmpty(f: string): string {
 }
 
 function writeLe32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v & 0xff; b[at + 1] = (v >>> 8) & 0xff; b[at + 2] = (v >>> 16) & 0xff; b[at + 3] = (v >>> 24) & 0xff;
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = (v >>> 24) & 0xff;
 }

@@ -2,7 +2,15 @@
 import { strict as assert } from 'node:assert';
 import { AUTO_SAVE_SLACK_MS, classifySave, EXPLICIT_WINDOW_MS, type SaveFacts } from '../../src/extension/save-policy';
 
-const base: SaveFacts = { now: 100_000, explicitAt: 0, lastChangeAt: 99_000, autoSave: 'afterDelay', autoSaveDelay: 1000, panelActive: true, windowFocused: true };
+const base: SaveFacts = {
+  now: 100_000,
+  explicitAt: 0,
+  lastChangeAt: 99_000,
+  autoSave: 'afterDelay',
+  autoSaveDelay: 1000,
+  panelActive: true,
+  windowFocused: true,
+};
 
 describe('hex view: which saves are auto-saves', () => {
   it('afterDelay: a save that arrives the delay after the last edit is auto-save', () => {
@@ -13,7 +21,7 @@ describe('hex view: which saves are auto-saves', () => {
     assert.equal(classifySave({ ...base, explicitAt: base.now - 50 }), 'explicit');
     assert.equal(classifySave({ ...base, explicitAt: base.now - EXPLICIT_WINDOW_MS - 1 }), 'auto');
   });
-  it('afterDelay: saves long after or right after an edit are the user\'s (menu, close dialog)', () => {
+  it("afterDelay: saves long after or right after an edit are the user's (menu, close dialog)", () => {
     assert.equal(classifySave({ ...base, lastChangeAt: base.now - 60_000 }), 'explicit');
     assert.equal(classifySave({ ...base, lastChangeAt: base.now - 100 }), 'explicit');
   });

@@ -7,8 +7,16 @@ import { prng } from '../helpers/images';
 describe('search patterns', () => {
   it('hex: spaces, 0x, ?? wildcards', () => {
     assert.deepEqual(Array.from(parseHex('0xDE ad ?? ef')), [0xde, 0xad, -1, 0xef]);
-    for (const [bad, why] of [['', /empty/], ['zz', /invalid hex digit 'z'/], ['abc', /odd number/], ['a?', /two question marks/]] as [string, RegExp][]) {
-      assert.throws(() => compilePattern({ mode: 'hex', source: bad }), (e: Error) => e instanceof PatternError && why.test(e.message));
+    for (const [bad, why] of [
+      ['', /empty/],
+      ['zz', /invalid hex digit 'z'/],
+      ['abc', /odd number/],
+      ['a?', /two question marks/],
+    ] as [string, RegExp][]) {
+      assert.throws(
+        () => compilePattern({ mode: 'hex', source: bad }),
+        (e: Error) => e instanceof PatternError && why.test(e.message),
+      );
     }
     assert.throws(() => compilePattern({ mode: 'text', source: 'x'.repeat(65 * 1024) }), PatternError);
   });
@@ -57,10 +65,22 @@ describe('search patterns', () => {
         for (let i = 0; i + needle.length <= disk.length; i++) if (needle.every((b, j) => b < 0 || fold(disk[i + j]) === fold(b))) want.push(i);
       }
       const got = await searchDisk(target, compilePattern(spec), { limit: 1_000_000, windowBytes: 5000 });
-      assert.deepEqual(got.hits.map((h) => h.offset), want, `${spec.mode} ${spec.source}`);
+      assert.deepEqual(
+        got.hits.map((h) => h.offset),
+        want,
+        `${spec.mode} ${spec.source}`,
+      );
       const mid = want[Math.floor(want.length / 2)];
       const back = await searchDisk(target, compilePattern(spec), { direction: 'backward', origin: mid, limit: 3, windowBytes: 5000 });
-      if (spec.mode !== 'regex') assert.deepEqual(back.hits.map((h) => h.offset), want.filter((x) => x < mid).slice(-3).reverse(), `backward ${spec.source}`);
+      if (spec.mode !== 'regex')
+        assert.deepEqual(
+          back.hits.map((h) => h.offset),
+          want
+            .filter((x) => x < mid)
+            .slice(-3)
+            .reverse(),
+          `backward ${spec.source}`,
+        );
     }
   });
 });

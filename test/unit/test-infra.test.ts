@@ -23,11 +23,15 @@ describe('test infrastructure', () => {
        describe('b', () => { before(() => { throw new Error('hook'); }); it('never runs', () => {}); });`,
     );
     const counts = tmp.path('counts.json');
-    const r = spawnSync(process.execPath, [join(repo, 'node_modules/mocha/bin/mocha.js'), '--no-config', '--import=tsx', '--reporter', join(repo, 'scripts/mocha-count-reporter.cjs'), spec], {
-      cwd: repo,
-      env: { ...process.env, MOCHA_COUNT_FILE: counts },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      [join(repo, 'node_modules/mocha/bin/mocha.js'), '--no-config', '--import=tsx', '--reporter', join(repo, 'scripts/mocha-count-reporter.cjs'), spec],
+      {
+        cwd: repo,
+        env: { ...process.env, MOCHA_COUNT_FILE: counts },
+        encoding: 'utf8',
+      },
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stdout, /1 passing/); // the spec output stays visible
     assert.deepEqual(JSON.parse(readFileSync(counts, 'utf8')), { passed: 1, failed: 2, skipped: 1 });

@@ -76,7 +76,10 @@ describe('theme colours: map and usage stay distinct', () => {
 
     it(`${theme}: refcount table, refcount block and the other main usage categories differ`, () => {
       const main = ['header', 'L1 table', 'L2 table', 'refcount table', 'refcount block', 'data', 'compressed data', 'leaked', 'free'];
-      assertDistinct(main.map((c) => [c, USAGE_COLORS[c]]), theme);
+      assertDistinct(
+        main.map((c) => [c, USAGE_COLORS[c]]),
+        theme,
+      );
     });
   }
 

@@ -30,7 +30,11 @@ describe('zstd frames', () => {
     this.timeout(60_000);
     const tmp = scratchDir('q2i-zstd-');
     try {
-      const img = makeQcow2(tmp.path('z.qcow2'), { size: '4M', o: { compression_type: 'zstd' } }, ['write -c -P 0x11 0 1M', 'write -c -P 0x5a 1M 64k', 'write -c -P 0 2M 128k']);
+      const img = makeQcow2(tmp.path('z.qcow2'), { size: '4M', o: { compression_type: 'zstd' } }, [
+        'write -c -P 0x11 0 1M',
+        'write -c -P 0x5a 1M 64k',
+        'write -c -P 0 2M 128k',
+      ]);
       qemuImg(['convert', '-O', 'raw', img, tmp.path('z.raw')]);
       const ref = readFileSync(tmp.path('z.raw'));
       const dev = await openImage(img, { readOnly: true });

@@ -165,14 +165,28 @@ export class HexView {
       if (p) this.goTo(p.start);
       this.partSelect.value = '';
     });
-    const mode = this.select(t('Offsets'), [['hex', t('hex')], ['dec', t('decimal')], ['lba', t('LBA')]], this.state.mode, (v) => {
-      this.state.mode = v as OffsetMode;
-      this.refit();
-    });
-    const bpr = this.select(t('Bytes/row'), [['auto', t('auto')], ...BYTES_PER_ROW_CHOICES.map((n): [string, string] => [String(n), String(n)])], String(this.state.bytesPerRow), (v) => {
-      this.state.bytesPerRow = v === 'auto' ? 'auto' : Number(v);
-      this.setRowWidth(v === 'auto' ? this.autoRowWidth() : Number(v));
-    });
+    const mode = this.select(
+      t('Offsets'),
+      [
+        ['hex', t('hex')],
+        ['dec', t('decimal')],
+        ['lba', t('LBA')],
+      ],
+      this.state.mode,
+      (v) => {
+        this.state.mode = v as OffsetMode;
+        this.refit();
+      },
+    );
+    const bpr = this.select(
+      t('Bytes/row'),
+      [['auto', t('auto')], ...BYTES_PER_ROW_CHOICES.map((n): [string, string] => [String(n), String(n)])],
+      String(this.state.bytesPerRow),
+      (v) => {
+        this.state.bytesPerRow = v === 'auto' ? 'auto' : Number(v);
+        this.setRowWidth(v === 'auto' ? this.autoRowWidth() : Number(v));
+      },
+    );
     this.inspectorToggle.textContent = t('Inspector');
     this.inspectorToggle.title = t('Show or hide the data inspector and partition list');
     this.inspectorToggle.addEventListener('click', () => {
@@ -180,10 +194,15 @@ export class HexView {
       this.applyInspector();
       this.saveState();
     });
-    const grp = this.select(t('Group'), GROUP_CHOICES.map((n) => [String(n), String(n)]), String(this.state.group), (v) => {
-      this.state.group = Number(v);
-      this.refit();
-    });
+    const grp = this.select(
+      t('Group'),
+      GROUP_CHOICES.map((n) => [String(n), String(n)]),
+      String(this.state.group),
+      (v) => {
+        this.state.group = Number(v);
+        this.refit();
+      },
+    );
     const copyHex = el('button', undefined, t('Copy hex'));
     copyHex.addEventListener('click', () => void this.copy('hex'));
     const copyText = el('button', undefined, t('Copy text'));
@@ -238,7 +257,10 @@ export class HexView {
   private buildSide(): HTMLElement {
     const side = this.side;
     const endian = el('select');
-    for (const [v, label] of [['le', t('little-endian')], ['be', t('big-endian')]]) {
+    for (const [v, label] of [
+      ['le', t('little-endian')],
+      ['be', t('big-endian')],
+    ]) {
       const o = el('option', undefined, label);
       o.value = v;
       endian.append(o);
@@ -268,7 +290,16 @@ export class HexView {
     const edited = el('span');
     edited.append(el('span', 'hx-sw hx-sw-edit'), document.createTextNode(t('unsaved edit')));
     legend.append(edited);
-    side.append(el('h3', undefined, t('Data inspector')), endian, insTable, el('h3', undefined, t('Partitions')), this.partsNote, partsTable, el('h3', undefined, t('Legend')), legend);
+    side.append(
+      el('h3', undefined, t('Data inspector')),
+      endian,
+      insTable,
+      el('h3', undefined, t('Partitions')),
+      this.partsNote,
+      partsTable,
+      el('h3', undefined, t('Legend')),
+      legend,
+    );
     return side;
   }
 
@@ -283,7 +314,13 @@ export class HexView {
       const hexBox = el('span', 'hx-hex');
       const txtBox = el('span', 'hx-txt');
       txtBox.dataset.t = '1';
-      const row: RowEls = { el: el('div', 'hx-row'), off: el('span', 'hx-off'), hex: new SpanPool(hexBox), txt: new SpanPool(txtBox), mark: el('span', 'hx-mark') };
+      const row: RowEls = {
+        el: el('div', 'hx-row'),
+        off: el('span', 'hx-off'),
+        hex: new SpanPool(hexBox),
+        txt: new SpanPool(txtBox),
+        mark: el('span', 'hx-mark'),
+      };
       row.el.dataset.r = String(r);
       row.el.setAttribute('role', 'row');
       row.el.append(row.off, hexBox, txtBox, row.mark);
@@ -575,16 +612,42 @@ export class HexView {
     const ctrl = e.ctrlKey || e.metaKey;
     let handled = true;
     switch (e.key) {
-      case 'ArrowLeft': this.moveCursor(c - 1, e.shiftKey); break;
-      case 'ArrowRight': this.moveCursor(c + 1, e.shiftKey); break;
-      case 'ArrowUp': this.moveCursor(c - bpr, e.shiftKey); break;
-      case 'ArrowDown': this.moveCursor(c + bpr, e.shiftKey); break;
-      case 'PageUp': this.model.scrollBy(-this.model.viewRows); this.moveCursor(c - page, e.shiftKey); break;
-      case 'PageDown': this.model.scrollBy(this.model.viewRows); this.moveCursor(c + page, e.shiftKey); break;
-      case 'Home': this.moveCursor(ctrl ? 0 : c - (c % bpr), e.shiftKey); break;
-      case 'End': this.moveCursor(ctrl ? this.model.size - 1 : c - (c % bpr) + bpr - 1, e.shiftKey); break;
-      case 'Tab': this.column = this.column === 'hex' ? 'text' : 'hex'; this.nibble = undefined; this.schedule(); break;
-      case 'Escape': this.anchor = undefined; this.nibble = undefined; this.schedule(); break;
+      case 'ArrowLeft':
+        this.moveCursor(c - 1, e.shiftKey);
+        break;
+      case 'ArrowRight':
+        this.moveCursor(c + 1, e.shiftKey);
+        break;
+      case 'ArrowUp':
+        this.moveCursor(c - bpr, e.shiftKey);
+        break;
+      case 'ArrowDown':
+        this.moveCursor(c + bpr, e.shiftKey);
+        break;
+      case 'PageUp':
+        this.model.scrollBy(-this.model.viewRows);
+        this.moveCursor(c - page, e.shiftKey);
+        break;
+      case 'PageDown':
+        this.model.scrollBy(this.model.viewRows);
+        this.moveCursor(c + page, e.shiftKey);
+        break;
+      case 'Home':
+        this.moveCursor(ctrl ? 0 : c - (c % bpr), e.shiftKey);
+        break;
+      case 'End':
+        this.moveCursor(ctrl ? this.model.size - 1 : c - (c % bpr) + bpr - 1, e.shiftKey);
+        break;
+      case 'Tab':
+        this.column = this.column === 'hex' ? 'text' : 'hex';
+        this.nibble = undefined;
+        this.schedule();
+        break;
+      case 'Escape':
+        this.anchor = undefined;
+        this.nibble = undefined;
+        this.schedule();
+        break;
       default:
         handled = false;
     }
@@ -753,12 +816,25 @@ export class HexView {
     const first = el('option', undefined, table.partitions.length ? t('Go to partition…') : t('No partitions'));
     first.value = '';
     this.partSelect.append(first);
-    const scheme = table.scheme === 'none' ? t('No MBR or GPT partition table found.') : t('{0}, {1}-byte sectors', table.scheme.toUpperCase(), table.sectorSize) + (table.diskId ? t(', disk {0}', table.diskId) : '');
+    const scheme =
+      table.scheme === 'none'
+        ? t('No MBR or GPT partition table found.')
+        : t('{0}, {1}-byte sectors', table.scheme.toUpperCase(), table.sectorSize) + (table.diskId ? t(', disk {0}', table.diskId) : '');
     this.partsNote.textContent = scheme;
     // One LBA unit per view: the list counts in the go-to box's unit, and says so (partition-display.ts).
     if (this.lbaHead) this.lbaHead.textContent = t('LBA range ({0} B)', this.sectorSize);
     if (unitNote(table, this.sectorSize)) {
-      this.partsNote.append(el('div', 'hx-sub', t('The table uses {0}-byte LBAs; they are listed here in {1}-byte LBAs, the unit of "lba N" in the go-to box (qcow2Inspector.sectorSize).', table.sectorSize, this.sectorSize)));
+      this.partsNote.append(
+        el(
+          'div',
+          'hx-sub',
+          t(
+            'The table uses {0}-byte LBAs; they are listed here in {1}-byte LBAs, the unit of "lba N" in the go-to box (qcow2Inspector.sectorSize).',
+            table.sectorSize,
+            this.sectorSize,
+          ),
+        ),
+      );
     }
     for (const w of table.warnings) this.partsNote.append(el('div', 'hx-warn', w));
     this.boundaries = [];

@@ -31,7 +31,11 @@ export class HostLink {
         const w = this.waiting.get(msg.requestId);
         if (!w) return;
         this.waiting.delete(msg.requestId);
-        w.resolve({ data: fromBase64(msg.data), runs: msg.runs.map((r: MapRun) => ({ start: r.start, length: r.length, kind: r.kind, depth: r.depth })), pending: msg.pending });
+        w.resolve({
+          data: fromBase64(msg.data),
+          runs: msg.runs.map((r: MapRun) => ({ start: r.start, length: r.length, kind: r.kind, depth: r.depth })),
+          pending: msg.pending,
+        });
       } else if (msg.type === 'error' && msg.requestId !== undefined && this.waiting.has(msg.requestId)) {
         const w = this.waiting.get(msg.requestId)!;
         this.waiting.delete(msg.requestId);

@@ -211,7 +211,7 @@ export class PageCache {
   /** Bytes [offset, offset+length) assembled from pages (fetching what is missing). */
   async read(offset: number, length: number): Promise<Uint8Array> {
     const out = new Uint8Array(Math.max(0, Math.min(length, this.size - offset)));
-    for (let at = offset; at < offset + out.length; ) {
+    for (let at = offset; at < offset + out.length;) {
       const idx = this.pageIndex(at);
       let p = this.get(idx);
       // A stale page is fetched again: readers (the partition scan) must see the file as it is now (#20: the

@@ -84,6 +84,14 @@ export class HexSlot implements View {
   }
 
   private scanEarly(): void {
-    scanPartitionsEarly({ post, onMessage, editable: false, settings: { sectorSize: this.ctx.sectorSize }, virtualSize: this.vsize, getState: () => undefined, setState: () => undefined });
+    scanPartitionsEarly({
+      post,
+      onMessage,
+      editable: false,
+      settings: { sectorSize: this.ctx.sectorSize },
+      virtualSize: this.vsize,
+      getState: () => undefined,
+      setState: () => undefined,
+    });
   }
 }

@@ -40,17 +40,42 @@ export class IntegrityView implements View {
   }
 
   private render(): void {
-    const rerun = h('vscode-button', { id: 'run-check', onclick: () => post({ type: 'runCheck' }), disabled: this.running }, icon('refresh'), ' ', t('Run check again'));
+    const rerun = h(
+      'vscode-button',
+      { id: 'run-check', onclick: () => post({ type: 'runCheck' }), disabled: this.running },
+      icon('refresh'),
+      ' ',
+      t('Run check again'),
+    );
     const r = this.report;
     const repair =
       this.ctx.editable && r && r.leaks > 0
-        ? h('vscode-button', { id: 'repair-leaks', secondary: true, onclick: () => post({ type: 'repairLeaks' }), disabled: this.running }, icon('tools'), ' ', t('Repair leaks…'))
+        ? h(
+            'vscode-button',
+            { id: 'repair-leaks', secondary: true, onclick: () => post({ type: 'repairLeaks' }), disabled: this.running },
+            icon('tools'),
+            ' ',
+            t('Repair leaks…'),
+          )
         : null;
     const repairAll =
       this.ctx.editable && r && r.corruptions > 0
-        ? h('vscode-button', { id: 'repair-all', secondary: true, onclick: () => post({ type: 'repairAll' }), disabled: this.running }, icon('tools'), ' ', t('Repair all…'))
+        ? h(
+            'vscode-button',
+            { id: 'repair-all', secondary: true, onclick: () => post({ type: 'repairAll' }), disabled: this.running },
+            icon('tools'),
+            ' ',
+            t('Repair all…'),
+          )
         : null;
-    const toolbar = h('div', { class: 'toolbar' }, rerun, repair, repairAll, this.running ? h('span', { class: 'muted' }, h('vscode-progress-ring'), ' ', t('Checking…')) : null);
+    const toolbar = h(
+      'div',
+      { class: 'toolbar' },
+      rerun,
+      repair,
+      repairAll,
+      this.running ? h('span', { class: 'muted' }, h('vscode-progress-ring'), ' ', t('Checking…')) : null,
+    );
     if (!r) {
       setChildren(this.el, toolbar, h('p', { class: 'muted' }, this.running ? t('Checking the image…') : t('The check has not run yet.')));
       return;
@@ -62,9 +87,22 @@ export class IntegrityView implements View {
     const clean = r.corruptions === 0 && r.leaks === 0 && r.checkErrors === 0;
     const verdict = clean
       ? h('div', { class: 'verdict ok', role: 'status' }, icon('pass'), ' ', t('No errors were found on the image.'))
-      : h('div', { class: 'verdict bad', role: 'alert' }, icon('error'), ' ', t('{0} corruption(s), {1} leaked cluster(s), {2} check error(s)', r.corruptions, r.leaks, r.checkErrors));
+      : h(
+          'div',
+          { class: 'verdict bad', role: 'alert' },
+          icon('error'),
+          ' ',
+          t('{0} corruption(s), {1} leaked cluster(s), {2} check error(s)', r.corruptions, r.leaks, r.checkErrors),
+        );
     const chainError = r.chainError
-      ? h('div', { class: 'verdict bad chain-error', id: 'chain-error', role: 'alert' }, icon('error'), ' ', t('Broken backing chain: {0}', r.chainError.message), h('div', { class: 'muted small' }, t('The image cannot be opened as a whole; below is the check of its own metadata.')))
+      ? h(
+          'div',
+          { class: 'verdict bad chain-error', id: 'chain-error', role: 'alert' },
+          icon('error'),
+          ' ',
+          t('Broken backing chain: {0}', r.chainError.message),
+          h('div', { class: 'muted small' }, t('The image cannot be opened as a whole; below is the check of its own metadata.')),
+        )
       : null;
     const stats = h(
       'dl',
@@ -80,8 +118,12 @@ export class IntegrityView implements View {
         : null,
       r.fragmentedClusters !== undefined ? [h('dt', null, t('Fragmented')), h('dd', null, decimal(r.fragmentedClusters))] : null,
       r.compressedClusters !== undefined ? [h('dt', null, t('Compressed')), h('dd', null, decimal(r.compressedClusters))] : null,
-      r.imageEndOffset !== undefined ? [h('dt', null, t('Image end offset')), h('dd', null, `${hex(r.imageEndOffset)} (${formatBytes(r.imageEndOffset)})`)] : null,
-      r.repaired ? [h('dt', null, t('Repaired')), h('dd', null, t('{0} leak(s), {1} corruption(s)', r.repaired.leaksFixed, r.repaired.corruptionsFixed))] : null,
+      r.imageEndOffset !== undefined
+        ? [h('dt', null, t('Image end offset')), h('dd', null, `${hex(r.imageEndOffset)} (${formatBytes(r.imageEndOffset)})`)]
+        : null,
+      r.repaired
+        ? [h('dt', null, t('Repaired')), h('dd', null, t('{0} leak(s), {1} corruption(s)', r.repaired.leaksFixed, r.repaired.corruptionsFixed))]
+        : null,
       h('dt', null, t('Time')),
       h('dd', null, `${r.elapsedMs} ms`),
     ) as HTMLElement;
@@ -94,7 +136,15 @@ export class IntegrityView implements View {
           h('tbody', null, ...rows),
         )
       : null;
-    setChildren(this.el, toolbar, chainError, verdict, stats, list, r.truncated ? h('p', { class: 'muted' }, t('… and {0} more findings (see the QCOW2 Inspector output).', r.truncated)) : null);
+    setChildren(
+      this.el,
+      toolbar,
+      chainError,
+      verdict,
+      stats,
+      list,
+      r.truncated ? h('p', { class: 'muted' }, t('… and {0} more findings (see the QCOW2 Inspector output).', r.truncated)) : null,
+    );
     this.applyFocus();
   }
 
@@ -124,7 +174,8 @@ export class IntegrityView implements View {
       else if (f.hostOffset !== undefined) post({ type: 'copyText', text: hex(f.hostOffset) });
     };
     const where: (HTMLElement | string)[] = [];
-    if (f.guestOffset !== undefined) where.push(h('a', { href: '#', class: 'link', title: t('Open the hex view at this guest offset') }, t('guest {0}', hex(f.guestOffset))));
+    if (f.guestOffset !== undefined)
+      where.push(h('a', { href: '#', class: 'link', title: t('Open the hex view at this guest offset') }, t('guest {0}', hex(f.guestOffset))));
     if (f.hostOffset !== undefined) where.push(h('span', { class: 'mono', title: t('Host file offset (click to copy)') }, t('host {0}', hex(f.hostOffset))));
     const clickable = where.length > 0;
     return h(

@@ -92,7 +92,11 @@ export class MapView implements View {
         ...[t('Guest start'), t('Length'), t('Kind'), t('Host offset'), t('Layer'), t('L1 / L2')].map((x) => h('span', { role: 'columnheader' }, x)),
       ),
       h('div', { class: 'runs-frame' }, this.list, this.track),
-      h('p', { class: 'muted small' }, t('Wheel or arrow keys scroll the runs; drag the bar on the right to jump anywhere. Click a cell or a run to open the hex view there.')),
+      h(
+        'p',
+        { class: 'muted small' },
+        t('Wheel or arrow keys scroll the runs; drag the bar on the right to jump anywhere. Click a cell or a run to open the hex view there.'),
+      ),
     );
     this.list.appendChild(this.listBody);
     this.list.style.height = `${LIST_ROWS * ROW_H}px`;
@@ -105,7 +109,9 @@ export class MapView implements View {
       this.renderRuns();
     });
     ctx.partitions.subscribe((table) => {
-      this.partitionStarts = table.partitions.filter((p) => !p.extended && !p.problem).map((p) => ({ start: p.start, end: p.end, label: p.name || `${p.number}` }));
+      this.partitionStarts = table.partitions
+        .filter((p) => !p.extended && !p.problem)
+        .map((p) => ({ start: p.start, end: p.end, label: p.name || `${p.number}` }));
       this.renderLegend();
       this.draw();
     });
@@ -188,7 +194,8 @@ export class MapView implements View {
     this.canvas.removeAttribute('data-ready');
     this.status.textContent = t('Scanning…');
     const grid = mapGrid(this.start, this.end, this.buckets(), this.vsize);
-    this.rangeLabel.textContent = grid.start === 0 && grid.end === this.vsize ? t('Whole disk: {0}', formatBytes(this.vsize)) : formatRange(grid.start, grid.end - grid.start);
+    this.rangeLabel.textContent =
+      grid.start === 0 && grid.end === this.vsize ? t('Whole disk: {0}', formatBytes(this.vsize)) : formatRange(grid.start, grid.end - grid.start);
     post({ type: 'requestMap', requestId: this.summaryReq, start: this.start, end: this.end, buckets: this.buckets() });
     updateState({ map: { start: this.start, end: this.end, runsFrom: this.runsFromOffset } });
   }
@@ -259,7 +266,10 @@ export class MapView implements View {
     if (this.partitionStarts.length === 0 || bucketBytes <= 0) return;
     c.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700';
     for (const p of this.partitionStarts) {
-      for (const [at, left] of [[p.start, true], [p.end, false]] as const) {
+      for (const [at, left] of [
+        [p.start, true],
+        [p.end, false],
+      ] as const) {
         if (at < s.start || at > s.end) continue;
         const i = Math.min(Math.floor((at - s.start) / bucketBytes), this.cols * this.rows - 1);
         const x = (i % this.cols) * CELL;
@@ -284,7 +294,8 @@ export class MapView implements View {
       items.push(item(st.color, t('backing layer {0}: {1}', i + 1, name), st.alpha));
     });
     items.push(item(col.unallocated, t(KIND_LABELS.unallocated), 0.35));
-    if (this.partitionStarts.length) items.push(item(getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700', t('partition boundary')));
+    if (this.partitionStarts.length)
+      items.push(item(getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700', t('partition boundary')));
     setChildren(this.legend, ...items, h('span', { class: 'legend-item muted' }, t('Bucket size: {0}', formatBytes(this.summary?.bucketBytes ?? 0))));
   }
 
@@ -311,7 +322,14 @@ export class MapView implements View {
     if (!s) return;
     const { from, to } = this.cell(i);
     this.hoverReq = requestId();
-    post({ type: 'requestMapping', requestId: this.hoverReq, offset: from, cellEnd: to, kind: MAP_KIND_CODES[s.kinds[i]] ?? 'unallocated', depth: s.depths[i] });
+    post({
+      type: 'requestMapping',
+      requestId: this.hoverReq,
+      offset: from,
+      cellEnd: to,
+      kind: MAP_KIND_CODES[s.kinds[i]] ?? 'unallocated',
+      depth: s.depths[i],
+    });
   }
 
   private bindCanvas(): void {
@@ -379,7 +397,14 @@ export class MapView implements View {
       [t('LBA'), `${Math.floor(m.start / this.ctx.sectorSize)}`],
       [t('Kind'), t(m.kind)],
       [t('Layer'), m.kind === 'unallocated' ? t('none (reads as zeros)') : `${layerName} (${m.file.split('/').pop()})`],
-      [t('Host offset'), m.hostOffset !== undefined ? hex(m.hostOffset) : m.compressedOffset !== undefined ? `${hex(m.compressedOffset)} (${m.compressedLength} ${t('bytes compressed')})` : '–'],
+      [
+        t('Host offset'),
+        m.hostOffset !== undefined
+          ? hex(m.hostOffset)
+          : m.compressedOffset !== undefined
+            ? `${hex(m.compressedOffset)} (${m.compressedLength} ${t('bytes compressed')})`
+            : '–',
+      ],
       [t('L1 index'), m.l1Index !== undefined ? String(m.l1Index) : '–'],
       [t('L2 index'), m.l2Index !== undefined ? String(m.l2Index) : '–'],
       [t('Click opens'), hex(m.clickOffset ?? m.start)],
@@ -419,7 +444,12 @@ export class MapView implements View {
       sw.style.opacity = String(sk.alpha);
       const row = h(
         'div',
-        { class: `run-row${i === this.selectedRow ? ' selected' : ''}`, role: 'row', 'aria-selected': i === this.selectedRow ? 'true' : 'false', onclick: () => this.goHex(r.start) },
+        {
+          class: `run-row${i === this.selectedRow ? ' selected' : ''}`,
+          role: 'row',
+          'aria-selected': i === this.selectedRow ? 'true' : 'false',
+          onclick: () => this.goHex(r.start),
+        },
         h('span', { role: 'gridcell', class: 'mono' }, hexFor(r.start, max)),
         h('span', { role: 'gridcell', class: 'mono' }, formatBytes(r.length)),
         h('span', { role: 'gridcell' }, sw, ' ', t(r.kind)),

@@ -29,7 +29,11 @@ export class OverviewView implements View {
       const title = l.error ? `${l.path}: ${l.error}` : l.path;
       parts.push(
         canOpen
-          ? h('a', { href: '#', class: 'link glance-layer', title, onclick: (e: Event) => (e.preventDefault(), post({ type: 'openLayer', depth: l.depth })) }, label)
+          ? h(
+              'a',
+              { href: '#', class: 'link glance-layer', title, onclick: (e: Event) => (e.preventDefault(), post({ type: 'openLayer', depth: l.depth })) },
+              label,
+            )
           : h('span', { class: l.error ? 'glance-layer error-text' : 'glance-layer', title }, l.error ? [icon('error'), ' ', label] : label),
       );
     });
@@ -77,7 +81,10 @@ export class OverviewView implements View {
         )
       : h('p', { class: 'muted' }, t('No internal snapshots.'));
     const bitmaps = d.bitmaps.length
-      ? table([t('Name'), t('Granularity'), t('Flags')], d.bitmaps.map((b) => [b.name, formatBytes(b.granularity), b.flags.join(', ') || '–']))
+      ? table(
+          [t('Name'), t('Granularity'), t('Flags')],
+          d.bitmaps.map((b) => [b.name, formatBytes(b.granularity), b.flags.join(', ') || '–']),
+        )
       : h('p', { class: 'muted' }, t('No persistent bitmaps.'));
     const section = (title: string, content: HTMLElement, open = true): HTMLElement =>
       h('vscode-collapsible', { title, open, class: 'section' }, h('div', { class: 'section-body' }, content));

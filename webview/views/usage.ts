@@ -30,7 +30,10 @@ export class UsageView implements View {
       setChildren(this.el, h('p', { class: 'message' }, icon('info'), ' ', t('Cluster usage is not available in this build yet.')));
       return;
     }
-    const total = Math.max(1, u.categories.reduce((a, c) => a + c.bytes, 0));
+    const total = Math.max(
+      1,
+      u.categories.reduce((a, c) => a + c.bytes, 0),
+    );
     const bar = h('div', { class: 'usage-bar', role: 'img', 'aria-label': t('Host file usage by category') });
     const rows = u.categories.map((c) => {
       const color = usageColor(c.category);
@@ -40,7 +43,14 @@ export class UsageView implements View {
       bar.appendChild(seg);
       const sw = h('span', { class: 'swatch' });
       sw.style.background = color;
-      return h('tr', null, h('td', null, sw, ' ', c.category), h('td', null, formatBytes(c.bytes)), h('td', null, decimal(c.clusters)), h('td', null, percent(c.bytes / total)));
+      return h(
+        'tr',
+        null,
+        h('td', null, sw, ' ', c.category),
+        h('td', null, formatBytes(c.bytes)),
+        h('td', null, decimal(c.clusters)),
+        h('td', null, percent(c.bytes / total)),
+      );
     });
     setChildren(
       this.el,

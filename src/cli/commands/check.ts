@@ -6,7 +6,8 @@ import { type Qcow2Dev, openForCheck, Qcow2Error, checkImage, verifyBackingChain
 export const checkCommand: CliCommand = {
   name: 'check',
   usage: 'check [--output=human|json] [-r leaks|all] [--no-backing] IMAGE',
-  summary: 'check (and repair) refcounts and metadata, as qemu-img check (exit 0 clean, 2 corrupt, 3 leaks); a broken backing chain fails with exit 1 unless --no-backing',
+  summary:
+    'check (and repair) refcounts and metadata, as qemu-img check (exit 0 clean, 2 corrupt, 3 leaks); a broken backing chain fails with exit 1 unless --no-backing',
   async run(argv, io) {
     const args = parseArgs(argv, 'rf');
     const format = outputFormat(args);

@@ -28,7 +28,11 @@ export const compareCommand: CliCommand = {
       };
       const diffs: DiffRange[] = [];
       const result = async (code: number, extra: Record<string, unknown> = {}): Promise<number> => {
-        if (json) await writeOut(io.stdout, JSON.stringify({ identical: code === 0, 'size1': a.virtualSize, 'size2': b.virtualSize, ...extra, differences: diffs }, null, 4) + '\n');
+        if (json)
+          await writeOut(
+            io.stdout,
+            JSON.stringify({ identical: code === 0, size1: a.virtualSize, size2: b.virtualSize, ...extra, differences: diffs }, null, 4) + '\n',
+          );
         return code;
       };
       if (strict && a.virtualSize !== b.virtualSize) {

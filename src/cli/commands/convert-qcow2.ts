@@ -5,22 +5,48 @@
  */
 import { stat } from 'node:fs/promises';
 import { parseOptionList, UsageError, type ParsedArgs } from '../args';
-import { canCompress, compressCluster, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, createImage, mapEntries, openImage, Qcow2Error, type Qcow2Dev } from '../../qcow2/index';
+import {
+  canCompress,
+  compressCluster,
+  COMPRESSION_DEFLATE,
+  COMPRESSION_ZSTD,
+  createImage,
+  mapEntries,
+  openImage,
+  Qcow2Error,
+  type Qcow2Dev,
+} from '../../qcow2/index';
 import { createOptionsFrom } from './create';
 
 /** Guest bytes read at once (whole output clusters). */
 const CHUNK = 4 * 1024 * 1024;
 
-export async function convertToQcow2(args: ParsedArgs, input: string, output: string, refuseOverwritingInput: (dev: Qcow2Dev, out: string) => Promise<void>): Promise<number> {
+export async function convertToQcow2(
+  args: ParsedArgs,
+  input: string,
+  output: string,
+  refuseOverwritingInput: (dev: Qcow2Dev, out: string) => Promise<void>,
+): Promise<number> {
   const compress = args.short.has('c');
   const opts = createOptionsFrom(parseOptionList(args.short.get('o')));
   if (opts.dataFile !== undefined && compress) throw new UsageError('compressed writes are not supported with an external data file');
   const type = opts.compressionType === 'zstd' ? COMPRESSION_ZSTD : COMPRESSION_DEFLATE;
-  if (compress && !canCompress(type)) throw new Qcow2Error('unsupported', `zstd compression needs Node 22.15 or later (this is Node ${process.versions.node}); use -o compression_type=zlib`, output);
+  if (compress && !canCompress(type))
+    throw new Qcow2Error(
+      'unsupported',
+      `zstd compression needs Node 22.15 or later (this is Node ${process.versions.node}); use -o compression_type=zlib`,
+      output,
+    );
   const src = await openImage(input, { readOnly: true });
   try {
     await refuseOverwritingInput(src, output);
-    if (await stat(output).then((s) => !s.isFile(), () => false)) throw new Qcow2Error('invalid-argument', 'output must be a regular file', output);
+    if (
+      await stat(output).then(
+        (s) => !s.isFile(),
+        () => false,
+      )
+    )
+      throw new Qcow2Error('invalid-argument', 'output must be a regular file', output);
     await createImage(output, { ...opts, size: src.virtualSize });
     const out = await openImage(output, { readOnly: false });
     try {

@@ -18,7 +18,8 @@ export const convertCommand: CliCommand = {
   async run(argv) {
     const args = parseArgs(argv, 'fOol', 'pqc');
     const fmt = args.short.get('O') ?? args.long.get('target-format');
-    if (fmt !== 'raw' && fmt !== 'qcow2') throw new UsageError(fmt ? `output format '${fmt}' is not supported (use raw or qcow2)` : 'missing -O raw or -O qcow2');
+    if (fmt !== 'raw' && fmt !== 'qcow2')
+      throw new UsageError(fmt ? `output format '${fmt}' is not supported (use raw or qcow2)` : 'missing -O raw or -O qcow2');
     const [input, output] = requirePositionals(args, ['IMAGE', 'OUTPUT']);
     const snapText = args.short.get('l');
     if (snapText !== undefined && fmt === 'qcow2') throw new UsageError('-l (a snapshot) is supported with -O raw only');
@@ -216,6 +217,7 @@ async function refuseOverwritingInput(dev: Qcow2Dev, output: string): Promise<vo
   for (let layer: BlockLayer | undefined = dev; layer; layer = layer.backing) inputs.push(layer.path);
   if (dev.dataIo) inputs.push(dev.dataIo.path);
   for (const p of inputs) {
-    if ((await realpath(p).catch(() => p)) === target) throw new Qcow2Error('invalid-argument', `output file is also an input (${p}); refusing to overwrite it`, output);
+    if ((await realpath(p).catch(() => p)) === target)
+      throw new Qcow2Error('invalid-argument', `output file is also an input (${p}); refusing to overwrite it`, output);
   }
 }

@@ -2,7 +2,19 @@ import { parseArgs, parseOptionList, parseSize, UsageError } from '../args';
 import { writeOut, type CliCommand } from '../command';
 import { createImage, type CreateOptions } from '../../qcow2';
 
-const KNOWN = ['cluster_size', 'refcount_bits', 'compat', 'extended_l2', 'compression_type', 'lazy_refcounts', 'backing_file', 'backing_fmt', 'data_file', 'data_file_raw', 'preallocation'];
+const KNOWN = [
+  'cluster_size',
+  'refcount_bits',
+  'compat',
+  'extended_l2',
+  'compression_type',
+  'lazy_refcounts',
+  'backing_file',
+  'backing_fmt',
+  'data_file',
+  'data_file_raw',
+  'preallocation',
+];
 
 function onOff(name: string, v: string): boolean {
   if (v === 'on' || v === 'true') return true;

@@ -94,6 +94,7 @@ function parseOffset(text: string, what: string): number {
 
 function parseCount(text: string, path: string): number {
   const v = Number(text);
-  if (!/^\d+$/.test(text) || v < 1 || v > MAX_HIT_LIMIT) throw new Qcow2Error('invalid-argument', `'${text}' must be a whole number from 1 to ${MAX_HIT_LIMIT}`, path);
+  if (!/^\d+$/.test(text) || v < 1 || v > MAX_HIT_LIMIT)
+    throw new Qcow2Error('invalid-argument', `'${text}' must be a whole number from 1 to ${MAX_HIT_LIMIT}`, path);
   return v;
 }

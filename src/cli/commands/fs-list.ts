@@ -39,9 +39,23 @@ export const fsListCommand: CliCommand = {
       }
       const lines = [`Partition table: ${layout.table.scheme}`];
       const head = ['ID', 'START', 'SIZE', 'TYPE', 'LABEL', 'UUID', 'STATE'];
-      const table = rows.map((r) => [r.kind === 'disk' ? '(disk)' : r.kind === 'lv' ? `${r.vg}/${r.id}` : r.id, String(r.start), String(r.size), r.type, r.label ?? '', r.uuid ?? '', r.error ? `error: ${r.error}` : r.clean === undefined ? '' : r.clean ? 'clean' : 'not clean']);
+      const table = rows.map((r) => [
+        r.kind === 'disk' ? '(disk)' : r.kind === 'lv' ? `${r.vg}/${r.id}` : r.id,
+        String(r.start),
+        String(r.size),
+        r.type,
+        r.label ?? '',
+        r.uuid ?? '',
+        r.error ? `error: ${r.error}` : r.clean === undefined ? '' : r.clean ? 'clean' : 'not clean',
+      ]);
       const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
-      for (const t of [head, ...table]) lines.push(t.map((c, i) => (i === t.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd());
+      for (const t of [head, ...table])
+        lines.push(
+          t
+            .map((c, i) => (i === t.length - 1 ? c : c.padEnd(widths[i])))
+            .join('  ')
+            .trimEnd(),
+        );
       for (const r of rows) for (const w of r.warnings ?? []) lines.push(`warning: ${r.kind === 'disk' ? 'whole disk' : r.id}: ${w}`);
       for (const w of layout.warnings) lines.push(`warning: ${w}`);
       await writeOut(io.stdout, lines.join('\n') + '\n');

@@ -25,12 +25,24 @@ export const fsLsCommand: CliCommand = {
         if (format === 'json') {
           const row: Record<string, unknown> = { name: e.name, type: e.type, id: e.id };
           if (e.size !== undefined) row.size = e.size;
-          if (st) Object.assign(row, { size: st.size, mode: st.mode, uid: st.uid, gid: st.gid, links: st.links, mtime: st.mtime?.toISOString(), attributes: st.attributes, target: st.target });
+          if (st)
+            Object.assign(row, {
+              size: st.size,
+              mode: st.mode,
+              uid: st.uid,
+              gid: st.gid,
+              links: st.links,
+              mtime: st.mtime?.toISOString(),
+              attributes: st.attributes,
+              target: st.target,
+            });
           await out.write((i ? ',\n' : '\n') + JSON.stringify(row));
         } else if (st) {
           const when = st.mtime ? st.mtime.toISOString().slice(0, 16).replace('T', ' ') : '';
           const name = st.target !== undefined ? `${e.name} -> ${st.target}` : e.name;
-          await out.write(`${modeString(st)} ${String(st.links ?? 1).padStart(3)} ${String(st.uid ?? 0).padStart(5)} ${String(st.gid ?? 0).padStart(5)} ${String(st.size).padStart(12)} ${when} ${name}\n`);
+          await out.write(
+            `${modeString(st)} ${String(st.links ?? 1).padStart(3)} ${String(st.uid ?? 0).padStart(5)} ${String(st.gid ?? 0).padStart(5)} ${String(st.size).padStart(12)} ${when} ${name}\n`,
+          );
         } else await out.write(`${e.name}${e.type === 'dir' ? '/' : ''}\n`);
       }
       if (format === 'json') await out.write(entries.length ? '\n]\n' : ']\n');

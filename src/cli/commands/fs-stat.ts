@@ -17,7 +17,8 @@ export const fsStatCommand: CliCommand = {
       const st = await fs.stat(path);
       const extents = st.type === 'file' || st.type === 'dir' ? await fs.extents(path) : [];
       const rows: { logical: number; 'guest-offset': number; length: number; host: HostPiece[] }[] = [];
-      for (const e of extents) rows.push({ logical: e.logical, 'guest-offset': e.diskOffset, length: e.length, host: await hostPieces(dev, e.diskOffset, e.length) });
+      for (const e of extents)
+        rows.push({ logical: e.logical, 'guest-offset': e.diskOffset, length: e.length, host: await hostPieces(dev, e.diskOffset, e.length) });
       const time = (d?: Date): string | undefined => d?.toISOString();
       if (format === 'json') {
         const json = {
@@ -50,13 +51,21 @@ export const fsStatCommand: CliCommand = {
         `Mode: ${modeString(st)}${st.mode !== undefined ? ` (${(st.mode & 0o7777).toString(8).padStart(4, '0')})` : ''}${st.uid !== undefined ? `  Uid: ${st.uid}  Gid: ${st.gid}` : ''}`,
       ];
       if (st.attributes?.length) lines.push(`Attributes: ${st.attributes.join(', ')}`);
-      for (const [k, d] of [['Modify', st.mtime], ['Access', st.atime], ['Change', st.ctime], ['Birth', st.crtime]] as const) if (d) lines.push(`${k}: ${d.toISOString()}`);
+      for (const [k, d] of [
+        ['Modify', st.mtime],
+        ['Access', st.atime],
+        ['Change', st.ctime],
+        ['Birth', st.crtime],
+      ] as const)
+        if (d) lines.push(`${k}: ${d.toISOString()}`);
       if (st.streams?.length) lines.push(`Streams: ${st.streams.join(', ')}`);
       lines.push(`Extents: ${rows.length}`);
       if (rows.length) lines.push(`${'Logical'.padEnd(16)}${'Guest offset'.padEnd(20)}${'Length'.padEnd(16)}Host`);
       for (const r of rows) {
         const host = r.host.map((h) => (h.zero ? 'zero' : h.compressed ? `compressed in ${h.file}` : `0x${h.offset!.toString(16)} in ${h.file}`)).join('; ');
-        lines.push(`${('0x' + r.logical.toString(16)).padEnd(16)}${('0x' + r['guest-offset'].toString(16)).padEnd(20)}${('0x' + r.length.toString(16)).padEnd(16)}${host}`);
+        lines.push(
+          `${('0x' + r.logical.toString(16)).padEnd(16)}${('0x' + r['guest-offset'].toString(16)).padEnd(20)}${('0x' + r.length.toString(16)).padEnd(16)}${host}`,
+        );
       }
       await writeOut(io.stdout, lines.join('\n') + '\n');
       return 0;

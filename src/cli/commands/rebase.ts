@@ -6,7 +6,7 @@ import { NodeFileIo, rebaseUnsafe } from '../../qcow2/index';
 export const rebaseCommand: CliCommand = {
   name: 'rebase',
   usage: 'rebase -u -b BACKING [-F FMT] [-f qcow2] IMAGE',
-  summary: "change the backing file name and format in the header only (qemu-img rebase -u); the data is not touched",
+  summary: 'change the backing file name and format in the header only (qemu-img rebase -u); the data is not touched',
   async run(argv) {
     const args = parseArgs(argv, 'bFfo', 'uqp');
     if (!args.short.has('u')) throw new UsageError('only the unsafe mode (-u) is supported: it rewrites the header only');

@@ -17,7 +17,7 @@ const STDIN_BUFFER = 64 * 1024 * 1024;
 
 /** Input chunks from a file (size known up front) or stdin. */
 async function* fileChunks(fh: FileHandle): AsyncGenerator<Uint8Array> {
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     const buf = new Uint8Array(CHUNK);
     const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
     if (bytesRead === 0) return;

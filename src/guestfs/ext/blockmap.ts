@@ -49,7 +49,8 @@ function checkRange(src: BlockSource, physical: number, count: number, what: str
 
 function pushRun(map: BlockMap, run: BlockRun): void {
   const last = map.runs[map.runs.length - 1];
-  if (last && last.unwritten === run.unwritten && last.logical + last.count === run.logical && last.physical + last.count === run.physical) last.count += run.count;
+  if (last && last.unwritten === run.unwritten && last.logical + last.count === run.logical && last.physical + last.count === run.physical)
+    last.count += run.count;
   else map.runs.push(run);
 }
 
@@ -58,7 +59,8 @@ async function walkExtents(src: BlockSource, node: Uint8Array, expectDepth: numb
   const entries = u16(node, 2);
   const depth = u16(node, 6);
   if (depth > MAX_EXTENT_DEPTH) throw new GuestFsError('bad-fs', `${what}: extent tree depth ${depth} is beyond the maximum of ${MAX_EXTENT_DEPTH}`);
-  if (expectDepth >= 0 && depth !== expectDepth) throw new GuestFsError('bad-fs', `${what}: extent tree node at depth ${depth} where ${expectDepth} was expected`);
+  if (expectDepth >= 0 && depth !== expectDepth)
+    throw new GuestFsError('bad-fs', `${what}: extent tree node at depth ${depth} where ${expectDepth} was expected`);
   if (12 + entries * 12 > node.length) throw new GuestFsError('bad-fs', `${what}: extent node claims ${entries} entries, more than fit`);
   let prevLogical = -1;
   for (let i = 0; i < entries; i++) {

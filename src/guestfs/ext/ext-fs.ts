@@ -208,7 +208,7 @@ export class ExtFs implements GuestFs {
     for (const r of runs) {
       if (r.unwritten) continue;
       const count = Math.min(r.count, limitBlocks - r.logical);
-      for (let done = 0; done < count; ) {
+      for (let done = 0; done < count;) {
         const n = Math.min(count - done, Math.max(1, Math.floor(DIR_READ_CHUNK / bs)));
         const buf = await readRange(this.reader.dev, (r.physical + done) * bs, n * bs, `${path}: directory block`);
         for (let b = 0; b < n; b++) parseDirRegion(buf, b * bs, (b + 1) * bs, bs, hasType, out, path);

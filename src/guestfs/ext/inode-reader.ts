@@ -41,7 +41,8 @@ export class InodeReader implements BlockSource {
   /** Device byte offset of inode `ino`. */
   async inodeOffset(ino: number, what: string): Promise<number> {
     const sb = this.sb;
-    if (!(Number.isInteger(ino) && ino >= 1 && ino <= sb.inodesCount)) throw new GuestFsError('bad-fs', `${what}: inode ${ino} does not exist (${sb.inodesCount} inodes)`);
+    if (!(Number.isInteger(ino) && ino >= 1 && ino <= sb.inodesCount))
+      throw new GuestFsError('bad-fs', `${what}: inode ${ino} does not exist (${sb.inodesCount} inodes)`);
     const group = Math.floor((ino - 1) / sb.inodesPerGroup);
     const index = (ino - 1) % sb.inodesPerGroup;
     const desc = await this.groups.get(group);

@@ -19,7 +19,16 @@ interface Row {
 }
 
 const MAX_FILES = 10_000_000;
-const RESERVED: Record<number, string> = { 1: 'bad blocks', 3: 'user quota', 4: 'group quota', 5: 'boot loader', 6: 'undelete directory', 7: 'resize inode', 9: 'exclude bitmap', 10: 'project quota' };
+const RESERVED: Record<number, string> = {
+  1: 'bad blocks',
+  3: 'user quota',
+  4: 'group quota',
+  5: 'boot loader',
+  6: 'undelete directory',
+  7: 'resize inode',
+  9: 'exclude bitmap',
+  10: 'project quota',
+};
 const BITMAP_CACHE = 16;
 
 /** What the index needs from the file system (an interface, so owner.ts and ext-fs.ts do not import each other). */
@@ -135,7 +144,8 @@ export class OwnerIndex {
 
   private async addInode(rows: Row[], inode: Inode, name: number, path: string, reserved = false): Promise<void> {
     const reader = this.fs.reader;
-    if (inode.fileAcl > 0 && inode.fileAcl < reader.blocksCount) rows.push({ start: inode.fileAcl, count: 1, name: this.name(`extended attributes of ${path}`, 'metadata'), logical: 0 });
+    if (inode.fileAcl > 0 && inode.fileAcl < reader.blocksCount)
+      rows.push({ start: inode.fileAcl, count: 1, name: this.name(`extended attributes of ${path}`, 'metadata'), logical: 0 });
     if (inode.flags & INODE_FLAG_INLINE_DATA || isFastSymlink(inode, reader.blockSize)) return;
     if (!reserved && fileTypeOfMode(inode.mode) === 'other') return;
     const map = await this.fs.reader.blockMap(inode, path);
@@ -167,7 +177,8 @@ export class OwnerIndex {
     }
     for (let g = 0; g < sb.groupCount; g++) {
       if (!(g & 1023)) signal?.throwIfAborted();
-      if (groupHasSuper(sb, g)) rows.push({ start: g === 0 ? sb.firstDataBlock : groupStart(g), count: 1 + oldDescBlocks + reservedGdt, name: superName, logical: 0 });
+      if (groupHasSuper(sb, g))
+        rows.push({ start: g === 0 ? sb.firstDataBlock : groupStart(g), count: 1 + oldDescBlocks + reservedGdt, name: superName, logical: 0 });
       const d = await groups.get(g);
       rows.push({ start: d.blockBitmap, count: 1, name: bbName, logical: 0 });
       rows.push({ start: d.inodeBitmap, count: 1, name: ibName, logical: 0 });

@@ -79,8 +79,8 @@ export function parseSuperblock(b: Uint8Array, deviceSize: number): Superblock {
   if (incompat & INCOMPAT_JOURNAL_DEV) throw new GuestFsError('unsupported', 'this is an external ext journal device, not a file system');
   if (blocksPerGroup < 8 || blocksPerGroup > 8 * blockSize || blocksPerGroup % 8) bad(`${blocksPerGroup} blocks per group`);
   if (inodesPerGroup < 1 || inodesPerGroup > 8 * blockSize) bad(`${inodesPerGroup} inodes per group`);
-  if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1))) bad(`inode size ${inodeSize}`);
-  if (is64 && (descSize < 32 || descSize > 1024 || (descSize & (descSize - 1)))) bad(`group descriptor size ${descSize}`);
+  if (inodeSize < 128 || inodeSize > blockSize || inodeSize & (inodeSize - 1)) bad(`inode size ${inodeSize}`);
+  if (is64 && (descSize < 32 || descSize > 1024 || descSize & (descSize - 1))) bad(`group descriptor size ${descSize}`);
   if (firstDataBlock >= blocksCount || firstDataBlock > 1) bad(`first data block ${firstDataBlock} of ${blocksCount}`);
   if (blocksCount * blockSize > deviceSize + blockSize * blocksPerGroup) {
     bad(`${blocksCount} blocks of ${blockSize} bytes do not fit the ${deviceSize}-byte device`);
@@ -90,7 +90,9 @@ export function parseSuperblock(b: Uint8Array, deviceSize: number): Superblock {
   const compat = rev >= 1 ? u32(b, 0x5c) : 0;
   const roCompat = rev >= 1 ? u32(b, 0x64) : 0;
   const journal = (compat & COMPAT_HAS_JOURNAL) !== 0;
-  const ext4ish = (incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA)) !== 0 || (roCompat & (RO_COMPAT_HUGE_FILE | RO_COMPAT_METADATA_CSUM | 0x40)) !== 0;
+  const ext4ish =
+    (incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA)) !== 0 ||
+    (roCompat & (RO_COMPAT_HUGE_FILE | RO_COMPAT_METADATA_CSUM | 0x40)) !== 0;
   return {
     inodesCount,
     blocksCount,

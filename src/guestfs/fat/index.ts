@@ -55,7 +55,8 @@ export class FatFs implements GuestFs {
     const b = this.bpb;
     if (b.bits === 32) {
       const root = await this.fat.entry(b.rootCluster).catch(() => -1);
-      if (b.rootCluster < 2 || b.rootCluster > this.fat.lastCluster || root === 0) throw badFs(`FAT32 root directory cluster ${b.rootCluster} is not allocated`);
+      if (b.rootCluster < 2 || b.rootCluster > this.fat.lastCluster || root === 0)
+        throw badFs(`FAT32 root directory cluster ${b.rootCluster} is not allocated`);
     }
     const root = await this.dirData(undefined, '/');
     const clean = !b.dirtyBootFlag && (await this.fat.cleanShutdownBit());
@@ -188,7 +189,11 @@ export class FatFs implements GuestFs {
       throw err;
     });
     const hit = (await this.ownerIndex).table.find(cluster);
-    if (!hit) return { kind: 'metadata', what: value === (b.bits === 32 ? 0x0ffffff7 : b.bits === 16 ? 0xfff7 : 0xff7) ? 'bad cluster' : 'allocated cluster in no file (lost)' };
+    if (!hit)
+      return {
+        kind: 'metadata',
+        what: value === (b.bits === 32 ? 0x0ffffff7 : b.bits === 16 ? 0xfff7 : 0xff7) ? 'bad cluster' : 'allocated cluster in no file (lost)',
+      };
     const within = (deviceOffset - b.dataOffset) % b.clusterSize;
     return { kind: hit.owner.kind, path: hit.owner.path, logical: hit.logical * b.clusterSize + within };
   }

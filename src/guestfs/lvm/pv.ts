@@ -17,7 +17,8 @@ const MDA_MAGIC = ' LVM2 x[5A%r0N*>';
 const MAX_METADATA = 16 * 1024 * 1024;
 
 async function read(dev: ReadOnlyDevice, offset: number, length: number, what: string): Promise<Uint8Array> {
-  if (!(offset >= 0 && length >= 0 && offset + length <= dev.size)) throw new GuestFsError('bad-fs', `LVM ${what} at byte ${offset} (+${length}) is outside the device`);
+  if (!(offset >= 0 && length >= 0 && offset + length <= dev.size))
+    throw new GuestFsError('bad-fs', `LVM ${what} at byte ${offset} (+${length}) is outside the device`);
   const buf = new Uint8Array(length);
   await dev.readAt(buf, offset);
   return buf;
@@ -54,7 +55,8 @@ export async function readPhysicalVolume(dev: ReadOnlyDevice): Promise<PhysicalV
   const locOffset = u64(header, 40);
   const locSize = u64(header, 48);
   if (locSize === 0) return { uuid, device: dev };
-  if (locSize > MAX_METADATA || locSize > mdaSize || locOffset >= mdaSize || locOffset < 512) throw new GuestFsError('bad-fs', `LVM metadata of ${locSize} bytes at ${locOffset} does not fit its ${mdaSize}-byte area`);
+  if (locSize > MAX_METADATA || locSize > mdaSize || locOffset >= mdaSize || locOffset < 512)
+    throw new GuestFsError('bad-fs', `LVM metadata of ${locSize} bytes at ${locOffset} does not fit its ${mdaSize}-byte area`);
   // The buffer is circular: text that runs past the end continues just after the 512-byte header.
   const first = Math.min(locSize, mdaSize - locOffset);
   const text = new Uint8Array(locSize);

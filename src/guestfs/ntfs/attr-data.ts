@@ -92,7 +92,7 @@ export class AttrReader {
     const cs = this.clusterSize;
     const first = u * unitClusters;
     let allocated = 0;
-    for (let v = first; v < first + unitClusters; ) {
+    for (let v = first; v < first + unitClusters;) {
       const run = findRun(attr.runs, v);
       if (!run) break;
       const n = Math.min(run.vcn + run.length, first + unitClusters) - v;

@@ -30,7 +30,7 @@ export async function readDirIndex(mft: Mft, dir: NtfsFile, what: string): Promi
   const walkNode = async (buf: Uint8Array, header: number, depth: number): Promise<void> => {
     const start = header + le32(buf, header);
     const end = Math.min(header + le32(buf, header + 4), buf.length);
-    for (let off = start; off + 16 <= end; ) {
+    for (let off = start; off + 16 <= end;) {
       const len = le16(buf, off + 8);
       const keyLen = le16(buf, off + 10);
       const flags = le16(buf, off + 12);

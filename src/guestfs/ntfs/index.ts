@@ -95,7 +95,10 @@ export class NtfsFs implements GuestFs {
       let type: DirEntry['type'] = dirFlag ? 'dir' : e.flags & 0x400 ? 'symlink' : 'file';
       // An ntfs-3g (Interix) symlink is a small system file: only those few are opened to tell.
       if (type === 'file' && e.flags & 0x4 && e.dataSize >= 10 && e.dataSize <= MAX_INTERIX_BYTES) {
-        const target = await this.mft.file(e.ref).then((f) => this.symlinkTarget(f, e.flags), () => undefined);
+        const target = await this.mft.file(e.ref).then(
+          (f) => this.symlinkTarget(f, e.flags),
+          () => undefined,
+        );
         if (target !== undefined) type = 'symlink';
       }
       out.push({ name: e.name, type, id: e.ref, size: dirFlag ? 0 : e.dataSize, mtime: e.mtime });
@@ -122,7 +125,9 @@ export class NtfsFs implements GuestFs {
       ctime: si ? ntfsTime(si, 16) : undefined,
       atime: si ? ntfsTime(si, 24) : undefined,
       links: f.record.links,
-      attributes: ATTR_NAMES.filter(([bit]) => fileAttrs & bit).map(([, n]) => n).concat(dir ? ['directory'] : []),
+      attributes: ATTR_NAMES.filter(([bit]) => fileAttrs & bit)
+        .map(([, n]) => n)
+        .concat(dir ? ['directory'] : []),
       streams,
     };
   }
@@ -130,7 +135,8 @@ export class NtfsFs implements GuestFs {
   private async readRaw(path: string, offset: number, length: number): Promise<Uint8Array> {
     const r = await this.resolve(path);
     if (isDir(r.file) && !r.stream) throw new GuestFsError('is-dir', `${path}: is a directory`);
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) throw new GuestFsError('not-found', `${path}: bad range ${offset}+${length}`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0)
+      throw new GuestFsError('not-found', `${path}: bad range ${offset}+${length}`);
     const attr = this.dataAttr(r);
     if (attr.flags & 0x4000) throw new GuestFsError('unsupported', `${path}: the file is encrypted (EFS)`);
     return this.mft.reader.read(attr, offset, length, path, `${r.number}:${r.stream}`);

@@ -100,7 +100,7 @@ export class Mft {
     if (listAttr.dataSize > MAX_ATTR_LIST) throw badFs(`MFT record ${n}: $ATTRIBUTE_LIST of ${listAttr.dataSize} bytes`);
     const list = await this.reader.read(listAttr, 0, listAttr.dataSize, `MFT record ${n} $ATTRIBUTE_LIST`);
     const wanted = new Map<number, Set<number>>(); // record -> attribute ids it holds for us
-    for (let off = 0; off + 26 <= list.length; ) {
+    for (let off = 0; off + 26 <= list.length;) {
       const len = le16(list, off + 4);
       if (len < 26 || off + len > list.length) throw badFs(`MFT record ${n}: malformed $ATTRIBUTE_LIST entry at ${off}`);
       const ref = refNumber(list, off + 16);
@@ -141,7 +141,8 @@ function mergePieces(attrs: Attr[]): Attr[] {
       continue;
     }
     const runs = pieces.flatMap((p) => p.runs);
-    for (let i = 1; i < runs.length; i++) if (runs[i].vcn < runs[i - 1].vcn + runs[i - 1].length) throw badFs(`attribute 0x${head.type.toString(16)}: pieces overlap at VCN ${runs[i].vcn}`);
+    for (let i = 1; i < runs.length; i++)
+      if (runs[i].vcn < runs[i - 1].vcn + runs[i - 1].length) throw badFs(`attribute 0x${head.type.toString(16)}: pieces overlap at VCN ${runs[i].vcn}`);
     out.push({ ...head, lastVcn: pieces[pieces.length - 1].lastVcn, runs });
   }
   return out;

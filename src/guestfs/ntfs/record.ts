@@ -59,7 +59,8 @@ export function applyFixups(buf: Uint8Array, magic: string, what: string): void 
   const usaOff = le16(buf, 4);
   const usaCount = le16(buf, 6);
   const strides = buf.length / 512;
-  if (usaCount !== strides + 1 || usaOff + 2 * usaCount > buf.length || usaOff < 8) throw badFs(`${what}: bad update sequence (${usaCount} entries for ${buf.length} bytes)`);
+  if (usaCount !== strides + 1 || usaOff + 2 * usaCount > buf.length || usaOff < 8)
+    throw badFs(`${what}: bad update sequence (${usaCount} entries for ${buf.length} bytes)`);
   const usn = le16(buf, usaOff);
   for (let i = 0; i < strides; i++) {
     const end = i * 512 + 510;

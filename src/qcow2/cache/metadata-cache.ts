@@ -58,7 +58,9 @@ export class MetadataCache {
     const { l2SliceEntries, l2EntryBytes, clusterSize } = this.info;
     const key = l2Offset + (l2Index - (l2Index % l2SliceEntries)) * l2EntryBytes;
     return this.load(this.l2, key, l2SliceEntries * l2EntryBytes, () =>
-      l2Offset + clusterSize > this.fileEnd.size ? badImage(this.info.path, `L2 table at 0x${l2Offset.toString(16)} lies beyond the end of the file`) : undefined,
+      l2Offset + clusterSize > this.fileEnd.size
+        ? badImage(this.info.path, `L2 table at 0x${l2Offset.toString(16)} lies beyond the end of the file`)
+        : undefined,
     );
   }
 

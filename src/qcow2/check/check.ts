@@ -55,7 +55,23 @@ export async function newPass(t: CheckTarget, opts: CheckOptions, sink: FindingS
     signal: opts.signal,
     onRegions: (done) => opts.onProgress?.({ phase: 'refcounts', done, total: reftable.length / 8 }),
   });
-  return { io, file: t.path, header: h, info, fileSize, nbClusters, l1, reftable, snapshots, bitmaps, onDisk, sink, res, signal: opts.signal, onProgress: opts.onProgress };
+  return {
+    io,
+    file: t.path,
+    header: h,
+    info,
+    fileSize,
+    nbClusters,
+    l1,
+    reftable,
+    snapshots,
+    bitmaps,
+    onDisk,
+    sink,
+    res,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+  };
 }
 
 /** The v3 rule QEMU checks while reading the snapshot table: every entry has at least 16 bytes of extra data. */
@@ -205,7 +221,13 @@ export async function checkImage(t: CheckTarget, opts: CheckOptions = {}): Promi
   return finish(first.res, sink.items, sink.dropped, undefined, undefined);
 }
 
-function finish(summary: CheckSummary, findings: CheckFinding[], dropped: number, repairFindings: CheckFinding[] | undefined, failure: string | undefined): CheckResultEx {
+function finish(
+  summary: CheckSummary,
+  findings: CheckFinding[],
+  dropped: number,
+  repairFindings: CheckFinding[] | undefined,
+  failure: string | undefined,
+): CheckResultEx {
   const out: CheckResultEx = { summary, findings, findingsDropped: dropped, exitCode: failure ? 1 : exitCodeFor(summary) };
   if (repairFindings) out.repairFindings = repairFindings;
   if (failure) out.failure = failure;

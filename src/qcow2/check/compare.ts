@@ -64,7 +64,15 @@ export function compareRefcounts(ctx: PassContext, mem: RefcountArray, overlaps:
   return out;
 }
 
-export function mismatchFinding(ctx: PassContext, i: number, r1: number, r2: number, mem: RefcountArray, overlaps: Map<number, Owner[]>, repairing: boolean): CheckFinding {
+export function mismatchFinding(
+  ctx: PassContext,
+  i: number,
+  r1: number,
+  r2: number,
+  mem: RefcountArray,
+  overlaps: Map<number, Owner[]>,
+  repairing: boolean,
+): CheckFinding {
   const cs = ctx.info.clusterSize;
   const label = repairing ? 'Repairing' : r1 < r2 ? 'ERROR' : 'Leaked';
   const qemuLine = `${label} cluster ${i} refcount=${r1} reference=${r2}`;

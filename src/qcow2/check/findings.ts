@@ -152,7 +152,10 @@ export interface L2EntryPlace {
   where: string;
 }
 
-const l2Fields = (p: L2EntryPlace): Pick<CheckFinding, 'virtualOffsets' | 'snapshot'> => ({ virtualOffsets: p.active ? [p.guest] : undefined, snapshot: p.snapshot });
+const l2Fields = (p: L2EntryPlace): Pick<CheckFinding, 'virtualOffsets' | 'snapshot'> => ({
+  virtualOffsets: p.active ? [p.guest] : undefined,
+  snapshot: p.snapshot,
+});
 
 export function referenceBeyondEof(owner: string, offset: number, offsetHex: string, size: number, fileSize: number): CheckFinding {
   return {
@@ -205,7 +208,15 @@ export function snapshotL1TooLarge(sn: { id: string; name: string; l1Size: numbe
 }
 
 /** `table` is "" for the active L1 table, "snapshot s " for a snapshot's; `shared` the "(counted n times …)" note. */
-export function l1EntryReserved(host: number, table: string, snapshot: string | undefined, index: number, hi: number, lo: number, shared: string): CheckFinding {
+export function l1EntryReserved(
+  host: number,
+  table: string,
+  snapshot: string | undefined,
+  index: number,
+  hi: number,
+  lo: number,
+  shared: string,
+): CheckFinding {
   return {
     kind: 'reserved-bits',
     severity: 'corruption',
@@ -216,7 +227,14 @@ export function l1EntryReserved(host: number, table: string, snapshot: string | 
   };
 }
 
-export function l1EntryUnaligned(l2Offset: number, table: string, snapshot: string | undefined, index: number, guest: number | undefined, shared: string): CheckFinding {
+export function l1EntryUnaligned(
+  l2Offset: number,
+  table: string,
+  snapshot: string | undefined,
+  index: number,
+  guest: number | undefined,
+  shared: string,
+): CheckFinding {
   return {
     kind: 'unaligned',
     severity: 'corruption',

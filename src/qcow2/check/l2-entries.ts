@@ -32,7 +32,15 @@ function decodeCompressed(hi: number, lo: number, clusterBits: number): { offset
   return { offset, size: sectors * 512 - (lo & 511), hex: hex64(offHi, lo) };
 }
 
-export function checkL2(w: ReferenceCounting, table: Uint8Array, l2Offset: number, l1Index: number, active: boolean, snapshot: string | undefined, times: number): void {
+export function checkL2(
+  w: ReferenceCounting,
+  table: Uint8Array,
+  l2Offset: number,
+  l1Index: number,
+  active: boolean,
+  snapshot: string | undefined,
+  times: number,
+): void {
   if (w.hasFixes) w.applyFixes(table, l2Offset);
   const ctx = w.ctx;
   const info = ctx.info;

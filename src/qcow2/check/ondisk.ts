@@ -10,7 +10,6 @@ import { getRefcount } from '../format/refcount-codec';
 import { makeCountArray, type CountArray } from './refcount-rebuild';
 import { forEachRegion, readZeroFilled, type WalkOptions } from './walk-l1l2';
 
-
 /** Refcount-table entry → refblock offset (bits 9..63), or Infinity when past 2^53. */
 export function refblockOffsetAt(reftable: Uint8Array, index: number): number {
   return reftableOffset(u32(reftable, index * 8), u32(reftable, index * 8 + 4)) ?? Infinity;

@@ -55,11 +55,7 @@ export function makeCountArray(refcountBits: number, n: number): CountArray {
 
 export function checkTrackable(file: string, clusters: number): void {
   if (clusters > MAX_TRACKED_CLUSTERS) {
-    throw new Qcow2Error(
-      'limit',
-      `image file has ${clusters} clusters; checking more than ${MAX_TRACKED_CLUSTERS} would need too much memory`,
-      file,
-    );
+    throw new Qcow2Error('limit', `image file has ${clusters} clusters; checking more than ${MAX_TRACKED_CLUSTERS} would need too much memory`, file);
   }
 }
 

@@ -19,7 +19,6 @@ import { Owner, type RefcountArray } from './refcount-rebuild';
 import { readZeroFilled } from './walk-l1l2';
 import { overlapsMetadata } from './overlap';
 
-
 export function requireWritable(ctx: PassContext): void {
   if (ctx.io.readOnly) throw new Qcow2Error('read-only', 'cannot repair an image opened read-only', ctx.file);
 }

@@ -91,13 +91,34 @@ export interface UsageOptions {
   maxRanges?: number;
 }
 
-const ORDER: UsageCategory[] = ['header', 'l1', 'l2', 'refcount-table', 'refcount-block', 'data', 'compressed', 'snapshot-table', 'snapshot-l1', 'snapshot-l2', 'bitmap-directory', 'bitmap-table', 'bitmap-data', 'encryption-header', 'leaked', 'free'];
+const ORDER: UsageCategory[] = [
+  'header',
+  'l1',
+  'l2',
+  'refcount-table',
+  'refcount-block',
+  'data',
+  'compressed',
+  'snapshot-table',
+  'snapshot-l1',
+  'snapshot-l2',
+  'bitmap-directory',
+  'bitmap-table',
+  'bitmap-data',
+  'encryption-header',
+  'leaked',
+  'free',
+];
 
 /**
  * Classifies every host cluster. `cb` is called once per non-empty category with its ranges and count
  * (as qcow2-rs's qcow2_cluster_usage); the whole picture is also returned.
  */
-export async function clusterUsage(t: CheckTarget, cb?: (category: UsageCategory, ranges: ClusterRange[], clusters: number) => void, opts: UsageOptions = {}): Promise<ClusterUsage> {
+export async function clusterUsage(
+  t: CheckTarget,
+  cb?: (category: UsageCategory, ranges: ClusterRange[], clusters: number) => void,
+  opts: UsageOptions = {},
+): Promise<ClusterUsage> {
   const { io, header: h, info } = t;
   const fileSize = await io.size();
   const nb = Math.ceil(fileSize / info.clusterSize);

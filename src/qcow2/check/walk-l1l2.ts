@@ -55,7 +55,7 @@ export async function forEachRegion<T>(
   // Plan the coalesced reads first, then keep a few in flight: scattered tables (one L2 table every
   // 512 MiB in a preallocated image) are many small reads, and the thread pool can overlap them.
   const chunks: { start: number; end: number; first: number; last: number }[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     const start = sorted[i].offset;
     let end = start + sorted[i].length;
     let j = i + 1;

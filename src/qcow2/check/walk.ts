@@ -227,7 +227,8 @@ export class ReferenceWalk implements ReferenceCounting {
       const l2Offset = entryOffset(hi, lo);
       if (hi & 0x7f000000 || lo & 0x1ff) this.finding(l1EntryReserved(l1Offset + i * 8, tableName, snapshot, i, hi, lo, shared), times);
       this.inc(l2Offset, this.cs, active ? Owner.L2 : Owner.SnapshotL2, undefined, times);
-      if (l2Offset % this.cs !== 0) this.finding(l1EntryUnaligned(l2Offset, tableName, snapshot, i, active ? i * ctx.info.l1EntrySpan : undefined, shared), times);
+      if (l2Offset % this.cs !== 0)
+        this.finding(l1EntryUnaligned(l2Offset, tableName, snapshot, i, active ? i * ctx.info.l1EntrySpan : undefined, shared), times);
       // A table wholly past the end of the file reads as zeros: nothing in it to count or check (not in l2Refs).
       // One already walked in this context is no longer in l2Refs: its walk counted this reference too.
       const refs = l2Refs.get(l2Offset);
@@ -353,4 +354,3 @@ export class ReferenceWalk implements ReferenceCounting {
     }
   }
 }
-

@@ -42,4 +42,3 @@ export function alignUp(v: number, alignment: number): number {
 export function alignDown(v: number, alignment: number): number {
   return Math.floor(v / alignment) * alignment;
 }
-

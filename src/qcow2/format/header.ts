@@ -225,4 +225,3 @@ function checkIncompatibleFeatures(h: Qcow2Header, file: string): void {
 export function isSet(bits: FeatureBits, mask: number): boolean {
   return (bits.lo & mask) !== 0;
 }
-

@@ -38,7 +38,8 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
   let have = await readFully(io, buf, offset);
   const ensure = async (end: number): Promise<void> => {
     if (end <= have) return;
-    if (end > limit) throw badImage(file, end > MAX_SNAPSHOT_TABLE_BYTES ? 'snapshot table is larger than 64 MiB' : 'snapshot table lies beyond the end of the file');
+    if (end > limit)
+      throw badImage(file, end > MAX_SNAPSHOT_TABLE_BYTES ? 'snapshot table is larger than 64 MiB' : 'snapshot table lies beyond the end of the file');
     const bigger = new Uint8Array(Math.min(limit, Math.max(end, buf.length * 2)));
     bigger.set(buf.subarray(0, have));
     buf = bigger;

@@ -64,7 +64,10 @@ export class NodeFileIo implements Qcow2IoOps {
     try {
       let done = 0;
       while (done < buf.length) {
-        const n = buf.length <= SYNC_IO_MAX ? writeSync(this.fh.fd, buf, done, buf.length - done, offset + done) : (await this.fh.write(buf, done, buf.length - done, offset + done)).bytesWritten;
+        const n =
+          buf.length <= SYNC_IO_MAX
+            ? writeSync(this.fh.fd, buf, done, buf.length - done, offset + done)
+            : (await this.fh.write(buf, done, buf.length - done, offset + done)).bytesWritten;
         done += n;
       }
     } catch (err) {

@@ -54,7 +54,9 @@ export async function blockStatus(img: MappedImage, offset: number, maxLength: n
     // Entries without a host cluster all hold offset 0; the others continue first.host cluster by cluster.
     const step = first.host < 0 ? 0 : unit;
     const zero = first.kind === 'zero' ? ZERO_LO : 0;
-    u = sliceFirst + standardRunEnd(slice.data, u - sliceFirst, endUnit - sliceFirst, Math.max(first.host, 0) + step, step, zero, info.version >= 3 ? ZERO_LO : 0);
+    u =
+      sliceFirst +
+      standardRunEnd(slice.data, u - sliceFirst, endUnit - sliceFirst, Math.max(first.host, 0) + step, step, zero, info.version >= 3 ? ZERO_LO : 0);
   } else if (first.kind !== 'compressed') {
     for (; u < endUnit; u++) {
       const idx = Math.floor(u / unitsPerCluster);

@@ -48,7 +48,7 @@ function zstdCluster(input: Uint8Array, clusterSize: number): Uint8Array {
   const frames = zstdFramesPrefix(input);
   let out: Uint8Array | undefined;
   let filled = 0;
-  for (let pos = 0; pos < frames.length && filled < clusterSize; ) {
+  for (let pos = 0; pos < frames.length && filled < clusterSize;) {
     const end = zstdFrameEnd(frames, pos);
     const part = zstdFrame(frames.subarray(pos, end), clusterSize - filled);
     if (filled === 0 && part.length === clusterSize) return part; // QEMU's case: one frame per cluster, no copy

@@ -27,7 +27,18 @@ export async function chainMapping(top: BlockLayer, offset: number): Promise<Map
     length = run.length;
     const next = layer.backing;
     if (run.kind !== 'unallocated' || !next || offset >= next.virtualSize) {
-      return { offset, length, kind: run.kind, depth, file: layer.path, format: layer.format, hostOffset: run.hostOffset, compressed: run.compressed, l1Index: run.l1Index, l2Index: run.l2Index };
+      return {
+        offset,
+        length,
+        kind: run.kind,
+        depth,
+        file: layer.path,
+        format: layer.format,
+        hostOffset: run.hostOffset,
+        compressed: run.compressed,
+        l1Index: run.l1Index,
+        l2Index: run.l2Index,
+      };
     }
     length = Math.min(length, next.virtualSize - offset);
     layer = next;

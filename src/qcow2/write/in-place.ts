@@ -52,11 +52,18 @@ export function planInPlace(dev: WritableImage, buf: Uint8Array, offset: number)
 }
 
 /** Writes buf over the clusters planInPlace found, one request per host-contiguous run. */
-export async function writeInPlaceRuns(dev: WritableImage, meta: MetadataMap, wb: MetaWriteback, hosts: number[], buf: Uint8Array, offset: number): Promise<void> {
+export async function writeInPlaceRuns(
+  dev: WritableImage,
+  meta: MetadataMap,
+  wb: MetaWriteback,
+  hosts: number[],
+  buf: Uint8Array,
+  offset: number,
+): Promise<void> {
   const cs = dev.info.clusterSize;
   const io = dev.dataIo ?? dev.io;
   let pos = 0;
-  for (let i = 0; i < hosts.length; ) {
+  for (let i = 0; i < hosts.length;) {
     let j = i + 1;
     while (j < hosts.length && hosts[j] === hosts[j - 1] + cs) j++;
     const start = i === 0 ? offset % cs : 0;

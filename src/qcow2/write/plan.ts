@@ -34,7 +34,15 @@ export interface ClusterPlan {
  * Decides how one guest cluster is written, from its current L2 entry at byte `at` of the slice. `entryError`
  * words a bad entry (the same wording as reads use).
  */
-export function planCluster(info: Qcow2Info, slice: MetaSlice, at: number, guest: number, a: number, b: number, entryError: (what: string) => Qcow2Error): ClusterPlan {
+export function planCluster(
+  info: Qcow2Info,
+  slice: MetaSlice,
+  at: number,
+  guest: number,
+  a: number,
+  b: number,
+  entryError: (what: string) => Qcow2Error,
+): ClusterPlan {
   const e = decodeL2Entry(slice.data, at, info);
   const n = info.subclustersPerCluster;
   const plan: ClusterPlan = { guest, a, b, at, mode: 'fresh', host: 0, states: [], allocBits: e.allocBits, zeroBits: e.zeroBits, release: [] };
@@ -88,4 +96,3 @@ export function span(info: Qcow2Info, plan: ClusterPlan): [number, number] {
   const to = plan.b % sub !== 0 && plan.states[sb - 1] !== 'data' ? sb * sub : plan.b;
   return [from, to];
 }
-

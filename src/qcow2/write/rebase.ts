@@ -47,7 +47,7 @@ export function planRebase(cluster: Uint8Array, file: string, fileSize: number, 
   const records: Uint8Array[] = [];
   let oldExtEnd = start;
   let hadFormat = false;
-  for (let off = start; off + 8 <= cs; ) {
+  for (let off = start; off + 8 <= cs;) {
     const type = u32(cluster, off);
     const len = u32(cluster, off + 4);
     if (type === EXT_END) {
@@ -135,7 +135,8 @@ function appendFormat(cluster: Uint8Array, cs: number, oldExtEnd: number, format
   const recordAt = oldExtEnd - 8; // the old end marker
   const nameAt = recordAt + record.length;
   if (nameAt + name.length > cs) throw fail('No space left on device (the name does not fit in the header cluster)');
-  if (Math.floor(recordAt / SECTOR) !== Math.floor((nameAt - 1) / SECTOR)) throw fail('the header extensions would move across a sector boundary, which cannot be changed crash-safely');
+  if (Math.floor(recordAt / SECTOR) !== Math.floor((nameAt - 1) / SECTOR))
+    throw fail('the header extensions would move across a sector boundary, which cannot be changed crash-safely');
   const final = cluster.slice(0, cs);
   final.set(record, recordAt);
   final.set(name, nameAt);

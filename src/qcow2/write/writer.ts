@@ -151,14 +151,16 @@ export class Qcow2Writer {
   async writeCompressed(guest: number, bytes: Uint8Array): Promise<void> {
     const info = this.dev.info;
     if (this.dev.dataIo || info.hasDataFile) throw badImage(this.dev.path, 'compressed clusters cannot be written to an image with an external data file');
-    if (bytes.length === 0 || bytes.length >= this.cs) throw badImage(this.dev.path, `a compressed cluster must be shorter than the cluster size (got ${bytes.length} bytes)`);
+    if (bytes.length === 0 || bytes.length >= this.cs)
+      throw badImage(this.dev.path, `a compressed cluster must be shorter than the cluster size (got ${bytes.length} bytes)`);
     const l1Index = Math.floor(guest / info.l1EntrySpan);
     const l2Index = Math.floor((guest - l1Index * info.l1EntrySpan) / this.cs);
     const l2Offset = await this.ensureL2(l1Index);
     const fetched = await this.dev.l2Slice(l2Offset, l2Index);
     const at = (l2Index % info.l2SliceEntries) * info.l2EntryBytes;
     for (let i = 0; i < info.l2EntryBytes; i += 4) {
-      if (u32(fetched.data, at + i) !== 0) throw badImage(this.dev.path, `guest offset 0x${guest.toString(16)} is already allocated; compressed clusters are written only to unallocated ones`);
+      if (u32(fetched.data, at + i) !== 0)
+        throw badImage(this.dev.path, `guest offset 0x${guest.toString(16)} is already allocated; compressed clusters are written only to unallocated ones`);
     }
     let start = this.compressedFree;
     const room = start === 0 ? 0 : this.cs - (start % this.cs);
@@ -166,7 +168,8 @@ export class Qcow2Writer {
       await this.rc.add(Math.floor(start / this.cs), 1);
     } else {
       const next = await this.allocClusters(1);
-      if (room > 0 && next === Math.floor(start / this.cs) + 1) await this.rc.add(next - 1, 1); // runs on into the new cluster
+      if (room > 0 && next === Math.floor(start / this.cs) + 1)
+        await this.rc.add(next - 1, 1); // runs on into the new cluster
       else start = next * this.cs;
     }
     await this.writeData(start, bytes);
@@ -201,7 +204,7 @@ export class Qcow2Writer {
     const entryError = (idx: number) => (what: string) => l2EntryError(this.dev.path, info, l1Index, idx, what);
 
     let batch: ClusterPlan[] = [];
-    for (let g = offset; g < end; ) {
+    for (let g = offset; g < end;) {
       const guest = g - (g % this.cs);
       const idx = (guest - tableStart) / this.cs;
       const plan = planCluster(info, slice, (idx - sliceFirst) * info.l2EntryBytes, guest, g - guest, Math.min(end, guest + this.cs) - guest, entryError(idx));
@@ -262,7 +265,7 @@ export class Qcow2Writer {
   }
 
   private async pad(plan: ClusterPlan, out: Uint8Array, base: number, start: number, end: number): Promise<void> {
-    for (let p = start; p < end; ) {
+    for (let p = start; p < end;) {
       const s = Math.floor(p / this.sub);
       const stop = Math.min(end, (s + 1) * this.sub);
       const dst = out.subarray(p - base, stop - base);
@@ -279,7 +282,10 @@ export class Qcow2Writer {
     const src = buf.subarray(plan.guest + plan.a - bufBase, plan.guest + plan.b - bufBase);
     if (!this.dev.dataIo && plan.host >= this.dev.fileSize) {
       // A hostile or damaged L2 entry: writing there would grow the file to an arbitrary size (found by fuzzing).
-      throw badImage(this.dev.path, `L2 entry for guest offset 0x${plan.guest.toString(16)} points to host offset 0x${plan.host.toString(16)}, beyond the end of the file; run check`);
+      throw badImage(
+        this.dev.path,
+        `L2 entry for guest offset 0x${plan.guest.toString(16)} points to host offset 0x${plan.host.toString(16)}, beyond the end of the file; run check`,
+      );
     }
     const bytes = await this.clusterBytes(plan, from, to, src);
     await this.writeData(plan.host + from, bytes);
@@ -377,7 +383,6 @@ export class Qcow2Writer {
     this.wb.imageDataUnsynced = true;
     this.dev.noteFileEnd(end);
   }
-
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

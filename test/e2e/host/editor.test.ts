@@ -118,7 +118,12 @@ describe('QCOW2 editor and commands (extension host)', function () {
 
   it('"Create Image…" makes an image that qemu-img accepts, with its backing file', async () => {
     const path = tmp.path('created.qcow2');
-    const made = await vscode.commands.executeCommand('qcow2Inspector.createImage', { path, clusterSize: 65536, backingFile: 'base.qcow2', backingFormat: 'qcow2' });
+    const made = await vscode.commands.executeCommand('qcow2Inspector.createImage', {
+      path,
+      clusterSize: 65536,
+      backingFile: 'base.qcow2',
+      backingFormat: 'qcow2',
+    });
     if (!vscode.workspace.isTrusted) return;
     assert.equal(made, path);
     const info = JSON.parse(qemuImg('info', '--output=json', path));
@@ -144,7 +149,10 @@ describe('QCOW2 editor and commands (extension host)', function () {
       w.showWarningMessage = originals.warn;
       w.showInformationMessage = originals.info;
     }
-    assert.deepEqual(shown.map(([level]) => level), ['error', 'info']);
+    assert.deepEqual(
+      shown.map(([level]) => level),
+      ['error', 'info'],
+    );
     assert.match(shown[0][1], /bad-level\.qcow2: problems found: 2 corruption\(s\)/);
   });
 
@@ -175,7 +183,18 @@ describe('QCOW2 editor and commands (extension host)', function () {
     // QEMU's PBKDF2 benchmark sometimes fails on a loaded machine ("Unable to get accurate CPU usage"): retry.
     for (let attempt = 0; ; attempt++) {
       try {
-        qemuImg('create', '-q', '-f', 'qcow2', '--object', 'secret,id=sec0,data=hunter2', '-o', 'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10', img, '8M');
+        qemuImg(
+          'create',
+          '-q',
+          '-f',
+          'qcow2',
+          '--object',
+          'secret,id=sec0,data=hunter2',
+          '-o',
+          'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10',
+          img,
+          '8M',
+        );
         break;
       } catch (err) {
         if (attempt === 4 || !/accurate CPU usage/.test(String(err))) throw err;
@@ -184,8 +203,12 @@ describe('QCOW2 editor and commands (extension host)', function () {
     await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(img), 'qcow2Inspector.editor');
     await waitFor('the custom editor', activeCustomViewType);
     // The editor opens to its Overview (not an error page).
-    assert.equal((await waitFor('the document', async () => ((await api.documentState(img)).state !== 'closed' ? api.documentState(img) : undefined))).state, 'ok');
-    const o = (await vscode.commands.executeCommand('qcow2Inspector.showInfo')) as { virtualSize: number; fields: { name: string; meaning: string }[] } | undefined;
+    assert.equal(
+      (await waitFor('the document', async () => ((await api.documentState(img)).state !== 'closed' ? api.documentState(img) : undefined))).state,
+      'ok',
+    );
+    const o = (await vscode.commands.executeCommand('qcow2Inspector.showInfo')) as
+      { virtualSize: number; fields: { name: string; meaning: string }[] } | undefined;
     assert.ok(o, 'Show Image Info returned nothing');
     assert.equal(o.virtualSize, 8 * 2 ** 20);
     assert.equal(o.fields.find((f) => f.name === 'crypt_method')?.meaning, 'LUKS');

@@ -32,7 +32,9 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 60_000, reporter: 'spec' });
   if (process.env.Q2I_HOST_GREP) mocha.grep(process.env.Q2I_HOST_GREP);
   const dir = process.env.Q2I_HOST_SUITE === 'restricted' ? join(__dirname, 'restricted') : __dirname;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.test.js'))
+    .sort();
   for (const f of files) mocha.addFile(join(dir, f));
 
   return new Promise((resolve, reject) => {

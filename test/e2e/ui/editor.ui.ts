@@ -154,10 +154,13 @@ describe('QCOW2 editor (UI)', function () {
     const dialog = wb.page.locator('.monaco-dialog-box');
     await dialog.waitFor({ timeout: 10_000 });
     await dialog.locator('.monaco-button', { hasText: 'Repair Leaks' }).click();
-    await view.locator('#count-leaks', { hasText: '0' }).waitFor({ timeout: 30_000 }).catch(async (err) => {
-      await wb.screenshot('editor-repair-failure');
-      throw err;
-    });
+    await view
+      .locator('#count-leaks', { hasText: '0' })
+      .waitFor({ timeout: 30_000 })
+      .catch(async (err) => {
+        await wb.screenshot('editor-repair-failure');
+        throw err;
+      });
     const { spawnSync } = await import('node:child_process');
     const q = JSON.parse(spawnSync('qemu-img', ['check', '--output=json', join(wb.workspace, 'leaky.qcow2')], { encoding: 'utf8' }).stdout);
     assert.equal(q.leaks ?? 0, 0);
@@ -232,7 +235,9 @@ describe('QCOW2 editor speed (UI)', function () {
       await tab(view, 'overview');
     }
     const best = (k: 'shownMs' | 'hostMs' | 'mapMs') => Math.min(...runs.map((r) => r[k]));
-    console.log(`      256 GiB preallocated, 3 openings: overview shown ${runs.map((r) => r.shownMs).join('/')} ms after the webview started (host open+parse ${runs.map((r) => r.hostMs).join('/')} ms), whole map ${runs.map((r) => r.mapMs).join('/')} ms`);
+    console.log(
+      `      256 GiB preallocated, 3 openings: overview shown ${runs.map((r) => r.shownMs).join('/')} ms after the webview started (host open+parse ${runs.map((r) => r.hostMs).join('/')} ms), whole map ${runs.map((r) => r.mapMs).join('/')} ms`,
+    );
     assert.ok(best('shownMs') < 300, `overview took ${best('shownMs')} ms at best`);
     assert.ok(best('mapMs') < 2000, `map took ${best('mapMs')} ms at best`);
   });

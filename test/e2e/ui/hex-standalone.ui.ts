@@ -149,7 +149,15 @@ describe('hex view in Chromium (standalone)', function () {
     await grid.press('Tab');
     await grid.pressSequentially('Hi');
     await cursorIs(h.page, 104);
-    assert.deepEqual(h.edits.map((e) => [e.offset, [...e.bytes]]), [[100, [0xc0]], [101, [0xfe]], [102, [0x48]], [103, [0x69]]]);
+    assert.deepEqual(
+      h.edits.map((e) => [e.offset, [...e.bytes]]),
+      [
+        [100, [0xc0]],
+        [101, [0xfe]],
+        [102, [0x48]],
+        [103, [0x69]],
+      ],
+    );
     // Not a hex digit in the hex column: ignored.
     await grid.press('Tab');
     await grid.press('z');
@@ -180,11 +188,16 @@ describe('hex view in Chromium (standalone)', function () {
     }
     await page.mouse.up();
     const d = await data(page);
-    assert.equal(Number(d.topOffset) + Number(await page.evaluate('document.querySelectorAll(".hx-rows > .hx-row:not([style*=hidden])").length')) * 16, 4 * TiB);
+    assert.equal(
+      Number(d.topOffset) + Number(await page.evaluate('document.querySelectorAll(".hx-rows > .hx-row:not([style*=hidden])").length')) * 16,
+      4 * TiB,
+    );
     assert.match(await page.locator('.hx-rows > .hx-row').last().innerText(), /^3fffffffff0\s+(65 ){15}65\s+e{16}/);
     const after = await heapMiB(page);
     assert.ok(Number(d.peakCachePages) <= 64, `peak cached pages ${d.peakCachePages}`);
     assert.ok(after < before + 8, `heap grew from ${before.toFixed(1)} to ${after.toFixed(1)} MiB`);
-    console.log(`      scrolled 4 TiB in 100 drags: heap ${before.toFixed(1)} → ${after.toFixed(1)} MiB, peak cached pages ${d.peakCachePages}, ${h.hostReadMs.length} page fetches, slowest host fetch ${Math.max(...h.hostReadMs).toFixed(1)} ms`);
+    console.log(
+      `      scrolled 4 TiB in 100 drags: heap ${before.toFixed(1)} → ${after.toFixed(1)} MiB, peak cached pages ${d.peakCachePages}, ${h.hostReadMs.length} page fetches, slowest host fetch ${Math.max(...h.hostReadMs).toFixed(1)} ms`,
+    );
   });
 });

@@ -101,7 +101,11 @@ describe('hex view: saving and the host (UI)', function () {
     const after = wb.webview();
     await after.locator('.hx-root .hx-rows > .hx-row').first().waitFor({ state: 'visible', timeout: 60_000 });
     await after.locator('.hx-root[data-complete="true"]').waitFor({ timeout: 20_000 });
-    await after.locator('.hx-rows .hx-edit').first().waitFor({ timeout: 20_000 }).catch(() => undefined);
+    await after
+      .locator('.hx-rows .hx-edit')
+      .first()
+      .waitFor({ timeout: 20_000 })
+      .catch(() => undefined);
     await wb.screenshot('hex-hot-exit-restored');
     assert.match((await after.locator('.hx-rows .hx-edit').allInnerTexts()).join(''), /ab/, 'the restored bytes are shown as unsaved edits');
     qemuIo(image, ['read -P 0 0x5000 1']); // not written by the reload

@@ -31,7 +31,10 @@ describe('hex view of a zstd image (UI)', function () {
     wb = await launch();
     const img = join(wb.workspace, 'packed-zstd.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'compression_type=zstd,cluster_size=65536', img, '16M']);
-    qemuIo(img, patterns.map((p, i) => `write -c -P ${p} ${i * 65536} 65536`));
+    qemuIo(
+      img,
+      patterns.map((p, i) => `write -c -P ${p} ${i * 65536} 65536`),
+    );
     // One qemu-io process packs the four compressed streams into one sector (checked by hand: offsets 0x50000 +20 each).
     const map = JSON.parse(qemuImg(['map', '--output=json', img]).stdout) as { start: number; length: number; data: boolean }[];
     assert.ok(map.some((e) => e.start === 0 && e.length === 4 * 65536 && e.data));

@@ -87,7 +87,9 @@ describe('hex view (UI)', function () {
     s = await settled(view);
     const lastRowStart = 4 * TiB - 16;
     assert.ok(Number(s.topOffset) > lastRowStart - 200 * 16 && Number(s.topOffset) <= lastRowStart, `top ${s.topOffset}`);
-    console.log(`      hex 4 TiB: Ctrl+End drawn in ${endMs} ms (incl. Playwright); view's go-to ${s.gotoMs} ms; slowest page fetch through postMessage ${s.maxFetchMs} ms; cached pages ${s.cachePages} (peak ${s.peakCachePages})`);
+    console.log(
+      `      hex 4 TiB: Ctrl+End drawn in ${endMs} ms (incl. Playwright); view's go-to ${s.gotoMs} ms; slowest page fetch through postMessage ${s.maxFetchMs} ms; cached pages ${s.cachePages} (peak ${s.peakCachePages})`,
+    );
     assert.ok(Number(s.peakCachePages) <= 64, 'page cache bounded');
   });
 
@@ -136,7 +138,13 @@ describe('hex view (UI)', function () {
     await parts.nth(1).click();
     await view.locator(`.hx-root[data-cursor="${18432 * 512}"]`).waitFor();
     await settled(view);
-    assert.match(await view.locator('.hx-mark').allInnerTexts().then((t) => t.join(' ')), /p2 swap-space start/);
+    assert.match(
+      await view
+        .locator('.hx-mark')
+        .allInnerTexts()
+        .then((t) => t.join(' ')),
+      /p2 swap-space start/,
+    );
     await wb.screenshot('hex-gpt-partitions');
     // The map marks the same boundaries.
     await view.locator('vscode-tab-header[data-tab="map"]').click();

@@ -60,7 +60,9 @@ describe('layouts that fit (UI, 1000×700)', function () {
     qemuIo(disk, ['write -P 0x41 0 64k', `write -P 0x5a ${GiB} 256k`]);
     const raw = join(wb.workspace, 'guest.raw');
     execFileSync('truncate', ['-s', '64M', raw]);
-    execFileSync('sfdisk', ['-q', raw], { input: 'label: gpt\nsize=8M, type=U, name=EFI-boot\nsize=16M, type=S, name=a-rather-long-swap-partition-name\ntype=L, name=root-fs\n' });
+    execFileSync('sfdisk', ['-q', raw], {
+      input: 'label: gpt\nsize=8M, type=U, name=EFI-boot\nsize=16M, type=S, name=a-rather-long-swap-partition-name\ntype=L, name=root-fs\n',
+    });
     qemuImg(['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, join(wb.workspace, 'guest-gpt.qcow2')]);
     execFileSync('rm', ['-f', raw]);
   });
@@ -130,7 +132,9 @@ describe('layouts that fit (UI, 1000×700)', function () {
     const left = wb.webview(0);
     await left.locator('vscode-tab-header[data-tab="overview"]').click();
     await left.locator('table.header-fields').waitFor({ state: 'visible' });
-    const brokenNarrow = await left.locator('table.header-fields code').evaluateAll((els) => els.filter((e) => e.getClientRects().length > 1).map((e) => e.textContent));
+    const brokenNarrow = await left
+      .locator('table.header-fields code')
+      .evaluateAll((els) => els.filter((e) => e.getClientRects().length > 1).map((e) => e.textContent));
     assert.deepEqual(brokenNarrow, []);
     const scroller = left.locator('.table-scroll', { has: left.locator('table.header-fields') });
     assert.ok(await scroller.evaluate((e) => e.scrollWidth > e.clientWidth), 'the wide table scrolls');
@@ -149,7 +153,13 @@ describe('layouts that fit (UI, 1000×700)', function () {
   it('overview: raw values never break inside, and the header table scrolls to its Meaning column', async () => {
     const view = await open(wb, 'disk20g.qcow2');
     await view.locator('table.header-fields').waitFor({ timeout: 30_000 });
-    const broken = await view.locator('table.header-fields code').evaluateAll((els) => els.filter((e) => e.getClientRects().length > 1 || e.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(e).lineHeight || '16')).map((e) => e.textContent));
+    const broken = await view
+      .locator('table.header-fields code')
+      .evaluateAll((els) =>
+        els
+          .filter((e) => e.getClientRects().length > 1 || e.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(e).lineHeight || '16'))
+          .map((e) => e.textContent),
+      );
     assert.deepEqual(broken, []);
     const meaning = view.locator('table.header-fields th').last();
     await meaning.scrollIntoViewIfNeeded();
@@ -217,7 +227,10 @@ describe('layouts that fit (UI, 1000×700)', function () {
     await closeAllEditors(wb);
   });
 
-  for (const [theme, cls] of [['Default High Contrast', 'hc-black'], ['Default Dark Modern', 'vs-dark']]) {
+  for (const [theme, cls] of [
+    ['Default High Contrast', 'hc-black'],
+    ['Default Dark Modern', 'vs-dark'],
+  ]) {
     it(`map legend of a three-layer chain: every kind and backing layer has its own colour (${theme})`, async () => {
       makeThreeLayerChain(wb.workspace);
       // The theme through the workspace settings (the theme picker's rows are slow to match under load).
@@ -229,7 +242,9 @@ describe('layouts that fit (UI, 1000×700)', function () {
       await view.locator('canvas.map-canvas[data-ready="true"]').waitFor({ timeout: 30_000 });
       await view.locator('.legend-item', { hasText: 'backing layer 2' }).waitFor({ timeout: 10_000 });
       // The swatches as painted (theme variables resolved by the browser): all different.
-      const colours = await view.locator('.legend-item .swatch').evaluateAll((els) => els.map((e) => `${getComputedStyle(e).backgroundColor}@${getComputedStyle(e).opacity}`));
+      const colours = await view
+        .locator('.legend-item .swatch')
+        .evaluateAll((els) => els.map((e) => `${getComputedStyle(e).backgroundColor}@${getComputedStyle(e).opacity}`));
       const labels = await view.locator('.legend-item').allInnerTexts();
       assert.ok(colours.length >= 6, labels.join(' | '));
       const layer = (n: number) => colours[labels.findIndex((l) => l.includes(`backing layer ${n}`))];

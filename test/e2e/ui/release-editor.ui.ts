@@ -11,7 +11,8 @@ import { makeCorrupted } from '../../helpers/editor-fixtures';
 import { qemuImg } from '../../helpers/qemu';
 import { closeAllEditors, launch, type Workbench } from './harness';
 
-const qcheck = (p: string) => JSON.parse(spawnSync('qemu-img', ['check', '--output=json', p], { encoding: 'utf8' }).stdout) as { corruptions?: number; leaks?: number };
+const qcheck = (p: string) =>
+  JSON.parse(spawnSync('qemu-img', ['check', '--output=json', p], { encoding: 'utf8' }).stdout) as { corruptions?: number; leaks?: number };
 
 async function focusWorkbench(wb: Workbench): Promise<void> {
   await wb.page.locator('.part.sidebar .composite.title').first().click();
@@ -118,6 +119,8 @@ describe('release: broken chains, Repair all, Problems panel (UI)', function () 
     assert.ok(existsSync(copy), 'the copy was kept');
     assert.equal(qcheck(copy).corruptions, before.corruptions, 'the copy is the image as it was');
     // The re-check replaced the diagnostics: none left for broken.qcow2.
-    await wb.page.waitForFunction(() => !(document.querySelector('.markers-panel')?.textContent ?? '').includes('broken.qcow2'), undefined, { timeout: 15_000 });
+    await wb.page.waitForFunction(() => !(document.querySelector('.markers-panel')?.textContent ?? '').includes('broken.qcow2'), undefined, {
+      timeout: 15_000,
+    });
   });
 });

@@ -137,7 +137,7 @@ describe('untrusted workspace, Restricted Mode (UI)', function () {
     assert.equal(fingerprint(orphan), before, 'the image did not change');
   });
 
-  it('opens a backing file inside the workspace: the whole chain, and the base\'s bytes', async () => {
+  it("opens a backing file inside the workspace: the whole chain, and the base's bytes", async () => {
     await closeAllEditors(wb);
     await wb.openFile('top-inside.qcow2');
     const view = wb.webview();

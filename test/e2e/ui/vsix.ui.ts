@@ -19,7 +19,11 @@ describe('the installed .vsix (UI)', function () {
   const vsix = join(dir, 'qcow2-inspector.vsix');
   let wb: Workbench;
   before(async () => {
-    const r = spawnSync(process.execPath, [join(REPO, 'scripts/package.mjs'), '--no-build', `--out=${vsix}`], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [join(REPO, 'scripts/package.mjs'), '--no-build', `--out=${vsix}`], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(r.status, 0, `npm run package failed: ${r.stdout}${r.stderr}`);
     wb = await launch({ vsix });
     makeCorrupted(join(wb.workspace, 'disk.qcow2'));

@@ -210,7 +210,7 @@ describe('untrusted workspace (Restricted Mode, extension host)', function () {
     });
   }
 
-  it('refuses a hex edit from the editor (the hook behind the webview\'s hexEdit message)', async () => {
+  it("refuses a hex edit from the editor (the hook behind the webview's hexEdit message)", async () => {
     const doc = await open(f.plain);
     assert.equal(doc.editable, false);
     assert.throws(() => api.testing.editor.hooks.applyEdit(doc, 0, Uint8Array.of(0x11), Uint8Array.of(0xee), 'edit'), /not trusted/);
@@ -244,7 +244,7 @@ describe('untrusted workspace (Restricted Mode, extension host)', function () {
     assert.equal(existsSync(dest), false, 'no copy was written');
   });
 
-  it('refuses Repair Leaks (the hook behind the Integrity view\'s button), and asks nothing', async () => {
+  it("refuses Repair Leaks (the hook behind the Integrity view's button), and asks nothing", async () => {
     const doc = await open(f.leaky);
     const sum = sha(f.leaky);
     const mtime = statSync(f.leaky).mtimeMs;
@@ -300,7 +300,12 @@ describe('untrusted workspace (Restricted Mode, extension host)', function () {
     const m = captureMessages();
     let made: unknown;
     try {
-      made = await vscode.commands.executeCommand('qcow2Inspector.createImage', { path: dest, size: 16 * MiB, backingFile: f.outsideBase, backingFormat: 'qcow2' });
+      made = await vscode.commands.executeCommand('qcow2Inspector.createImage', {
+        path: dest,
+        size: 16 * MiB,
+        backingFile: f.outsideBase,
+        backingFormat: 'qcow2',
+      });
     } finally {
       m.restore();
     }
