@@ -1,6 +1,7 @@
 // `npm test`: every check, in order, then one closing line `N passed, N failed, N skipped` summed over all stages.
 //   build      npm run build
 //   typecheck  tsc --noEmit
+//   lint       eslint (typescript-eslint) and prettier --check over the tree (npm run lint, npm run format:check)
 //   deps       dependency-cruiser: the layers and no import cycles (npm run lint:deps, rules in .dependency-cruiser.cjs)
 //   mocha      test/unit, test/engine, test/cli (MOCHA_SPECS below; options in .mocharc.json), under this Node
 //   node24     the same mocha suites under the Node 24 that scripts/e2e/install.sh brings: VS Code's extension host runs
@@ -24,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(repo);
 
-const STAGES = ['build', 'typecheck', 'deps', 'mocha', 'node24', 'fuzz', 'host', 'ui'];
+const STAGES = ['build', 'typecheck', 'lint', 'deps', 'mocha', 'node24', 'fuzz', 'host', 'ui'];
 const argv = process.argv.slice(2);
 const opt = (name) =>
   argv
@@ -119,6 +120,7 @@ let buildOk = true;
 if (wanted('build')) buildOk = checkStage('build', 'npm', ['run', '--silent', 'build']);
 if (buildOk) {
   if (wanted('typecheck')) checkStage('typecheck', 'npx', ['--no-install', 'tsc', '--noEmit', '-p', '.']);
+  if (wanted('lint')) checkStage('lint', 'sh', ['-c', 'npm run --silent lint && npm run --silent format:check']);
   if (wanted('deps')) checkStage('deps', 'npm', ['run', '--silent', 'lint:deps']);
   const mochaArgs = ['node_modules/mocha/bin/mocha.js', '--reporter', reporter, ...MOCHA_SPECS];
   if (wanted('mocha')) countedStage(`mocha (node ${process.versions.node})`, process.execPath, mochaArgs);
