@@ -13,7 +13,7 @@ import { allowPathForTrust } from './trust';
 import { readSettings } from './settings';
 import { log } from './log';
 import { clearReport, publishReport } from './diagnostics';
-import { gatherWriteSafety, writeBlockers } from './hex-safety';
+import { repairAllowed } from './repair-gate';
 import { readClusterUsage } from './cluster-usage';
 import { isEncryptedRefusal, openEncryptedForOverview } from './encrypted-open';
 import { findInGuestDisk } from './find-command';
@@ -113,20 +113,7 @@ export async function repairLeaks(doc: Qcow2Document): Promise<void> {
     yes,
   );
   if (answer !== yes) return;
-  const state = await doc.device();
-  if (state.ok) {
-    // A corrupt-flagged image may be repaired (that is how the flag gets cleared); the other blockers apply.
-    const blockers = writeBlockers(await gatherWriteSafety(doc.path, state.dev, doc.readOnlyReason, vscode.workspace.isTrusted)).filter(
-      (b) => b.kind !== 'corrupt',
-    );
-    const refusal = blockers.find((b) => b.action === 'refuse');
-    if (refusal) {
-      void vscode.window.showErrorMessage(vscode.l10n.t('Not repaired: {0}.', refusal.message));
-      return;
-    }
-    const ask = blockers.find((b) => b.action === 'ask');
-    if (ask && (await vscode.window.showWarningMessage(ask.message, { modal: true }, yes)) !== yes) return;
-  }
+  if (!(await repairAllowed(doc, yes))) return;
   const report = await doc.withWritableDevice(() => checkImageFile({ path: doc.path, repair: 'leaks', allowPath: allowPathForTrust() }));
   logReport(doc.path, report);
   doc.lastCheck = report;

@@ -10,7 +10,7 @@ import * as nodePath from 'node:path';
 import * as vscode from 'vscode';
 import { seekAddon } from '../qcow2';
 import type { IntegrityReport } from '../shared/protocol';
-import { gatherWriteSafety, writeBlockers } from './hex-safety';
+import { repairAllowed } from './repair-gate';
 import { checkImageFile } from './integrity';
 import { log } from './log';
 import type { Qcow2Document } from './qcow2-document';
@@ -95,19 +95,7 @@ export async function repairAll(doc: Qcow2Document, publish: (doc: Qcow2Document
     without,
   );
   if (answer !== withCopy && answer !== without) return undefined;
-  const state = await doc.device();
-  if (state.ok) {
-    const blockers = writeBlockers(await gatherWriteSafety(doc.path, state.dev, doc.readOnlyReason, vscode.workspace.isTrusted)).filter(
-      (b) => b.kind !== 'corrupt',
-    );
-    const refusal = blockers.find((b) => b.action === 'refuse');
-    if (refusal) {
-      void vscode.window.showErrorMessage(vscode.l10n.t('Not repaired: {0}.', refusal.message));
-      return undefined;
-    }
-    const ask = blockers.find((b) => b.action === 'ask');
-    if (ask && (await vscode.window.showWarningMessage(ask.message, { modal: true }, answer)) !== answer) return undefined;
-  }
+  if (!(await repairAllowed(doc, answer))) return undefined;
   let copyPath: string | undefined;
   if (answer === withCopy) {
     copyPath = backupPath(doc.path);

@@ -38,24 +38,8 @@ export function joinPath(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 
-/** A bounded least-recently-used map (insertion order is recency). */
-export class Lru<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(private readonly capacity: number) {}
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
-  }
-}
+/** The engine's bounded LRU map serves the readers' caches too. */
+export { LruCache as Lru } from '../qcow2';
 
 /**
  * Turns a device range into guest-disk extents. A contiguous device maps by adding diskOffset; a device with

@@ -25,3 +25,4 @@ export { createImage, writeNewImage, type CreateOptions, type CreateLayout } fro
 export { compressCluster, canCompress, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } from './read/compress';
 export { rebaseUnsafe, planRebase, type RebasePlan } from './write/rebase';
 export { verifyBackingChain, type BrokenChain, type BrokenChainKind } from './chain-verify';
+export { LruCache } from './cache/lru';

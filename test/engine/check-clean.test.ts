@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
-import { qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
+import { createLuksImage, qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 import { ourCheck, qemuCheck } from './check-fixtures';
 
 interface Kind {
@@ -134,7 +134,7 @@ const KINDS: Kind[] = [
   {
     name: 'LUKS-encrypted (metadata only is checked, no key needed)',
     make: (p) => {
-      qemuImg(['create', '-f', 'qcow2', '--object', 'secret,id=s0,data=pw', '-o', 'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10', p, '64M']);
+      createLuksImage(p, '64M', { secretId: 's0', passphrase: 'pw' });
       qemuIo(`driver=qcow2,file.filename=${p},encrypt.key-secret=s0`, ['write -P 3 0 1M'], ['--object', 'secret,id=s0,data=pw', '--image-opts']);
     },
     qemuArgs: (p) => ['--object', 'secret,id=s0,data=pw', '--image-opts', `driver=qcow2,file.filename=${p},encrypt.key-secret=s0`],

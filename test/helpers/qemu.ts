@@ -25,6 +25,23 @@ export function qemuImg(args: string[], allowFail = false): RunResult {
   return r;
 }
 
+/**
+ * qemu-img create of a LUKS-encrypted qcow2 with secret `secretId` = `passphrase`. QEMU times PBKDF2 on the CPU
+ * and on a loaded machine sometimes fails with "Unable to get accurate CPU usage": that one failure is retried.
+ */
+export function createLuksImage(path: string, size: string, opts: { secretId?: string; passphrase?: string; extra?: string } = {}): void {
+  const id = opts.secretId ?? 'sec0';
+  const o = [`encrypt.format=luks,encrypt.key-secret=${id},encrypt.iter-time=10`, ...(opts.extra ? [opts.extra] : [])].join(',');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      qemuImg(['create', '-q', '-f', 'qcow2', '--object', `secret,id=${id},data=${opts.passphrase ?? 'hunter2'}`, '-o', o, path, size]);
+      return;
+    } catch (err) {
+      if (attempt === 4 || !/accurate CPU usage/.test(String(err))) throw err;
+    }
+  }
+}
+
 /** Runs qemu-io with each string as a -c command. */
 export function qemuIo(image: string, cmds: string[], extra: string[] = []): RunResult {
   const args = [...extra];

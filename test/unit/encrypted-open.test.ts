@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { isEncryptedRefusal, openEncryptedForOverview } from '../../src/extension/encrypted-open';
 import { buildOverview } from '../../src/extension/overview';
 import { openImage, asQcow2Error } from '../../src/qcow2';
-import { qemuImg, sha256File, scratchDir } from '../helpers/qemu';
+import { createLuksImage, qemuImg, sha256File, scratchDir } from '../helpers/qemu';
 
 describe('extension: encrypted images without a key', () => {
   const s = scratchDir('q2i-enc-');
@@ -11,26 +11,7 @@ describe('extension: encrypted images without a key', () => {
 
   it('a LUKS image made by qemu-img shows its overview and map, refuses guest reads, and is never written', async () => {
     const img = s.path('luks.qcow2');
-    // QEMU's PBKDF2 benchmark sometimes fails on a loaded machine ("Unable to get accurate CPU usage"): retry.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        qemuImg([
-          'create',
-          '-q',
-          '-f',
-          'qcow2',
-          '--object',
-          'secret,id=sec0,data=hunter2',
-          '-o',
-          'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10',
-          img,
-          '8M',
-        ]);
-        break;
-      } catch (err) {
-        if (attempt === 4 || !/accurate CPU usage/.test(String(err))) throw err;
-      }
-    }
+    createLuksImage(img, '8M');
     const sum = sha256File(img);
     const refusal = await openImage(img, { readOnly: true }).then(
       () => undefined,
