@@ -120,6 +120,7 @@ window.addEventListener(
     e.preventDefault();
     e.stopImmediatePropagation();
     hex.focusGoto();
+    if (current === 'hex') return; // already shown: re-showing it would move the keyboard out of the box mid-typing
     select('hex');
     // The tab list may move focus again once it has switched: take it back after that too.
     requestAnimationFrame(() => requestAnimationFrame(() => hex.focusGoto()));
