@@ -77,6 +77,12 @@ describe('release: broken chains, Repair all, Problems panel (UI)', function () 
     // code-server's file dialog is a quick input holding a path.
     const input = wb.page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible', timeout: 10_000 });
+    // The dialog fills in its starting folder a moment after it shows: replace the path only once that is there.
+    await wb.page.waitForFunction(
+      () => ((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? '').endsWith('/'),
+      undefined,
+      { timeout: 10_000 },
+    );
     await input.fill(join(wb.workspace, 'moved.qcow2'));
     await wb.page.keyboard.press('Enter');
     const dialog = wb.page.locator('.monaco-dialog-box');
