@@ -55,6 +55,8 @@ describe('layouts that fit (UI, 1000×700)', function () {
   let wb: Workbench;
   before(async () => {
     wb = await launch({ viewport: { width: 1000, height: 700 } });
+    // Made before the first Quick Open: files created later may be missing from its cached file list.
+    makeThreeLayerChain(wb.workspace);
     const disk = join(wb.workspace, 'disk20g.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', disk, '20G']);
     qemuIo(disk, ['write -P 0x41 0 64k', `write -P 0x5a ${GiB} 256k`]);
@@ -232,7 +234,6 @@ describe('layouts that fit (UI, 1000×700)', function () {
     ['Default Dark Modern', 'vs-dark'],
   ]) {
     it(`map legend of a three-layer chain: every kind and backing layer has its own colour (${theme})`, async () => {
-      makeThreeLayerChain(wb.workspace);
       // The theme through the workspace settings (the theme picker's rows are slow to match under load).
       mkdirSync(join(wb.workspace, '.vscode'), { recursive: true });
       writeFileSync(join(wb.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'workbench.colorTheme': theme }));
