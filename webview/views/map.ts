@@ -1,23 +1,22 @@
 /**
  * Map: a zoomable canvas of the whole guest disk (one cell per host-computed bucket, coloured by dominant kind
- * and layer), a hover card with the mapping at the pointer, and the qemu-img-map style run list with its own
- * virtual scrolling. Nothing here grows with the disk size.
+ * and layer) and a hover card with the mapping at the pointer; the run list below it is map-runs.ts.
+ * Nothing here grows with the disk size.
  */
-import type { HostMessage, MapRun, MapSummary, MappingDetail } from '../../src/shared/protocol';
+import type { HostMessage, MapSummary, MappingDetail } from '../../src/shared/protocol';
 import { MAP_KIND_CODES, MAX_MAP_BUCKETS } from '../../src/shared/protocol';
 import { MIN_CELL_BYTES, cellRange, mapGrid } from '../../src/shared/map-cells';
 import { KIND_LABELS } from '../../src/shared/kinds';
-import { formatBytes, formatRange, hex, hexFor, percent } from '../../src/shared/format';
+import { formatBytes, formatRange, hex, percent } from '../../src/shared/format';
 import { h, icon, setChildren } from '../dom';
 import { post, requestId, getState, updateState } from '../host';
 import { t } from '../l10n';
 import { bucketStyle, kindColors, layerColor, onThemeChange } from '../colors';
 import type { View, ViewContext } from './view';
+import { RunList } from './map-runs';
 
 const CELL = 8;
 const MAX_ROWS = 48;
-const ROW_H = 22;
-const LIST_ROWS = 14;
 
 export class MapView implements View {
   readonly id = 'map' as const;
@@ -42,17 +41,7 @@ export class MapView implements View {
   private hoverTimer?: ReturnType<typeof setTimeout>;
   private layers: string[] = [];
   private started = false;
-  // Run list.
-  private readonly list = h('div', { class: 'runs', tabindex: 0, role: 'grid', 'aria-label': t('Mapping runs') });
-  private readonly listBody = h('div', { class: 'runs-body', role: 'rowgroup' });
-  private readonly thumb = h('div', { class: 'runs-thumb' });
-  private readonly track = h('div', { class: 'runs-track' }, this.thumb);
-  private runsFromOffset = 0;
-  private runs: MapRun[] = [];
-  private runsReq = 0;
-  private upReq = -1;
-  private wheelAcc = 0;
-  private selectedRow = 0;
+  private readonly runList: RunList;
   /** Guest partition ranges, drawn as boundary marks. */
   private partitionStarts: Array<{ start: number; end: number; label: string }> = [];
 
@@ -64,8 +53,8 @@ export class MapView implements View {
     if (saved) {
       this.start = saved.start;
       this.end = saved.end;
-      this.runsFromOffset = saved.runsFrom;
     }
+    this.runList = new RunList(saved?.runsFrom ?? 0, this.goHex, () => this.saveState());
     const btn = (ic: string, label: string, fn: () => void): HTMLElement => {
       const b = h('vscode-button', { secondary: true, title: label, 'aria-label': label, onclick: fn }, icon(ic));
       return b;
@@ -85,28 +74,14 @@ export class MapView implements View {
       toolbar,
       h('div', { class: 'map-wrap' }, this.canvas, this.hover),
       this.legend,
-      h('h3', null, t('Mapping runs')),
-      h(
-        'div',
-        { class: 'runs-head', role: 'row' },
-        ...[t('Guest start'), t('Length'), t('Kind'), t('Host offset'), t('Layer'), t('L1 / L2')].map((x) => h('span', { role: 'columnheader' }, x)),
-      ),
-      h('div', { class: 'runs-frame' }, this.list, this.track),
-      h(
-        'p',
-        { class: 'muted small' },
-        t('Wheel or arrow keys scroll the runs; drag the bar on the right to jump anywhere. Click a cell or a run to open the hex view there.'),
-      ),
+      this.runList.el,
     );
-    this.list.appendChild(this.listBody);
-    this.list.style.height = `${LIST_ROWS * ROW_H}px`;
     this.bindCanvas();
-    this.bindList();
     new ResizeObserver(() => this.layout()).observe(this.canvas);
     onThemeChange(() => {
       this.draw();
       if (this.summary) this.renderLegend();
-      this.renderRuns();
+      this.runList.renderRuns();
     });
     ctx.partitions.subscribe((table) => {
       this.partitionStarts = table.partitions
@@ -121,7 +96,7 @@ export class MapView implements View {
     if (this.started || this.vsize === 0) return;
     this.started = true;
     this.layout(true);
-    this.fetchRuns(this.runsFromOffset, LIST_ROWS + 10);
+    this.runList.start(this.vsize);
   }
 
   handle(msg: HostMessage): void {
@@ -160,7 +135,7 @@ export class MapView implements View {
         this.showHover(msg.data);
         return;
       case 'mapRuns':
-        this.onRuns(msg.requestId, msg.runs);
+        this.runList.handleRuns(msg.requestId, msg.runs);
         return;
     }
   }
@@ -197,7 +172,11 @@ export class MapView implements View {
     this.rangeLabel.textContent =
       grid.start === 0 && grid.end === this.vsize ? t('Whole disk: {0}', formatBytes(this.vsize)) : formatRange(grid.start, grid.end - grid.start);
     post({ type: 'requestMap', requestId: this.summaryReq, start: this.start, end: this.end, buckets: this.buckets() });
-    updateState({ map: { start: this.start, end: this.end, runsFrom: this.runsFromOffset } });
+    this.saveState();
+  }
+
+  private saveState(): void {
+    updateState({ map: { start: this.start, end: this.end, runsFrom: this.runList.runsFromOffset } });
   }
 
   private setRange(start: number, end: number): void {
@@ -411,118 +390,5 @@ export class MapView implements View {
     ];
     setChildren(this.hover, h('dl', null, ...rows.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)])));
     this.hover.hidden = false;
-  }
-
-  // --- run list -----------------------------------------------------------------------------------
-
-  private fetchRuns(from: number, count: number): void {
-    this.runsReq = requestId();
-    if (count < 0) this.upReq = this.runsReq;
-    post({ type: 'requestRuns', requestId: this.runsReq, from: Math.max(0, Math.min(from, this.vsize - 1)), count });
-  }
-
-  private onRuns(id: number, runs: MapRun[]): void {
-    if (id !== this.runsReq) return;
-    if (id === this.upReq) {
-      // Rows above: restart the window at the first of them.
-      this.upReq = -1;
-      if (runs.length > 0) this.fetchRuns(runs[0].start, LIST_ROWS + 10);
-      return;
-    }
-    this.runs = runs;
-    this.runsFromOffset = runs[0]?.start ?? this.runsFromOffset;
-    updateState({ map: { start: this.start, end: this.end, runsFrom: this.runsFromOffset } });
-    this.renderRuns();
-  }
-
-  private renderRuns(): void {
-    const max = this.vsize;
-    const rows = this.runs.slice(0, LIST_ROWS).map((r, i) => {
-      const sk = bucketStyle(['unallocated', 'data', 'zero', 'compressed'].indexOf(r.kind), r.depth);
-      const sw = h('span', { class: 'swatch' });
-      sw.style.background = sk.color;
-      sw.style.opacity = String(sk.alpha);
-      const row = h(
-        'div',
-        {
-          class: `run-row${i === this.selectedRow ? ' selected' : ''}`,
-          role: 'row',
-          'aria-selected': i === this.selectedRow ? 'true' : 'false',
-          onclick: () => this.goHex(r.start),
-        },
-        h('span', { role: 'gridcell', class: 'mono' }, hexFor(r.start, max)),
-        h('span', { role: 'gridcell', class: 'mono' }, formatBytes(r.length)),
-        h('span', { role: 'gridcell' }, sw, ' ', t(r.kind)),
-        h('span', { role: 'gridcell', class: 'mono' }, r.hostOffset !== undefined ? hex(r.hostOffset) : '–'),
-        h('span', { role: 'gridcell', title: r.file }, r.kind === 'unallocated' ? '–' : r.depth === 0 ? t('top') : `−${r.depth} ${r.file.split('/').pop()}`),
-        h('span', { role: 'gridcell', class: 'mono' }, r.l1Index !== undefined ? `${r.l1Index} / ${r.l2Index ?? '–'}` : '–'),
-      );
-      row.style.height = `${ROW_H}px`;
-      return row;
-    });
-    setChildren(this.listBody, ...rows);
-    const trackH = LIST_ROWS * ROW_H;
-    const thumbH = 24;
-    this.track.style.height = `${trackH}px`;
-    this.thumb.style.height = `${thumbH}px`;
-    this.thumb.style.top = `${(this.runsFromOffset / Math.max(1, this.vsize)) * (trackH - thumbH)}px`;
-  }
-
-  private scrollRows(n: number): void {
-    if (n > 0) {
-      const k = Math.min(n, this.runs.length - 1);
-      if (k <= 0) return;
-      this.fetchRuns(this.runs[k].start, LIST_ROWS + 10);
-    } else if (this.runsFromOffset > 0) {
-      this.fetchRuns(this.runsFromOffset, n);
-    }
-  }
-
-  private bindList(): void {
-    this.list.addEventListener(
-      'wheel',
-      (ev) => {
-        ev.preventDefault();
-        this.wheelAcc += ev.deltaY;
-        const n = Math.trunc(this.wheelAcc / ROW_H);
-        if (n !== 0) {
-          this.wheelAcc -= n * ROW_H;
-          this.scrollRows(n);
-        }
-      },
-      { passive: false },
-    );
-    this.list.addEventListener('keydown', (ev) => {
-      const k = ev.key;
-      if (k === 'ArrowDown') {
-        if (this.selectedRow < Math.min(LIST_ROWS, this.runs.length) - 1) this.selectedRow++;
-        else this.scrollRows(1);
-      } else if (k === 'ArrowUp') {
-        if (this.selectedRow > 0) this.selectedRow--;
-        else this.scrollRows(-1);
-      } else if (k === 'PageDown') this.scrollRows(LIST_ROWS - 1);
-      else if (k === 'PageUp') this.scrollRows(-(LIST_ROWS - 1));
-      else if (k === 'Home') this.fetchRuns(0, LIST_ROWS + 10);
-      else if (k === 'End') this.fetchRuns(this.vsize - 1, -LIST_ROWS);
-      else if (k === 'Enter') {
-        const r = this.runs[this.selectedRow];
-        if (r) this.goHex(r.start);
-      } else return;
-      ev.preventDefault();
-      this.renderRuns();
-    });
-    let dragging = false;
-    const jump = (ev: MouseEvent): void => {
-      const r = this.track.getBoundingClientRect();
-      const f = Math.max(0, Math.min(1, (ev.clientY - r.top) / r.height));
-      this.fetchRuns(Math.floor((f * this.vsize) / 512) * 512, LIST_ROWS + 10);
-    };
-    this.track.addEventListener('mousedown', (ev) => {
-      dragging = true;
-      jump(ev);
-      ev.preventDefault();
-    });
-    window.addEventListener('mousemove', (ev) => dragging && jump(ev));
-    window.addEventListener('mouseup', () => (dragging = false));
   }
 }
