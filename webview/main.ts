@@ -144,8 +144,7 @@ onMessage((m) => {
       ctx.sectorSize = m.settings.sectorSize;
       titleEl.textContent = m.fileName;
       setChildren(badges, m.editable ? null : h('vscode-badge', { variant: 'counter', title: m.readOnlyReason ?? '' }, t('read-only')));
-      if (views.length === 0) buildTabs(m.view ?? current);
-      else if (m.view) select(m.view);
+      if (views.length === 0) buildTabs(current);
       return;
     }
     case 'notQcow2':

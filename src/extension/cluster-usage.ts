@@ -1,6 +1,7 @@
 /** Cluster usage (the Usage tab): the engine's per-category counts for an image opened on its own, read-only. */
 import { clusterUsage, openForCheck } from '../qcow2';
 import type { UsageData } from '../shared/protocol';
+import type { Qcow2Document } from './qcow2-document';
 
 export async function readClusterUsage(path: string): Promise<Omit<UsageData, 'elapsedMs' | 'available'>> {
   const dev = await openForCheck(path, true);
@@ -14,4 +15,12 @@ export async function readClusterUsage(path: string): Promise<Omit<UsageData, 'e
   } finally {
     await dev.close();
   }
+}
+
+/** The Usage tab's numbers for a document, announced to its sessions. */
+export async function loadUsage(doc: Qcow2Document): Promise<void> {
+  const t0 = Date.now();
+  const u = await readClusterUsage(doc.path);
+  doc.lastUsage = { ...u, available: true, elapsedMs: Date.now() - t0 };
+  doc.notify('usage');
 }

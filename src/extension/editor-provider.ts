@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { copyFile } from 'node:fs/promises';
 import { EditJournal } from './edit-journal';
 import { Qcow2Document } from './qcow2-document';
-import { EditorSession, sessionsFor, type SessionHooks } from './editor-session';
+import { EditorSession, type Editors, type SessionHooks } from './editor-session';
 import { readSettings } from './settings';
 import { log } from './log';
 
@@ -28,6 +28,7 @@ export class Qcow2ReadonlyEditorProvider implements vscode.CustomReadonlyEditorP
   constructor(
     protected readonly context: vscode.ExtensionContext,
     protected readonly hooks: SessionHooks,
+    protected readonly editors: Editors,
     private readonly variantReadOnly = true,
   ) {}
 
@@ -42,11 +43,13 @@ export class Qcow2ReadonlyEditorProvider implements vscode.CustomReadonlyEditorP
         log().error(`${uri.fsPath}: could not restore the hot-exit backup: ${asQcow2Error(err).message}`);
       }
     }
-    return new Qcow2Document(uri, readOnlyReasonFor(this.variantReadOnly), journal);
+    const doc = new Qcow2Document(uri, readOnlyReasonFor(this.variantReadOnly), journal);
+    this.editors.trackDocument(doc);
+    return doc;
   }
 
   resolveCustomEditor(document: Qcow2Document, panel: vscode.WebviewPanel): void {
-    new EditorSession(document, panel, this.context.extensionUri, this.hooks);
+    new EditorSession(document, panel, this.context.extensionUri, this.hooks, this.editors);
   }
 }
 
@@ -54,8 +57,8 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
   private readonly changes = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<Qcow2Document>>();
   readonly onDidChangeCustomDocument = this.changes.event;
 
-  constructor(context: vscode.ExtensionContext, hooks: SessionHooks) {
-    super(context, hooks, false);
+  constructor(context: vscode.ExtensionContext, hooks: SessionHooks, editors: Editors) {
+    super(context, hooks, editors, false);
   }
 
   override async openCustomDocument(uri: vscode.Uri, openContext: vscode.CustomDocumentOpenContext): Promise<Qcow2Document> {
@@ -77,20 +80,25 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
         doc.journal.undo();
         doc.lastChangeAt = Date.now();
         doc.notify('journal');
-        for (const s of sessionsFor(doc)) s.post({ type: 'refresh' });
+        doc.notify('pages');
       },
       redo: () => {
         doc.journal.redo();
         doc.lastChangeAt = Date.now();
         doc.notify('journal');
-        for (const s of sessionsFor(doc)) s.post({ type: 'refresh' });
+        doc.notify('pages');
       },
     });
   }
 
   async saveCustomDocument(doc: Qcow2Document): Promise<void> {
     if (!doc.journal.isDirty) return;
-    const kind = classifySave(saveFacts(doc));
+    const kind = classifySave(
+      saveFacts(
+        doc,
+        this.editors.sessionsFor(doc).some((s) => s.panel.active),
+      ),
+    );
     doc.explicitSaveAt = 0;
     const changed = vscode.l10n.t('Not saved: {0} changed on disk under unsaved edits; answer the question about it first.', doc.path);
     if (doc.conflict === 'asking') throw new Error(changed);
@@ -112,7 +120,7 @@ export class Qcow2EditorProvider extends Qcow2ReadonlyEditorProvider implements 
     await doc.withWritableDevice((dev) => saveJournal(doc, dev));
     doc.conflict = 'none';
     log().info(`${doc.path}: saved${kind === 'auto' ? ' (auto-save)' : ''}`);
-    for (const s of sessionsFor(doc)) s.post({ type: 'hexSaved' });
+    doc.notify('saved');
   }
 
   async saveCustomDocumentAs(doc: Qcow2Document, destination: vscode.Uri): Promise<void> {
@@ -157,7 +165,7 @@ async function saveJournal(doc: Qcow2Document, dev: Qcow2Dev, markClean = true):
 }
 
 /** What classifySave needs, from the document, the settings and the window. */
-function saveFacts(doc: Qcow2Document): SaveFacts {
+function saveFacts(doc: Qcow2Document, panelActive: boolean): SaveFacts {
   const files = vscode.workspace.getConfiguration('files', doc.uri);
   const delay = files.get<number>('autoSaveDelay', 1000);
   return {
@@ -167,7 +175,7 @@ function saveFacts(doc: Qcow2Document): SaveFacts {
     restoredAt: doc.restoredAt,
     autoSave: asAutoSaveMode(files.get('autoSave')),
     autoSaveDelay: typeof delay === 'number' && delay >= 0 ? delay : 1000,
-    panelActive: sessionsFor(doc).some((s) => s.panel.active),
+    panelActive,
     windowFocused: vscode.window.state.focused,
   };
 }

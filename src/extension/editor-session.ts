@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { asQcow2Error, type Qcow2Dev } from '../qcow2';
 import type { ChainLayerInfo, HostMessage, MapKind, MapRun, MappingDetail, ViewId, WebviewMessage } from '../shared/protocol';
 import { MAX_RUN_ROWS } from '../shared/protocol';
-import type { Qcow2Document } from './qcow2-document';
+import type { DocumentChange, Qcow2Document } from './qcow2-document';
 import { validateWebviewMessage, decodeBase64 } from './messages';
 import { buildOverview } from './overview';
 import { describeChain } from './chain';
@@ -21,6 +21,7 @@ import { allowPathForTrust } from './trust';
 import { uiStrings } from './strings';
 import { editBlocker } from './hex-safety';
 import { Disposable } from './util/dispose';
+import type { EditorRegistry } from './registry';
 
 export interface SessionHooks {
   runCheck(doc: Qcow2Document): Promise<void>;
@@ -33,19 +34,8 @@ export interface SessionHooks {
   applyEdit(doc: Qcow2Document, offset: number, before: Uint8Array, after: Uint8Array, label: string): void;
 }
 
-const sessions = new Set<EditorSession>();
-
-/** The session whose panel is active, else the most recently active one. */
-export function activeSession(): EditorSession | undefined {
-  let best: EditorSession | undefined;
-  for (const s of sessions) if (s.panel.active) return s;
-  for (const s of sessions) if (!best || s.lastActive > best.lastActive) best = s;
-  return best;
-}
-
-export function sessionsFor(doc: Qcow2Document): EditorSession[] {
-  return [...sessions].filter((s) => s.doc === doc);
-}
+/** The registry of open documents and the sessions showing them (registry.ts). */
+export type Editors = EditorRegistry<EditorSession>;
 
 export class EditorSession extends Disposable {
   lastActive = Date.now();
@@ -63,10 +53,10 @@ export class EditorSession extends Disposable {
     readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
     private readonly hooks: SessionHooks,
-    private readonly initialView?: ViewId,
+    editors: Editors,
   ) {
     super();
-    sessions.add(this);
+    this._register(editors.addSession(this));
     const mediaRoot = vscode.Uri.joinPath(extensionUri, 'dist');
     panel.webview.options = { enableScripts: true, localResourceRoots: [mediaRoot] };
     panel.webview.html = webviewHtml(panel.webview, extensionUri);
@@ -193,7 +183,6 @@ export class EditorSession extends Disposable {
       editable: this.doc.editable,
       readOnlyReason: this.doc.readOnlyReason,
       settings: { sectorSize: readSettings().sectorSize },
-      view: this.initialView,
       strings: uiStrings(),
     });
     const state = await this.doc.device();
@@ -329,10 +318,13 @@ export class EditorSession extends Disposable {
     this.hooks.applyEdit(this.doc, offset, before, after.slice(), label);
   }
 
-  private async onDocChanged(what: 'reloaded' | 'journal' | 'check' | 'usage'): Promise<void> {
+  private async onDocChanged(what: DocumentChange): Promise<void> {
     if (what === 'check' && this.doc.lastCheck) this.post({ type: 'integrity', report: this.doc.lastCheck });
+    else if (what === 'checkRunning') this.post({ type: 'integrityRunning', running: this.doc.checking });
     else if (what === 'usage' && this.doc.lastUsage) this.post({ type: 'usage', data: this.doc.lastUsage });
     else if (what === 'journal') this.post({ type: 'hexEdited', dirty: this.doc.journal.isDirty });
+    else if (what === 'pages') this.post({ type: 'refresh' });
+    else if (what === 'saved') this.post({ type: 'hexSaved' });
     else if (what === 'reloaded') {
       this.post({ type: 'refresh' });
       await this.sendInitial().catch((err) => log().error(asQcow2Error(err).message));
@@ -342,7 +334,6 @@ export class EditorSession extends Disposable {
   override dispose(): void {
     clearTimeout(this.writableTimer);
     this.mapRequest++;
-    sessions.delete(this);
     super.dispose();
   }
 }

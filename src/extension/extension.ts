@@ -1,18 +1,21 @@
-/** Activation: the two custom editors and the QCOW2 commands. */
+/** Activation: the registry of open editors, the two custom editors and the QCOW2 commands. */
 import * as vscode from 'vscode';
 import { Qcow2EditorProvider, Qcow2ReadonlyEditorProvider, EDITOR_VIEW_TYPE, READONLY_VIEW_TYPE } from './editor-provider';
-import { loadUsage, registerCommands, repairLeaks, runCheckOnDocument, trackDocument, trackedDocument } from './commands';
-import type { SessionHooks } from './editor-session';
+import { registerCommands } from './commands';
+import type { Editors, SessionHooks } from './editor-session';
 import type { Qcow2Document } from './qcow2-document';
 import { log } from './log';
 import { repairAll } from './repair-all';
 import { locateBacking } from './locate-backing';
 import { diagnostics, publishReport } from './diagnostics';
-import { activeSession } from './editor-session';
+import { EditorRegistry } from './registry';
+import { checkFile } from './check-document';
+import { repairLeaks } from './repair-leaks';
+import { loadUsage } from './cluster-usage';
 
 /** What activate() returns: hooks and read-only probes for the extension-host tests. */
 export interface InspectorApi {
-  testing: { document: typeof trackedDocument; editor: Qcow2EditorProvider };
+  testing: { document(path: string): Qcow2Document | undefined; editor: Qcow2EditorProvider };
   /** The open document's device state for a file: 'ok', 'not-qcow2', 'error' or 'closed'. */
   documentState(path: string): Promise<{ state: 'ok' | 'not-qcow2' | 'error' | 'closed'; message?: string; chainError?: string; editable?: boolean }>;
   /** The view shown by the active editor session. */
@@ -21,8 +24,9 @@ export interface InspectorApi {
 
 export function activate(context: vscode.ExtensionContext): InspectorApi {
   context.subscriptions.push(log(), diagnostics());
+  const editors: Editors = new EditorRegistry();
   const hooks: SessionHooks = {
-    runCheck: async (doc) => void (await runCheckOnDocument(doc)),
+    runCheck: async (doc) => void (await checkFile(doc.path, doc)),
     repairLeaks,
     repairAll: async (doc) => void (await repairAll(doc, (d, r) => publishReport(d.uri, r))),
     locateBacking: async (doc, child, recorded) => void (await locateBacking(doc, child, recorded)),
@@ -33,35 +37,26 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     },
   };
   // The hooks call it only once sessions exist, after this line.
-  const editable = new Qcow2EditorProvider(context, hooks);
-  const readonly = new Qcow2ReadonlyEditorProvider(context, hooks);
-  const track = <T extends { openCustomDocument: (...a: never[]) => unknown }>(p: T): T => {
-    const open = p.openCustomDocument.bind(p) as (...a: unknown[]) => Promise<Qcow2Document>;
-    (p as unknown as { openCustomDocument: unknown }).openCustomDocument = async (...a: unknown[]) => {
-      const doc = await open(...a);
-      trackDocument(doc);
-      return doc;
-    };
-    return p;
-  };
+  const editable = new Qcow2EditorProvider(context, hooks, editors);
+  const readonly = new Qcow2ReadonlyEditorProvider(context, hooks, editors);
   const webviewOptions = { retainContextWhenHidden: false, enableFindWidget: false };
   context.subscriptions.push(
-    vscode.window.registerCustomEditorProvider(EDITOR_VIEW_TYPE, track(editable), { webviewOptions, supportsMultipleEditorsPerDocument: true }),
-    vscode.window.registerCustomEditorProvider(READONLY_VIEW_TYPE, track(readonly), { webviewOptions, supportsMultipleEditorsPerDocument: true }),
+    vscode.window.registerCustomEditorProvider(EDITOR_VIEW_TYPE, editable, { webviewOptions, supportsMultipleEditorsPerDocument: true }),
+    vscode.window.registerCustomEditorProvider(READONLY_VIEW_TYPE, readonly, { webviewOptions, supportsMultipleEditorsPerDocument: true }),
+    ...registerCommands(editors),
   );
-  registerCommands(context);
   log().info('QCOW2 Inspector activated');
   // For the extension-host tests (test/e2e/host): reach a document and the editable provider.
   return {
-    testing: { document: trackedDocument, editor: editable },
+    testing: { document: (path) => editors.document(path), editor: editable },
     async documentState(path) {
-      const doc = trackedDocument(path);
+      const doc = editors.document(path);
       if (!doc) return { state: 'closed' };
       const s = await doc.device();
       if (s.ok) return { state: 'ok', chainError: s.chainError, editable: doc.editable };
       return { state: s.notQcow2 ? 'not-qcow2' : 'error', message: s.message, editable: doc.editable };
     },
-    activeView: () => activeSession()?.view,
+    activeView: () => editors.activeSession()?.view,
   };
 }
 

@@ -19,10 +19,19 @@ export type DeviceState =
   | { ok: true; dev: Qcow2Dev; /** Set when the backing chain could not be opened (the image alone is shown). */ chainError?: string }
   | { ok: false; notQcow2: boolean; message: string };
 
+/**
+ * What changed in a document; sessions turn each into messages for their webview (the only way state reaches them).
+ * `pages`: guest bytes shown may differ (undo, redo); `saved`: pending edits were written; `checkRunning`: a check
+ * started or ended (see `checking`).
+ */
+export type DocumentChange = 'reloaded' | 'journal' | 'pages' | 'saved' | 'check' | 'checkRunning' | 'usage';
+
 export class Qcow2Document extends Disposable implements vscode.CustomDocument {
   journal: EditJournal;
   lastCheck?: IntegrityReport;
   lastUsage?: UsageData;
+  /** A check of this document is running. */
+  checking = false;
   /** When the editor was asked to open, for the overview timing. */
   readonly openedAt = Date.now();
   /** How long opening the device took (sniff, header, tables, chain). */
@@ -30,7 +39,7 @@ export class Qcow2Document extends Disposable implements vscode.CustomDocument {
   private devicePromise?: Promise<DeviceState>;
   private readonly disposeEmitter = this._register(new vscode.EventEmitter<void>());
   readonly onDidDispose = this.disposeEmitter.event;
-  private readonly changeEmitter = this._register(new vscode.EventEmitter<'reloaded' | 'journal' | 'check' | 'usage'>());
+  private readonly changeEmitter = this._register(new vscode.EventEmitter<DocumentChange>());
   /** Views listen to refresh after a save, revert, repair or check. */
   readonly onDidChangeState = this.changeEmitter.event;
   /** More than 0 while we write the file ourselves (hex-watch.ts ignores those changes). */
@@ -127,7 +136,7 @@ export class Qcow2Document extends Disposable implements vscode.CustomDocument {
     this.conflict = 'none';
   }
 
-  notify(what: 'journal' | 'check' | 'usage'): void {
+  notify(what: Exclude<DocumentChange, 'reloaded'>): void {
     this.changeEmitter.fire(what);
   }
 

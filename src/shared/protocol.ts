@@ -216,8 +216,6 @@ export type HostMessage =
       /** Why the editor is read-only, when it is (untrusted workspace, read-only variant, setting). */
       readOnlyReason?: string;
       settings: EditorSettings;
-      /** Initial view, e.g. when "Go to Offset…" opened the editor. */
-      view?: ViewId;
       /** Localised UI strings, keyed by their English text. */
       strings: Record<string, string>;
     }

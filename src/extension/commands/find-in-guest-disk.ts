@@ -5,11 +5,11 @@
  * document's pending edits or write path.
  */
 import * as vscode from 'vscode';
-import { asQcow2Error, openImage } from '../qcow2';
-import { compilePattern, PatternError, searchDisk, type PatternMode } from '../search';
-import { activeSession } from './editor-session';
-import { allowPathForTrust } from './trust';
-import { readSettings } from './settings';
+import { asQcow2Error, openImage } from '../../qcow2';
+import { compilePattern, PatternError, searchDisk, type PatternMode } from '../../search';
+import type { Editors } from '../editor-session';
+import { allowPathForTrust } from '../trust';
+import { readSettings } from '../settings';
 
 const RESULT_LIMIT = 10_000;
 const PREVIEW_BYTES = 24;
@@ -27,8 +27,12 @@ function isFindArgs(a: unknown): a is FindArgs {
   return typeof a === 'object' && a !== null && typeof f.pattern === 'string' && ['hex', 'text', 'utf16', 'regex'].includes(f.mode);
 }
 
-export async function findInGuestDisk(arg?: unknown): Promise<number | undefined> {
-  const s = activeSession();
+export function findInGuestDiskCommand(editors: Editors): vscode.Disposable {
+  return vscode.commands.registerCommand('qcow2Inspector.findInGuestDisk', (arg?: unknown) => findInGuestDisk(editors, arg));
+}
+
+async function findInGuestDisk(editors: Editors, arg?: unknown): Promise<number | undefined> {
+  const s = editors.activeSession();
   if (!s) {
     void vscode.window.showInformationMessage(vscode.l10n.t('Open a qcow2 image in the QCOW2 editor first.'));
     return undefined;
