@@ -2,7 +2,7 @@
  * Small helpers the FAT and NTFS readers share: little-endian fields, bounded device reads, paths, a bounded LRU,
  * device-to-disk range mapping, and a sorted interval table for owner() lookups. No vscode import.
  */
-import { GuestFsError, type Extent, type ReadOnlyDevice } from './types';
+import { GuestFsError, type DirEntry, type Extent, type FileStat, type ReadOnlyDevice } from './types';
 
 export const le16 = (b: Uint8Array, o: number): number => b[o] | (b[o + 1] << 8);
 export const le32 = (b: Uint8Array, o: number): number => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + b[o + 3] * 0x100_0000;
@@ -146,5 +146,29 @@ export async function namingPath<T>(path: string, run: () => Promise<T>): Promis
     if (err instanceof GuestFsError && !err.message.startsWith(`${path}:`))
       throw new GuestFsError(err.code, `${path}: ${err.message.replace(/^\S+: /, (m) => (m.startsWith('/') ? '' : m))}`);
     throw err;
+  }
+}
+
+/** The path calls of a reader, each naming the path in its errors (namingPath); a reader supplies the raw ones. */
+export abstract class PathNamingReader {
+  protected abstract listRaw(path: string): Promise<DirEntry[]>;
+  protected abstract statRaw(path: string): Promise<FileStat>;
+  protected abstract readRaw(path: string, offset: number, length: number): Promise<Uint8Array>;
+  protected abstract extentsRaw(path: string): Promise<Extent[]>;
+
+  list(path: string): Promise<DirEntry[]> {
+    return namingPath(path, () => this.listRaw(path));
+  }
+
+  stat(path: string): Promise<FileStat> {
+    return namingPath(path, () => this.statRaw(path));
+  }
+
+  read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    return namingPath(path, () => this.readRaw(path, offset, length));
+  }
+
+  extents(path: string): Promise<Extent[]> {
+    return namingPath(path, () => this.extentsRaw(path));
   }
 }

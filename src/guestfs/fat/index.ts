@@ -5,7 +5,7 @@
  * after the parent was read.
  */
 import { GuestFsError, type DirEntry, type Extent, type FileStat, type FsInfo, type GuestFs, type Owner, type ReadOnlyDevice } from '../types';
-import { badFs, namingPath, joinPath, Lru, pushDiskExtent, readDev, splitPath } from '../reader-util';
+import { badFs, PathNamingReader, joinPath, Lru, pushDiskExtent, readDev, splitPath } from '../reader-util';
 import { parseBpb, type Bpb } from './bpb';
 import { FatTable, type Chain } from './fat-table';
 import { ATTR_DIR, attributeNames, parseDir, type FatEntry } from './dir';
@@ -39,7 +39,7 @@ interface DirData {
   label?: string;
 }
 
-export class FatFs implements GuestFs {
+export class FatFs extends PathNamingReader implements GuestFs {
   info!: FsInfo;
   private readonly dirs = new Lru<number, DirData>(64);
   private readonly chains = new Lru<number, Chain>(64);
@@ -49,7 +49,9 @@ export class FatFs implements GuestFs {
     readonly dev: ReadOnlyDevice,
     readonly bpb: Bpb,
     readonly fat: FatTable,
-  ) {}
+  ) {
+    super();
+  }
 
   async init(): Promise<void> {
     const b = this.bpb;
@@ -71,7 +73,7 @@ export class FatFs implements GuestFs {
     };
   }
 
-  private async listRaw(path: string): Promise<DirEntry[]> {
+  protected async listRaw(path: string): Promise<DirEntry[]> {
     const node = await this.resolve(path);
     if (node.entry && !(node.entry.attr & ATTR_DIR)) throw new GuestFsError('not-dir', `${path}: not a directory`);
     const dir = await this.dirData(node.entry, node.path);
@@ -84,7 +86,7 @@ export class FatFs implements GuestFs {
     }));
   }
 
-  private async statRaw(path: string): Promise<FileStat> {
+  protected async statRaw(path: string): Promise<FileStat> {
     const node = await this.resolve(path);
     const e = node.entry;
     if (!e) return { id: 0, type: 'dir', size: 0, links: 1, attributes: ['directory'] };
@@ -100,7 +102,7 @@ export class FatFs implements GuestFs {
     };
   }
 
-  private async readRaw(path: string, offset: number, length: number): Promise<Uint8Array> {
+  protected async readRaw(path: string, offset: number, length: number): Promise<Uint8Array> {
     const e = await this.fileEntry(path);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new GuestFsError('not-found', `${path}: bad range ${offset}+${length}`);
@@ -125,7 +127,7 @@ export class FatFs implements GuestFs {
     return out;
   }
 
-  private async extentsRaw(path: string): Promise<Extent[]> {
+  protected async extentsRaw(path: string): Promise<Extent[]> {
     const node = await this.resolve(path);
     const e = node.entry;
     const out: Extent[] = [];
@@ -146,22 +148,6 @@ export class FatFs implements GuestFs {
       logical += len;
     }
     return out;
-  }
-
-  list(path: string): Promise<DirEntry[]> {
-    return namingPath(path, () => this.listRaw(path));
-  }
-
-  stat(path: string): Promise<FileStat> {
-    return namingPath(path, () => this.statRaw(path));
-  }
-
-  read(path: string, offset: number, length: number): Promise<Uint8Array> {
-    return namingPath(path, () => this.readRaw(path, offset, length));
-  }
-
-  extents(path: string): Promise<Extent[]> {
-    return namingPath(path, () => this.extentsRaw(path));
   }
 
   async owner(deviceOffset: number, signal?: AbortSignal): Promise<Owner> {

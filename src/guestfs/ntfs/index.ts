@@ -5,7 +5,7 @@
  * Alternate data streams are listed in stat().streams and read as `path:stream`.
  */
 import { GuestFsError, type DirEntry, type Extent, type FileStat, type FsInfo, type GuestFs, type Owner, type ReadOnlyDevice } from '../types';
-import { badFs, namingPath, le16, le32, Lru, pushDiskExtent, readDev, splitPath, utf16 } from '../reader-util';
+import { badFs, PathNamingReader, le16, le32, Lru, pushDiskExtent, readDev, splitPath, utf16 } from '../reader-util';
 import { parseNtfsBoot } from './boot';
 import { Mft, type NtfsFile } from './mft';
 import { AT, ntfsTime, parseFileName, type Attr } from './record';
@@ -55,7 +55,7 @@ const ATTR_NAMES: [number, string][] = [
   [0x4000, 'encrypted'],
 ];
 
-export class NtfsFs implements GuestFs {
+export class NtfsFs extends PathNamingReader implements GuestFs {
   info!: FsInfo;
   private readonly dirs = new Lru<number, DirData>(64);
   private ownerIndex?: Promise<NtfsOwnerIndex>;
@@ -63,7 +63,9 @@ export class NtfsFs implements GuestFs {
   constructor(
     readonly dev: ReadOnlyDevice,
     readonly mft: Mft,
-  ) {}
+  ) {
+    super();
+  }
 
   async init(): Promise<void> {
     const vol = await this.mft.file(3);
@@ -84,7 +86,7 @@ export class NtfsFs implements GuestFs {
     };
   }
 
-  private async listRaw(path: string): Promise<DirEntry[]> {
+  protected async listRaw(path: string): Promise<DirEntry[]> {
     const r = await this.resolve(path);
     if (!isDir(r.file)) throw new GuestFsError('not-dir', `${path}: not a directory`);
     const dir = await this.dirData(r.number, r.path);
@@ -106,7 +108,7 @@ export class NtfsFs implements GuestFs {
     return out;
   }
 
-  private async statRaw(path: string): Promise<FileStat> {
+  protected async statRaw(path: string): Promise<FileStat> {
     const r = await this.resolve(path);
     const f = r.file;
     const si = f.attrs.find((a) => a.type === AT.STANDARD_INFORMATION)?.value;
@@ -132,7 +134,7 @@ export class NtfsFs implements GuestFs {
     };
   }
 
-  private async readRaw(path: string, offset: number, length: number): Promise<Uint8Array> {
+  protected async readRaw(path: string, offset: number, length: number): Promise<Uint8Array> {
     const r = await this.resolve(path);
     if (isDir(r.file) && !r.stream) throw new GuestFsError('is-dir', `${path}: is a directory`);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0)
@@ -142,7 +144,7 @@ export class NtfsFs implements GuestFs {
     return this.mft.reader.read(attr, offset, length, path, `${r.number}:${r.stream}`);
   }
 
-  private async extentsRaw(path: string): Promise<Extent[]> {
+  protected async extentsRaw(path: string): Promise<Extent[]> {
     const r = await this.resolve(path);
     const out: Extent[] = [];
     const attr = isDir(r.file) && !r.stream ? r.file.attrs.find((a) => a.type === AT.INDEX_ALLOCATION && a.name === '$I30') : this.dataAttr(r);
@@ -165,22 +167,6 @@ export class NtfsFs implements GuestFs {
       pushDiskExtent(this.dev, out, logical, run.lcn * cs, len);
     }
     return out;
-  }
-
-  list(path: string): Promise<DirEntry[]> {
-    return namingPath(path, () => this.listRaw(path));
-  }
-
-  stat(path: string): Promise<FileStat> {
-    return namingPath(path, () => this.statRaw(path));
-  }
-
-  read(path: string, offset: number, length: number): Promise<Uint8Array> {
-    return namingPath(path, () => this.readRaw(path, offset, length));
-  }
-
-  extents(path: string): Promise<Extent[]> {
-    return namingPath(path, () => this.extentsRaw(path));
   }
 
   async owner(deviceOffset: number, signal?: AbortSignal): Promise<Owner> {
