@@ -1,5 +1,5 @@
 /** Resolves the shared kind legend (CSS theme variables) to canvas colours, and shades backing layers by depth. */
-import { BACKING_LAYER_COLORS, KIND_COLORS, SOURCE_KINDS, backingLayerStyle, type SourceKind } from '../src/shared/kinds';
+import { BACKING_LAYER_COLORS, KIND_COLORS, SOURCE_KINDS, backingLayerStyle, type SourceKind } from './kinds';
 import { MAP_KIND_CODES } from '../src/shared/protocol';
 
 let resolved: Record<SourceKind, string> | undefined;

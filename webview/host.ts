@@ -1,5 +1,6 @@
 /** The link to the extension host: typed post, message subscriptions, persisted state. */
 import type { HostMessage, WebviewMessage, WebviewState } from '../src/shared/protocol';
+import { Requester, type Reply } from './requests';
 
 interface VsCodeApi {
   postMessage(msg: unknown): void;
@@ -10,9 +11,11 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 const api = acquireVsCodeApi();
 const handlers = new Set<(m: HostMessage) => void>();
+const requests = new Requester((msg) => api.postMessage(msg));
 window.addEventListener('message', (e: MessageEvent) => {
   const m = e.data as HostMessage;
   if (!m || typeof m !== 'object' || typeof (m as { type?: unknown }).type !== 'string') return;
+  if (requests.settle(m)) return;
   for (const h of [...handlers]) h(m);
 });
 
@@ -39,7 +42,13 @@ export function updateState(patch: Partial<WebviewState>): void {
   api.setState(state);
 }
 
-let nextId = 1;
+/** Asks the host and resolves with its reply (an `error` reply rejects). */
+export function request<T extends HostMessage['type']>(build: (requestId: number) => WebviewMessage, reply: T): Promise<Reply<T>> {
+  return requests.request(build, reply);
+}
+
+/** A fresh id for a request answered by a stream of messages (the map summary), matched by the view itself. */
+let nextStreamId = 0x20000000;
 export function requestId(): number {
-  return nextId++;
+  return nextStreamId++;
 }

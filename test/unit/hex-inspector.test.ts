@@ -1,7 +1,7 @@
 /** Data inspector decoding, checked against Node's Buffer readers and known encodings. */
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { inspectBytes, printable } from '../../src/shared/inspector';
+import { inspectBytes, printable } from '../../webview/hex/inspector';
 
 const get = (rows: ReturnType<typeof inspectBytes>, label: string) => rows.find((r) => r.label === label)!.value;
 

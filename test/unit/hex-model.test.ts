@@ -5,7 +5,7 @@ import { ScrollModel, MIN_THUMB_PX } from '../../webview/hex/scroll-model';
 import { autoBytesPerRow, rowWidthPx } from '../../webview/hex/row-fit';
 import { copyAsHex, copyAsText, formatOffset, gapBefore, hexDigit } from '../../webview/hex/row-layout';
 import { PageCache, kindsOf, type FetchedRange } from '../../webview/hex/page-cache';
-import { SOURCE_KINDS } from '../../src/shared/kinds';
+import { SOURCE_KINDS } from '../../webview/kinds';
 
 const TiB = 2 ** 40;
 

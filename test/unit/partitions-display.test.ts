@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { openSync, readSync, closeSync, writeFileSync, readFileSync, truncateSync } from 'node:fs';
 import { scanPartitions, type ReadFn } from '../../src/shared/partitions';
-import { lbaHeader, lbaIn, partitionCells, unitNote } from '../../src/shared/partition-display';
+import { lbaHeader, lbaIn, partitionCells, unitNote } from '../../webview/partition-display';
 import { parseOffset } from '../../src/shared/format';
 import { scratchDir } from '../helpers/qemu';
 

@@ -4,7 +4,7 @@
  * (its colour registry and the default themes' overrides); distance is CIE76 ΔE in Lab.
  */
 import * as assert from 'node:assert/strict';
-import { BACKING_LAYER_COLORS, KIND_COLORS, USAGE_COLORS, backingLayerStyle } from '../../src/shared/kinds';
+import { BACKING_LAYER_COLORS, KIND_COLORS, USAGE_COLORS, backingLayerStyle } from '../../webview/kinds';
 
 type ThemeKind = 'dark' | 'light' | 'hcDark' | 'hcLight';
 const THEMES: Record<string, Record<ThemeKind, string>> = {

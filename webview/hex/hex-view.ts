@@ -4,8 +4,8 @@
  * the data inspector and the partition list. All text from the image goes through textContent.
  */
 import type { HexHost, HostMessage } from '../../src/shared/protocol';
-import { SOURCE_KINDS, KIND_LABELS } from '../../src/shared/kinds';
-import { inspectBytes, printable } from '../../src/shared/inspector';
+import { SOURCE_KINDS, KIND_LABELS } from '../kinds';
+import { inspectBytes, printable } from './inspector';
 import { scanPartitions, type PartitionTable } from '../../src/shared/partitions';
 import { formatBytes, parseOffset } from '../../src/shared/format';
 import { ScrollModel } from './scroll-model';
@@ -13,7 +13,7 @@ import { PageCache } from './page-cache';
 import { HostLink } from './host-link';
 import { BYTES_PER_ROW_CHOICES, GROUP_CHOICES, byteHex, copyAsHex, copyAsText, formatOffset, hexDigit, type OffsetMode } from './row-layout';
 import { installStyles, ROW_HEIGHT } from './styles';
-import { partitionCells, unitNote } from '../../src/shared/partition-display';
+import { partitionCells, unitNote } from '../partition-display';
 import { t } from '../l10n';
 import { byteAtHexColumn, hexColumnLayout, Pieces, SpanPool, type HexColumnLayout } from './row-paint';
 import { autoBytesPerRow } from './row-fit';

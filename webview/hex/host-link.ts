@@ -1,6 +1,7 @@
 /** Requests from the hex view to the extension host over the editor shell's HexHost, matched by requestId. */
 import type { HexHost, HostMessage, MapRun } from '../../src/shared/protocol';
 import type { FetchedRange } from './page-cache';
+import { Requester } from '../requests';
 
 export function fromBase64(s: string): Uint8Array {
   const bin = atob(s);
@@ -15,43 +16,28 @@ export function toBase64(b: Uint8Array): string {
   return btoa(s);
 }
 
-/** Request ids start high so they never collide with the shell's own requests. */
-let nextId = 0x40000000;
-
 export class HostLink {
-  private readonly waiting = new Map<number, { resolve: (r: FetchedRange) => void; reject: (e: Error) => void }>();
+  /** Ids start high so they never collide with the shell's own requests over the same channel. */
+  private readonly requests: Requester;
   private readonly unsubscribe: () => void;
 
   constructor(
     private readonly host: HexHost,
     onOther: (msg: HostMessage) => void,
   ) {
+    this.requests = new Requester((msg) => host.post(msg), 0x40000000);
     this.unsubscribe = host.onMessage((msg) => {
-      if (msg.type === 'hexPage') {
-        const w = this.waiting.get(msg.requestId);
-        if (!w) return;
-        this.waiting.delete(msg.requestId);
-        w.resolve({
-          data: fromBase64(msg.data),
-          runs: msg.runs.map((r: MapRun) => ({ start: r.start, length: r.length, kind: r.kind, depth: r.depth })),
-          pending: msg.pending,
-        });
-      } else if (msg.type === 'error' && msg.requestId !== undefined && this.waiting.has(msg.requestId)) {
-        const w = this.waiting.get(msg.requestId)!;
-        this.waiting.delete(msg.requestId);
-        w.reject(new Error(msg.message));
-      } else {
-        onOther(msg);
-      }
+      if (!this.requests.settle(msg)) onOther(msg);
     });
   }
 
-  read(offset: number, length: number): Promise<FetchedRange> {
-    const requestId = nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(requestId, { resolve, reject });
-      this.host.post({ type: 'hexRead', requestId, offset, length });
-    });
+  async read(offset: number, length: number): Promise<FetchedRange> {
+    const page = await this.requests.request((requestId) => ({ type: 'hexRead', requestId, offset, length }), 'hexPage');
+    return {
+      data: fromBase64(page.data),
+      runs: page.runs.map((r: MapRun) => ({ start: r.start, length: r.length, kind: r.kind, depth: r.depth })),
+      pending: page.pending,
+    };
   }
 
   edit(offset: number, bytes: Uint8Array, label: string): void {
@@ -64,7 +50,6 @@ export class HostLink {
 
   dispose(): void {
     this.unsubscribe();
-    for (const w of this.waiting.values()) w.reject(new Error('hex view closed'));
-    this.waiting.clear();
+    this.requests.dispose('hex view closed');
   }
 }

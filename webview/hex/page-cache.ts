@@ -4,7 +4,7 @@
  * Invalidation (after an edit, undo, save or reload) keeps the old bytes on screen until fresh ones arrive.
  * No DOM; the fetcher is injected, so tests drive it directly.
  */
-import { SOURCE_KINDS, sourceKind } from '../../src/shared/kinds';
+import { SOURCE_KINDS, sourceKind } from '../kinds';
 import type { MapKind } from '../../src/shared/protocol';
 
 export const PAGE_SIZE = 16 * 1024;

@@ -1,5 +1,5 @@
 /** The hex view's styles, themed with VS Code's --vscode-* variables. Installed as a constructed style sheet (CSP-safe). */
-import { KIND_COLORS, SOURCE_KINDS } from '../../src/shared/kinds';
+import { KIND_COLORS, SOURCE_KINDS } from '../kinds';
 
 export const ROW_HEIGHT = 18;
 

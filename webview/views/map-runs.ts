@@ -5,7 +5,7 @@
 import type { MapRun } from '../../src/shared/protocol';
 import { formatBytes, hex, hexFor } from '../../src/shared/format';
 import { h, setChildren } from '../dom';
-import { post, requestId } from '../host';
+import { request } from '../host';
 import { t } from '../l10n';
 import { bucketStyle } from '../colors';
 
@@ -22,8 +22,8 @@ export class RunList {
   private readonly thumb = h('div', { class: 'runs-thumb' });
   private readonly track = h('div', { class: 'runs-track' }, this.thumb);
   private runs: MapRun[] = [];
-  private runsReq = 0;
-  private upReq = -1;
+  /** Bumped by each fetch: only the latest answer is shown. */
+  private generation = 0;
   private wheelAcc = 0;
   private selectedRow = 0;
 
@@ -58,30 +58,21 @@ export class RunList {
   /** Shows the rows from the saved offset of a disk of `vsize` bytes. */
   start(vsize: number): void {
     this.vsize = vsize;
-    this.fetchRuns(this.runsFromOffset, LIST_ROWS + 10);
+    void this.fetchRuns(this.runsFromOffset, LIST_ROWS + 10);
   }
 
-  /** The host's answer to a requestRuns. */
-  handleRuns(id: number, runs: MapRun[]): void {
-    this.onRuns(id, runs);
-  }
-
-  private fetchRuns(from: number, count: number): void {
-    this.runsReq = requestId();
-    if (count < 0) this.upReq = this.runsReq;
-    post({ type: 'requestRuns', requestId: this.runsReq, from: Math.max(0, Math.min(from, this.vsize - 1)), count });
-  }
-
-  private onRuns(id: number, runs: MapRun[]): void {
-    if (id !== this.runsReq) return;
-    if (id === this.upReq) {
-      // Rows above: restart the window at the first of them.
-      this.upReq = -1;
-      if (runs.length > 0) this.fetchRuns(runs[0].start, LIST_ROWS + 10);
+  /** Shows `count` runs from `from`; a negative count asks for the runs above it, then shows from the first of them. */
+  private async fetchRuns(from: number, count: number): Promise<void> {
+    const gen = ++this.generation;
+    const at = Math.max(0, Math.min(from, this.vsize - 1));
+    const reply = await request((requestId) => ({ type: 'requestRuns', requestId, from: at, count }), 'mapRuns').catch(() => undefined);
+    if (!reply || gen !== this.generation) return;
+    if (count < 0) {
+      if (reply.runs.length > 0) void this.fetchRuns(reply.runs[0].start, LIST_ROWS + 10);
       return;
     }
-    this.runs = runs;
-    this.runsFromOffset = runs[0]?.start ?? this.runsFromOffset;
+    this.runs = reply.runs;
+    this.runsFromOffset = reply.runs[0]?.start ?? this.runsFromOffset;
     this.onMoved();
     this.renderRuns();
   }
@@ -123,9 +114,9 @@ export class RunList {
     if (n > 0) {
       const k = Math.min(n, this.runs.length - 1);
       if (k <= 0) return;
-      this.fetchRuns(this.runs[k].start, LIST_ROWS + 10);
+      void this.fetchRuns(this.runs[k].start, LIST_ROWS + 10);
     } else if (this.runsFromOffset > 0) {
-      this.fetchRuns(this.runsFromOffset, n);
+      void this.fetchRuns(this.runsFromOffset, n);
     }
   }
 
@@ -153,8 +144,8 @@ export class RunList {
         else this.scrollRows(-1);
       } else if (k === 'PageDown') this.scrollRows(LIST_ROWS - 1);
       else if (k === 'PageUp') this.scrollRows(-(LIST_ROWS - 1));
-      else if (k === 'Home') this.fetchRuns(0, LIST_ROWS + 10);
-      else if (k === 'End') this.fetchRuns(this.vsize - 1, -LIST_ROWS);
+      else if (k === 'Home') void this.fetchRuns(0, LIST_ROWS + 10);
+      else if (k === 'End') void this.fetchRuns(this.vsize - 1, -LIST_ROWS);
       else if (k === 'Enter') {
         const r = this.runs[this.selectedRow];
         if (r) this.goHex(r.start);
@@ -166,7 +157,7 @@ export class RunList {
     const jump = (ev: MouseEvent): void => {
       const r = this.track.getBoundingClientRect();
       const f = Math.max(0, Math.min(1, (ev.clientY - r.top) / r.height));
-      this.fetchRuns(Math.floor((f * this.vsize) / 512) * 512, LIST_ROWS + 10);
+      void this.fetchRuns(Math.floor((f * this.vsize) / 512) * 512, LIST_ROWS + 10);
     };
     this.track.addEventListener('mousedown', (ev) => {
       dragging = true;

@@ -6,10 +6,10 @@
 import type { HostMessage, MapSummary, MappingDetail } from '../../src/shared/protocol';
 import { MAP_KIND_CODES, MAX_MAP_BUCKETS } from '../../src/shared/protocol';
 import { MIN_CELL_BYTES, cellRange, mapGrid } from '../../src/shared/map-cells';
-import { KIND_LABELS } from '../../src/shared/kinds';
+import { KIND_LABELS } from '../kinds';
 import { formatBytes, formatRange, hex, percent } from '../../src/shared/format';
 import { h, icon, setChildren } from '../dom';
-import { post, requestId, getState, updateState } from '../host';
+import { post, request, requestId, getState, updateState } from '../host';
 import { t } from '../l10n';
 import { bucketStyle, kindColors, layerColor, onThemeChange } from '../colors';
 import type { View, ViewContext } from './view';
@@ -33,7 +33,8 @@ export class MapView implements View {
   private readonly rangeLabel = h('span', { class: 'map-range' });
   private readonly legend = h('div', { class: 'legend' });
   private readonly hover = h('div', { class: 'hover-card', role: 'tooltip', hidden: true });
-  private hoverReq = 0;
+  /** Bumped by each hover request and by hiding the card: only the latest answer is shown. */
+  private hoverGen = 0;
   private hoverBucket = -1;
   /** The last hover answer and its cell (a click uses its clickOffset), and a click waiting for an answer. */
   private hoverDetail?: { cell: number; detail: MappingDetail };
@@ -124,18 +125,6 @@ export class MapView implements View {
           : t('Scanning… {0}', percent((msg.data.scannedTo - msg.data.start) / Math.max(1, msg.data.end - msg.data.start)));
         if (msg.data.done) this.canvas.setAttribute('data-ready', 'true');
         this.renderLegend();
-        return;
-      case 'mapping':
-        if (msg.data.requestId !== this.hoverReq) return;
-        this.hoverDetail = { cell: this.hoverBucket, detail: msg.data };
-        if (this.clickPending >= 0 && this.clickPending === this.hoverBucket) {
-          this.clickPending = -1;
-          this.goHex(msg.data.clickOffset ?? msg.data.start);
-        }
-        this.showHover(msg.data);
-        return;
-      case 'mapRuns':
-        this.runList.handleRuns(msg.requestId, msg.runs);
         return;
     }
   }
@@ -296,19 +285,23 @@ export class MapView implements View {
   }
 
   /** Asks the host for the whole run painted in cell `i` (the hover card shows it; a click opens its start). */
-  private requestCell(i: number): void {
+  private async requestCell(i: number): Promise<void> {
     const s = this.summary;
     if (!s) return;
     const { from, to } = this.cell(i);
-    this.hoverReq = requestId();
-    post({
-      type: 'requestMapping',
-      requestId: this.hoverReq,
-      offset: from,
-      cellEnd: to,
-      kind: MAP_KIND_CODES[s.kinds[i]] ?? 'unallocated',
-      depth: s.depths[i],
-    });
+    const gen = ++this.hoverGen;
+    const kind = MAP_KIND_CODES[s.kinds[i]] ?? 'unallocated';
+    const reply = await request((requestId) => ({ type: 'requestMapping', requestId, offset: from, cellEnd: to, kind, depth: s.depths[i] }), 'mapping').catch(
+      () => undefined,
+    );
+    if (!reply || gen !== this.hoverGen) return;
+    const detail = reply.data;
+    this.hoverDetail = { cell: this.hoverBucket, detail };
+    if (this.clickPending >= 0 && this.clickPending === this.hoverBucket) {
+      this.clickPending = -1;
+      this.goHex(detail.clickOffset ?? detail.start);
+    }
+    this.showHover(detail);
   }
 
   private bindCanvas(): void {
@@ -321,7 +314,7 @@ export class MapView implements View {
       if (i === this.hoverBucket) return;
       this.hoverBucket = i;
       clearTimeout(this.hoverTimer);
-      this.hoverTimer = setTimeout(() => this.requestCell(i), 40);
+      this.hoverTimer = setTimeout(() => void this.requestCell(i), 40);
     });
     this.canvas.addEventListener('mouseleave', () => this.hideHover());
     this.canvas.addEventListener('click', (ev) => {
@@ -333,7 +326,7 @@ export class MapView implements View {
       this.clickPending = i;
       this.hoverBucket = i;
       clearTimeout(this.hoverTimer);
-      this.requestCell(i);
+      void this.requestCell(i);
     });
     this.canvas.addEventListener(
       'wheel',
@@ -361,7 +354,7 @@ export class MapView implements View {
 
   private hideHover(): void {
     this.hoverBucket = -1;
-    this.hoverReq = 0;
+    this.hoverGen++;
     this.hoverDetail = undefined;
     clearTimeout(this.hoverTimer);
     this.hover.hidden = true;

@@ -4,7 +4,7 @@ import { decimal, formatBytes, percent } from '../../src/shared/format';
 import { h, icon, setChildren } from '../dom';
 import { post } from '../host';
 import { t } from '../l10n';
-import { usageColor } from '../../src/shared/kinds';
+import { usageColor } from '../kinds';
 import type { View } from './view';
 
 export class UsageView implements View {

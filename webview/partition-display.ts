@@ -4,8 +4,8 @@
  * table's own logical block size differs (GPT states it), the note says so and each row's tooltip gives the LBAs
  * as the table stores them. A broken entry shows its problem, never a negative size. Pure, unit-tested.
  */
-import { formatBytes } from './format';
-import type { Partition, PartitionTable } from './partitions';
+import { formatBytes } from '../src/shared/format';
+import type { Partition, PartitionTable } from '../src/shared/partitions';
 
 export interface PartitionCells {
   /** "first–last" in the view's LBA unit. */

@@ -3,7 +3,7 @@
  * Pure, shared by the webview and its tests. 64-bit integers use BigInt because they are displayed exactly;
  * they are never used as offsets.
  */
-import { formatGuid } from './partitions';
+import { formatGuid } from '../../src/shared/partitions';
 
 export interface InspectorRow {
   label: string;
