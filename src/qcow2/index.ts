@@ -26,3 +26,4 @@ export { compressCluster, canCompress, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } f
 export { rebaseUnsafe, planRebase, type RebasePlan } from './write/rebase';
 export { verifyBackingChain, type BrokenChain, type BrokenChainKind } from './chain-verify';
 export { LruCache } from './cache/lru';
+export { measureQcow2, measureRaw, type MeasureResult, type MeasureOptions, type MeasurePreallocation } from './measure';
