@@ -26,4 +26,5 @@ export { compressCluster, canCompress, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } f
 export { rebaseUnsafe, planRebase, type RebasePlan } from './write/rebase';
 export { verifyBackingChain, type BrokenChain, type BrokenChainKind } from './chain-verify';
 export { LruCache } from './cache/lru';
+export { dirtyRanges, type DirtyRange, type BitmapSource } from './read/bitmap-ranges';
 export { measureQcow2, measureRaw, type MeasureResult, type MeasureOptions, type MeasurePreallocation } from './measure';
