@@ -20,6 +20,7 @@ import { chainMapping, type Mapping } from './read/mapping';
 import { CompressedClusterReader } from './read/compressed-reader';
 import type { BlockLayer, LayerRun } from './layer';
 import { AsyncMutex, prepareFirstWrite, Qcow2Writer, type WritableImage } from './write';
+import { createSnapshot, refuseSnapshotCreate, type SnapshotCreateOptions } from './write/snapshot-create';
 import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';
 import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './check/usage';
 
@@ -159,6 +160,15 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     }
     const writer = this.writer ?? (await this.getWriter());
     await writer.submitCompressed(guest, compressed);
+  }
+
+  /** Creates internal snapshot `name` of the active disk, as qemu-img snapshot -c (write/snapshot-create.ts). */
+  async createSnapshot(name: string, opts?: SnapshotCreateOptions): Promise<Snapshot> {
+    this.refuseWriteToView();
+    await this.prepIo();
+    refuseSnapshotCreate(this, name);
+    const writer = this.writer ?? (await this.getWriter());
+    return this.exclusive(() => createSnapshot(this, writer, name, opts));
   }
 
   /** Writes dirty L2/refcount metadata to disk in the crash-safe order. */
@@ -374,6 +384,12 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     this.refcountTable = table;
     this.header.refcountTableOffset = offset;
     this.header.refcountTableClusters = clusters;
+  }
+  switchSnapshotTable(snapshots: Snapshot[], offset: number, byteLength: number): void {
+    this.snapshots = snapshots;
+    this.snapshotTableBytes = byteLength;
+    this.header.nbSnapshots = snapshots.length;
+    this.header.snapshotsOffset = offset;
   }
   setAutoclearFeatures(bits: FeatureBits): void {
     this.header.autoclearFeatures = bits;

@@ -55,6 +55,8 @@ export interface WritableImage {
   setReftableEntry(index: number, entry: Uint8Array): void;
   /** The header now points at a new refcount table (already on disk and synced). */
   switchReftable(table: Uint8Array, offset: number, clusters: number): void;
+  /** The header now points at a new snapshot table (already on disk and synced) holding `snapshots`. */
+  switchSnapshotTable(snapshots: Snapshot[], offset: number, byteLength: number): void;
   /** The header's autoclear bits are now `bits` on disk. */
   setAutoclearFeatures(bits: FeatureBits): void;
 }
