@@ -55,7 +55,9 @@ export async function createSnapshot(dev: WritableImage, w: Qcow2Writer, name: s
   const id = String(dev.snapshots.reduce((max, s) => Math.max(max, leadingNumber(s.id)), 0) + 1);
   const idBytes = new TextEncoder().encode(id);
   const oldTable = new Uint8Array(dev.snapshotTableBytes);
-  if ((await readFully(dev.io, oldTable, dev.header.snapshotsOffset)) < oldTable.length) throw badImage(file, 'snapshot table lies beyond the end of the file');
+  // The last entry's padding to 8 bytes may lie past the end of the file (QEMU writes the entries only).
+  if ((await readFully(dev.io, oldTable, dev.header.snapshotsOffset)) < oldTable.length - 7)
+    throw badImage(file, 'snapshot table lies beyond the end of the file');
   const entryAt = oldTable.length; // entries are 8-byte aligned, and so is the table's length
   const tableBytes = entryAt + 40 + EXTRA_BYTES + idBytes.length + nameBytes.length;
   if (tableBytes > MAX_SNAPSHOT_TABLE_BYTES)
