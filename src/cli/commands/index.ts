@@ -12,6 +12,7 @@ import { rebaseCommand } from './rebase';
 import { findCommand } from './find';
 import { snapshotCommand } from './snapshot';
 import { compareCommand } from './compare';
+import { bitmapCommand } from './bitmap';
 
 /** Every subcommand. Add new ones here, one line each. */
 export const commands: CliCommand[] = [
@@ -28,4 +29,5 @@ export const commands: CliCommand[] = [
   findCommand,
   snapshotCommand,
   compareCommand,
+  bitmapCommand,
 ];
