@@ -10,7 +10,7 @@ import { setU16, setU32, setU64 } from '../format/bytes';
 import { BME_FLAG_AUTO, MAX_BITMAP_NAME, type BitmapEntry } from '../format/bitmaps';
 import { AUTOCLEAR_BITMAPS } from '../format/header';
 import type { BitmapsExtension } from '../format/header-extensions';
-import { Qcow2Error } from '../errors';
+import { printable, Qcow2Error } from '../errors';
 import { readFully } from '../io/ops';
 import { planBitmapsExtension } from './bitmaps-header';
 import type { Qcow2Writer } from './writer';
@@ -32,13 +32,14 @@ export interface BitmapAddOptions {
 
 /** qemu-img's refusals, made before anything is written; returns the granularity. */
 export function refuseBitmapAdd(dev: Pick<WritableImage, 'info' | 'path' | 'bitmaps'>, name: string, opts: BitmapAddOptions): number {
-  const fail = (why: string) => new Qcow2Error('invalid-argument', `Operation add on bitmap ${name} failed: ${why}`, dev.path);
-  const persistent = (why: string) => fail(`Can't make bitmap '${name}' persistent in '${dev.path}': ${why}`);
+  const shown = printable(name, 100);
+  const fail = (why: string) => new Qcow2Error('invalid-argument', `Operation add on bitmap ${shown} failed: ${why}`, dev.path);
+  const persistent = (why: string) => fail(`Can't make bitmap '${shown}' persistent in '${printable(dev.path, 200)}': ${why}`);
   const g = opts.granularity ?? Math.min(65536, Math.max(4096, dev.info.clusterSize));
   if (!Number.isSafeInteger(g) || g < 2 ** MIN_GRANULARITY_BITS || g > 2 ** MAX_GRANULARITY_BITS || (g & (g - 1)) !== 0)
     throw fail('Granularity must be power of 2 and at least 512');
   if (name === '') throw fail('Bitmap name cannot be empty');
-  if (dev.bitmaps.some((b) => b.name === name)) throw fail(`Bitmap already exists: ${name}`);
+  if (dev.bitmaps.some((b) => b.name === name)) throw fail(`Bitmap already exists: ${shown}`);
   if (dev.info.version < 3) throw persistent('Cannot store dirty bitmaps in qcow2 v2 files');
   if (new TextEncoder().encode(name).length > MAX_BITMAP_NAME) throw persistent(`Name length exceeds maximum (${MAX_BITMAP_NAME} characters)`);
   if (dev.bitmaps.length >= MAX_BITMAPS) throw persistent(`Maximum number of persistent bitmaps is already reached`);
@@ -53,7 +54,12 @@ export async function addBitmap(dev: WritableImage, w: Qcow2Writer, name: string
   const granularity = refuseBitmapAdd(dev, name, opts);
   const cs = dev.info.clusterSize;
   const ext = dev.header.extensions.bitmaps;
-  if (ext) throw new Qcow2Error('unsupported', `Operation add on bitmap ${name} failed: adding to an existing bitmap directory is not supported yet`, dev.path);
+  if (ext)
+    throw new Qcow2Error(
+      'unsupported',
+      `Operation add on bitmap ${printable(name, 100)} failed: adding to an existing bitmap directory is not supported yet`,
+      dev.path,
+    );
   const cluster = new Uint8Array(cs);
   await readFully(dev.io, cluster, 0);
 
