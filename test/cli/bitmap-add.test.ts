@@ -70,6 +70,29 @@ describe('bitmap --add (vs qemu-img 7.2)', function () {
     });
   });
 
+  it('adds to an image that has (disabled) bitmaps already, as qemu-img does: same bitmaps list, check clean', async () => {
+    const img = tmp.path('several.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', tmp.path('several-base.qcow2'), '10G']);
+    qemuImg(['create', '-q', '-f', 'qcow2', '-b', 'several-base.qcow2', '-F', 'qcow2', img, '10G']);
+    const theirs = tmp.path('several-qemu.qcow2');
+    copyFileSync(img, theirs);
+    for (const args of [['--disable', 'first'], ['--disable', '-g', '1M', 'second'], ['third']]) {
+      const name = args[args.length - 1];
+      const opts = args.slice(0, -1);
+      const r = await cli(['bitmap', '--add', ...opts, img, name]);
+      assert.equal(r.code, 0, r.stderr);
+      qemuImg(['bitmap', '--add', ...opts, theirs, name]);
+    }
+    assert.deepEqual(bitmapsOf(img), bitmapsOf(theirs));
+    assert.equal(qemuImg(['check', img], true).code, 0);
+    // With an enabled bitmap present our writer refuses, so a fourth is refused (one line, image unchanged).
+    const before = readFileSync(img);
+    const r = await cli(['bitmap', '--add', img, 'fourth']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /enabled persistent dirty bitmaps \('third'\)/);
+    assert.ok(readFileSync(img).equals(before));
+  });
+
   it("refusals carry qemu-img's message: v2, a duplicate name, an empty name, a bad granularity, a name over 1023 bytes", async () => {
     const v2 = tmp.path('v2.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'compat=0.10', v2, '1M']);
@@ -111,14 +134,19 @@ describe('bitmap --add (vs qemu-img 7.2)', function () {
   });
 
   describe('power cut at every write', () => {
-    for (const withBacking of [false, true]) {
-      it(`${withBacking ? 'with a backing file name to move' : 'no backing file'}: the header has no bitmap or the whole one; never torn`, async () => {
-        const img = tmp.path(`cut${withBacking ? 'b' : ''}.qcow2`);
+    for (const [withBacking, existing] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ] as const) {
+      it(`${withBacking ? 'with a backing file name to move' : existing ? 'a disabled bitmap already there' : 'no backing file'}: the header has no new bitmap or the whole one; never torn`, async () => {
+        const img = tmp.path(`cut${withBacking ? 'b' : ''}${existing ? 'e' : ''}.qcow2`);
         if (withBacking) {
           qemuImg(['create', '-q', '-f', 'qcow2', tmp.path('cutbase.qcow2'), '1G']);
           qemuImg(['create', '-q', '-f', 'qcow2', '-b', 'cutbase.qcow2', '-F', 'qcow2', img, '1G']);
         } else qemuImg(['create', '-q', '-f', 'qcow2', img, '1G']);
         qemuIo(img, ['write -P 5 0 128k']);
+        if (existing) qemuImg(['bitmap', '--add', '--disable', '-g', '128k', img, 'old']);
         const initial = new Uint8Array(readFileSync(img));
         const add = async (io: PowerLossIo): Promise<void> => {
           let dev;
@@ -146,16 +174,17 @@ describe('bitmap --add (vs qemu-img 7.2)', function () {
             const label = `cut at write ${n}/${total}, keep ${keep}`;
             const info = JSON.parse(qemuImg(['info', '--output=json', crashed]).stdout);
             const bitmaps = info['format-specific'].data.bitmaps;
-            assert.ok(
-              bitmaps === undefined || JSON.stringify(bitmaps) === JSON.stringify([{ flags: ['auto'], name: 'cut', granularity: 65536 }]),
-              `${label}: ${JSON.stringify(bitmaps)}`,
-            );
+            const oldOne = existing ? [{ flags: [], name: 'old', granularity: 131072 }] : [];
+            const without = JSON.stringify(existing ? oldOne : undefined);
+            const withIt = JSON.stringify([...oldOne, { flags: ['auto'], name: 'cut', granularity: 65536 }]);
+            assert.ok([without, withIt].includes(JSON.stringify(bitmaps)), `${label}: ${JSON.stringify(bitmaps)}`);
+            const added = JSON.stringify(bitmaps) === withIt;
             if (withBacking) assert.equal(info['backing-filename'], 'cutbase.qcow2', label);
             const chk = JSON.parse(qemuImg(['check', '--output=json', crashed], true).stdout);
             assert.equal((chk.corruptions ?? 0) + (chk['check-errors'] ?? 0), 0, `${label}: ${JSON.stringify(chk)}`);
             const dev = await openImage(crashed, { readOnly: true });
             await dev.close();
-            seen.add(`${bitmaps ? 'with' : 'without'} bitmap, ${chk.leaks ?? 0} leaks`);
+            seen.add(`${added ? 'with' : 'without'} bitmap, ${chk.leaks ?? 0} leaks`);
           }
         }
         console.log(`      ${total} writes; outcomes seen: ${[...seen].join('; ')}`);

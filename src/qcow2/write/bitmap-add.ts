@@ -1,7 +1,8 @@
 /**
  * Adding an empty persistent dirty bitmap (`qemu-img bitmap --add [-g GRANULARITY] [--disable] IMAGE NAME`), as
  * qemu-img leaves it: a bitmap table of all-zero entries (every range clean) and a bitmap directory holding the
- * existing entries and the new one, each in new clusters, then the bitmaps header extension and autoclear bit 0.
+ * existing entries and the new one, each in new clusters, then the bitmaps header extension and autoclear bit 0
+ * (or, when the image has bitmaps already, the extension's directory size and offset, rewritten in place).
  * Order: the new clusters' refcounts written and synced; the table and the directory written and synced; then the
  * header (write/bitmaps-header.ts: never torn); then the old directory, if any, freed. A cut before the header
  * switch leaves the image as it was, with leaked clusters at most.
@@ -12,7 +13,7 @@ import { AUTOCLEAR_BITMAPS } from '../format/header';
 import type { BitmapsExtension } from '../format/header-extensions';
 import { printable, Qcow2Error } from '../errors';
 import { readFully } from '../io/ops';
-import { planBitmapsExtension } from './bitmaps-header';
+import { planBitmapsExtension, planBitmapsUpdate } from './bitmaps-header';
 import type { Qcow2Writer } from './writer';
 import type { WritableImage } from './writable-image';
 
@@ -53,20 +54,23 @@ export function refuseBitmapAdd(dev: Pick<WritableImage, 'info' | 'path' | 'bitm
 export async function addBitmap(dev: WritableImage, w: Qcow2Writer, name: string, opts: BitmapAddOptions = {}): Promise<BitmapEntry> {
   const granularity = refuseBitmapAdd(dev, name, opts);
   const cs = dev.info.clusterSize;
-  const ext = dev.header.extensions.bitmaps;
-  if (ext)
-    throw new Qcow2Error(
-      'unsupported',
-      `Operation add on bitmap ${printable(name, 100)} failed: adding to an existing bitmap directory is not supported yet`,
-      dev.path,
-    );
+  const old = dev.header.extensions.bitmaps;
   const cluster = new Uint8Array(cs);
   await readFully(dev.io, cluster, 0);
+  // The existing directory (each entry already padded to 8 bytes), kept verbatim in front of the new entry.
+  const oldDir = new Uint8Array(old ? old.directorySize : 0);
+  if (old && (await readFully(dev.io, oldDir, old.directoryOffset)) < oldDir.length)
+    throw new Qcow2Error('bad-image', 'bitmap directory is truncated', dev.path);
+  const nb = (old?.nbBitmaps ?? 0) + 1;
+  const plan = (dirSize: number, dirOffset: number) =>
+    (old ? planBitmapsUpdate : planBitmapsExtension)(cluster, dev.header.headerLength, nb, dirSize, dirOffset, dev.path);
 
   const bitmapBytes = Math.ceil(Math.ceil(dev.info.virtualSize / granularity) / 8);
   const tableSize = Math.ceil(bitmapBytes / cs); // one entry per cluster of bitmap data; 0 = all clean
   const nameBytes = new TextEncoder().encode(name);
-  const dir = new Uint8Array(Math.ceil((24 + nameBytes.length) / 8) * 8);
+  const dir = new Uint8Array(oldDir.length + Math.ceil((24 + nameBytes.length) / 8) * 8);
+  dir.set(oldDir);
+  const e = oldDir.length; // the new entry
   const entry: BitmapEntry = {
     name,
     tableOffset: 0,
@@ -79,19 +83,19 @@ export async function addBitmap(dev: WritableImage, w: Qcow2Writer, name: string
   const tableClusters = Math.ceil((tableSize * 8) / cs);
   const dirClusters = Math.ceil(dir.length / cs);
   // Check the header layout before allocating anything.
-  planBitmapsExtension(cluster, dev.header.headerLength, 1, dir.length, cs, dev.path);
+  plan(dir.length, cs);
 
   entry.tableOffset = (await w.alloc.alloc(tableClusters)) * cs;
   const dirOffset = (await w.alloc.alloc(dirClusters)) * cs;
   await w.flush(); // the refcounts first
-  setU64(dir, 0, entry.tableOffset);
-  setU32(dir, 8, tableSize);
-  setU32(dir, 12, entry.flags);
-  dir[16] = entry.type;
-  dir[17] = entry.granularityBits;
-  setU16(dir, 18, nameBytes.length);
-  setU32(dir, 20, 0);
-  dir.set(nameBytes, 24);
+  setU64(dir, e, entry.tableOffset);
+  setU32(dir, e + 8, tableSize);
+  setU32(dir, e + 12, entry.flags);
+  dir[e + 16] = entry.type;
+  dir[e + 17] = entry.granularityBits;
+  setU16(dir, e + 18, nameBytes.length);
+  setU32(dir, e + 20, 0);
+  dir.set(nameBytes, e + 24);
   for (const [at, bytes, what] of [
     [entry.tableOffset, new Uint8Array(tableClusters * cs), 'a bitmap table'],
     [dirOffset, padTo(dir, dirClusters * cs), 'a bitmap directory'],
@@ -103,16 +107,22 @@ export async function addBitmap(dev: WritableImage, w: Qcow2Writer, name: string
   }
   await dev.io.fsync();
 
-  const plan = planBitmapsExtension(cluster, dev.header.headerLength, 1, dir.length, dirOffset, dev.path);
-  for (const write of plan.writes) {
+  const header = plan(dir.length, dirOffset);
+  for (const write of header.writes) {
     await dev.io.writeAt(write.bytes, write.offset);
     await dev.io.fsync();
   }
-  const bitmaps: BitmapsExtension = { nbBitmaps: 1, directorySize: dir.length, directoryOffset: dirOffset };
+  const bitmaps: BitmapsExtension = { nbBitmaps: nb, directorySize: dir.length, directoryOffset: dirOffset };
   const ac = dev.header.autoclearFeatures;
-  dev.bitmapsAdded([entry], bitmaps, { hi: ac.hi, lo: (ac.lo | AUTOCLEAR_BITMAPS) >>> 0 }, plan.backingFileOffset);
+  dev.bitmapsAdded([...dev.bitmaps, entry], bitmaps, { hi: ac.hi, lo: (ac.lo | AUTOCLEAR_BITMAPS) >>> 0 }, header.backingFileOffset);
   w.meta.addRange(entry.tableOffset, tableSize * 8, `table of bitmap ${name}`);
   w.meta.addRange(dirOffset, dir.length, 'bitmap directory');
+  if (old) {
+    // The old directory is freed once nothing points at it.
+    w.meta.removeRange(old.directoryOffset, old.directorySize);
+    for (let c = old.directoryOffset / cs; c * cs < old.directoryOffset + old.directorySize; c++) w.wb.pendingDecrements.push(c);
+    await w.flush();
+  }
   return entry;
 }
 

@@ -122,3 +122,40 @@ export function planBitmapsExtension(
   for (let i = 0; i < cs; i++) if (state[i] !== final[i]) throw new Error(`internal error: bitmaps header plan differs from the final header at byte ${i}`);
   return { writes, final, backingFileOffset: newNameAt };
 }
+
+/**
+ * Points an existing bitmaps extension at a new directory: its 24 data bytes are rewritten in place, in one write
+ * that must stay inside one sector (else refused: it could tear). Autoclear bit 0 must already be set (without it
+ * the existing bitmaps are inconsistent, and QEMU would drop them).
+ */
+export function planBitmapsUpdate(
+  cluster: Uint8Array,
+  headerLength: number,
+  nbBitmaps: number,
+  dirSize: number,
+  dirOffset: number,
+  file: string,
+): BitmapsHeaderPlan {
+  const fail = (why: string) => new Qcow2Error('unsupported', `cannot update the bitmaps header extension: ${why}`, file);
+  if ((u32(cluster, HEADER_AUTOCLEAR_LO) & AUTOCLEAR_BITMAPS) === 0)
+    throw fail('autoclear bit 0 is clear, so the existing bitmaps are inconsistent (qemu-img would drop them)');
+  let at = -1;
+  for (let off = headerLength; off + 8 <= cluster.length;) {
+    const type = u32(cluster, off);
+    if (type === EXT_END) break;
+    if (type === EXT_BITMAPS) {
+      at = off + 8;
+      break;
+    }
+    off += 8 + pad8(u32(cluster, off + 4));
+  }
+  if (at < 0) throw fail('it is missing');
+  if (Math.floor(at / SECTOR) !== Math.floor((at + 23) / SECTOR)) throw fail('it crosses a sector boundary, so it cannot be changed crash-safely');
+  const data = new Uint8Array(24);
+  setU32(data, 0, nbBitmaps);
+  setU64(data, 8, dirSize);
+  setU64(data, 16, dirOffset);
+  const final = cluster.slice();
+  final.set(data, at);
+  return { writes: [{ offset: at, bytes: data }], final, backingFileOffset: u32(cluster, HEADER_BACKING_OFFSET + 4) };
+}
