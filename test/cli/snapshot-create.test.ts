@@ -229,6 +229,25 @@ describe('snapshot -c (internal snapshot creation, vs qemu-img 7.2)', function (
     });
   });
 
+  it('the engine refuses on a device opened read-only (snapshot and bitmap), and on a snapshot view', async () => {
+    const { openImage, Qcow2Error } = await import('../../src/qcow2');
+    const img = tmp.path('ro.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', img, '2M']);
+    qemuImg(['snapshot', '-c', 'old', img]);
+    const hash = sha256File(img);
+    const dev = await openImage(img, { readOnly: true });
+    try {
+      if (dev.format !== 'qcow2') throw new Error('not qcow2');
+      await assert.rejects(dev.createSnapshot('x'), (e: unknown) => e instanceof Qcow2Error && e.code === 'read-only');
+      await assert.rejects(dev.addBitmap('x'), (e: unknown) => e instanceof Qcow2Error && e.code === 'read-only');
+      const view = await dev.atSnapshot('old');
+      await assert.rejects(view.createSnapshot('x'), (e: unknown) => e instanceof Qcow2Error && e.code === 'read-only');
+    } finally {
+      await dev.close();
+    }
+    assert.equal(sha256File(img), hash);
+  });
+
   it('the engine: createSnapshot returns the entry, and the device reads the snapshot right away', async () => {
     const { openImage } = await import('../../src/qcow2');
     const img = tmp.path('engine.qcow2');
