@@ -4,11 +4,13 @@
  * the image opens (qemu-img info, our open), the guest disk reads as before, the snapshot is either absent or
  * complete (it reads as the disk), and `qemu-img check -r all` makes it clean. What `qemu-img check` reports at
  * each cut is collected and printed; it must be clean, leaks, or (between a refcount block write and the L2/L1
- * write that clears COPIED, the order QEMU uses too) "OFLAG_COPIED" errors and nothing else.
+ * write that clears COPIED, the order QEMU uses too) "OFLAG_COPIED" errors and nothing else. An EIO at any write or
+ * fsync fails the creation with one line; the device goes on, and the image it closes has no corruption.
  */
 import { strict as assert } from 'node:assert';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { PowerLossIo } from '../../src/qcow2/io/fault';
+import { FailingIo, PowerLossIo } from '../../src/qcow2/io/fault';
+import { Qcow2Error } from '../../src/qcow2/errors';
 import { NodeFileIo } from '../../src/qcow2/io/node';
 import { MemIo } from '../../src/qcow2/io/memory';
 import { openImage } from '../../src/qcow2/open';
@@ -47,7 +49,7 @@ function describeOutcome(o: Outcome): string {
   return parts.join(', ');
 }
 
-describe('snapshot -c: power cut at every write', function () {
+describe('snapshot -c: power cut and EIO at every write', function () {
   this.timeout(600_000);
   const tmp = fastScratchDir('q2i-snapc-crash-');
   after(() => tmp.cleanup());
@@ -140,6 +142,56 @@ describe('snapshot -c: power cut at every write', function () {
     assert.equal(after.code, 0, `${label}: not clean after check -r all:\n${after.stdout}`);
     return { snapshot, corruptions: j.corruptions ?? 0, leaks: j.leaks ?? 0 };
   }
+
+  it('an EIO at any write or fsync: the error is one line, the device goes on (writes, a second snapshot), check finds no corruption', async () => {
+    const img = tmp.path('eio.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', img, '4M']);
+    qemuIo(img, ['write -P 1 0 256k', 'write -c -P 2 3M 4k', 'write -z 2M 8k']);
+    qemuImg(['snapshot', '-c', 'older', img]);
+    qemuIo(img, ['write -P 3 0 64k']);
+    const initial = new Uint8Array(readFileSync(img));
+    const raw = tmp.path('eio.raw');
+    let during = { writes: 0, syncs: 0 };
+    const run = async (io: FailingIo): Promise<{ first?: Error; disk: string }> => {
+      const dev = await openImage(img, { readOnly: false, openIo: (p) => (p === img ? Promise.resolve(io) : NodeFileIo.open(p, true)) });
+      if (dev.format !== 'qcow2') throw new Error('not qcow2');
+      let first: Error | undefined;
+      try {
+        await dev.createSnapshot('first');
+      } catch (err) {
+        first = err as Error;
+        assert.ok(err instanceof Qcow2Error && !/\n/.test(err.message), String(err));
+      }
+      during = { writes: io.writes, syncs: io.syncs };
+      await dev.writeAt(new Uint8Array(8192).fill(9), 100 * 1024);
+      const disk = new Uint8Array(dev.virtualSize);
+      await dev.readAt(disk, 0);
+      await dev.createSnapshot('second');
+      await dev.writeAt(new Uint8Array(4096).fill(10), 0);
+      await dev.close();
+      writeFileSync(raw, disk);
+      return { first, disk: sha256File(raw) };
+    };
+    const probe = new FailingIo(initial, img, {});
+    await run(probe);
+    const { writes, syncs } = during; // the writes and fsyncs of the first snapshot
+    let failed = 0;
+    for (const opts of [
+      ...Array.from({ length: writes }, (_, i) => ({ failAtWrite: i + 1 })),
+      ...Array.from({ length: syncs }, (_, i) => ({ failAtSync: i + 1 })),
+    ]) {
+      const io = new FailingIo(initial, img, opts);
+      const { first, disk } = await run(io);
+      if (first) failed++;
+      const out = tmp.path('eio-out.qcow2');
+      writeFileSync(out, io.bytes());
+      const label = JSON.stringify(opts);
+      const chk = JSON.parse(qemuImg(['check', '--output=json', out], true).stdout);
+      assert.equal((chk.corruptions ?? 0) + (chk['check-errors'] ?? 0), 0, `${label}: ${JSON.stringify(chk)}`);
+      assert.equal(snapshotHash(out, 'second', raw), disk, `${label}: snapshot second`);
+    }
+    assert.ok(failed > 5, `only ${failed} injected errors hit the first snapshot`);
+  });
 
   it("writes in QEMU's order: refcount blocks, sync, L2, sync, L1, sync, then L1 copy and table, sync, header (60, 12 bytes), sync, free", async () => {
     const img = tmp.path('order.qcow2');
