@@ -1,5 +1,6 @@
 // `npm start`: builds the extension, makes the demo images in .demo/ with our own CLI (scripts/demo/make-demo.mjs:
-// a three-layer chain over a raw GPT disk, with compressed and zero clusters; no qemu-utils needed), and opens them:
+// a three-layer chain over a raw GPT disk, with compressed and zero clusters, an internal snapshot and a persistent
+// bitmap; no qemu-utils needed), and opens them:
 // in VS Code desktop when `code` is on PATH (as the extension under development), otherwise in code-server on
 // 127.0.0.1 (installed on demand into .e2e/), printing the URL.
 //   npm start [-- --browser]     force code-server even when `code` exists
@@ -34,7 +35,7 @@ try {
   console.error(`start: making the demo failed: ${err.message}`);
   process.exit(1);
 }
-console.log('start: .demo/demo.qcow2 (4 GiB) → mid.qcow2 (compressed clusters) → base.raw (2 GiB GPT disk, raw)');
+console.log('start: .demo/demo.qcow2 (4 GiB; snapshot before-cleanup, bitmap backup-0) → mid.qcow2 (compressed clusters) → base.raw (2 GiB GPT disk, raw)');
 
 if (has('code') && !forceBrowser) {
   console.log('start: opening it in VS Code (Extension Development Host)');

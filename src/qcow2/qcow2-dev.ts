@@ -9,6 +9,7 @@ import { isAligned } from './format/bytes';
 import { badImage, printable, Qcow2Error } from './errors';
 import { entryOffset, entryWords, type CompressedRange } from './format/entries';
 import { parseHeader, readHeaderCluster, type FeatureBits, type Qcow2Header } from './format/header';
+import type { BitmapsExtension } from './format/header-extensions';
 import { deriveInfo, type Qcow2Info } from './format/info';
 import { findSnapshot, readSnapshotTable, type Snapshot } from './format/snapshots';
 import { readBitmapDirectory, type BitmapEntry } from './format/bitmaps';
@@ -20,6 +21,8 @@ import { chainMapping, type Mapping } from './read/mapping';
 import { CompressedClusterReader } from './read/compressed-reader';
 import type { BlockLayer, LayerRun } from './layer';
 import { AsyncMutex, prepareFirstWrite, Qcow2Writer, type WritableImage } from './write';
+import { addBitmap, refuseBitmapAdd, type BitmapAddOptions } from './write/bitmap-add';
+import { createSnapshot, refuseSnapshotCreate, type SnapshotCreateOptions } from './write/snapshot-create';
 import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';
 import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './check/usage';
 
@@ -159,6 +162,24 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     }
     const writer = this.writer ?? (await this.getWriter());
     await writer.submitCompressed(guest, compressed);
+  }
+
+  /** Creates internal snapshot `name` of the active disk, as qemu-img snapshot -c (write/snapshot-create.ts). */
+  async createSnapshot(name: string, opts?: SnapshotCreateOptions): Promise<Snapshot> {
+    this.refuseWriteToView();
+    await this.prepIo();
+    refuseSnapshotCreate(this, name);
+    const writer = this.writer ?? (await this.getWriter());
+    return this.exclusive(() => createSnapshot(this, writer, name, opts));
+  }
+
+  /** Adds an empty persistent dirty bitmap, as qemu-img bitmap --add (write/bitmap-add.ts). */
+  async addBitmap(name: string, opts: BitmapAddOptions = {}): Promise<BitmapEntry> {
+    this.refuseWriteToView();
+    await this.prepIo();
+    refuseBitmapAdd(this, name, opts);
+    const writer = this.writer ?? (await this.getWriter());
+    return this.exclusive(() => addBitmap(this, writer, name, opts));
   }
 
   /** Writes dirty L2/refcount metadata to disk in the crash-safe order. */
@@ -374,6 +395,18 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     this.refcountTable = table;
     this.header.refcountTableOffset = offset;
     this.header.refcountTableClusters = clusters;
+  }
+  switchSnapshotTable(snapshots: Snapshot[], offset: number, byteLength: number): void {
+    this.snapshots = snapshots;
+    this.snapshotTableBytes = byteLength;
+    this.header.nbSnapshots = snapshots.length;
+    this.header.snapshotsOffset = offset;
+  }
+  bitmapsAdded(bitmaps: BitmapEntry[], ext: BitmapsExtension, autoclear: FeatureBits, backingFileOffset: number): void {
+    this.bitmaps = bitmaps;
+    this.header.extensions.bitmaps = ext;
+    this.header.autoclearFeatures = autoclear;
+    this.header.backingFileOffset = backingFileOffset;
   }
   setAutoclearFeatures(bits: FeatureBits): void {
     this.header.autoclearFeatures = bits;

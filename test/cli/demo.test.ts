@@ -1,11 +1,12 @@
 /**
  * `npm start`'s demo maker (scripts/demo/make-demo.mjs) runs with our CLI alone, under a PATH that has node and
  * nothing else (no qemu-img, qemu-io or sfdisk), and qemu-img and sfdisk then find what the demo promises: a
- * three-layer chain over a raw base, a GPT with two named partitions, compressed clusters, zero clusters, clean checks.
+ * three-layer chain over a raw base, a GPT with two named partitions, compressed clusters, zero clusters, an internal
+ * snapshot that differs from the current disk, a persistent bitmap, clean checks.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { qemuImg, scratchDir } from '../helpers/qemu';
 
@@ -79,5 +80,24 @@ describe('npm start demo (made without qemu-utils)', function () {
         [264192, 'Linux root', '0FC63DAF-8483-4772-8E79-3D69D8477DE4'],
       ],
     );
+  });
+
+  it('has an internal snapshot that differs from the current disk, and a disabled persistent bitmap (qemu-img info)', () => {
+    const image = join(dir, 'demo.qcow2');
+    const info = JSON.parse(qemuImg(['info', '--output=json', image]).stdout);
+    assert.deepEqual(
+      info.snapshots.map((s: any) => [s.id, s.name]),
+      [['1', 'before-cleanup']],
+    );
+    assert.deepEqual(info['format-specific'].data.bitmaps, [{ flags: [], name: 'backup-0', granularity: 65536 }]);
+    // 64 KiB at 130 MiB, now and in the snapshot (flattened to a sparse qcow2 first: the disk is 4 GiB). qemu-img dd's
+    // count includes the skipped blocks.
+    const block = (src: string, out: string): string => {
+      qemuImg(['dd', '-f', 'qcow2', '-O', 'raw', 'bs=65536', `skip=${130 * 16}`, `count=${130 * 16 + 1}`, `if=${src}`, `of=${out}`]);
+      return readFileSync(out).toString();
+    };
+    qemuImg(['convert', '-l', 'snapshot.name=before-cleanup', '-O', 'qcow2', image, tmp.path('snap.qcow2')]);
+    assert.match(block(image, tmp.path('now.bin')), /after the snapshot/);
+    assert.doesNotMatch(block(tmp.path('snap.qcow2'), tmp.path('snap.bin')), /after the snapshot/);
   });
 });

@@ -17,6 +17,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { main as cliMain } from '../../src/cli/cli';
 import { FuzzFinding, expectEngineError } from './finding';
 import { guestFsStage } from './guestfs-stage';
+import { historyStage } from './history-stage';
 import type { FuzzStage, StageContext } from './stage-types';
 import { BoundedMemIo, openFuzzIo, ReadOnlyGuardIo, FUZZ_PATH } from './fuzz-io';
 
@@ -274,4 +275,4 @@ const searchStage: FuzzStage = {
   },
 };
 
-export const stages: FuzzStage[] = [infoStage, mappingStage, mapStage, readStage, guestFsStage, writeStage, searchStage];
+export const stages: FuzzStage[] = [infoStage, mappingStage, mapStage, readStage, guestFsStage, writeStage, historyStage, searchStage];

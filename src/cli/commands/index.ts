@@ -13,6 +13,7 @@ import { findCommand } from './find';
 import { snapshotCommand } from './snapshot';
 import { compareCommand } from './compare';
 import { measureCommand } from './measure';
+import { bitmapCommand } from './bitmap';
 
 /** Every subcommand. Add new ones here, one line each. */
 export const commands: CliCommand[] = [
@@ -30,4 +31,5 @@ export const commands: CliCommand[] = [
   snapshotCommand,
   compareCommand,
   measureCommand,
+  bitmapCommand,
 ];

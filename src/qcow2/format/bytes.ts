@@ -17,6 +17,11 @@ export function u64OrNull(b: Uint8Array, off: number): number | null {
   return hi * TWO_32 + u32(b, off + 4);
 }
 
+export function setU16(b: Uint8Array, off: number, v: number): void {
+  b[off] = (v >>> 8) & 0xff;
+  b[off + 1] = v & 0xff;
+}
+
 export function setU32(b: Uint8Array, off: number, v: number): void {
   b[off] = v >>> 24;
   b[off + 1] = (v >>> 16) & 0xff;

@@ -27,3 +27,14 @@ export async function writeFeatureWord(io: Qcow2IoOps, at: number, bits: Feature
   await io.writeAt(b, at);
   await io.fsync();
 }
+
+export const HEADER_NB_SNAPSHOTS_OFFSET = 60;
+
+/** Points the header at a new snapshot table: u32 nb_snapshots and u64 snapshots_offset are adjacent, one write. */
+export async function writeSnapshotTablePointer(io: Qcow2IoOps, count: number, offset: number): Promise<void> {
+  const b = new Uint8Array(12);
+  setU32(b, 0, count);
+  setU64(b, 4, offset);
+  await io.writeAt(b, HEADER_NB_SNAPSHOTS_OFFSET);
+  await io.fsync();
+}

@@ -7,6 +7,7 @@
 import type { MetadataCache } from '../cache/metadata-cache';
 import type { BitmapEntry } from '../format/bitmaps';
 import type { CompressedRange } from '../format/entries';
+import type { BitmapsExtension } from '../format/header-extensions';
 import type { FeatureBits, Qcow2Header } from '../format/header';
 import type { Qcow2Info } from '../format/info';
 import type { Snapshot } from '../format/snapshots';
@@ -55,6 +56,10 @@ export interface WritableImage {
   setReftableEntry(index: number, entry: Uint8Array): void;
   /** The header now points at a new refcount table (already on disk and synced). */
   switchReftable(table: Uint8Array, offset: number, clusters: number): void;
+  /** The header now points at a new snapshot table (already on disk and synced) holding `snapshots`. */
+  switchSnapshotTable(snapshots: Snapshot[], offset: number, byteLength: number): void;
+  /** The header now has the bitmaps extension `ext` (on disk and synced), with autoclear bits and the backing name's new offset. */
+  bitmapsAdded(bitmaps: BitmapEntry[], ext: BitmapsExtension, autoclear: FeatureBits, backingFileOffset: number): void;
   /** The header's autoclear bits are now `bits` on disk. */
   setAutoclearFeatures(bits: FeatureBits): void;
 }
