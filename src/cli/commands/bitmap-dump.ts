@@ -15,7 +15,8 @@ export async function bitmapDump(args: ParsedArgs, io: CliIo): Promise<number> {
   try {
     const bm = dev.bitmaps.find((b) => b.name === name);
     if (!bm) throw new Qcow2Error('range', `Dirty bitmap '${name}' not found`, path);
-    if (bm.flagNames.includes('in-use')) throw new Qcow2Error('bad-image', `bitmap '${name}' is marked in use: it is inconsistent (QEMU did not store it)`, path);
+    if (bm.flagNames.includes('in-use'))
+      throw new Qcow2Error('bad-image', `bitmap '${name}' is marked in use: it is inconsistent (QEMU did not store it)`, path);
     const json = format === 'json';
     await out.write(json ? '[' : `bitmap '${name}': granularity ${2 ** bm.granularityBits}, ${bm.flagNames.includes('auto') ? 'enabled' : 'disabled'}\n`);
     let n = 0;

@@ -1,17 +1,23 @@
 import { parseArgs, parseSize, requirePositionals, UsageError } from '../args';
 import type { CliCommand } from '../command';
 import { openImage, Qcow2Dev, Qcow2Error } from '../../qcow2';
+import { bitmapDump } from './bitmap-dump';
 
 /**
  * `bitmap --add [-g GRANULARITY] [--disable] IMAGE NAME`: an empty persistent dirty bitmap, as qemu-img bitmap --add
- * makes it (silent, exit 0; engine: write/bitmap-add.ts). The other qemu-img bitmap operations are not supported.
+ * makes it (silent, exit 0; engine: write/bitmap-add.ts). `bitmap --dump [--output=json] IMAGE NAME` (ours, not
+ * qemu-img's) lists its dirty ranges (bitmap-dump.ts). The other qemu-img bitmap operations are not supported.
  */
 export const bitmapCommand: CliCommand = {
   name: 'bitmap',
-  usage: 'bitmap --add [-g GRANULARITY] [--disable] IMAGE NAME',
-  summary: 'add an empty persistent dirty bitmap (qemu-img bitmap --add), enabled unless --disable',
-  async run(argv) {
+  usage: 'bitmap --add [-g GRANULARITY] [--disable] IMAGE NAME | bitmap --dump [--output=json] IMAGE NAME',
+  summary: "add an empty persistent dirty bitmap (qemu-img bitmap --add), or list a bitmap's dirty ranges (--dump)",
+  async run(argv, io) {
     const args = parseArgs(argv, 'gf', 'q');
+    if (args.long.has('dump')) {
+      for (const key of args.long.keys()) if (key !== 'dump' && key !== 'output') throw new UsageError(`--dump cannot be combined with --${key}`);
+      return bitmapDump(args, io);
+    }
     for (const op of ['merge', 'remove', 'clear', 'enable']) if (args.long.has(op)) throw new UsageError(`--${op}: only --add is supported`);
     for (const key of args.long.keys())
       if (!['add', 'disable', 'merge', 'remove', 'clear', 'enable'].includes(key)) throw new UsageError(`unknown option --${key}`);

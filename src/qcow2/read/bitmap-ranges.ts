@@ -71,10 +71,11 @@ export async function* dirtyRanges(src: BitmapSource, bm: BitmapEntry, signal?: 
       continue;
     }
     if (lo & 1) throw badImage(file, `bitmap '${bm.name}' table entry ${e} has bit 0 set with a data cluster`);
-    if (offset % cs !== 0 || offset + cs > src.fileSize) throw badImage(file, `bitmap '${bm.name}' data cluster at 0x${offset.toString(16)} lies beyond the end of the file`);
+    if (offset % cs !== 0 || offset + cs > src.fileSize)
+      throw badImage(file, `bitmap '${bm.name}' data cluster at 0x${offset.toString(16)} lies beyond the end of the file`);
     data.fill(0);
     await readFully(src.io, data, offset);
-    for (let i = 0; i < nBits; ) {
+    for (let i = 0; i < nBits;) {
       const byte = data[i >> 3];
       // Whole bytes of zeros or ones at once.
       if ((i & 7) === 0 && i + 8 <= nBits && (byte === 0 || byte === 0xff)) {
