@@ -99,6 +99,9 @@ describe('snapshot -c: power cut and EIO at every write', function () {
           writeFileSync(crashed, await io.crashImage());
           const label = `${c.name}, cut at write ${n}/${total}${keep ? ' (half of the unsynced writes kept, torn)' : ''}`;
           const outcome = verifyCut(crashed, raw, diskHash, earlier, label);
+          const ours = await openImage(crashed, { readOnly: true }); // our open accepts it too
+          if (ours.format === 'qcow2') await ours.prepIo();
+          await ours.close();
           if (keep === 0) runs.push([`write ${n}`, describeOutcome(outcome)]);
         }
       }
