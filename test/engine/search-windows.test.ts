@@ -1,0 +1,99 @@
+/**
+ * Search with its default read windows (WINDOW bytes): strings planted across each window boundary, across a
+ * cluster boundary and at the disk's last bytes are found once each, the same as a scan of `qemu-img convert
+ * -O raw`, with the native memmem finder (the addon `npm run build` makes) and with Buffer.indexOf without it.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { openImage } from '../../src/qcow2';
+import { resetSeekAddon, seekAddon } from '../../src/qcow2/io/holes';
+import { compilePattern, searchDisk, type PatternSpec } from '../../src/search';
+import { WINDOW } from '../../src/search/range-scan';
+import { makeQcow2 } from '../helpers/images';
+import { qemuImg, scratchDir } from '../helpers/qemu';
+
+const NEEDLE = 'WindowEdgeNeedle';
+const SIZE = 3 * WINDOW + 2 * 1024 * 1024;
+
+/** Every start of `needle` in `hay`, overlapping ones included. */
+function starts(hay: Buffer, needle: Buffer): number[] {
+  const out: number[] = [];
+  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1)) out.push(i);
+  return out;
+}
+
+describe('search: matches across the default read windows', function () {
+  this.timeout(120_000);
+  const s = scratchDir('q2i-search-win-');
+  let image = '';
+  let raw = Buffer.alloc(0);
+  // Straddling each window boundary by a different amount, a cluster boundary, and ending at the disk's end.
+  const spots = [WINDOW - 1, 2 * WINDOW - 8, 3 * WINDOW - (NEEDLE.length - 1), 3 * WINDOW + 65536 - 5, SIZE - NEEDLE.length];
+
+  before(() => {
+    writeFileSync(s.path('needle.bin'), NEEDLE);
+    image = makeQcow2(s.path('w.qcow2'), { size: String(SIZE) }, [
+      `write -P 0x57 0 ${SIZE}`,
+      ...spots.map((o) => `write -s ${s.path('needle.bin')} ${o} ${NEEDLE.length}`),
+    ]);
+    qemuImg(['convert', '-q', '-O', 'raw', image, s.path('w.raw')]);
+    raw = readFileSync(s.path('w.raw'));
+  });
+  after(() => {
+    delete process.env.Q2I_NO_SEEK_ADDON;
+    resetSeekAddon();
+    s.cleanup();
+  });
+
+  const specs: { spec: PatternSpec; needle: Buffer }[] = [
+    { spec: { mode: 'text', source: NEEDLE }, needle: Buffer.from(NEEDLE) },
+    { spec: { mode: 'text', source: NEEDLE.toUpperCase(), ignoreCase: true }, needle: Buffer.from(NEEDLE) },
+    // A wildcard in the middle: the longest exact run is the anchor, the rest is verified.
+    {
+      spec: {
+        mode: 'hex',
+        source: Buffer.from(NEEDLE)
+          .toString('hex')
+          .replace(/^(.{12})../, '$1??'),
+      },
+      needle: Buffer.from(NEEDLE),
+    },
+  ];
+
+  for (const finder of ['memmem (native addon)', 'Buffer.indexOf (no addon)']) {
+    it(`finds each planted string once, with ${finder}`, async () => {
+      if (finder.startsWith('memmem')) delete process.env.Q2I_NO_SEEK_ADDON;
+      else process.env.Q2I_NO_SEEK_ADDON = '1';
+      resetSeekAddon();
+      if (finder.startsWith('memmem')) assert.equal(typeof seekAddon()?.indexOf, 'function', 'the native addon is built (npm run build)');
+      else assert.equal(seekAddon(), null);
+      const want = starts(raw, Buffer.from(NEEDLE));
+      assert.deepEqual(want, spots, 'the reference finds the planted strings');
+      const dev = await openImage(image, { readOnly: true });
+      try {
+        for (const { spec, needle } of specs) {
+          const r = await searchDisk(dev, compilePattern(spec));
+          assert.deepEqual(
+            r.hits.map((h) => h.offset),
+            starts(raw, needle),
+            `${spec.mode} ${spec.source}`,
+          );
+          // A scope ending inside a planted string: a match must lie wholly inside it.
+          const cut = await searchDisk(dev, compilePattern(spec), { start: WINDOW - 100, end: 2 * WINDOW - 1 });
+          assert.deepEqual(
+            cut.hits.map((h) => h.offset),
+            [WINDOW - 1],
+            `${spec.mode} ${spec.source} in a scope`,
+          );
+        }
+        const back = await searchDisk(dev, compilePattern(specs[0].spec), { direction: 'backward', limit: 2, origin: spots[3] + 1 });
+        assert.deepEqual(
+          back.hits.map((h) => h.offset),
+          [spots[3], spots[2]],
+        );
+      } finally {
+        await dev.close();
+      }
+    });
+  }
+});
