@@ -98,8 +98,9 @@ static napi_value index_of(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "expected (haystack: Uint8Array, needle: Uint8Array, from, end)");
     return NULL;
   }
-  size_t from = from_d > 0 ? (size_t)from_d : 0, end = end_d > 0 ? (size_t)end_d : 0;
-  if (end > hay_len) end = hay_len;
+  /* Clamped as doubles first: NaN, negative or huge values never reach a size_t cast. */
+  size_t end = end_d > 0 ? (end_d < (double)hay_len ? (size_t)end_d : hay_len) : 0;
+  size_t from = from_d > 0 ? (from_d < (double)end ? (size_t)from_d : end) : 0;
   double at = -1;
   if (needle_len > 0 && from < end && end - from >= needle_len) {
     const char *hit = memmem((const char *)hay + from, end - from, needle, needle_len);

@@ -96,4 +96,37 @@ describe('search: matches across the default read windows', function () {
       }
     });
   }
+
+  it('the native indexOf agrees with Buffer.indexOf on seeded random data, and clamps bad bounds', () => {
+    delete process.env.Q2I_NO_SEEK_ADDON;
+    resetSeekAddon();
+    const indexOf = seekAddon()?.indexOf;
+    assert.ok(indexOf, 'the native addon is built (npm run build)');
+    let seed = 12;
+    const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    const hay = Buffer.alloc(1 << 20);
+    for (let i = 0; i < hay.length; i++) hay[i] = next() & 3; // a small alphabet: many partial matches
+    for (let round = 0; round < 200; round++) {
+      const at = next() * 4096;
+      const needle = hay.subarray(at, at + 1 + (next() % 24));
+      const from = next() * 4096 + next();
+      const end = Math.min(hay.length, from + next() * 64);
+      const want = hay.subarray(0, end).indexOf(needle, from);
+      assert.equal(indexOf(hay, needle, from, end), want >= 0 && want + needle.length <= end ? want : -1, `round ${round}`);
+    }
+    const h = Buffer.from('hello world, hello');
+    const n = Buffer.from('hello');
+    assert.deepEqual(
+      [
+        indexOf(h, n, 1, 18),
+        indexOf(h, n, 1, 17),
+        indexOf(h, n, -5, 1e300),
+        indexOf(h, n, NaN, NaN),
+        indexOf(h, n, 1e300, 1e300),
+        indexOf(h, Buffer.alloc(0), 0, 9),
+      ],
+      [13, -1, 0, -1, -1, -1],
+    );
+    assert.throws(() => indexOf(new Uint16Array(4) as unknown as Uint8Array, n, 0, 4), /expected/);
+  });
 });
