@@ -129,4 +129,29 @@ describe('search: matches across the default read windows', function () {
     );
     assert.throws(() => indexOf(new Uint16Array(4) as unknown as Uint8Array, n, 0, 4), /expected/);
   });
+
+  it('a cancel reaches a search whose reads never leave the event loop (compressed clusters from one read-ahead)', async () => {
+    // 64 MiB of text in 2 MiB clusters compresses to a few KiB: one read-ahead holds every cluster, so without
+    // the scan's own yields no timer or message would run before the search ended.
+    const text = Buffer.alloc(64 * 1024 * 1024, 'a line of guest log text 0123456789\n');
+    writeFileSync(s.path('text.raw'), text);
+    const packed = s.path('text-z.qcow2');
+    qemuImg(['convert', '-q', '-c', '-f', 'raw', '-O', 'qcow2', '-o', 'cluster_size=2M', s.path('text.raw'), packed]);
+    const dev = await openImage(packed, { readOnly: true });
+    try {
+      assert.equal((await dev.getMapping(WINDOW)).kind, 'compressed');
+      const ac = new AbortController();
+      let last = 0;
+      const onProgress = (done: number) => {
+        // The cancel arrives as an event, as a message from the view would: it runs only when the loop does.
+        if (last === 0) setImmediate(() => ac.abort());
+        last = done;
+      };
+      const r = await searchDisk(dev, compilePattern({ mode: 'text', source: NEEDLE }), { signal: ac.signal, onProgress });
+      assert.ok(r.cancelled, 'the search saw the abort');
+      assert.ok(last < text.length, `stopped before the end (covered ${last} bytes)`);
+    } finally {
+      await dev.close();
+    }
+  });
 });
