@@ -8,6 +8,9 @@
  *   layers followed) in windows of up to WINDOW bytes, a few in flight while the main thread scans.
  * - The last `keep` bytes of each window are carried into the next, so matches across cluster, run and layer
  *   boundaries are found, and found once. Memory: (IN_FLIGHT + 1) windows plus a zero window, whatever the disk.
+ * - At least every YIELD_MS (or YIELD_PIECES pieces) the scan lets the event loop run: reads served from memory
+ *   (compressed clusters decoded from one read-ahead, zeros) never leave it, and a cancel or any other message
+ *   would wait for the end of the search.
  */
 import type { Mapping } from '../qcow2';
 import type { Matcher } from './matchers';
@@ -21,6 +24,9 @@ export interface SearchTarget {
 
 export const WINDOW = 4 * 1024 * 1024;
 export const IN_FLIGHT = 3;
+/** The longest the scan keeps the event loop to itself (a cancel arrives as an event), in ms and in pieces. */
+const YIELD_MS = 20;
+const YIELD_PIECES = 8;
 /** Zero ranges up to this size are simply fed as zeros (cheaper than special-casing them). */
 const SMALL_ZERO = 64 * 1024;
 
@@ -66,8 +72,15 @@ export class RangeScan {
     const queue: Piece[] = [];
     let exhausted = false;
     let result: ScanEnd = 'done';
+    let lastYield = performance.now();
+    let sinceYield = 0;
     try {
       for (;;) {
+        if (++sinceYield > YIELD_PIECES || performance.now() - lastYield > YIELD_MS) {
+          await new Promise((r) => setImmediate(r));
+          lastYield = performance.now();
+          sinceYield = 0;
+        }
         while (!exhausted && queue.filter((p) => !p.zero).length < IN_FLIGHT && queue.length < 64) {
           const next = await pieces.next();
           if (next.done) exhausted = true;

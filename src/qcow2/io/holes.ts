@@ -10,6 +10,8 @@ interface SeekAddon {
   seekHole(fd: number, offset: number): number;
   /** copy_file_range(2): bytes copied, short only at the end of the input; throws on error. */
   copyFileRange?(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
+  /** memmem(3): the first start of needle in haystack[from, end), or -1 (the search module's fast path). */
+  indexOf?(haystack: Uint8Array, needle: Uint8Array, from: number, end: number): number;
 }
 
 let addon: SeekAddon | null | undefined;
