@@ -109,6 +109,8 @@ export class HexView {
   private readonly resize: ResizeObserver;
   readonly timings: HexTimings = { lastGoToMs: -1, lastRenderMs: 0, maxFetchMs: 0, cachePages: 0, peakCachePages: 0 };
   private partitionListeners: Array<(t: PartitionTable) => void> = [];
+  /** Find hits to mark in a row, per byte: 0, MARK_HIT or MARK_CURRENT (find-bar.ts). */
+  findMarks?: (start: number, n: number) => Uint8Array | undefined;
 
   constructor(
     private readonly container: HTMLElement,
@@ -453,6 +455,7 @@ export class HexView {
       tp.reset();
       let page = this.cache.get(this.cache.pageIndex(start));
       let prevSel = false;
+      const found = this.findMarks?.(start, bpr);
       for (let i = 0; i < bpr; i++) {
         const off = start + i;
         const selected = off >= selLo && off <= selHi;
@@ -476,7 +479,7 @@ export class HexView {
         if (page.stale) complete = false;
         const at = off - page.offset;
         const b = page.data[at];
-        const k = 'hx-k' + page.kinds[at] + (page.edited?.[at] ? ' hx-edit' : '');
+        const k = 'hx-k' + page.kinds[at] + (page.edited?.[at] ? ' hx-edit' : '') + (found?.[i] ? FOUND_CLASS[found[i]] : '');
         if (isCur && this.nibble && this.nibble.offset === off) hp.add(this.nibble.high.toString(16) + '_', k + ' hx-nib' + sel + ' hx-cur');
         else hp.add(HEX2[b], k + sel + pb + (isCur ? hexCur : ''));
         tp.add(PRINTABLE[b], k + sel + (isCur ? txtCur : ''));
@@ -573,6 +576,24 @@ export class HexView {
     this.setStatus('');
     const [vs, ve] = this.model.visibleRange();
     void this.cache.ensure(vs, ve);
+    this.schedule();
+  }
+
+  /** Selects [offset, offset + length) with the cursor on its first byte, scrolled into view (a Find hit). */
+  selectRange(offset: number, length: number): void {
+    this.goTo(offset);
+    if (length > 1) this.anchor = Math.min(this.model.size - 1, offset + length - 1);
+  }
+
+  get cursor(): number {
+    return this.state.cursor;
+  }
+
+  get sectorBytes(): number {
+    return this.sectorSize;
+  }
+
+  redraw(): void {
     this.schedule();
   }
 
@@ -981,6 +1002,7 @@ export class HexView {
   }
 }
 
+const FOUND_CLASS = ['', ' hx-fh', ' hx-fc'];
 const HEX2 = Array.from({ length: 256 }, (_, i) => byteHex(i));
 const PRINTABLE = Array.from({ length: 256 }, (_, i) => printable(i));
 

@@ -8,6 +8,7 @@ import type { PartitionTable } from '../../src/shared/partitions';
 import { scanPartitions } from '../../src/shared/partitions';
 import { HexView, type HexTimings } from './hex-view';
 import { HostLink } from './host-link';
+import { FindBar } from './find-bar';
 
 export interface HexViewHandle {
   goTo(offset: number): void;
@@ -22,6 +23,7 @@ export interface HexViewHandle {
 }
 
 let current: HexView | undefined;
+let currentFind: FindBar | undefined;
 const pendingListeners: Array<(t: PartitionTable) => void> = [];
 let lastTable: PartitionTable | undefined;
 
@@ -32,15 +34,38 @@ function publish(table: PartitionTable): void {
 
 export function mountHexView(container: HTMLElement, host: HexHost): HexViewHandle {
   current?.dispose();
+  currentFind?.dispose();
   const view = new HexView(container, host);
   current = view;
   view.onPartitions(publish);
+  const find = (currentFind = attachFind(view, host));
   // Expose for the UI test and the bench (read-only numbers, no data from the image).
-  (globalThis as { __hexView?: HexViewHandle }).__hexView = handle(view);
-  return handle(view);
+  (globalThis as { __hexView?: HexViewHandle }).__hexView = handle(view, find);
+  return handle(view, find);
 }
 
-function handle(view: HexView): HexViewHandle {
+/** The Find widget over the view (Ctrl+F); it goes when the view does. */
+function attachFind(view: HexView, host: HexHost): FindBar {
+  const find = new FindBar(
+    {
+      root: view.root,
+      body: view.root.querySelector<HTMLElement>('.hx-body')!,
+      virtualSize: host.virtualSize,
+      cursor: () => view.cursor,
+      sectorSize: () => view.sectorBytes,
+      partitions: () => view.partitionTable,
+      select: (offset, length) => view.selectRange(offset, length),
+      redraw: () => view.redraw(),
+      focusGrid: () => view.focus(),
+    },
+    host,
+  );
+  view.findMarks = (start, n) => find.marks(start, n);
+  view.onPartitions((t) => find.setPartitions(t));
+  return find;
+}
+
+function handle(view: HexView, find: FindBar): HexViewHandle {
   return {
     goTo: (o) => view.goTo(o),
     focus: () => view.focus(),
@@ -51,6 +76,7 @@ function handle(view: HexView): HexViewHandle {
     },
     resetTimings: () => view.resetTimings(),
     dispose: () => {
+      find.dispose();
       view.dispose();
       if (current === view) current = undefined;
     },
