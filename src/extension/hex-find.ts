@@ -103,7 +103,8 @@ export class HexFind {
     const flush = () => {
       const batch = pending;
       pending = [];
-      if (batch.length > 0) sending = sending.then(async () => this.post({ type: 'findHits', searchId: msg.searchId, hits: await withPreviews(target, batch) }));
+      if (batch.length > 0)
+        sending = sending.then(async () => this.post({ type: 'findHits', searchId: msg.searchId, hits: await withPreviews(target, batch) }));
     };
     const progress = this.progress(msg.searchId);
     const r = await searchDisk(target, pattern, {
@@ -151,7 +152,8 @@ export class HexFind {
         limit: NEAR_LIMIT,
         signal,
       });
-      if (!near.cancelled && near.hits.length > 0) this.post({ type: 'findHits', searchId: msg.searchId, hits: near.hits.map((h) => ({ ...h, preview: '' })), near: true });
+      if (!near.cancelled && near.hits.length > 0)
+        this.post({ type: 'findHits', searchId: msg.searchId, hits: near.hits.map((h) => ({ ...h, preview: '' })), near: true });
     }
     return { status: 'done' as const, wrapped };
   }

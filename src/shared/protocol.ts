@@ -272,7 +272,14 @@ export type HostMessage =
   | { type: 'findProgress'; searchId: number; done: number; total: number }
   /** Hits in search order; `near`: hits around a next/previous hit, for highlighting only. */
   | { type: 'findHits'; searchId: number; hits: FindHit[]; near?: boolean }
-  | { type: 'findDone'; searchId: number; status: FindStatus; /** Next/previous went round the scope's end. */ wrapped?: boolean; message?: string; elapsedMs: number };
+  | {
+      type: 'findDone';
+      searchId: number;
+      status: FindStatus;
+      /** Next/previous went round the scope's end. */ wrapped?: boolean;
+      message?: string;
+      elapsedMs: number;
+    };
 
 // ---------------------------------------------------------------------------------------------------------
 // Webview → host (untrusted; validated by src/extension/messages.ts)

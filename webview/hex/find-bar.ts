@@ -13,6 +13,7 @@ import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import type { FindAction, FindHit, FindMode, HexHost, HostMessage } from '../../src/shared/protocol';
 import { FIND_RESULT_LIMIT } from '../../src/shared/protocol';
 import type { PartitionTable } from '../../src/shared/partitions';
+import { formatBytes } from '../../src/shared/format';
 import { t } from '../l10n';
 import { FindResults, partitionAt, queryKey, scopeRange, type FindQuery, type FindScope } from './find-model';
 import { FindResultsList } from './find-results';
@@ -91,6 +92,7 @@ export class FindBar {
   private readonly status = el('span', 'hx-find-status');
   private readonly progressRow = el('div', 'hx-find-progress');
   private readonly progress = document.createElement('vscode-progress-bar') as unknown as HTMLElement & { value: number; max: number };
+  private readonly progressText = el('span', 'hx-find-ptext');
   private readonly list: FindResultsList;
   private searchId = 0;
   /** The search whose messages count (older ones are dropped). */
@@ -106,7 +108,10 @@ export class FindBar {
     private readonly host: HexHost,
   ) {
     installFindStyles(document);
-    this.list = new FindResultsList((hit) => this.show(hit, true), () => this.input.focus());
+    this.list = new FindResultsList(
+      (hit) => this.show(hit, true),
+      () => this.input.focus(),
+    );
     this.build();
     this.unsubscribe = host.onMessage((m) => this.onHostMessage(m));
     target.root.addEventListener('keydown', (e) => this.onKey(e));
@@ -155,7 +160,7 @@ export class FindBar {
     cancel.classList.add('hx-find-cancel');
     this.progress.setAttribute('aria-label', t('Searching'));
     this.progress.max = 100;
-    this.progressRow.append(this.progress, cancel);
+    this.progressRow.append(this.progress, this.progressText, cancel);
     this.progressRow.hidden = true;
     const row1 = el('div', 'hx-find-row');
     row1.append(this.input, this.matchCase, prev, next, all, close);
@@ -257,9 +262,20 @@ export class FindBar {
     const origin = action === 'all' ? range.start : this.results.origin(cursor, action === 'next', range.start, range.end);
     const id = ++this.searchId;
     this.active = { id, action, found: false };
-    this.host.post({ type: 'findStart', searchId: id, mode: q.mode, pattern: q.pattern, matchCase: q.matchCase, start: range.start, end: range.end, origin, action });
+    this.host.post({
+      type: 'findStart',
+      searchId: id,
+      mode: q.mode,
+      pattern: q.pattern,
+      matchCase: q.matchCase,
+      start: range.start,
+      end: range.end,
+      origin,
+      action,
+    });
     this.setState('searching', t('Searching…'));
     this.progress.value = 0;
+    this.progressText.textContent = '';
   }
 
   cancel(): void {
@@ -284,6 +300,7 @@ export class FindBar {
     switch (m.type) {
       case 'findProgress':
         this.progress.value = m.total > 0 ? Math.min(100, (m.done / m.total) * 100) : 0;
+        this.progressText.textContent = t('{0} of {1}', formatBytes(m.done), formatBytes(m.total));
         break;
       case 'findHits':
         if (m.near) this.results.addNear(m.hits);

@@ -24,7 +24,12 @@ export const MARK_CURRENT = 2;
 const MAX_NEAR = 2048;
 
 /** [start, end) of a scope, or why it cannot be used. `anchor` is the cursor when the query was first run. */
-export function scopeRange(scope: FindScope, size: number, table: PartitionTable | undefined, anchor: number): { start: number; end: number } | { error: string } {
+export function scopeRange(
+  scope: FindScope,
+  size: number,
+  table: PartitionTable | undefined,
+  anchor: number,
+): { start: number; end: number } | { error: string } {
   if (scope.kind === 'disk') return { start: 0, end: size };
   if (scope.kind === 'cursor') return { start: Math.min(Math.max(0, anchor), size), end: size };
   const p = table?.partitions[scope.index];

@@ -1,11 +1,13 @@
 /** Styles of the hex view's Find widget and hit marks, themed like VS Code's editor find widget (--vscode-* colours). */
 export const FIND_CSS = `
 .hx-body { position: relative; }
-.hx-find { position: absolute; top: 0; right: 20px; z-index: 5; width: 440px; max-width: calc(100% - 40px); box-sizing: border-box; padding: 4px 6px; display: flex; flex-direction: column; gap: 4px;
+.hx-find { position: absolute; top: 0; right: 20px; z-index: 5; width: 540px; max-width: calc(100% - 40px); box-sizing: border-box; padding: 4px 6px; display: flex; flex-direction: column; gap: 4px;
   background: var(--vscode-editorWidget-background); color: var(--vscode-editorWidget-foreground, var(--vscode-foreground));
   border: 1px solid var(--vscode-editorWidget-border, var(--vscode-contrastBorder, transparent)); border-top: none;
   box-shadow: 0 0 8px 2px var(--vscode-widget-shadow, transparent); }
 .hx-find[hidden] { display: none; }
+/* Over the bytes, not over the data inspector when it is shown. */
+.hx-body:has(> .hx-side:not([hidden])) > .hx-find { right: 320px; }
 .hx-find-row { display: flex; align-items: center; gap: 2px; min-width: 0; }
 .hx-find-input { flex: 1; min-width: 0; }
 .hx-find vscode-single-select { width: 10em; margin-right: 4px; }
@@ -23,8 +25,10 @@ export const FIND_CSS = `
 .hx-find-hit[aria-selected="true"] { background: var(--vscode-list-inactiveSelectionBackground); color: var(--vscode-list-inactiveSelectionForeground, inherit); }
 .hx-fo { min-width: 12ch; }
 .hx-fl { min-width: 12ch; color: var(--vscode-descriptionForeground); }
-.hx-fp { min-width: 6ch; color: var(--vscode-descriptionForeground); overflow: hidden; text-overflow: ellipsis; max-width: 14ch; }
-.hx-fv { overflow: hidden; text-overflow: ellipsis; }
+.hx-fp { flex: none; width: 14ch; color: var(--vscode-descriptionForeground); overflow: hidden; text-overflow: ellipsis; }
+.hx-fv { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
+.hx-fo, .hx-fl { flex: none; }
+.hx-find-ptext { color: var(--vscode-descriptionForeground); white-space: nowrap; }
 .hx-fh { background: var(--vscode-editor-findMatchHighlightBackground); }
 .hx-fc { background: var(--vscode-editor-findMatchBackground); outline: 1px solid var(--vscode-editor-findMatchBorder, transparent); outline-offset: -1px; }
 `;
