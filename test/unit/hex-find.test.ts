@@ -238,6 +238,16 @@ describe('hex find: host search (hex-find.ts) on images made by qemu-img', funct
     );
   });
 
+  it('find all stops at the limit and says so', async () => {
+    const r = await run({ action: 'all', mode: 'hex', pattern: '00 00 00 00' });
+    assert.equal(r.done.status, 'limit');
+    assert.equal(r.hits.length, FIND_RESULT_LIMIT);
+    assert.deepEqual(
+      r.hits.slice(0, 3).map((h) => h.offset),
+      [0, 1, 2],
+    );
+  });
+
   it('a bad pattern ends in one error line, never a hang', async () => {
     for (const [mode, pattern, re] of [
       ['hex', 'abc', /odd number/],

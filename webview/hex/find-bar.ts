@@ -323,14 +323,15 @@ export class FindBar {
   }
 
   private finish(a: { action: FindAction; found: boolean }, m: Extract<HostMessage, { type: 'findDone' }>): void {
+    this.el.dataset.elapsedMs = String(m.elapsedMs); // the UI test logs it
     if (m.status === 'error') return this.setState('error', m.message ?? t('Search failed'));
     if (a.action === 'all') {
       const n = this.results.all.length;
       this.results.complete = m.status === 'done';
       let text: string;
       if (m.status === 'cancelled') text = t('Search cancelled: {0} found before', n);
-      else if (m.status === 'limit') text = t('{0} results: stopped at the limit of {1}, there may be more', n, FIND_RESULT_LIMIT);
-      else text = n === 0 ? t('No results') : t('{0} results', n);
+      else if (m.status === 'limit') text = t('{0} results: stopped at the limit of {1}, there may be more', n.toLocaleString(), FIND_RESULT_LIMIT.toLocaleString());
+      else text = n === 0 ? t('No results') : t('{0} results', n.toLocaleString());
       this.list.show(text);
       return this.setState(m.status === 'cancelled' ? 'cancelled' : n === 0 ? 'none' : m.status, text);
     }

@@ -16,8 +16,8 @@ import { qemuImg } from '../../helpers/qemu';
 import { closeAllEditors, launch, type Workbench } from './harness';
 
 const NEEDLE = 'NEEDLE-Q2I';
-/** In partition 1 (boot-part, 1 MiB..9 MiB); across a 64 KiB cluster boundary; in partition 2 (data-part). */
-const HITS = [0x123456, 0x2ffffc, 0x3456789];
+/** In partition 1 (boot-part, 1 MiB..9 MiB), twice on one screen; across a 64 KiB cluster boundary; in partition 2 (data-part). */
+const HITS = [0x123456, 0x123496, 0x2ffffc, 0x3456789];
 
 async function openHex(wb: Workbench, file: string): Promise<FrameLocator> {
   await wb.openFile(file);
@@ -72,21 +72,26 @@ describe('hex view: Find (UI)', function () {
     await view.locator('.hx-find-input input').press('Enter');
     assert.equal(await atHit(view, HITS[0]), NEEDLE, 'the hit is selected');
     await state(view, 'done');
+    // The other hit on the screen is highlighted too.
+    await view.locator('.hx-txt .hx-fh').first().waitFor({ timeout: 10_000 });
+    assert.equal((await view.locator('.hx-txt .hx-fh').allInnerTexts()).join(''), NEEDLE);
     await wb.screenshot('hex-find-first-hit');
     // F3 from the bytes and from the box.
     await view.locator('.hx-grid').focus();
     await view.locator('.hx-grid').press('F3');
-    assert.equal(await atHit(view, HITS[1]), NEEDLE, 'F3: the hit across the cluster boundary');
+    assert.equal(await atHit(view, HITS[1]), NEEDLE, 'F3: the next hit');
+    await view.locator('.hx-grid').press('F3');
+    assert.equal(await atHit(view, HITS[2]), NEEDLE, 'F3: the hit across the cluster boundary');
     await view.locator('.hx-find-input input').press('F3');
-    assert.equal(await atHit(view, HITS[2]), NEEDLE);
+    assert.equal(await atHit(view, HITS[3]), NEEDLE);
     await view.locator('.hx-grid').focus();
     await view.locator('.hx-grid').press('F3');
     assert.equal(await atHit(view, HITS[0]), NEEDLE, 'F3 past the last hit goes round to the first');
     await view.locator('.hx-find-status', { hasText: 'wrapped round' }).waitFor({ timeout: 10_000 });
     await view.locator('.hx-grid').press('Shift+F3');
-    assert.equal(await atHit(view, HITS[2]), NEEDLE, 'Shift+F3 before the first goes round to the last');
+    assert.equal(await atHit(view, HITS[3]), NEEDLE, 'Shift+F3 before the first goes round to the last');
     await view.locator('.hx-find-input input').press('Shift+Enter');
-    assert.equal(await atHit(view, HITS[1]), NEEDLE, 'Shift+Enter: previous');
+    assert.equal(await atHit(view, HITS[2]), NEEDLE, 'Shift+Enter: previous');
     // Escape closes the bar and the keyboard is back on the bytes.
     await view.locator('.hx-find-input input').press('Escape');
     await view.locator('.hx-find[hidden]').waitFor({ state: 'attached', timeout: 10_000 });
@@ -121,25 +126,40 @@ describe('hex view: Find (UI)', function () {
     await view.locator('.hx-find-all').click();
     await state(view, 'done');
     const rows = view.locator('.hx-find-hit');
-    assert.equal(await rows.count(), 3);
+    assert.equal(await rows.count(), 4);
     const texts = await rows.allInnerTexts();
     assert.match(texts[0], new RegExp(`0x${HITS[0].toString(16)}\\s+LBA ${Math.floor(HITS[0] / 512)}\\s+p1 boot-part\\s+.*NEEDLE-Q2I`));
-    assert.match(texts[2], new RegExp(`0x${HITS[2].toString(16)}\\s+LBA ${Math.floor(HITS[2] / 512)}\\s+p2 data-part`));
-    assert.match(await view.locator('.hx-find-summary').innerText(), /3 results/);
+    assert.match(texts[3], new RegExp(`0x${HITS[3].toString(16)}\\s+LBA ${Math.floor(HITS[3] / 512)}\\s+p2 data-part`));
+    assert.match(await view.locator('.hx-find-summary').innerText(), /4 results/);
     await wb.screenshot('hex-find-all');
-    await rows.nth(2).click();
-    assert.equal(await atHit(view, HITS[2]), NEEDLE, 'click on the third row');
-    // Keyboard: into the list, Down, Enter.
-    await rows.nth(2).focus();
-    await rows.nth(2).press('ArrowUp');
+    await rows.nth(3).click();
+    assert.equal(await atHit(view, HITS[3]), NEEDLE, 'click on the last row');
+    // Keyboard: into the list, Up, Enter.
+    await rows.nth(3).focus();
+    await rows.nth(3).press('ArrowUp');
     await view.locator('.hx-find-hit:focus').press('Enter');
-    assert.equal(await atHit(view, HITS[1]), NEEDLE, 'Enter on the second row');
+    assert.equal(await atHit(view, HITS[2]), NEEDLE, 'Enter on the third row');
     // With the whole list known, F3 moves through it without asking the host.
     await view.locator('.hx-grid').press('F3');
-    assert.equal(await atHit(view, HITS[2]), NEEDLE);
-    await view.locator('.hx-find-status', { hasText: '3 of 3' }).waitFor({ timeout: 10_000 });
-    // Other hits on screen are highlighted too.
+    assert.equal(await atHit(view, HITS[3]), NEEDLE);
+    await view.locator('.hx-find-status', { hasText: '4 of 4' }).waitFor({ timeout: 10_000 });
     await view.locator('.hx-find-input input').press('Escape');
+  });
+
+  it('Find all stops at 10,000 hits and says so', async () => {
+    const view = await openHex(wb, 'big-alloc.qcow2');
+    await openFind(view, '00 00');
+    const mode = view.locator('.hx-find vscode-single-select').first();
+    await mode.click();
+    await mode.locator('li[role="option"]', { hasText: 'Hex bytes' }).click();
+    await view.locator('.hx-find-all').click();
+    await state(view, 'limit');
+    assert.equal(await view.locator('.hx-find-hit').count(), 10_000);
+    console.log(`      hex find: 10,000 hits found and listed, host search ${await view.locator('.hx-find').getAttribute('data-elapsed-ms')} ms`);
+    assert.match(await view.locator('.hx-find-summary').innerText(), /10[,.]?000 results: stopped at the limit of 10[,.]?000, there may be more/);
+    await wb.screenshot('hex-find-limit');
+    await view.locator('.hx-find-hit').nth(9_999).click();
+    await atHit(view, 9_999);
   });
 
   it('cancel stops a whole-disk search of a 64 GiB allocated image, fast', async () => {
