@@ -14,6 +14,8 @@ import type { FindHit, HostMessage, WebviewMessage } from '../../src/shared/prot
 import { FIND_RESULT_LIMIT, MAX_FIND_PATTERN_CHARS } from '../../src/shared/protocol';
 import type { PartitionTable } from '../../src/shared/partitions';
 import { qemuImg, scratchDir } from '../helpers/qemu';
+import { hitCells } from '../../webview/views/map-hits';
+import type { MapSummary } from '../../src/shared/protocol';
 
 const hit = (offset: number, length = 4): FindHit => ({ offset, length, layer: 0, hostOffset: null, preview: '' });
 
@@ -100,6 +102,14 @@ describe('hex find: model', () => {
     assert.notEqual(queryKey(q), queryKey({ ...q, matchCase: true }));
     assert.notEqual(queryKey(q), queryKey({ ...q, scope: { kind: 'partition', index: 0 } }));
     assert.equal(queryKey(q), queryKey({ ...q }));
+  });
+});
+
+describe('hex find: hits on the map', () => {
+  it('puts each hit in its cell once, and none outside the drawn range', () => {
+    const s = { start: 1000, end: 1000 + 64 * 100, bucketBytes: 100 } as MapSummary;
+    assert.deepEqual(hitCells([999, 1000, 1050, 1150, 1000 + 64 * 100, 1000 + 63 * 100 + 99], s, 64), [0, 1, 63]);
+    assert.deepEqual(hitCells([1000 + 40 * 100], s, 32), [], 'past the cells the canvas shows');
   });
 });
 

@@ -102,6 +102,9 @@ export class FindBar {
   private anchor = 0;
   private readonly unsubscribe: () => void;
   private disposed = false;
+  /** The "Find all" hits changed (the map marks them); empty when they are dropped. */
+  onHits?: (offsets: readonly number[]) => void;
+  private published = false;
 
   constructor(
     private readonly target: FindTarget,
@@ -224,14 +227,30 @@ export class FindBar {
 
   /** The pattern, mode or scope changed: hits found for the old query no longer count. */
   private queryChanged(): void {
-    const key = queryKey(this.query());
-    if (key === this.lastKey) return;
+    if (queryKey(this.query()) !== this.lastKey) this.reset();
+  }
+
+  /** The bytes changed (an edit, undo, a reload): hits found before may be gone. */
+  private diskChanged(): void {
+    if (this.lastKey || this.active) this.reset();
+  }
+
+  /** Forgets the hits and stops the search (its last messages are then ignored). */
+  private reset(): void {
     this.cancel();
+    this.active = undefined;
     this.lastKey = '';
     this.results.clear();
     this.list.clear();
     this.setState('idle', '');
     this.target.redraw();
+    this.publishHits();
+  }
+
+  private publishHits(): void {
+    if (!this.published && this.results.all.length === 0) return;
+    this.published = this.results.all.length > 0;
+    this.onHits?.(this.results.all.map((h) => h.offset));
   }
 
   run(action: FindAction): void {
@@ -295,6 +314,7 @@ export class FindBar {
   }
 
   private onHostMessage(m: HostMessage): void {
+    if (m.type === 'hexEdited' || m.type === 'refresh') return this.diskChanged();
     if (!('searchId' in m) || !this.active || m.searchId !== this.active.id) return;
     const a = this.active;
     switch (m.type) {
@@ -330,9 +350,11 @@ export class FindBar {
       this.results.complete = m.status === 'done';
       let text: string;
       if (m.status === 'cancelled') text = t('Search cancelled: {0} found before', n);
-      else if (m.status === 'limit') text = t('{0} results: stopped at the limit of {1}, there may be more', n.toLocaleString(), FIND_RESULT_LIMIT.toLocaleString());
+      else if (m.status === 'limit')
+        text = t('{0} results: stopped at the limit of {1}, there may be more', n.toLocaleString(), FIND_RESULT_LIMIT.toLocaleString());
       else text = n === 0 ? t('No results') : t('{0} results', n.toLocaleString());
       this.list.show(text);
+      this.publishHits();
       return this.setState(m.status === 'cancelled' ? 'cancelled' : n === 0 ? 'none' : m.status, text);
     }
     if (m.status === 'cancelled') return this.setState('cancelled', t('Search cancelled'));

@@ -24,6 +24,8 @@ export interface HexViewHandle {
 
 let current: HexView | undefined;
 let currentFind: FindBar | undefined;
+const findListeners: Array<(offsets: readonly number[]) => void> = [];
+let lastFindHits: readonly number[] = [];
 const pendingListeners: Array<(t: PartitionTable) => void> = [];
 let lastTable: PartitionTable | undefined;
 
@@ -61,6 +63,10 @@ function attachFind(view: HexView, host: HexHost): FindBar {
     host,
   );
   view.findMarks = (start, n) => find.marks(start, n);
+  find.onHits = (offsets) => {
+    lastFindHits = offsets;
+    for (const f of findListeners) f(offsets);
+  };
   view.onPartitions((t) => find.setPartitions(t));
   return find;
 }
@@ -86,6 +92,12 @@ function handle(view: HexView, find: FindBar): HexViewHandle {
 /** Moves the mounted hex view (if any) to `offset`. */
 export function goTo(offset: number): void {
   current?.goTo(offset);
+}
+
+/** Subscribes to the offsets of the hex view's "Find all" hits (now, and after every search; empty when dropped). */
+export function onFindHits(f: (offsets: readonly number[]) => void): void {
+  findListeners.push(f);
+  if (lastFindHits.length) f(lastFindHits);
 }
 
 /** Subscribes to the guest partition table (now, if known, and after every rescan). */

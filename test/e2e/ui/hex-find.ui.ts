@@ -144,6 +144,13 @@ describe('hex view: Find (UI)', function () {
     assert.equal(await atHit(view, HITS[3]), NEEDLE);
     await view.locator('.hx-find-status', { hasText: '4 of 4' }).waitFor({ timeout: 10_000 });
     await view.locator('.hx-find-input input').press('Escape');
+    // The map marks the cells holding hits (the first two share one at this size).
+    await view.locator('vscode-tab-header[data-tab="map"]').click();
+    await view.locator('canvas.map-canvas[data-ready="true"]').waitFor({ timeout: 30_000 });
+    await view.locator('.legend', { hasText: 'find hit' }).waitFor({ timeout: 10_000 });
+    const cells = Number(await view.locator('canvas.map-canvas').getAttribute('data-hit-cells'));
+    assert.ok(cells >= 3 && cells <= 4, `hit cells on the map: ${cells}`);
+    await wb.screenshot('map-find-hits');
   });
 
   it('Find all stops at 10,000 hits and says so', async () => {
