@@ -105,6 +105,7 @@ export class FindBar {
   /** The "Find all" hits changed (the map marks them); empty when they are dropped. */
   onHits?: (offsets: readonly number[]) => void;
   private published = false;
+  private cancelledAt = 0;
 
   constructor(
     private readonly target: FindTarget,
@@ -299,6 +300,7 @@ export class FindBar {
 
   cancel(): void {
     if (!this.active) return;
+    this.cancelledAt = performance.now();
     this.host.post({ type: 'findCancel', searchId: this.active.id });
   }
 
@@ -343,7 +345,9 @@ export class FindBar {
   }
 
   private finish(a: { action: FindAction; found: boolean }, m: Extract<HostMessage, { type: 'findDone' }>): void {
-    this.el.dataset.elapsedMs = String(m.elapsedMs); // the UI test logs it
+    // The UI test logs these: the host's search time, and from the cancel click to the host's answer.
+    this.el.dataset.elapsedMs = String(m.elapsedMs);
+    if (m.status === 'cancelled') this.el.dataset.cancelMs = (performance.now() - this.cancelledAt).toFixed(1);
     if (m.status === 'error') return this.setState('error', m.message ?? t('Search failed'));
     if (a.action === 'all') {
       const n = this.results.all.length;

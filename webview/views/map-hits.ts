@@ -18,8 +18,7 @@ export function drawHitMarkers(c: CanvasRenderingContext2D, s: MapSummary, offse
   if (offsets.length === 0) return 0;
   const cells = hitCells(offsets, s, cols * rows);
   const style = getComputedStyle(document.body);
-  const fill =
-    style.getPropertyValue('--vscode-editorOverviewRuler-findMatchForeground').trim() || style.getPropertyValue('--vscode-charts-orange').trim() || '#d18616';
+  const fill = hitColor();
   const edge = style.getPropertyValue('--vscode-editor-background').trim() || '#000';
   const d = Math.max(3, Math.floor(cell / 2));
   for (const i of cells) {
@@ -31,4 +30,9 @@ export function drawHitMarkers(c: CanvasRenderingContext2D, s: MapSummary, offse
     c.fillRect(x, y, d, d);
   }
   return cells.length;
+}
+
+/** Orange: apart from the kinds' blue, green and purple and the partitions' yellow, in every theme. */
+export function hitColor(): string {
+  return getComputedStyle(document.body).getPropertyValue('--vscode-charts-orange').trim() || '#d18616';
 }

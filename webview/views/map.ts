@@ -13,7 +13,7 @@ import { post, requestId, getState, updateState } from '../host';
 import { t } from '../l10n';
 import { bucketStyle, kindColors, layerColor, onThemeChange } from '../colors';
 import type { View, ViewContext } from './view';
-import { drawHitMarkers } from './map-hits';
+import { drawHitMarkers, hitColor } from './map-hits';
 
 const CELL = 8;
 const MAX_ROWS = 48;
@@ -305,8 +305,7 @@ export class MapView implements View {
     items.push(item(col.unallocated, t(KIND_LABELS.unallocated), 0.35));
     if (this.partitionStarts.length)
       items.push(item(getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700', t('partition boundary')));
-    if (this.findHits.length)
-      items.push(item(getComputedStyle(document.body).getPropertyValue('--vscode-editorOverviewRuler-findMatchForeground') || '#d18616', t('find hit')));
+    if (this.findHits.length) items.push(item(hitColor(), t('find hit')));
     setChildren(this.legend, ...items, h('span', { class: 'legend-item muted' }, t('Bucket size: {0}', formatBytes(this.summary?.bucketBytes ?? 0))));
   }
 
