@@ -17,10 +17,10 @@ export function hitCells(offsets: readonly number[], s: MapSummary, cells: numbe
 export function drawHitMarkers(c: CanvasRenderingContext2D, s: MapSummary, offsets: readonly number[], cols: number, rows: number, cell: number): number {
   if (offsets.length === 0) return 0;
   const cells = hitCells(offsets, s, cols * rows);
-  const style = getComputedStyle(document.body);
   const fill = hitColor();
-  const edge = style.getPropertyValue('--vscode-editor-background').trim() || '#000';
-  const d = Math.max(3, Math.floor(cell / 2));
+  const edge = getComputedStyle(document.body).getPropertyValue('--vscode-editor-background').trim() || '#000';
+  // An orange dot with a thin ring of background, on a cell of any kind (the ring keeps it apart from it).
+  const d = Math.max(3, Math.floor(cell / 2) + 1);
   for (const i of cells) {
     const x = (i % cols) * cell + Math.floor((cell - 1 - d) / 2);
     const y = Math.floor(i / cols) * cell + Math.floor((cell - 1 - d) / 2);
