@@ -195,7 +195,8 @@ export class FindBar {
   open(): void {
     this.el.hidden = false;
     this.input.focus();
-    (this.input as unknown as { select?(): void }).select?.();
+    // Like VS Code: the pattern is selected, so typing replaces it (the element has no select() of its own).
+    this.input.shadowRoot?.querySelector('input')?.select();
     this.target.redraw();
   }
 

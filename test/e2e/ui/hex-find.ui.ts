@@ -1,7 +1,7 @@
 /**
  * The hex view's Find widget in a real VS Code (code-server + Chromium), issue #12:
  * - Ctrl+F finds a planted string and selects it; F3 / Shift+F3 go to the next / previous hit, round the end;
- * - hex mode (picked in the mode dropdown) finds the same bytes;
+ * - hex mode (picked in the mode dropdown) finds the same bytes; match case; scope one partition of the GPT;
  * - "Find all" lists the hits (offset, LBA, partition name, preview); a click and Enter on a row jump there;
  * - cancel stops a whole-disk search of a 64 GiB image whose every cluster is allocated (read, not skipped).
  * Fixtures: a GPT disk made by sfdisk with strings written into it, converted by qemu-img; qemu-img's
@@ -96,9 +96,14 @@ describe('hex view: Find (UI)', function () {
     await view.locator('.hx-find-input input').press('Escape');
     await view.locator('.hx-find[hidden]').waitFor({ state: 'attached', timeout: 10_000 });
     assert.equal(await view.locator('.hx-grid').evaluate((g) => g === document.activeElement), true);
+    // Ctrl+F again: the bar comes back with the pattern selected, so typing replaces it.
+    await view.locator('.hx-grid').press('Control+f');
+    await view.locator('.hx-find:not([hidden])').waitFor({ timeout: 10_000 });
+    await wb.page.keyboard.type('xyz');
+    assert.equal(await view.locator('.hx-find-input input').inputValue(), 'xyz');
   });
 
-  it('hex mode, picked in the dropdown, finds the same bytes; match case matters in text mode', async () => {
+  it('hex mode finds the same bytes; match case matters in text mode; a partition scope holds only its own hits', async () => {
     const view = await openHex(wb, 'find.qcow2');
     await openFind(view, Buffer.from(NEEDLE).toString('hex').replace(/(..)/g, '$1 ').trim());
     const mode = view.locator('.hx-find vscode-single-select').first();
@@ -118,6 +123,15 @@ describe('hex view: Find (UI)', function () {
     await view.locator('.hx-find-case').click();
     await view.locator('.hx-find-input input').press('Enter');
     assert.equal(await atHit(view, HITS[0]), NEEDLE);
+    // Scope: partition 2 (from the partition list) holds only the last hit; Find all there lists just it.
+    const scope = view.locator('.hx-find vscode-single-select').nth(1);
+    await scope.click();
+    await scope.locator('li[role="option"]', { hasText: 'data-part' }).click();
+    await view.locator('.hx-find-input input').press('Enter');
+    assert.equal(await atHit(view, HITS[3]), NEEDLE);
+    await view.locator('.hx-find-all').click();
+    await state(view, 'done');
+    assert.equal(await view.locator('.hx-find-hit').count(), 1);
   });
 
   it('Find all lists the hits with LBA and partition; a click or Enter on one jumps there', async () => {
