@@ -8,6 +8,7 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { FindResults, MARK_CURRENT, MARK_HIT, partitionAt, queryKey, scopeRange } from '../../webview/hex/find-model';
 import { HexFind, withPendingEdits } from '../../src/extension/hex-find';
+import fc from 'fast-check';
 import { validateWebviewMessage } from '../../src/extension/messages';
 import { openImage, type Qcow2Dev } from '../../src/qcow2';
 import type { FindHit, HostMessage, WebviewMessage } from '../../src/shared/protocol';
@@ -136,6 +137,33 @@ describe('hex find: messages', () => {
       { type: 'findCancel' },
     ];
     for (const m of bad) assert.equal(validateWebviewMessage(m, V).ok, false, JSON.stringify(m).slice(0, 100));
+  });
+  it('never throws, and what it accepts lies inside the disk, whatever the input', () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            type: fc.constantFrom('findStart', 'findCancel'),
+            searchId: fc.oneof(fc.integer(), fc.double(), fc.string()),
+            mode: fc.oneof(fc.constantFrom('hex', 'text', 'utf16', 'regex'), fc.string()),
+            pattern: fc.oneof(fc.string(), fc.integer()),
+            matchCase: fc.oneof(fc.boolean(), fc.string()),
+            start: fc.integer({ min: -10, max: V + 10 }),
+            end: fc.integer({ min: -10, max: V + 10 }),
+            origin: fc.oneof(fc.integer({ min: -10, max: V + 10 }), fc.double()),
+            action: fc.oneof(fc.constantFrom('next', 'previous', 'all'), fc.string()),
+          },
+          { requiredKeys: ['type'] },
+        ),
+        (m) => {
+          const v = validateWebviewMessage(m, V);
+          if (!v.ok || v.msg.type !== 'findStart') return;
+          const x = v.msg;
+          assert.ok(x.start >= 0 && x.start <= x.origin && x.origin <= x.end && x.end <= V);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 
