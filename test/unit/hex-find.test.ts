@@ -16,6 +16,7 @@ import { FIND_RESULT_LIMIT, MAX_FIND_PATTERN_CHARS } from '../../src/shared/prot
 import type { PartitionTable } from '../../src/shared/partitions';
 import { qemuImg, scratchDir } from '../helpers/qemu';
 import { hitCells } from '../../webview/views/map-hits';
+import { allSummary, hitRow } from '../../webview/hex/find-results';
 import type { MapSummary } from '../../src/shared/protocol';
 
 const hit = (offset: number, length = 4): FindHit => ({ offset, length, layer: 0, hostOffset: null, preview: '' });
@@ -103,6 +104,18 @@ describe('hex find: model', () => {
     assert.notEqual(queryKey(q), queryKey({ ...q, matchCase: true }));
     assert.notEqual(queryKey(q), queryKey({ ...q, scope: { kind: 'partition', index: 0 } }));
     assert.equal(queryKey(q), queryKey({ ...q }));
+  });
+});
+
+describe('hex find: result texts', () => {
+  it('a row names offset, LBA, partition and preview; the summary says when the limit stopped it', () => {
+    const row = hitRow({ offset: 5000 * 512 + 3, length: 4, layer: 1, hostOffset: null, preview: '..root..' }, TABLE, 512);
+    assert.deepEqual([row.offset, row.lba, row.partition, row.preview], [`0x${(5000 * 512 + 3).toString(16)}`, 'LBA 5000', 'p2', '..root..']);
+    assert.match(row.title, /layer 1, host offset –/);
+    assert.equal(hitRow({ ...hit(0), preview: '' }, TABLE, 512).partition, '');
+    assert.match(allSummary('limit', FIND_RESULT_LIMIT), /stopped at the limit of 10.?000, there may be more/);
+    assert.match(allSummary('cancelled', 3), /cancelled: 3 found/);
+    assert.equal(allSummary('done', 0), 'No results');
   });
 });
 

@@ -5,18 +5,13 @@
  * F3 / Shift+F3 go to the next / previous hit, Alt+C toggles match case, Escape closes it.
  * The search runs on the extension host (hex-find.ts); this file only asks and shows.
  */
-import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import '@vscode-elements/elements/dist/vscode-single-select/index.js';
-import '@vscode-elements/elements/dist/vscode-option/index.js';
-import '@vscode-elements/elements/dist/vscode-toolbar-button/index.js';
-import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import type { FindAction, FindHit, FindMode, HexHost, HostMessage } from '../../src/shared/protocol';
-import { FIND_RESULT_LIMIT } from '../../src/shared/protocol';
 import type { PartitionTable } from '../../src/shared/partitions';
 import { formatBytes } from '../../src/shared/format';
 import { t } from '../l10n';
-import { FindResults, partitionAt, queryKey, scopeRange, type FindQuery, type FindScope } from './find-model';
-import { FindResultsList } from './find-results';
+import { FindResults, queryKey, scopeRange, type FindQuery, type FindScope } from './find-model';
+import { FindResultsList, allSummary, hitRow } from './find-results';
+import { el, iconButton, select, setOptions, type Control } from './find-controls';
 import { installFindStyles } from './find-styles';
 
 /** What the Find widget needs from the hex view. */
@@ -33,45 +28,6 @@ export interface FindTarget {
   select(offset: number, length: number): void;
   redraw(): void;
   focusGrid(): void;
-}
-
-type Control = HTMLElement & { value: string };
-type Toggle = HTMLElement & { checked: boolean };
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function iconButton(icon: string, label: string, onClick: () => void, toggleable = false): Toggle {
-  const b = document.createElement('vscode-toolbar-button') as unknown as Toggle;
-  b.setAttribute('icon', icon);
-  b.setAttribute('label', label);
-  b.title = label;
-  if (toggleable) b.setAttribute('toggleable', '');
-  b.addEventListener('click', onClick);
-  return b;
-}
-
-function select(label: string, options: Array<[string, string]>): Control {
-  const s = document.createElement('vscode-single-select') as unknown as Control;
-  s.setAttribute('aria-label', label);
-  s.title = label;
-  setOptions(s, options);
-  return s;
-}
-
-function setOptions(s: Control, options: Array<[string, string]>): void {
-  const keep = s.value;
-  s.textContent = '';
-  for (const [value, text] of options) {
-    const o = el('vscode-option' as 'option', undefined, text);
-    o.setAttribute('value', value);
-    s.append(o);
-  }
-  s.value = options.some(([v]) => v === keep) ? keep : options[0][0];
 }
 
 export class FindBar {
@@ -330,7 +286,7 @@ export class FindBar {
         else if (a.action === 'all') {
           const before = this.results.all.length;
           this.results.addAll(m.hits);
-          this.list.append(this.results.all.slice(before), (h) => this.describe(h));
+          this.list.append(this.results.all.slice(before), (h) => hitRow(h, this.target.partitions(), this.target.sectorSize()));
           this.setState('searching', t('{0} found so far…', this.results.all.length));
         } else {
           a.found = true;
@@ -353,11 +309,7 @@ export class FindBar {
     if (a.action === 'all') {
       const n = this.results.all.length;
       this.results.complete = m.status === 'done';
-      let text: string;
-      if (m.status === 'cancelled') text = t('Search cancelled: {0} found before', n);
-      else if (m.status === 'limit')
-        text = t('{0} results: stopped at the limit of {1}, there may be more', n.toLocaleString(), FIND_RESULT_LIMIT.toLocaleString());
-      else text = n === 0 ? t('No results') : t('{0} results', n.toLocaleString());
+      const text = allSummary(m.status, n);
       this.list.show(text);
       this.publishHits();
       return this.setState(m.status === 'cancelled' ? 'cancelled' : n === 0 ? 'none' : m.status, text);
@@ -366,17 +318,6 @@ export class FindBar {
     if (!a.found) return this.setState('none', t('No results'));
     const c = this.results.current!;
     this.setState('done', t('At {0}', `0x${c.offset.toString(16)}`) + (m.wrapped ? ' · ' + t('wrapped round') : ''));
-  }
-
-  private describe(h: FindHit): { offset: string; lba: string; partition: string; preview: string; title: string } {
-    const part = partitionAt(this.target.partitions(), h.offset) ?? '';
-    return {
-      offset: `0x${h.offset.toString(16)}`,
-      lba: `LBA ${Math.floor(h.offset / this.target.sectorSize())}`,
-      partition: part ? t('p{0}', part) : '',
-      preview: h.preview,
-      title: t('layer {0}, host offset {1}', h.layer, h.hostOffset === null ? '–' : `0x${h.hostOffset.toString(16)}`),
-    };
   }
 
   private setState(state: string, text: string): void {

@@ -3,8 +3,11 @@
  * a listbox the keyboard can walk (Up/Down/Home/End, Enter jumps), clicking a row jumps there.
  * Rows are added as the host streams hits (at most FIND_RESULT_LIMIT); texts go through textContent.
  */
-import type { FindHit } from '../../src/shared/protocol';
+import type { FindHit, FindStatus } from '../../src/shared/protocol';
+import { FIND_RESULT_LIMIT } from '../../src/shared/protocol';
+import type { PartitionTable } from '../../src/shared/partitions';
 import { t } from '../l10n';
+import { partitionAt } from './find-model';
 
 export interface HitRow {
   offset: string;
@@ -12,6 +15,25 @@ export interface HitRow {
   partition: string;
   preview: string;
   title: string;
+}
+
+/** The cells of a hit's row: offset, LBA, partition, preview; layer and host offset on hover. */
+export function hitRow(h: FindHit, table: PartitionTable | undefined, sectorSize: number): HitRow {
+  const part = partitionAt(table, h.offset) ?? '';
+  return {
+    offset: `0x${h.offset.toString(16)}`,
+    lba: `LBA ${Math.floor(h.offset / sectorSize)}`,
+    partition: part ? t('p{0}', part) : '',
+    preview: h.preview,
+    title: t('layer {0}, host offset {1}', h.layer, h.hostOffset === null ? '–' : `0x${h.hostOffset.toString(16)}`),
+  };
+}
+
+/** What a finished "Find all" says above its list: how many, and whether it stopped at the limit or was cancelled. */
+export function allSummary(status: Exclude<FindStatus, 'error'>, n: number): string {
+  if (status === 'cancelled') return t('Search cancelled: {0} found before', n.toLocaleString());
+  if (status === 'limit') return t('{0} results: stopped at the limit of {1}, there may be more', n.toLocaleString(), FIND_RESULT_LIMIT.toLocaleString());
+  return n === 0 ? t('No results') : t('{0} results', n.toLocaleString());
 }
 
 export class FindResultsList {
