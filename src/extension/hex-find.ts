@@ -1,7 +1,8 @@
 /**
  * Host side of the hex view's Find widget (issue #12): runs the engine search (src/search) over the document's
  * device, with the unsaved hex edits applied, and streams progress and hits to the webview. One search at a time
- * per editor: a new one cancels the one before, and cancel takes effect at the next read window (AbortSignal).
+ * per editor: a new one cancels the one before. A cancel is answered at once, and the scan stops at its next read
+ * window (AbortSignal); its last reads finish in the background (at most a few windows).
  * No vscode import, so it is unit-tested directly.
  */
 import { asQcow2Error } from '../qcow2';
@@ -69,6 +70,8 @@ export class HexFind {
     this.current = me;
     const t0 = Date.now();
     const searchId = msg.searchId;
+    const signal = me.ac.signal;
+    signal.addEventListener('abort', () => this.post({ type: 'findDone', searchId, status: 'cancelled', elapsedMs: Date.now() - t0 }), { once: true });
     let path = '';
     try {
       const src = await this.source();
@@ -76,9 +79,10 @@ export class HexFind {
       const target = src.journal ? withPendingEdits(src.dev, src.journal) : src.dev;
       const pattern = compilePattern({ mode: msg.mode, source: msg.pattern, ignoreCase: !msg.matchCase });
       this.post({ type: 'findProgress', searchId, done: 0, total: Math.max(1, msg.end - msg.start) });
-      const outcome = msg.action === 'all' ? await this.findAll(target, pattern, msg, me.ac.signal) : await this.findOne(target, pattern, msg, me.ac.signal);
-      this.post({ type: 'findDone', searchId, ...outcome, elapsedMs: Date.now() - t0 });
+      const outcome = msg.action === 'all' ? await this.findAll(target, pattern, msg, signal) : await this.findOne(target, pattern, msg, signal);
+      if (!signal.aborted) this.post({ type: 'findDone', searchId, ...outcome, elapsedMs: Date.now() - t0 });
     } catch (err) {
+      if (signal.aborted) return;
       const message = err instanceof PatternError ? err.message : asQcow2Error(err, path || undefined).message;
       this.post({ type: 'findDone', searchId, status: 'error', message, elapsedMs: Date.now() - t0 });
     } finally {
