@@ -18,6 +18,11 @@ const PREVIEW_BYTES = 40;
 /** Around a next/previous hit, other hits are looked up this far either way (more than a screen of rows). */
 const NEAR_BYTES = 32 * 1024;
 const NEAR_LIMIT = 512;
+/**
+ * Read window of the view's searches: smaller than the engine's default (4 MiB), so the extension host gets its
+ * turn, and a cancel stops the scan, sooner (measured here: ~15 ms instead of ~60-130 ms; throughput alike).
+ */
+const WINDOW_BYTES = 1024 * 1024;
 /** Progress and streamed hits go to the webview at most this often. */
 const POST_INTERVAL_MS = 100;
 
@@ -115,6 +120,7 @@ export class HexFind {
       start: msg.start,
       end: msg.end,
       limit: FIND_RESULT_LIMIT,
+      windowBytes: WINDOW_BYTES,
       signal,
       onHit: (h) => pending.push(h),
       onProgress: (done, total) => {
@@ -134,7 +140,7 @@ export class HexFind {
   private async findOne(target: SearchTarget, pattern: CompiledPattern, msg: FindStart, signal: AbortSignal) {
     const forward = msg.action === 'next';
     const onProgress = this.progress(msg.searchId);
-    const common = { limit: 1, signal, onProgress, direction: forward ? ('forward' as const) : ('backward' as const) };
+    const common = { limit: 1, windowBytes: WINDOW_BYTES, signal, onProgress, direction: forward ? ('forward' as const) : ('backward' as const) };
     let r = await searchDisk(target, pattern, { ...common, start: msg.start, end: msg.end, origin: msg.origin });
     let wrapped = false;
     if (r.hits.length === 0 && !r.cancelled) {

@@ -132,11 +132,13 @@ describe('hex view: Find (UI)', function () {
     await mode.locator('li[role="option"]').first().click(); // Text
     await view.locator('.hx-find-input input').fill(NEEDLE.toLowerCase());
     await view.locator('.hx-find-case').click();
+    await view.locator('.hx-find-case[checked]').waitFor({ timeout: 10_000 });
     await view.locator('.hx-grid').focus();
     await view.locator('.hx-grid').press('Control+Home');
     await view.locator('.hx-find-input input').press('Enter');
     await state(view, 'none');
-    await view.locator('.hx-find-case').click();
+    await view.locator('.hx-find-input input').press('Alt+c'); // match case off again, from the keyboard
+    await view.locator('.hx-find-case:not([checked])').waitFor({ timeout: 10_000 });
     await view.locator('.hx-find-input input').press('Enter');
     assert.equal(await atHit(view, HITS[0]), NEEDLE);
     // Scope: partition 2 (from the partition list) holds only the last hit; Find all there lists just it.
