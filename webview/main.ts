@@ -22,7 +22,7 @@ import { IntegrityView } from './views/integrity';
 import { UsageView } from './views/usage';
 import { HexSlot } from './views/hex-slot';
 import type { View, ViewContext } from './views/view';
-import { onPartitions } from './hex/index';
+import { onFindHits, onPartitions } from './hex/index';
 
 const app = document.getElementById('app')!;
 const titleEl = h('span', { class: 'title' });
@@ -45,6 +45,7 @@ const ctx: ViewContext & { editable: boolean; sectorSize: number } = {
     (views.find((v) => v.id === 'hex') as HexSlot | undefined)?.goTo(offset);
   },
   partitions: { subscribe: onPartitions },
+  findHits: { subscribe: onFindHits },
 };
 
 function labels(): Record<ViewId, string> {

@@ -22,6 +22,7 @@ import { uiStrings } from './strings';
 import { editBlocker } from './hex-safety';
 import { Disposable } from './util/dispose';
 import type { EditorRegistry } from './registry';
+import { HexFind } from './hex-find';
 
 export interface SessionHooks {
   runCheck(doc: Qcow2Document): Promise<void>;
@@ -47,6 +48,11 @@ export class EditorSession extends Disposable {
   private chainPaths: string[] = [];
   private writableTimer?: ReturnType<typeof setTimeout>;
   private chainLayers: ChainLayerInfo[] = [];
+  /** The hex view's Find: one search at a time (a new one cancels the last). */
+  private readonly finder = new HexFind(
+    (m) => this.post(m),
+    async () => ({ dev: await this.dev(), journal: this.doc.journal, path: this.doc.path }),
+  );
 
   constructor(
     readonly doc: Qcow2Document,
@@ -172,6 +178,11 @@ export class EditorSession extends Disposable {
         return;
       case 'hexEdit':
         return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
+      case 'findStart':
+        void this.finder.run(msg); // runs on; its own messages say how it ends
+        return;
+      case 'findCancel':
+        return this.finder.cancel(msg.searchId);
     }
   }
 
@@ -333,6 +344,7 @@ export class EditorSession extends Disposable {
 
   override dispose(): void {
     clearTimeout(this.writableTimer);
+    this.finder.cancel();
     this.mapRequest++;
     super.dispose();
   }

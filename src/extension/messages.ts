@@ -3,12 +3,16 @@
  * types and extra junk are rejected. No vscode import, so unit tests run it directly.
  */
 import {
+  FIND_MODES,
   MAX_EDIT_BYTES,
+  MAX_FIND_PATTERN_CHARS,
   MAX_MAP_BUCKETS,
   MAX_READ_BYTES,
   MAX_RUN_ROWS,
   MAP_KIND_CODES,
   VIEW_IDS,
+  type FindAction,
+  type FindMode,
   type MapKind,
   type ViewId,
   type WebviewMessage,
@@ -143,6 +147,23 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
       const label = str(raw, 'label', MAX_LABEL, true);
       return label === undefined ? { type, offset, data } : { type, offset, data, label };
     }
+    case 'findStart': {
+      onlyKeys(raw, ['searchId', 'mode', 'pattern', 'matchCase', 'start', 'end', 'origin', 'action']);
+      const searchId = int(raw, 'searchId', 0, Number.MAX_SAFE_INTEGER);
+      const mode = str(raw, 'mode', 8)!;
+      if (!(FIND_MODES as readonly string[]).includes(mode)) throw new Invalid('unknown find mode');
+      const pattern = str(raw, 'pattern', MAX_FIND_PATTERN_CHARS)!;
+      if (typeof raw.matchCase !== 'boolean') throw new Invalid('matchCase must be a boolean');
+      const start = int(raw, 'start', 0, vsize);
+      const end = int(raw, 'end', start, vsize);
+      const origin = int(raw, 'origin', start, end);
+      const action = str(raw, 'action', 8)!;
+      if (!['next', 'previous', 'all'].includes(action)) throw new Invalid('unknown find action');
+      return { type, searchId, mode: mode as FindMode, pattern, matchCase: raw.matchCase, start, end, origin, action: action as FindAction };
+    }
+    case 'findCancel':
+      onlyKeys(raw, ['searchId']);
+      return { type, searchId: int(raw, 'searchId', 0, Number.MAX_SAFE_INTEGER) };
     default:
       throw new Invalid(`unknown message type ${JSON.stringify(type.slice(0, 40))}`);
   }

@@ -27,6 +27,10 @@ export const MAX_MAP_BUCKETS = 8192;
 export const MAX_RUN_ROWS = 500;
 /** Most bytes one edit message may carry. */
 export const MAX_EDIT_BYTES = 64 * 1024;
+/** "Find all" stops after this many hits (and says so). */
+export const FIND_RESULT_LIMIT = 10_000;
+/** Longest find pattern the webview may send, in characters (the engine bounds the encoded bytes to 64 KiB). */
+export const MAX_FIND_PATTERN_CHARS = 256 * 1024;
 
 // ---------------------------------------------------------------------------------------------------------
 // Data shapes
@@ -200,6 +204,22 @@ export interface UsageData {
   elapsedMs: number;
 }
 
+export type FindMode = 'hex' | 'text' | 'utf16' | 'regex';
+export const FIND_MODES: readonly FindMode[] = ['hex', 'text', 'utf16', 'regex'];
+export type FindAction = 'next' | 'previous' | 'all';
+export type FindStatus = 'done' | 'cancelled' | 'limit' | 'error';
+
+/** One hit of a hex-view search. */
+export interface FindHit {
+  offset: number;
+  length: number;
+  /** Depth in the backing chain of the layer holding the first byte (0 = this image). */
+  layer: number;
+  hostOffset: number | null;
+  /** A few bytes around the hit as printable text ('.' for the rest). */
+  preview: string;
+}
+
 export interface EditorSettings {
   sectorSize: number;
 }
@@ -245,7 +265,19 @@ export type HostMessage =
   | { type: 'hexEdited'; dirty: boolean }
   | { type: 'hexSaved' }
   /** Whether hex edits can be saved now; `blocked` says why not (the hex view then takes no edits). */
-  | { type: 'hexWritable'; blocked?: string };
+  | { type: 'hexWritable'; blocked?: string }
+  // Hex view: Find (issue #12). Every message names the search it belongs to; stale ones are dropped.
+  | { type: 'findProgress'; searchId: number; done: number; total: number }
+  /** Hits in search order; `near`: hits around a next/previous hit, for highlighting only. */
+  | { type: 'findHits'; searchId: number; hits: FindHit[]; near?: boolean }
+  | {
+      type: 'findDone';
+      searchId: number;
+      status: FindStatus;
+      /** Next/previous went round the scope's end. */ wrapped?: boolean;
+      message?: string;
+      elapsedMs: number;
+    };
 
 // ---------------------------------------------------------------------------------------------------------
 // Webview → host (untrusted; validated by src/extension/messages.ts)
@@ -272,7 +304,14 @@ export type WebviewMessage =
   | { type: 'reopenWith' }
   // Hex view (H6)
   | { type: 'hexRead'; requestId: number; offset: number; length: number }
-  | { type: 'hexEdit'; offset: number; /** base64 of the new bytes */ data: string; label?: string };
+  | { type: 'hexEdit'; offset: number; /** base64 of the new bytes */ data: string; label?: string }
+  /**
+   * Find in the guest disk, within [start, end): 'next' the first hit at or after `origin` (then wrapping to the
+   * scope's start), 'previous' the last hit before `origin` (then wrapping to the end), 'all' every hit up to
+   * FIND_RESULT_LIMIT. A new search of the same editor cancels the one before.
+   */
+  | { type: 'findStart'; searchId: number; mode: FindMode; pattern: string; matchCase: boolean; start: number; end: number; origin: number; action: FindAction }
+  | { type: 'findCancel'; searchId: number };
 
 export type WebviewMessageType = WebviewMessage['type'];
 

@@ -66,6 +66,8 @@ export class HexView {
   private readonly timer = new HexTimer();
   /** What the UI tests and the bench read. */
   readonly timings = this.timer.timings;
+  /** Find hits to mark in a row, per byte: 0, MARK_HIT or MARK_CURRENT (find-bar.ts). */
+  findMarks?: (start: number, n: number) => Uint8Array | undefined;
 
   constructor(
     private readonly container: HTMLElement,
@@ -287,6 +289,7 @@ export class HexView {
       cursor: this.cursor,
       marks: this.boundaries,
       cache: this.cache,
+      found: this.findMarks,
     });
     this.renderScrollbar();
     this.revealCursorX();
@@ -347,6 +350,25 @@ export class HexView {
     this.setStatus('');
     const [vs, ve] = this.model.visibleRange();
     void this.cache.ensure(vs, ve);
+    this.schedule();
+  }
+
+  /** Selects [offset, offset + length) with the cursor on its first byte, scrolled into view (a Find hit). */
+  selectRange(offset: number, length: number): void {
+    this.goTo(offset);
+    if (length > 1) this.cursor.anchor = Math.min(this.model.size - 1, offset + length - 1);
+  }
+
+  /** The cursor's guest offset. */
+  get cursorOffset(): number {
+    return this.cursor.cursor;
+  }
+
+  get sectorBytes(): number {
+    return this.sectorSize;
+  }
+
+  redraw(): void {
     this.schedule();
   }
 

@@ -8,6 +8,7 @@ import type { PartitionTable } from '../../src/shared/partitions';
 import { scanPartitions } from '../../src/shared/partitions';
 import { HexView, type HexTimings } from './hex-view';
 import { HostLink } from './host-link';
+import { FindBar } from './find-bar';
 
 export interface HexViewHandle {
   goTo(offset: number): void;
@@ -22,6 +23,9 @@ export interface HexViewHandle {
 }
 
 let current: HexView | undefined;
+let currentFind: FindBar | undefined;
+const findListeners: Array<(offsets: readonly number[]) => void> = [];
+let lastFindHits: readonly number[] = [];
 const pendingListeners: Array<(t: PartitionTable) => void> = [];
 let lastTable: PartitionTable | undefined;
 
@@ -32,15 +36,42 @@ function publish(table: PartitionTable): void {
 
 export function mountHexView(container: HTMLElement, host: HexHost): HexViewHandle {
   current?.dispose();
+  currentFind?.dispose();
   const view = new HexView(container, host);
   current = view;
   view.onPartitions(publish);
+  const find = (currentFind = attachFind(view, host));
   // Expose for the UI test and the bench (read-only numbers, no data from the image).
-  (globalThis as { __hexView?: HexViewHandle }).__hexView = handle(view);
-  return handle(view);
+  (globalThis as { __hexView?: HexViewHandle }).__hexView = handle(view, find);
+  return handle(view, find);
 }
 
-function handle(view: HexView): HexViewHandle {
+/** The Find widget over the view (Ctrl+F); it goes when the view does. */
+function attachFind(view: HexView, host: HexHost): FindBar {
+  const find = new FindBar(
+    {
+      root: view.root,
+      body: view.root.querySelector<HTMLElement>('.hx-body')!,
+      virtualSize: host.virtualSize,
+      cursor: () => view.cursorOffset,
+      sectorSize: () => view.sectorBytes,
+      partitions: () => view.partitionTable,
+      select: (offset, length) => view.selectRange(offset, length),
+      redraw: () => view.redraw(),
+      focusGrid: () => view.focus(),
+    },
+    host,
+  );
+  view.findMarks = (start, n) => find.marks(start, n);
+  find.onHits = (offsets) => {
+    lastFindHits = offsets;
+    for (const f of findListeners) f(offsets);
+  };
+  view.onPartitions((t) => find.setPartitions(t));
+  return find;
+}
+
+function handle(view: HexView, find: FindBar): HexViewHandle {
   return {
     goTo: (o) => view.goTo(o),
     focus: () => view.focus(),
@@ -51,6 +82,7 @@ function handle(view: HexView): HexViewHandle {
     },
     resetTimings: () => view.resetTimings(),
     dispose: () => {
+      find.dispose();
       view.dispose();
       if (current === view) current = undefined;
     },
@@ -60,6 +92,12 @@ function handle(view: HexView): HexViewHandle {
 /** Moves the mounted hex view (if any) to `offset`. */
 export function goTo(offset: number): void {
   current?.goTo(offset);
+}
+
+/** Subscribes to the offsets of the hex view's "Find all" hits (now, and after every search; empty when dropped). */
+export function onFindHits(f: (offsets: readonly number[]) => void): void {
+  findListeners.push(f);
+  if (lastFindHits.length) f(lastFindHits);
 }
 
 /** Subscribes to the guest partition table (now, if known, and after every rescan). */

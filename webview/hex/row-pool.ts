@@ -27,8 +27,11 @@ export interface RowPaint {
   /** Partition marks, sorted. */
   marks: readonly PartitionMark[];
   cache: PageCache;
+  /** Find hits to mark in a row, per byte: 0, MARK_HIT or MARK_CURRENT (find-bar.ts). */
+  found?: (start: number, n: number) => Uint8Array | undefined;
 }
 
+const FOUND_CLASS = ['', ' hx-fh', ' hx-fc'];
 const HEX2 = Array.from({ length: 256 }, (_, i) => byteHex(i));
 const PRINTABLE = Array.from({ length: 256 }, (_, i) => printable(i));
 
@@ -104,6 +107,7 @@ export class RowPool {
       tp.reset();
       let page = cache.get(cache.pageIndex(start));
       let prevSel = false;
+      const found = p.found?.(start, bpr);
       for (let i = 0; i < bpr; i++) {
         const off = start + i;
         const selected = off >= selLo && off <= selHi;
@@ -127,7 +131,7 @@ export class RowPool {
         if (page.stale) complete = false;
         const at = off - page.offset;
         const b = page.data[at];
-        const k = 'hx-k' + page.kinds[at] + (page.edited?.[at] ? ' hx-edit' : '');
+        const k = 'hx-k' + page.kinds[at] + (page.edited?.[at] ? ' hx-edit' : '') + (found?.[i] ? FOUND_CLASS[found[i]] : '');
         if (isCur && nibble && nibble.offset === off) hp.add(nibble.high.toString(16) + '_', k + ' hx-nib' + sel + ' hx-cur');
         else hp.add(HEX2[b], k + sel + pb + (isCur ? hexCur : ''));
         tp.add(PRINTABLE[b], k + sel + (isCur ? txtCur : ''));

@@ -14,6 +14,7 @@ import { t } from '../l10n';
 import { bucketStyle, kindColors, layerColor, onThemeChange } from '../colors';
 import type { View, ViewContext } from './view';
 import { RunList } from './map-runs';
+import { drawHitMarkers, hitColor } from './map-hits';
 
 const CELL = 8;
 const MAX_ROWS = 48;
@@ -45,6 +46,8 @@ export class MapView implements View {
   private readonly runList: RunList;
   /** Guest partition ranges, drawn as boundary marks. */
   private partitionStarts: Array<{ start: number; end: number; label: string }> = [];
+  /** Offsets of the hex view's "Find all" hits, drawn as dots (map-hits.ts). */
+  private findHits: readonly number[] = [];
 
   private readonly goHex: (offset: number) => void;
 
@@ -83,6 +86,11 @@ export class MapView implements View {
       this.draw();
       if (this.summary) this.renderLegend();
       this.runList.renderRuns();
+    });
+    ctx.findHits.subscribe((offsets) => {
+      this.findHits = offsets;
+      this.renderLegend();
+      this.draw();
     });
     ctx.partitions.subscribe((table) => {
       this.partitionStarts = table.partitions
@@ -224,6 +232,7 @@ export class MapView implements View {
     }
     c.globalAlpha = 1;
     this.drawPartitionBoundaries(c, s);
+    this.canvas.dataset.hitCells = String(drawHitMarkers(c, s, this.findHits, this.cols, this.rows, CELL));
     // The grid drawn, for UI tests (numbers only).
     Object.assign(this.canvas.dataset, { start: String(s.start), cellBytes: String(s.bucketBytes), cols: String(this.cols) });
   }
@@ -264,6 +273,7 @@ export class MapView implements View {
     items.push(item(col.unallocated, t(KIND_LABELS.unallocated), 0.35));
     if (this.partitionStarts.length)
       items.push(item(getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700', t('partition boundary')));
+    if (this.findHits.length) items.push(item(hitColor(), t('find hit')));
     setChildren(this.legend, ...items, h('span', { class: 'legend-item muted' }, t('Bucket size: {0}', formatBytes(this.summary?.bucketBytes ?? 0))));
   }
 

@@ -26,4 +26,6 @@ export interface ViewContext {
   /** Switch to the Hex tab and show this guest offset. */
   goHex(offset: number): void;
   readonly partitions: PartitionsStore;
+  /** Guest offsets of the hex view's "Find all" hits (the map marks them). */
+  readonly findHits: { subscribe(f: (offsets: readonly number[]) => void): void };
 }

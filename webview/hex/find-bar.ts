@@ -1,0 +1,337 @@
+/**
+ * The hex view's Find widget, in VS Code's style: a bar at the top right of the bytes with the pattern, its mode
+ * (hex / text / UTF-16 / regex), match case, scope, previous/next, "Find all" and close; progress with a cancel
+ * button while the host scans; a results list under it. Keys: Ctrl+F opens it, Enter / Shift+Enter and
+ * F3 / Shift+F3 go to the next / previous hit, Alt+C toggles match case, Escape closes it.
+ * The search runs on the extension host (hex-find.ts); this file only asks and shows.
+ */
+import type { FindAction, FindHit, FindMode, HexHost, HostMessage } from '../../src/shared/protocol';
+import type { PartitionTable } from '../../src/shared/partitions';
+import { formatBytes } from '../../src/shared/format';
+import { t } from '../l10n';
+import { FindResults, queryKey, scopeRange, type FindQuery, type FindScope } from './find-model';
+import { FindResultsList, allSummary, hitRow } from './find-results';
+import { el, iconButton, select, setOptions, type Control } from './find-controls';
+import { installFindStyles } from './find-styles';
+
+/** What the Find widget needs from the hex view. */
+export interface FindTarget {
+  /** The hex view's root: Ctrl+F and F3 are caught there. */
+  readonly root: HTMLElement;
+  /** Where the bar sits (its top right corner). */
+  readonly body: HTMLElement;
+  readonly virtualSize: number;
+  cursor(): number;
+  sectorSize(): number;
+  partitions(): PartitionTable | undefined;
+  /** Selects [offset, offset + length) and scrolls it into view. */
+  select(offset: number, length: number): void;
+  redraw(): void;
+  focusGrid(): void;
+}
+
+export class FindBar {
+  readonly el = el('div', 'hx-find');
+  readonly results = new FindResults();
+  private readonly input = document.createElement('vscode-textfield') as unknown as Control;
+  private readonly matchCase = iconButton('case-sensitive', t('Match case (Alt+C)'), () => this.queryChanged(), true);
+  private readonly mode = select(t('Pattern kind'), [
+    ['text', t('Text')],
+    ['hex', t('Hex bytes')],
+    ['utf16', t('UTF-16LE text')],
+    ['regex', t('Regular expression')],
+  ]);
+  private readonly scope = select(t('Search in'), [
+    ['disk', t('Whole disk')],
+    ['cursor', t('From the cursor')],
+  ]);
+  private readonly status = el('span', 'hx-find-status');
+  private readonly progressRow = el('div', 'hx-find-progress');
+  private readonly progress = document.createElement('vscode-progress-bar') as unknown as HTMLElement & { value: number; max: number };
+  private readonly progressText = el('span', 'hx-find-ptext');
+  private readonly list: FindResultsList;
+  private searchId = 0;
+  /** The search whose messages count (older ones are dropped). */
+  private active?: { id: number; action: FindAction; found: boolean };
+  private lastKey = '';
+  /** The cursor when the query was first run: "From the cursor" searches from there, also after moving to hits. */
+  private anchor = 0;
+  private readonly unsubscribe: () => void;
+  private disposed = false;
+  /** The "Find all" hits changed (the map marks them); empty when they are dropped. */
+  onHits?: (offsets: readonly number[]) => void;
+  private published = false;
+  private cancelledAt = 0;
+
+  constructor(
+    private readonly target: FindTarget,
+    private readonly host: HexHost,
+  ) {
+    installFindStyles(document);
+    this.list = new FindResultsList(
+      (hit) => this.show(hit, true),
+      () => this.input.focus(),
+    );
+    this.build();
+    this.unsubscribe = host.onMessage((m) => this.onHostMessage(m));
+    target.root.addEventListener('keydown', (e) => this.onKey(e));
+    target.body.append(this.el);
+  }
+
+  get isOpen(): boolean {
+    return !this.el.hidden;
+  }
+
+  /** Per-byte marks of a row for the hex view (nothing while the bar is closed). */
+  marks(start: number, n: number): Uint8Array | undefined {
+    return this.isOpen ? this.results.marks(start, n) : undefined;
+  }
+
+  private build(): void {
+    const bar = this.el;
+    bar.hidden = true;
+    bar.setAttribute('role', 'search');
+    bar.setAttribute('aria-label', t('Find in guest disk'));
+    bar.dataset.state = 'idle';
+    this.input.setAttribute('placeholder', t('Find'));
+    this.input.setAttribute('aria-label', t('Find (Enter: next, Shift+Enter: previous)'));
+    this.input.classList.add('hx-find-input');
+    this.input.addEventListener('input', () => this.queryChanged());
+    this.input.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter') return;
+      e.preventDefault();
+      e.stopPropagation();
+      this.run(e.shiftKey ? 'previous' : 'next');
+    });
+    this.mode.addEventListener('change', () => this.queryChanged());
+    this.scope.addEventListener('change', () => this.queryChanged());
+    this.status.setAttribute('role', 'status');
+    this.status.setAttribute('aria-live', 'polite');
+    const prev = iconButton('arrow-up', t('Previous match (Shift+Enter, Shift+F3)'), () => this.run('previous'));
+    const next = iconButton('arrow-down', t('Next match (Enter, F3)'), () => this.run('next'));
+    const all = iconButton('list-flat', t('Find all'), () => this.run('all'));
+    prev.classList.add('hx-find-prev');
+    next.classList.add('hx-find-next');
+    all.classList.add('hx-find-all');
+    const close = iconButton('close', t('Close (Escape)'), () => this.close());
+    close.classList.add('hx-find-close');
+    this.matchCase.classList.add('hx-find-case');
+    const cancel = iconButton('debug-stop', t('Cancel search'), () => this.cancel());
+    cancel.classList.add('hx-find-cancel');
+    this.progress.setAttribute('aria-label', t('Searching'));
+    this.progress.max = 100;
+    this.progressRow.append(this.progress, this.progressText, cancel);
+    this.progressRow.hidden = true;
+    const row1 = el('div', 'hx-find-row');
+    row1.append(this.input, this.matchCase, prev, next, all, close);
+    const row2 = el('div', 'hx-find-row');
+    row2.append(this.mode, this.scope, this.status);
+    bar.append(row1, row2, this.progressRow, this.list.el);
+    bar.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        this.close();
+      }
+    });
+  }
+
+  /** The partition list of the disk changed: offer each partition as a scope. */
+  setPartitions(table: PartitionTable): void {
+    const opts: Array<[string, string]> = [
+      ['disk', t('Whole disk')],
+      ['cursor', t('From the cursor')],
+    ];
+    table.partitions.forEach((p, i) => {
+      if (!p.extended) opts.push([`p${i}`, t('Partition {0}', p.name ? `${p.number} ${p.name}` : String(p.number))]);
+    });
+    setOptions(this.scope, opts);
+  }
+
+  open(): void {
+    this.el.hidden = false;
+    this.input.focus();
+    // Like VS Code: the pattern is selected, so typing replaces it (the element has no select() of its own).
+    this.input.shadowRoot?.querySelector('input')?.select();
+    this.target.redraw();
+  }
+
+  close(): void {
+    this.cancel();
+    this.el.hidden = true;
+    this.target.redraw();
+    this.target.focusGrid();
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const ctrl = e.ctrlKey || e.metaKey;
+    if (ctrl && !e.altKey && !e.shiftKey && (e.key === 'f' || e.key === 'F')) this.open();
+    else if (e.key === 'F3' && !ctrl && !e.altKey) {
+      if (!this.isOpen || !this.input.value) this.open();
+      if (this.input.value) this.run(e.shiftKey ? 'previous' : 'next');
+    } else if (e.altKey && !ctrl && (e.key === 'c' || e.key === 'C') && this.isOpen) {
+      this.matchCase.checked = !this.matchCase.checked;
+      this.queryChanged();
+    } else return;
+    e.preventDefault();
+    e.stopPropagation();
+  }
+
+  private query(): FindQuery {
+    const s = this.scope.value;
+    const scope: FindScope = s.startsWith('p') ? { kind: 'partition', index: Number(s.slice(1)) } : s === 'cursor' ? { kind: 'cursor' } : { kind: 'disk' };
+    return { mode: this.mode.value as FindMode, pattern: this.input.value, matchCase: this.matchCase.checked, scope };
+  }
+
+  /** The pattern, mode or scope changed: hits found for the old query no longer count. */
+  private queryChanged(): void {
+    if (queryKey(this.query()) !== this.lastKey) this.reset();
+  }
+
+  /** The bytes changed (an edit, undo, a reload): hits found before may be gone. */
+  private diskChanged(): void {
+    if (this.lastKey || this.active) this.reset();
+  }
+
+  /** Forgets the hits and stops the search (its last messages are then ignored). */
+  private reset(): void {
+    this.cancel();
+    this.active = undefined;
+    this.lastKey = '';
+    this.results.clear();
+    this.list.clear();
+    this.setState('idle', '');
+    this.target.redraw();
+    this.publishHits();
+  }
+
+  private publishHits(): void {
+    if (!this.published && this.results.all.length === 0) return;
+    this.published = this.results.all.length > 0;
+    this.onHits?.(this.results.all.map((h) => h.offset));
+  }
+
+  run(action: FindAction): void {
+    const q = this.query();
+    if (!q.pattern) return this.setState('error', t('Type something to find'));
+    const key = queryKey(q);
+    if (key !== this.lastKey) {
+      this.results.clear();
+      this.list.clear();
+      this.anchor = this.target.cursor();
+      this.lastKey = key;
+    }
+    const range = scopeRange(q.scope, this.target.virtualSize, this.target.partitions(), this.anchor);
+    if ('error' in range) return this.setState('error', t('Cannot search there: {0}', range.error));
+    const cursor = this.target.cursor();
+    if (action !== 'all') {
+      const step = this.results.step(cursor, action === 'next');
+      if (step) {
+        this.show(step.hit, false);
+        this.setState('done', this.countText(step.index) + (step.wrapped ? ' · ' + t('wrapped round') : ''));
+        return;
+      }
+    } else {
+      this.results.clear();
+      this.list.clear();
+      this.list.show(t('Searching…'));
+    }
+    const origin = action === 'all' ? range.start : this.results.origin(cursor, action === 'next', range.start, range.end);
+    const id = ++this.searchId;
+    this.active = { id, action, found: false };
+    this.host.post({
+      type: 'findStart',
+      searchId: id,
+      mode: q.mode,
+      pattern: q.pattern,
+      matchCase: q.matchCase,
+      start: range.start,
+      end: range.end,
+      origin,
+      action,
+    });
+    this.setState('searching', t('Searching…'));
+    this.progress.value = 0;
+    this.progressText.textContent = '';
+  }
+
+  cancel(): void {
+    if (!this.active) return;
+    this.cancelledAt = performance.now();
+    this.host.post({ type: 'findCancel', searchId: this.active.id });
+  }
+
+  private show(hit: FindHit, focusGrid: boolean): void {
+    this.results.select(hit);
+    this.target.select(hit.offset, hit.length);
+    this.list.setCurrent(this.results.indexOfCurrent());
+    if (focusGrid) this.target.focusGrid();
+  }
+
+  private countText(index: number): string {
+    return index >= 0 ? t('{0} of {1}', index + 1, this.results.all.length) : '';
+  }
+
+  private onHostMessage(m: HostMessage): void {
+    if (m.type === 'hexEdited' || m.type === 'refresh') return this.diskChanged();
+    if (!('searchId' in m) || !this.active || m.searchId !== this.active.id) return;
+    const a = this.active;
+    switch (m.type) {
+      case 'findProgress':
+        this.progress.value = m.total > 0 ? Math.min(100, (m.done / m.total) * 100) : 0;
+        this.progressText.textContent = t('{0} of {1}', formatBytes(m.done), formatBytes(m.total));
+        break;
+      case 'findHits':
+        if (m.near) this.results.addNear(m.hits);
+        else if (a.action === 'all') {
+          const before = this.results.all.length;
+          this.results.addAll(m.hits);
+          this.list.append(this.results.all.slice(before), (h) => hitRow(h, this.target.partitions(), this.target.sectorSize()));
+          this.setState('searching', t('{0} found so far…', this.results.all.length));
+        } else {
+          a.found = true;
+          this.show(m.hits[0], false);
+        }
+        this.target.redraw();
+        break;
+      case 'findDone':
+        this.active = undefined;
+        this.finish(a, m);
+        break;
+    }
+  }
+
+  private finish(a: { action: FindAction; found: boolean }, m: Extract<HostMessage, { type: 'findDone' }>): void {
+    // The UI test logs these: the host's search time, and from the cancel click to the host's answer.
+    this.el.dataset.elapsedMs = String(m.elapsedMs);
+    if (m.status === 'cancelled') this.el.dataset.cancelMs = (performance.now() - this.cancelledAt).toFixed(1);
+    if (m.status === 'error') return this.setState('error', m.message ?? t('Search failed'));
+    if (a.action === 'all') {
+      const n = this.results.all.length;
+      this.results.complete = m.status === 'done';
+      const text = allSummary(m.status, n);
+      this.list.show(text);
+      this.publishHits();
+      return this.setState(m.status === 'cancelled' ? 'cancelled' : n === 0 ? 'none' : m.status, text);
+    }
+    if (m.status === 'cancelled') return this.setState('cancelled', t('Search cancelled'));
+    if (!a.found) return this.setState('none', t('No results'));
+    const c = this.results.current!;
+    this.setState('done', t('At {0}', `0x${c.offset.toString(16)}`) + (m.wrapped ? ' · ' + t('wrapped round') : ''));
+  }
+
+  private setState(state: string, text: string): void {
+    this.el.dataset.state = state;
+    this.status.textContent = text;
+    this.status.classList.toggle('hx-err', state === 'error');
+    this.progressRow.hidden = state !== 'searching';
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.cancel();
+    this.unsubscribe();
+    this.el.remove();
+  }
+}
