@@ -4,3 +4,4 @@ export { PatternError } from './errors';
 export { searchDisk, DEFAULT_HIT_LIMIT, MAX_HIT_LIMIT, type SearchHit, type SearchOptions, type SearchResult } from './search';
 export { partitionRange } from './scope';
 export type { SearchTarget } from './range-scan';
+export { fileTarget, diskOffsetOf, placeFileHits, type FileHit } from './file-scope';

@@ -1,16 +1,30 @@
 import { parseArgs, outputFormat, parseSize, requirePositionals, UsageError } from '../args';
 import { BufferedOut, writeOut, type CliCommand } from '../command';
 import { openImage, Qcow2Error } from '../../qcow2';
-import { compilePattern, partitionRange, PatternError, searchDisk, DEFAULT_HIT_LIMIT, MAX_HIT_LIMIT, type PatternMode, type SearchHit } from '../../search';
+import {
+  compilePattern,
+  fileTarget,
+  partitionRange,
+  placeFileHits,
+  PatternError,
+  searchDisk,
+  DEFAULT_HIT_LIMIT,
+  MAX_HIT_LIMIT,
+  type FileHit,
+  type PatternMode,
+  type SearchHit,
+} from '../../search';
+import { withGuestFs } from '../fs-target';
 
 /** Options that take a value, written `--name VALUE` or `--name=VALUE`. */
-const VALUE_OPTIONS = new Set(['from', 'to', 'partition', 'max', 'output']);
+const VALUE_OPTIONS = new Set(['from', 'to', 'partition', 'file', 'max', 'output']);
 const FLAGS = new Set(['hex', 'text', 'utf16', 'regex', 'ignore-case']);
 
 /** `find`: where a byte pattern occurs in the guest disk, through the backing chain, like grep over the raw disk. */
 export const findCommand: CliCommand = {
   name: 'find',
-  usage: 'find [--hex|--text|--utf16|--regex] [--ignore-case] [--from OFF] [--to OFF] [--partition N] [--max N] [--output=human|json] IMAGE PATTERN',
+  usage:
+    'find [--hex|--text|--utf16|--regex] [--ignore-case] [--from OFF] [--to OFF] [--partition N | --file [N:]/path] [--max N] [--output=human|json] IMAGE PATTERN',
   summary: 'find a pattern in the guest disk (exit 0 found, 2 not found, 1 error)',
   async run(argv, io) {
     const args = parseArgs(joinValues(argv), '', 'i');
@@ -27,6 +41,10 @@ export const findCommand: CliCommand = {
     } catch (err) {
       if (err instanceof PatternError) throw new Qcow2Error('invalid-argument', err.message, path);
       throw err;
+    }
+    if (args.long.has('file')) {
+      if (args.long.has('partition')) throw new UsageError('--file and --partition cannot be used together');
+      return findInFile(path, args.long.get('file')!, pattern, limit, format, args.long.get('from'), args.long.get('to'), io);
     }
     const dev = await openImage(path, { readOnly: true });
     try {
@@ -48,6 +66,51 @@ export const findCommand: CliCommand = {
     }
   },
 };
+
+/** `--file [N:]/path`: the file's bytes in file order; --from/--to are file offsets; each hit also says where it is on the disk. */
+async function findInFile(
+  image: string,
+  spec: string,
+  pattern: ReturnType<typeof compilePattern>,
+  limit: number,
+  format: 'human' | 'json',
+  from: string | undefined,
+  to: string | undefined,
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+): Promise<number> {
+  return withGuestFs(image, spec, async (fs, path, dev) => {
+    const st = await fs.stat(path);
+    if (st.type !== 'file') throw new Qcow2Error('invalid-argument', `${spec} is not a regular file`, image);
+    const start = from !== undefined ? parseOffset(from, 'from') : 0;
+    const end = to !== undefined ? parseOffset(to, 'to') : st.size;
+    if (end > st.size) throw new Qcow2Error('range', `--to ${end} is beyond the file's size ${st.size}`, image);
+    if (start > end) throw new Qcow2Error('range', `the range ${start}-${end} is empty`, image);
+    const result = await searchDisk(fileTarget(fs, path, st.size), pattern, { start, end, limit });
+    const hits = await placeFileHits(result.hits, await fs.extents(path), dev);
+    await printFileHits(io.stdout, hits, format);
+    if (result.limitReached) await writeOut(io.stderr, `qcow2-inspector: ${image}: stopped after ${limit} hits (--max); there may be more\n`);
+    return hits.length > 0 ? 0 : 2;
+  });
+}
+
+async function printFileHits(stream: NodeJS.WritableStream, hits: FileHit[], format: 'human' | 'json'): Promise<void> {
+  const out = new BufferedOut(stream);
+  const hex = (n: number | null) => (n === null ? '-' : `0x${n.toString(16)}`);
+  if (format === 'json') {
+    await out.write('[');
+    for (let i = 0; i < hits.length; i++) {
+      const h = hits[i];
+      await out.write(
+        `${i ? ',' : ''}\n  { "file-offset": ${h.fileOffset}, "offset": ${h.guestOffset ?? 'null'}, "layer": ${h.layer}, "host-offset": ${h.hostOffset ?? 'null'} }`,
+      );
+    }
+    await out.write(hits.length ? '\n]\n' : ']\n');
+  } else {
+    for (const h of hits)
+      await out.write(`file ${hex(h.fileOffset).padEnd(14)}  disk ${hex(h.guestOffset).padEnd(18)}  layer ${h.layer}  host ${hex(h.hostOffset)}\n`);
+  }
+  await out.flush();
+}
 
 async function printHits(stream: NodeJS.WritableStream, hits: SearchHit[], format: 'human' | 'json'): Promise<void> {
   const out = new BufferedOut(stream);
