@@ -1,5 +1,5 @@
 /**
- * The custom editor's webview: a header bar and tabs (Overview, Backing chain, Map, Integrity, Usage, Hex).
+ * The custom editor's webview: a header bar and tabs (Overview, Backing chain, Map, Integrity, Usage, Hex, Files).
  * Each view lives in views/; data comes from the host through host.ts; all text is set as text.
  */
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
@@ -21,6 +21,7 @@ import { MapView } from './views/map';
 import { IntegrityView } from './views/integrity';
 import { UsageView } from './views/usage';
 import { HexSlot } from './views/hex-slot';
+import { FilesView } from './views/files';
 import type { View, ViewContext } from './views/view';
 import { onPartitions } from './hex/index';
 
@@ -48,12 +49,12 @@ const ctx: ViewContext & { editable: boolean; sectorSize: number } = {
 };
 
 function labels(): Record<ViewId, string> {
-  return { overview: t('Overview'), chain: t('Backing chain'), map: t('Map'), integrity: t('Integrity'), usage: t('Usage'), hex: t('Hex') };
+  return { overview: t('Overview'), chain: t('Backing chain'), map: t('Map'), integrity: t('Integrity'), usage: t('Usage'), hex: t('Hex'), files: t('Files') };
 }
 
 function buildTabs(initial: ViewId): void {
   const hex = new HexSlot(ctx);
-  views = [new OverviewView(), new ChainView(), new MapView(ctx), new IntegrityView(ctx), new UsageView(), hex];
+  views = [new OverviewView(), new ChainView(), new MapView(ctx), new IntegrityView(ctx), new UsageView(), hex, new FilesView()];
   const l = labels();
   const iconsFor: Record<ViewId, string> = {
     overview: 'info',
@@ -62,6 +63,7 @@ function buildTabs(initial: ViewId): void {
     integrity: 'shield',
     usage: 'pie-chart',
     hex: 'file-binary',
+    files: 'files',
   };
   tabs = h('vscode-tabs', { panel: true }) as HTMLElement & { selectedIndex: number };
   for (const v of views) {
@@ -128,7 +130,7 @@ window.addEventListener(
   true,
 );
 
-// Keyboard: Alt+1..6 switch tabs (the tab headers also take arrow keys when focused).
+// Keyboard: Alt+1..7 switch tabs (the tab headers also take arrow keys when focused).
 window.addEventListener('keydown', (e) => {
   if (e.altKey && !e.ctrlKey && !e.metaKey && e.key >= '1' && e.key <= String(VIEW_IDS.length)) {
     select(VIEW_IDS[Number(e.key) - 1]);

@@ -21,6 +21,8 @@ import { allowPathForTrust } from './trust';
 import { uiStrings } from './strings';
 import { editBlocker } from './hex-safety';
 import { Disposable } from './util/dispose';
+import { FilesHost } from './guestfs/files-host';
+import { guestImages } from './guestfs/shared-images';
 
 export interface SessionHooks {
   runCheck(doc: Qcow2Document): Promise<void>;
@@ -57,6 +59,8 @@ export class EditorSession extends Disposable {
   private chainPaths: string[] = [];
   private writableTimer?: ReturnType<typeof setTimeout>;
   private chainLayers: ChainLayerInfo[] = [];
+  /** The Files tab's and the hex inspector's guest-file requests (guestfs/files-host.ts). */
+  private readonly files: FilesHost;
 
   constructor(
     readonly doc: Qcow2Document,
@@ -67,6 +71,8 @@ export class EditorSession extends Disposable {
   ) {
     super();
     sessions.add(this);
+    this.files = new FilesHost(doc.path, guestImages(), (m) => this.post(m), (offset) => this.show('hex', offset));
+    this._register(this.files);
     const mediaRoot = vscode.Uri.joinPath(extensionUri, 'dist');
     panel.webview.options = { enableScripts: true, localResourceRoots: [mediaRoot] };
     panel.webview.html = webviewHtml(panel.webview, extensionUri);
@@ -180,6 +186,14 @@ export class EditorSession extends Disposable {
       case 'copyText':
         await vscode.env.clipboard.writeText(msg.text);
         return;
+      case 'fsVolumes':
+        return this.files.volumes(msg.requestId);
+      case 'fsList':
+        return this.files.list(msg.requestId, msg.volume, msg.path);
+      case 'fsAction':
+        return this.files.action(msg.action, msg.volume, msg.path);
+      case 'fsOwner':
+        return this.files.owner(msg.requestId, msg.offset);
       case 'hexEdit':
         return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
     }

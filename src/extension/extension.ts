@@ -9,6 +9,7 @@ import { repairAll } from './repair-all';
 import { locateBacking } from './locate-backing';
 import { diagnostics, publishReport } from './diagnostics';
 import { activeSession } from './editor-session';
+import { activateGuestFiles } from './guestfs/index';
 
 /** What activate() returns: hooks and read-only probes for the extension-host tests. */
 export interface InspectorApi {
@@ -50,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     vscode.window.registerCustomEditorProvider(READONLY_VIEW_TYPE, track(readonly), { webviewOptions, supportsMultipleEditorsPerDocument: true }),
   );
   registerCommands(context);
+  activateGuestFiles(context);
   log().info('QCOW2 Inspector activated');
   // For the extension-host tests (test/e2e/host): reach a document and the editable provider.
   return {

@@ -6,6 +6,7 @@
 import type { HexHost, HostMessage } from '../../src/shared/protocol';
 import { SOURCE_KINDS, KIND_LABELS } from '../../src/shared/kinds';
 import { inspectBytes, printable } from '../../src/shared/inspector';
+import { OwnerLookup } from './owner-lookup';
 import { scanPartitions, type PartitionTable } from '../../src/shared/partitions';
 import { formatBytes, parseOffset } from '../../src/shared/format';
 import { ScrollModel } from './scroll-model';
@@ -82,6 +83,7 @@ export class HexView {
   private lastAnnounced = '';
   private readonly gotoInput = el('input', 'hx-goto');
   private readonly inspector = el('tbody');
+  private readonly owner: OwnerLookup;
   private readonly partsBody = el('tbody');
   private readonly partsNote = el('div');
   private readonly partSelect = el('select');
@@ -127,6 +129,7 @@ export class HexView {
     };
     this.bpr = this.state.bytesPerRow === 'auto' ? 16 : this.state.bytesPerRow;
     this.sectorSize = host.settings.sectorSize || 512;
+    this.owner = new OwnerLookup(host);
     this.model = new ScrollModel(host.virtualSize, this.bpr, 1);
     this.link = new HostLink(host, (m) => this.onHostMessage(m));
     this.cache = new PageCache((o, n) => this.link.read(o, n), host.virtualSize);
@@ -546,7 +549,7 @@ export class HexView {
     this.inspector.textContent = '';
     const at = el('tr');
     at.append(el('td', undefined, 'offset'), el('td', 'hx-v', `0x${this.state.cursor.toString(16)} (LBA ${Math.floor(this.state.cursor / this.sectorSize)})`));
-    this.inspector.append(at);
+    this.inspector.append(at, this.owner.update(this.state.cursor));
     for (const r of rows) {
       const tr = el('tr');
       tr.append(el('td', undefined, r.label), el('td', 'hx-v', r.value));
@@ -977,6 +980,7 @@ export class HexView {
     if (this.frame) cancelAnimationFrame(this.frame);
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.link.dispose();
+    this.owner.dispose();
     this.root.remove();
   }
 }
