@@ -71,7 +71,12 @@ export class EditorSession extends Disposable {
   ) {
     super();
     sessions.add(this);
-    this.files = new FilesHost(doc.path, guestImages(), (m) => this.post(m), (offset) => this.show('hex', offset));
+    this.files = new FilesHost(
+      doc.path,
+      guestImages(),
+      (m) => this.post(m),
+      (offset) => this.show('hex', offset),
+    );
     this._register(this.files);
     const mediaRoot = vscode.Uri.joinPath(extensionUri, 'dist');
     panel.webview.options = { enableScripts: true, localResourceRoots: [mediaRoot] };

@@ -283,7 +283,14 @@ export type HostMessage =
   | { type: 'hexWritable'; blocked?: string }
   // Files tab and the hex inspector's owner row
   | { type: 'fsVolumes'; requestId: number; volumes: GuestVolumeInfo[]; warnings: string[] }
-  | { type: 'fsList'; requestId: number; volume: string; path: string; entries: GuestEntry[]; /** Entries left out beyond MAX_GUEST_ENTRIES. */ truncated: number }
+  | {
+      type: 'fsList';
+      requestId: number;
+      volume: string;
+      path: string;
+      entries: GuestEntry[];
+      /** Entries left out beyond MAX_GUEST_ENTRIES. */ truncated: number;
+    }
   /** What the guest-disk byte at `offset` belongs to, as one line ("/etc/hosts, offset 0x0", "free space"). */
   | { type: 'fsOwner'; requestId: number; offset: number; text: string; /** The volume it lies in ("partition 1 (ext4)"). */ volume?: string };
 
