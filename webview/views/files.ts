@@ -170,7 +170,7 @@ export class FilesView implements View {
         h('span', { slot: 'icon-branch-opened', class: 'codicon codicon-folder-opened' }),
       );
       // A placeholder child, so the item shows as expandable before it is listed.
-      item.append(this.messageItem('loading~spin', t('Loading…')));
+      item.append(Object.assign(this.messageItem('loading~spin', t('Loading…')), { slot: 'children' }));
     } else item.append(h('span', { slot: 'icon-leaf', class: `codicon codicon-${ICONS[type]}` }));
     return item;
   }
@@ -191,6 +191,7 @@ export class FilesView implements View {
   /** Replaces an item's child items (its label and icon slots stay). */
   private fill(item: TreeItem, children: TreeItem[]): void {
     for (const c of [...item.children]) if (c.tagName === 'VSCODE-TREE-ITEM') c.remove();
+    for (const c of children) c.slot = 'children';
     item.append(...children);
     item.dataset.state = 'loaded';
   }
