@@ -58,7 +58,8 @@ export class FilesView implements View {
     }
     setChildren(this.el, bar, this.note, this.tree, this.menu);
     this.filter.addEventListener('input', () => this.applyFilter());
-    // vscode-tree has no "expanded" event; its items reflect `open` as an attribute, so watch that.
+    // vscode-tree has no "expanded" event; its items reflect `open` as an attribute, so watch that. (Items keep their
+    // own data-path, their index path in the tree: the guest path is data-guest-path.)
     new MutationObserver((records) => {
       for (const r of records) {
         const item = r.target as TreeItem;
@@ -66,8 +67,9 @@ export class FilesView implements View {
       }
     }).observe(this.tree, { subtree: true, attributes: true, attributeFilter: ['open'] });
     this.tree.addEventListener('vsc-tree-select', (e: Event) => {
-      const items = (e as CustomEvent<{ selectedItems: TreeItem[] }>).detail.selectedItems;
-      this.select(items[0]);
+      // 2.5 sends the selected items as the detail itself (its typings say { selectedItems }): take either.
+      const d = (e as CustomEvent<TreeItem[] | { selectedItems?: TreeItem[] }>).detail;
+      this.select((Array.isArray(d) ? d : (d?.selectedItems ?? []))[0]);
     });
     this.tree.addEventListener('dblclick', (e) => {
       const item = (e.target as HTMLElement).closest('vscode-tree-item') as TreeItem | null;
@@ -83,7 +85,7 @@ export class FilesView implements View {
     });
     this.tree.addEventListener('contextmenu', (e) => {
       const item = (e.target as HTMLElement).closest('vscode-tree-item') as TreeItem | null;
-      if (!item?.dataset.path) return;
+      if (!item?.dataset.guestPath) return;
       e.preventDefault();
       item.selected = true;
       this.select(item);
@@ -125,7 +127,7 @@ export class FilesView implements View {
     }
     if (msg.type === 'fsVolumes') this.showVolumes(msg.volumes, msg.warnings);
     else if (item) {
-      const rows = msg.entries.map((e) => this.entryItem(item.dataset.volume!, item.dataset.path!, e));
+      const rows = msg.entries.map((e) => this.entryItem(item.dataset.volume!, item.dataset.guestPath!, e));
       if (msg.truncated) rows.push(this.messageItem('info', t('… and {0} more entries not shown', msg.truncated)));
       if (rows.length === 0) rows.push(this.messageItem('info', t('(empty)')));
       this.fill(item, rows);
@@ -160,7 +162,7 @@ export class FilesView implements View {
 
   private item(label: string, type: GuestEntry['type'], volume: string, path: string): TreeItem {
     const branch = type === 'dir';
-    const item = h('vscode-tree-item', { 'data-volume': volume, 'data-path': path, 'data-type': type, 'data-name': label }) as TreeItem;
+    const item = h('vscode-tree-item', { 'data-volume': volume, 'data-guest-path': path, 'data-type': type, 'data-name': label }) as TreeItem;
     item.branch = branch;
     item.append(label);
     if (branch) {
@@ -185,7 +187,7 @@ export class FilesView implements View {
     item.dataset.state = 'loading';
     const id = requestId();
     this.waiting.set(id, item);
-    post({ type: 'fsList', requestId: id, volume: item.dataset.volume!, path: item.dataset.path! });
+    post({ type: 'fsList', requestId: id, volume: item.dataset.volume!, path: item.dataset.guestPath! });
   }
 
   /** Replaces an item's child items (its label and icon slots stay). */
@@ -201,7 +203,7 @@ export class FilesView implements View {
   }
 
   private select(item: TreeItem | undefined): void {
-    this.selected = item?.dataset.path ? item : undefined;
+    this.selected = item?.dataset.guestPath ? item : undefined;
     const file = this.isFile(this.selected);
     for (const [action, b] of this.buttons) b.disabled = !(action === 'copyPath' ? this.selected : file);
   }
@@ -232,7 +234,7 @@ export class FilesView implements View {
   private run(action: GuestFileAction): void {
     const item = this.selected;
     if (!item || (action !== 'copyPath' && !this.isFile(item))) return;
-    post({ type: 'fsAction', action, volume: item.dataset.volume!, path: item.dataset.path! });
+    post({ type: 'fsAction', action, volume: item.dataset.volume!, path: item.dataset.guestPath! });
   }
 
   /** Hides loaded rows whose name does not contain the filter text, keeping the folders above a match. */
@@ -240,11 +242,11 @@ export class FilesView implements View {
     const q = (this.filter.value ?? '').trim().toLowerCase();
     const visit = (item: TreeItem): boolean => {
       let keep = !q || (item.dataset.name ?? '').toLowerCase().includes(q);
-      for (const c of item.children) if (c.tagName === 'VSCODE-TREE-ITEM' && (c as TreeItem).dataset.path && visit(c as TreeItem)) keep = true;
+      for (const c of item.children) if (c.tagName === 'VSCODE-TREE-ITEM' && (c as TreeItem).dataset.guestPath && visit(c as TreeItem)) keep = true;
       item.hidden = !keep && !item.hasAttribute('data-volume-root');
       return keep;
     };
-    for (const c of this.tree.children) if ((c as TreeItem).dataset.path) visit(c as TreeItem);
+    for (const c of this.tree.children) if ((c as TreeItem).dataset.guestPath) visit(c as TreeItem);
   }
 }
 

@@ -46,13 +46,13 @@ describe('Files tab (UI)', function () {
     const view = wb.webview();
     await view.locator('vscode-tab-header[data-tab="files"]').click({ timeout: 30_000 });
     // One file system: its top level is listed at once.
-    const etc = view.locator('vscode-tree-item[data-volume="1"][data-path="/etc"]');
+    const etc = view.locator('vscode-tree-item[data-volume="1"][data-guest-path="/etc"]');
     await etc.waitFor({ state: 'visible', timeout: 30_000 });
-    await view.locator('vscode-tree-item[data-path="/data"]').waitFor({ state: 'visible' });
+    await view.locator('vscode-tree-item[data-guest-path="/data"]').waitFor({ state: 'visible' });
     await etc.click({ position: { x: 40, y: 8 } });
-    const hosts = view.locator('vscode-tree-item[data-path="/etc/hosts"]');
+    const hosts = view.locator('vscode-tree-item[data-guest-path="/etc/hosts"]');
     await hosts.waitFor({ state: 'visible', timeout: 30_000 });
-    const names = await view.locator('vscode-tree-item[data-path^="/etc/"]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.name));
+    const names = await view.locator('vscode-tree-item[data-guest-path^="/etc/"]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.name));
     assert.deepEqual([...names].sort(), ['empty', 'hosts', 'medium.txt', 'tiny']);
     // Size and time are shown beside the name.
     assert.match(await hosts.locator('[slot="description"]').innerText(), new RegExp(`^${hostsText.length} B\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d$`));
@@ -62,11 +62,11 @@ describe('Files tab (UI)', function () {
     const filter = view.locator('.files-toolbar vscode-textfield');
     await filter.click();
     await wb.page.keyboard.type('host');
-    await view.locator('vscode-tree-item[data-path="/etc/tiny"][hidden]').waitFor({ state: 'attached' });
+    await view.locator('vscode-tree-item[data-guest-path="/etc/tiny"][hidden]').waitFor({ state: 'attached' });
     assert.equal(await hosts.isVisible(), true);
     await wb.page.keyboard.press('Control+A');
     await wb.page.keyboard.press('Backspace');
-    await view.locator('vscode-tree-item[data-path="/etc/tiny"]:not([hidden])').waitFor({ state: 'attached' });
+    await view.locator('vscode-tree-item[data-guest-path="/etc/tiny"]:not([hidden])').waitFor({ state: 'attached' });
 
     await hosts.click({ position: { x: 60, y: 8 } });
     await view.locator('vscode-button[data-action="open"]:not([disabled])').click();
@@ -74,9 +74,12 @@ describe('Files tab (UI)', function () {
     await tab.waitFor({ state: 'visible', timeout: 30_000 });
     const lines = wb.page.locator('.editor-group-container.active .monaco-editor .view-lines');
     await lines.waitFor({ state: 'visible', timeout: 30_000 });
+    // Monaco draws spaces as no-break spaces.
     await wb.page.waitForFunction(
       (first) =>
-        [...document.querySelectorAll('.editor-group-container.active .monaco-editor .view-lines')].some((e) => (e as HTMLElement).innerText.includes(first)),
+        [...document.querySelectorAll('.editor-group-container.active .monaco-editor .view-lines')].some((e) =>
+          (e as HTMLElement).innerText.replace(/\u00a0/g, ' ').includes(first),
+        ),
       hostsText.split('\n')[0],
       { timeout: 30_000 },
     );
@@ -90,9 +93,9 @@ describe('Files tab (UI)', function () {
     await wb.openFile('guest-files.qcow2');
     const view = wb.webview();
     await view.locator('vscode-tab-header[data-tab="files"]').click({ timeout: 30_000 });
-    const etc = view.locator('vscode-tree-item[data-path="/etc"]');
+    const etc = view.locator('vscode-tree-item[data-guest-path="/etc"]');
     await etc.waitFor({ state: 'visible', timeout: 30_000 });
-    const hosts = view.locator('vscode-tree-item[data-path="/etc/hosts"]');
+    const hosts = view.locator('vscode-tree-item[data-guest-path="/etc/hosts"]');
     if (!(await hosts.isVisible())) await etc.click({ position: { x: 40, y: 8 } });
     await hosts.waitFor({ state: 'visible', timeout: 30_000 });
     await hosts.click({ position: { x: 60, y: 8 } });
