@@ -77,17 +77,12 @@ export class GuestDisk {
     }));
   }
 
-  volume(key: string): Volume {
-    const v = this.layout.volumes.find((x) => volumeKey(x) === key);
-    if (!v) throw new GuestFsError('not-found', `${this.imagePath}: no partition or logical volume '${key}'`);
-    return v;
-  }
-
   /** The file system of a volume, opened once. A failed open is not kept, so a retry reads again. */
   fs(key: string): Promise<GuestFs> {
     let p = this.opened.get(key);
     if (!p) {
-      const v = this.volume(key);
+      const v = this.layout.volumes.find((x) => volumeKey(x) === key);
+      if (!v) return Promise.reject(new GuestFsError('not-found', `${this.imagePath}: no partition or logical volume '${key}'`));
       if (v.problem) return Promise.reject(new GuestFsError('unsupported', `${this.imagePath}: ${volumeLabel(v)}: ${v.problem}`));
       p = openFs(v.device, v.content.type).catch((err: unknown) => {
         this.opened.delete(key);
