@@ -75,7 +75,8 @@ export class FilesHost {
         return;
       }
       case 'saveCopy':
-        return named(volume, path, async () => saveGuestCopy(await this.fs(volume), this.imagePath, path));
+        await named(volume, path, async () => saveGuestCopy(await this.fs(volume), this.imagePath, path));
+        return;
     }
   }
 

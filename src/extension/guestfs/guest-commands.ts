@@ -5,7 +5,8 @@
 import * as nodePath from 'node:path';
 import * as vscode from 'vscode';
 import { activeSession } from '../editor-session';
-import { guestUri } from './guest-uri';
+import { GUEST_SCHEME, guestUri, parseGuestUri } from './guest-uri';
+import { saveGuestCopy, type CopyOutcome } from './save-copy';
 import type { OpenImages } from './open-images';
 
 const QCOW2_FILTERS = { 'QCOW2 images': ['qcow2', 'img', 'qcow'], 'All files': ['*'] };
@@ -80,4 +81,22 @@ export async function openGuestFile(images: OpenImages, arg?: unknown, specArg?:
 function parseSpec(spec: string): { volume: string; path: string } | undefined {
   const m = /^([A-Za-z0-9+_.-]+):(\/.*)$/.exec(spec.trim());
   return m ? { volume: m[1], path: m[2] } : undefined;
+}
+
+/** "Save a Copy to Host…" of a guest file: the explorer's or the active editor's qcow2-guest: file. */
+export async function saveGuestFileCopy(images: OpenImages, arg?: unknown): Promise<CopyOutcome | undefined> {
+  const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+  if (!uri || uri.scheme !== GUEST_SCHEME) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('Pick a guest file (a qcow2-guest: file) first.'));
+    return undefined;
+  }
+  const loc = parseGuestUri(uri);
+  const image = images.pathOf(loc.imageId);
+  if (!image || loc.volume === '') return undefined;
+  try {
+    return await saveGuestCopy(await (await images.disk(image)).fs(loc.volume), image, loc.path);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`${image}: ${loc.volume}: ${loc.path}: ${(err as Error).message}`);
+    return { refused: (err as Error).message };
+  }
 }

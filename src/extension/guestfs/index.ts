@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { GuestFileSystemProvider } from './guest-fs-provider';
 import { GUEST_SCHEME } from './guest-uri';
-import { openGuestFile, openGuestFsInExplorer } from './guest-commands';
+import { openGuestFile, openGuestFsInExplorer, saveGuestFileCopy } from './guest-commands';
 import { guestImages } from './shared-images';
 
 const ID_STORE_KEY = 'qcow2Inspector.guestImageIds';
@@ -19,6 +19,7 @@ export function activateGuestFiles(context: vscode.ExtensionContext): void {
     vscode.workspace.registerFileSystemProvider(GUEST_SCHEME, new GuestFileSystemProvider(images), { isReadonly: true, isCaseSensitive: true }),
     vscode.commands.registerCommand('qcow2Inspector.openGuestFsInExplorer', (arg?: unknown) => openGuestFsInExplorer(images, arg)),
     vscode.commands.registerCommand('qcow2Inspector.openGuestFile', (arg?: unknown, spec?: unknown) => openGuestFile(images, arg, spec)),
+    vscode.commands.registerCommand('qcow2Inspector.saveGuestFileCopy', (arg?: unknown) => saveGuestFileCopy(images, arg)),
     { dispose: () => images.dispose() },
   );
 }
