@@ -23,7 +23,7 @@ import { UsageView } from './views/usage';
 import { HexSlot } from './views/hex-slot';
 import { FilesView } from './views/files';
 import type { View, ViewContext } from './views/view';
-import { onPartitions } from './hex/index';
+import { onPartitions, REVEAL_FILE_EVENT } from './hex/index';
 
 const app = document.getElementById('app')!;
 const titleEl = h('span', { class: 'title' });
@@ -129,6 +129,15 @@ window.addEventListener(
   },
   true,
 );
+
+// The hex inspector's "Show in Files": the Files tab, opened down to the file that owns the byte.
+window.addEventListener(REVEAL_FILE_EVENT, (e) => {
+  const file = (e as CustomEvent<{ volume: string; path: string }>).detail;
+  const files = views.find((v) => v.id === 'files') as FilesView | undefined;
+  if (!files) return;
+  select('files');
+  void files.reveal(file.volume, file.path);
+});
 
 // Keyboard: Alt+1..7 switch tabs (the tab headers also take arrow keys when focused).
 window.addEventListener('keydown', (e) => {

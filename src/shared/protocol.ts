@@ -292,7 +292,16 @@ export type HostMessage =
       /** Entries left out beyond MAX_GUEST_ENTRIES. */ truncated: number;
     }
   /** What the guest-disk byte at `offset` belongs to, as one line ("/etc/hosts, offset 0x0", "free space"). */
-  | { type: 'fsOwner'; requestId: number; offset: number; text: string; /** The volume it lies in ("partition 1 (ext4)"). */ volume?: string };
+  | {
+      type: 'fsOwner';
+      requestId: number;
+      offset: number;
+      text: string;
+      /** The volume it lies in ("partition 1 (ext4)"). */
+      volume?: string;
+      /** When a file or directory owns the byte: where the Files tab shows it. */
+      file?: { volume: string; path: string };
+    };
 
 // ---------------------------------------------------------------------------------------------------------
 // Webview → host (untrusted; validated by src/extension/messages.ts)

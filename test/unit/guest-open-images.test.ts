@@ -85,8 +85,9 @@ describe('extension: guest disks for the Files tab and qcow2-guest: URIs', funct
     try {
       const block = Number(debugfs(e4, 'blocks /etc/hosts').trim().split(/\s+/)[0]);
       const at = parts[0].start + block * 4096;
-      assert.deepEqual(ownerText(await disk.ownerAt(at)), { text: '/etc/hosts, offset 0x0', volume: 'partition 1 (ext4)' });
-      assert.deepEqual(ownerText(await disk.ownerAt(at + 5)), { text: '/etc/hosts, offset 0x5', volume: 'partition 1 (ext4)' });
+      const file = { volume: '1', path: '/etc/hosts' };
+      assert.deepEqual(ownerText(await disk.ownerAt(at)), { text: '/etc/hosts, offset 0x0', volume: 'partition 1 (ext4)', file });
+      assert.deepEqual(ownerText(await disk.ownerAt(at + 5)), { text: '/etc/hosts, offset 0x5', volume: 'partition 1 (ext4)', file });
       assert.equal(ownerText(await disk.ownerAt(0)).text, 'outside any partition');
       const sb = ownerText(await disk.ownerAt(parts[0].start + 1024));
       assert.match(sb.text, /^ext4 .*superblock/);

@@ -9,6 +9,8 @@ import { scanPartitions } from '../../src/shared/partitions';
 import { HexView, type HexTimings } from './hex-view';
 import { HostLink } from './host-link';
 
+export { REVEAL_FILE_EVENT } from './owner-lookup';
+
 export interface HexViewHandle {
   goTo(offset: number): void;
   focus(): void;

@@ -7,6 +7,8 @@ import type { HexHost } from '../../src/shared/protocol';
 import { t } from '../l10n';
 
 const DEBOUNCE_MS = 150;
+/** The event "Show in Files" sends up the DOM, with { volume, path } as its detail. */
+export const REVEAL_FILE_EVENT = 'q2i-reveal-file';
 /** Request ids of their own range, apart from the shell's and the hex view's page reads. */
 let nextId = 0x60000000;
 
@@ -22,18 +24,31 @@ export class OwnerLookup {
     const label = document.createElement('td');
     label.textContent = t('owner');
     this.value.className = 'hx-v hx-owner';
-    this.value.style.overflowWrap = 'anywhere';
     this.row.append(label, this.value);
     this.unsubscribe = host.onMessage((m) => {
       if (m.type === 'fsOwner' && m.requestId === this.pending) {
         this.value.textContent = m.text;
         this.value.title = m.volume ? `${m.volume}: ${m.text}` : m.text;
         this.value.dataset.offset = String(m.offset);
+        if (m.file) this.value.append(' ', this.showInFiles(m.file));
       } else if (m.type === 'error' && m.requestId === this.pending) {
         this.value.textContent = t('unknown');
         this.value.title = m.message;
       }
     });
+  }
+
+  /**
+   * A link to the owning file in the Files tab. The hex view knows nothing of the other tabs, so it says so with a
+   * bubbling DOM event that the editor shell (webview/main.ts) turns into a tab switch.
+   */
+  private showInFiles(file: { volume: string; path: string }): HTMLElement {
+    const b = document.createElement('button');
+    b.className = 'hx-owner-link';
+    b.textContent = t('Show in Files');
+    b.title = t('Show {0} in the Files tab', file.path);
+    b.addEventListener('click', () => b.dispatchEvent(new CustomEvent(REVEAL_FILE_EVENT, { bubbles: true, detail: file })));
+    return b;
   }
 
   /** The row for the cursor at `offset`; looked up again only when the offset changed. */

@@ -33,6 +33,8 @@ export class FilesView implements View {
   private readonly waiting = new Map<number, TreeItem | null>();
   private requested = false;
   private selected?: TreeItem;
+  /** Called when a directory's (or, for null, the volume list's) entries are in the tree (reveal() waits on them). */
+  private readonly loadWaiters = new Map<TreeItem | null, Array<() => void>>();
 
   constructor() {
     const actions: [GuestFileAction, string, string][] = [
@@ -125,8 +127,10 @@ export class FilesView implements View {
       else this.note.textContent = msg.message;
       return;
     }
-    if (msg.type === 'fsVolumes') this.showVolumes(msg.volumes, msg.warnings);
-    else if (item) {
+    if (msg.type === 'fsVolumes') {
+      this.showVolumes(msg.volumes, msg.warnings);
+      this.loaded(null);
+    } else if (item) {
       const rows = msg.entries.map((e) => this.entryItem(item.dataset.volume!, item.dataset.guestPath!, e));
       if (msg.truncated) rows.push(this.messageItem('info', t('… and {0} more entries not shown', msg.truncated)));
       if (rows.length === 0) rows.push(this.messageItem('info', t('(empty)')));
@@ -196,6 +200,51 @@ export class FilesView implements View {
     for (const c of children) c.slot = 'children';
     item.append(...children);
     item.dataset.state = 'loaded';
+    this.loaded(item);
+  }
+
+  private loaded(item: TreeItem | null): void {
+    const waiters = this.loadWaiters.get(item) ?? [];
+    this.loadWaiters.delete(item);
+    for (const f of waiters) f();
+  }
+
+  /** Resolves once the item's entries (null: the volumes) are listed; at once when they already are. */
+  private whenLoaded(item: TreeItem | null): Promise<void> {
+    if (item ? item.dataset.state === 'loaded' : this.tree.children.length > 0 && this.waiting.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.loadWaiters.set(item, [...(this.loadWaiters.get(item) ?? []), resolve]));
+  }
+
+  private find(volume: string, path: string): TreeItem | null {
+    return this.tree.querySelector(`vscode-tree-item[data-volume="${CSS.escape(volume)}"][data-guest-path="${CSS.escape(path)}"]`);
+  }
+
+  /**
+   * Opens the folders down to `path` of a volume, listing each as needed, then selects and shows the entry: the
+   * hex inspector's "Show in Files".
+   */
+  async reveal(volume: string, path: string): Promise<void> {
+    this.shown();
+    await this.whenLoaded(null);
+    let item = this.find(volume, '/');
+    let at = '';
+    for (const part of path.split('/').filter(Boolean)) {
+      if (!item) return;
+      item.open = true;
+      await this.whenLoaded(item);
+      at += `/${part}`;
+      item = this.find(volume, at);
+    }
+    if (!item) return;
+    if (this.filter.value) {
+      this.filter.value = '';
+      this.applyFilter();
+    }
+    for (const other of this.tree.querySelectorAll('vscode-tree-item[selected]')) (other as TreeItem).selected = false;
+    item.selected = true;
+    this.select(item);
+    item.scrollIntoView({ block: 'center' });
+    item.focus();
   }
 
   private isFile(item: TreeItem | undefined): boolean {

@@ -106,8 +106,13 @@ describe('Files tab (UI)', function () {
     await view.locator(`.hx-root[data-cursor="${hostsOffset}"]`).waitFor({ timeout: 30_000 });
     const owner = view.locator(`.hx-owner[data-offset="${hostsOffset}"]`);
     await owner.waitFor({ state: 'attached', timeout: 30_000 });
-    assert.equal(await owner.textContent(), '/etc/hosts, offset 0x0');
+    assert.equal(await owner.evaluate((el) => el.firstChild?.textContent), '/etc/hosts, offset 0x0');
     assert.match((await owner.getAttribute('title')) ?? '', /^partition 1 \(ext4\)/);
     await wb.screenshot('files-show-in-hex');
+
+    // And back: the inspector's "Show in Files" opens the Files tab at /etc/hosts, selected.
+    await owner.locator('button.hx-owner-link').click();
+    await view.locator('vscode-tree-item[data-guest-path="/etc/hosts"][selected]').waitFor({ state: 'visible', timeout: 30_000 });
+    await view.locator('vscode-button[data-action="open"]:not([disabled])').waitFor({ timeout: 10_000 });
   });
 });
