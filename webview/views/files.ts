@@ -32,6 +32,7 @@ export class FilesView implements View {
   /** Requests in flight: the tree item whose children they fill ('' = the volume list). */
   private readonly waiting = new Map<number, TreeItem | null>();
   private requested = false;
+  private volumesListed = false;
   private selected?: TreeItem;
   /** Called when a directory's (or, for null, the volume list's) entries are in the tree (reveal() waits on them). */
   private readonly loadWaiters = new Map<TreeItem | null, Array<() => void>>();
@@ -102,6 +103,7 @@ export class FilesView implements View {
   shown(): void {
     if (this.requested) return;
     this.requested = true;
+    this.volumesListed = false;
     setChildren(this.tree);
     this.note.textContent = t('Reading the partition table…');
     const id = requestId();
@@ -129,6 +131,7 @@ export class FilesView implements View {
     }
     if (msg.type === 'fsVolumes') {
       this.showVolumes(msg.volumes, msg.warnings);
+      this.volumesListed = true;
       this.loaded(null);
     } else if (item) {
       const rows = msg.entries.map((e) => this.entryItem(item.dataset.volume!, item.dataset.guestPath!, e));
@@ -211,7 +214,7 @@ export class FilesView implements View {
 
   /** Resolves once the item's entries (null: the volumes) are listed; at once when they already are. */
   private whenLoaded(item: TreeItem | null): Promise<void> {
-    if (item ? item.dataset.state === 'loaded' : this.tree.children.length > 0 && this.waiting.size === 0) return Promise.resolve();
+    if (item ? item.dataset.state === 'loaded' : this.volumesListed) return Promise.resolve();
     return new Promise((resolve) => this.loadWaiters.set(item, [...(this.loadWaiters.get(item) ?? []), resolve]));
   }
 
