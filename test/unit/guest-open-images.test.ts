@@ -32,13 +32,20 @@ describe('extension: guest disks for the Files tab and qcow2-guest: URIs', funct
     image = toQcow2(tmp.path('disk.raw'), tmp.path('disk.qcow2'), 'plain');
   });
 
-  it('names an image by 12 hex digits of its path, and remembers ids through the store', () => {
+  it('names an image by 12 hex digits of its path, and remembers ids through the store', async () => {
     assert.match(imageId('/vm/a.qcow2'), /^[0-9a-f]{12}$/);
     assert.equal(imageId('C:\\VMs\\a.qcow2'), imageId('C:\\VMs\\a.qcow2'));
     assert.notEqual(imageId('/vm/a.qcow2'), imageId('/vm/b.qcow2'));
     let saved: Record<string, string> | undefined;
-    const store = { get: () => saved, set: (m: Record<string, string>) => (saved = m) };
-    const id = new OpenImages(store).register('C:\\VMs\\disk.qcow2');
+    const store = {
+      get: () => saved,
+      set: (m: Record<string, string>) => {
+        saved = m;
+      },
+    };
+    const first = new OpenImages(store);
+    const id = first.register('C:\\VMs\\disk.qcow2');
+    await first.saved();
     assert.equal(new OpenImages(store).pathOf(id), 'C:\\VMs\\disk.qcow2');
     // An entry whose id is not its path's hash (an edited store) is not trusted.
     saved = { ...saved, deadbeef0000: '/etc/shadow' };

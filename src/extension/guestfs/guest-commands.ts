@@ -33,6 +33,8 @@ export async function openGuestFsInExplorer(images: OpenImages, arg?: unknown): 
     void vscode.window.showErrorMessage((err as Error).message);
     return undefined;
   }
+  // A second folder may reload the window: the reloaded extension host finds the image by the stored id.
+  await images.saved();
   const folders = vscode.workspace.workspaceFolders ?? [];
   if (!folders.some((f) => f.uri.toString() === root.toString())) {
     vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri: root, name: vscode.l10n.t('{0} (guest)', nodePath.basename(image)) });

@@ -13,7 +13,7 @@ const ID_STORE_KEY = 'qcow2Inspector.guestImageIds';
 export function activateGuestFiles(context: vscode.ExtensionContext): void {
   const images = guestImages({
     get: () => context.globalState.get<Record<string, string>>(ID_STORE_KEY),
-    set: (map) => void context.globalState.update(ID_STORE_KEY, map),
+    set: (map) => context.globalState.update(ID_STORE_KEY, map),
   });
   context.subscriptions.push(
     vscode.workspace.registerFileSystemProvider(GUEST_SCHEME, new GuestFileSystemProvider(images), { isReadonly: true, isCaseSensitive: true }),

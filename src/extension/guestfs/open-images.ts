@@ -15,7 +15,7 @@ const MAX_REMEMBERED_IDS = 64;
 /** Where the id → path map is kept between sessions (the extension's globalState). */
 export interface IdStore {
   get(): Record<string, string> | undefined;
-  set(map: Record<string, string>): void;
+  set(map: Record<string, string>): PromiseLike<void> | void;
 }
 
 /** The URI authority of an image: 12 hex digits of the SHA-256 of its path (lowercase, so any URI parser keeps it). */
@@ -32,6 +32,7 @@ interface Entry {
 export class OpenImages {
   private readonly paths = new Map<string, string>();
   private readonly disks = new Map<string, Entry>();
+  private lastSave: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store?: IdStore,
@@ -47,9 +48,15 @@ export class OpenImages {
       this.paths.delete(id);
       this.paths.set(id, imagePath);
       while (this.paths.size > MAX_REMEMBERED_IDS) this.paths.delete(this.paths.keys().next().value!);
-      this.store?.set(Object.fromEntries(this.paths));
+      const map = Object.fromEntries(this.paths);
+      this.lastSave = this.lastSave.then(() => this.store?.set(map)).catch(() => undefined);
     }
     return id;
+  }
+
+  /** Resolves once the ids registered so far are in the store (before a window reload, e.g. a new workspace folder). */
+  saved(): Promise<void> {
+    return this.lastSave;
   }
 
   pathOf(id: string): string | undefined {

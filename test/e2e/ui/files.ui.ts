@@ -115,4 +115,43 @@ describe('Files tab (UI)', function () {
     await view.locator('vscode-tree-item[data-guest-path="/etc/hosts"][selected]').waitFor({ state: 'visible', timeout: 30_000 });
     await view.locator('vscode-button[data-action="open"]:not([disabled])').waitFor({ timeout: 10_000 });
   });
+
+  it('"Open Guest File System in Explorer" adds the guest as a workspace folder whose files open in editors', async () => {
+    await closeAllEditors(wb);
+    await wb.openFile('guest-files.qcow2');
+    await wb.webview().locator('vscode-tab-header').first().waitFor({ timeout: 30_000 });
+    await wb.runCommand('QCOW2: Open Guest File System in Explorer');
+    // A second folder turns the window into a multi-root workspace: the web workbench reloads for that.
+    await wb.page.waitForURL(/[?&]workspace=/, { timeout: 60_000 });
+    await wb.page.waitForLoadState('load');
+    const folder = wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'guest-files.qcow2 (guest)' });
+    await folder.waitFor({ state: 'visible', timeout: 60_000 });
+    const row = (name: string) => wb.page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: new RegExp(`^\\s*${name}\\s*$`) });
+    const expand = async (name: string) => {
+      const r = row(name);
+      await r.waitFor({ state: 'visible', timeout: 30_000 });
+      if ((await r.getAttribute('aria-expanded')) !== 'true') await r.click();
+    };
+    // The folder is resolved once the reloaded extension host has activated (onFileSystem:qcow2-guest).
+    for (let i = 0; i < 4 && !(await row('1').isVisible()); i++) {
+      if ((await folder.getAttribute('aria-expanded')) === 'false') await folder.click().catch(() => undefined);
+      await row('1')
+        .waitFor({ state: 'visible', timeout: 15_000 })
+        .catch(() => undefined);
+    }
+    await expand('1');
+    await expand('etc');
+    await row('hosts').click();
+    const lines = wb.page.locator('.editor-group-container.active .monaco-editor .view-lines');
+    await wb.page.waitForFunction(
+      (first) =>
+        [...document.querySelectorAll('.editor-group-container.active .monaco-editor .view-lines')].some((e) =>
+          (e as HTMLElement).innerText.replace(/\u00a0/g, ' ').includes(first),
+        ),
+      hostsText.split('\n')[0],
+      { timeout: 30_000 },
+    );
+    assert.ok((await lines.innerText()).replace(/\u00a0/g, ' ').includes(hostsText.split('\n')[1]));
+    await wb.screenshot('files-explorer-folder');
+  });
 });
