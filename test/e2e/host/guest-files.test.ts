@@ -1,19 +1,20 @@
 /**
  * The qcow2-guest: FileSystemProvider inside a real extension host, over a GPT disk made at test time (an ext4 and
  * an ext2 from `mke2fs -d`, qemu-img convert to qcow2 and as the top of a backing chain): readDirectory, stat and
- * readFile agree with debugfs; writes are refused with NoPermissions; a missing path is FileNotFound; a changed
- * image is read again.
+ * readFile agree with debugfs (and, on a FAT32 in an MBR disk, with mdir and mcopy); writes are refused with
+ * NoPermissions; a missing path is FileNotFound; a changed image is read again.
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { makeFat, makeSourceTree, mcopyOut, mdirAll } from '../../helpers/fat-fixtures';
 import { debugfs, debugfsDump, debugfsLs, makeDisk, makeExt, makeTree, toQcow2 } from '../../helpers/guestfs-fixtures';
 import { extension, qemuIo, scratch } from './util';
 
 /** The guest URI of `[N:]/path` in an image, as "Open Guest File…" makes it (it registers the image). */
-async function guestRoot(image: string): Promise<vscode.Uri> {
-  const uri = (await vscode.commands.executeCommand('qcow2Inspector.openGuestFile', vscode.Uri.file(image), '1:/etc/hosts')) as vscode.Uri | undefined;
+async function guestRoot(image: string, file = '1:/etc/hosts'): Promise<vscode.Uri> {
+  const uri = (await vscode.commands.executeCommand('qcow2Inspector.openGuestFile', vscode.Uri.file(image), file)) as vscode.Uri | undefined;
   assert.ok(uri, 'Open Guest File returned no URI');
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   return uri.with({ path: '/' });
@@ -160,6 +161,31 @@ describe('Guest files: the qcow2-guest: FileSystemProvider (extension host)', fu
     assert.equal(await code(vscode.workspace.fs.readFile(at(root, '/1/etc'))), 'FileIsADirectory');
     // An id no image was registered under.
     assert.equal(await code(vscode.workspace.fs.stat(root.with({ authority: '000000000000', path: '/1/etc' }))), 'Unavailable');
+  });
+
+  it('serves a FAT32 in an MBR disk as mdir and mcopy see it: long names with their case, sizes, bytes', async () => {
+    const tree = tmp.path('fat-tree');
+    mkdirSync(tree);
+    makeSourceTree(tree, { bigFile: 300_000 });
+    const fat = makeFat(tmp.path('fat32.img'), 32, 40, tree);
+    makeDisk(tmp.path('fat-disk.raw'), 'mbr', [fat], 'c');
+    const root = await guestRoot(toQcow2(tmp.path('fat-disk.raw'), tmp.path('fat.qcow2'), 'plain'), '1:/README.TXT');
+    const ours: { path: string; dir: boolean; size: number }[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const [name, type] of await vscode.workspace.fs.readDirectory(at(root, `/1${dir === '/' ? '' : dir}`))) {
+        const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
+        const isDir = type === vscode.FileType.Directory;
+        ours.push({ path, dir: isDir, size: isDir ? 0 : (await vscode.workspace.fs.stat(at(root, `/1${path}`))).size });
+        if (isDir) await walk(path);
+      }
+    };
+    await walk('/');
+    const ref = mdirAll(fat);
+    const key = (e: { path: string; dir: boolean; size: number }) => `${e.path}:${e.dir}:${e.size}`;
+    assert.deepEqual(ours.map(key).sort(), ref.map(key).sort());
+    for (const e of ref.filter((x) => !x.dir)) {
+      assert.ok(Buffer.from(await vscode.workspace.fs.readFile(at(root, `/1${e.path}`))).equals(mcopyOut(fat, e.path)), e.path);
+    }
   });
 
   it('reads the image again after it changed on disk', async () => {
