@@ -12,6 +12,7 @@ import { guestUri } from './guest-uri';
 import type { OpenImages } from './open-images';
 import { ownerText } from './owner-text';
 import { saveGuestCopy } from './save-copy';
+import { log } from '../log';
 
 /** Entries stat-ed for size and time when the directory does not record them (ext); beyond this only names. */
 const MAX_STAT_ENTRIES = 5000;
@@ -84,14 +85,18 @@ export class FilesHost {
   async owner(requestId: number, offset: number): Promise<void> {
     this.ownerAbort?.abort();
     const abort = (this.ownerAbort = new AbortController());
-    const disk = await this.images.disk(this.imagePath);
     try {
+      const disk = await this.images.disk(this.imagePath);
       const o = await disk.ownerAt(offset, abort.signal);
       if (abort.signal.aborted) return;
       this.post({ type: 'fsOwner', requestId, offset, ...ownerText(o) });
     } catch (err) {
       if (abort.signal.aborted) return;
-      throw err;
+      // Asked at every cursor stop: an unreadable disk or file system (encrypted, damaged) is said in the row, and
+      // logged at debug level rather than as an error each time.
+      const reason = err instanceof Error ? err.message : String(err);
+      log().debug(`owner of ${offset}: ${reason}`);
+      this.post({ type: 'fsOwner', requestId, offset, text: 'not readable', volume: reason });
     }
   }
 
