@@ -7,7 +7,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { debugfs, makeDisk, makeExt, makeTree, toQcow2 } from '../../helpers/guestfs-fixtures';
 import { closeAllEditors, launch, type Workbench } from './harness';
@@ -118,12 +118,16 @@ describe('Files tab (UI)', function () {
 
   it('"Open Guest File System in Explorer" adds the guest as a workspace folder whose files open in editors', async () => {
     await closeAllEditors(wb);
+    // A multi-root workspace from the start: adding a folder to a single-folder window makes the web workbench
+    // reload into a new untitled workspace, which now and then comes back with no folders at all (VS Code's race,
+    // not the extension's), so the test opens a .code-workspace of its folder first.
+    const wsFile = join(wb.workspace, '.fixture', 'files-test.code-workspace');
+    writeFileSync(wsFile, JSON.stringify({ folders: [{ path: wb.workspace }] }));
+    await wb.page.goto(wb.page.url().replace(/([?&])folder=[^&]*/, `$1workspace=${encodeURIComponent(wsFile)}`));
+    await wb.page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ state: 'visible', timeout: 60_000 });
     await wb.openFile('guest-files.qcow2');
     await wb.webview().locator('vscode-tab-header').first().waitFor({ timeout: 30_000 });
     await wb.runCommand('QCOW2: Open Guest File System in Explorer');
-    // A second folder turns the window into a multi-root workspace: the web workbench reloads for that.
-    await wb.page.waitForURL(/[?&]workspace=/, { timeout: 60_000 });
-    await wb.page.waitForLoadState('load');
     const folder = wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'guest-files.qcow2 (guest)' });
     await folder.waitFor({ state: 'visible', timeout: 60_000 });
     const row = (name: string) => wb.page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: new RegExp(`^\\s*${name}\\s*$`) });
@@ -132,7 +136,7 @@ describe('Files tab (UI)', function () {
       await r.waitFor({ state: 'visible', timeout: 30_000 });
       if ((await r.getAttribute('aria-expanded')) !== 'true') await r.click();
     };
-    // The folder is resolved once the reloaded extension host has activated (onFileSystem:qcow2-guest).
+    // The explorer lists the folder once the provider answers (a new window activates us by onFileSystem:qcow2-guest).
     for (let i = 0; i < 4 && !(await row('1').isVisible()); i++) {
       if ((await folder.getAttribute('aria-expanded')) === 'false') await folder.click().catch(() => undefined);
       await row('1')
