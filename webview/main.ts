@@ -1,5 +1,5 @@
 /**
- * The custom editor's webview: a header bar and tabs (Overview, Backing chain, Map, Integrity, Usage, Hex).
+ * The custom editor's webview: a header bar and tabs (Overview, Backing chain, Map, Integrity, Usage, Hex, Files).
  * Each view lives in views/; data comes from the host through host.ts; all text is set as text.
  */
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
@@ -21,8 +21,9 @@ import { MapView } from './views/map';
 import { IntegrityView } from './views/integrity';
 import { UsageView } from './views/usage';
 import { HexSlot } from './views/hex-slot';
+import { FilesView } from './views/files';
 import type { View, ViewContext } from './views/view';
-import { onFindHits, onPartitions } from './hex/index';
+import { onFindHits, onPartitions, REVEAL_FILE_EVENT } from './hex/index';
 
 const app = document.getElementById('app')!;
 const titleEl = h('span', { class: 'title' });
@@ -49,12 +50,12 @@ const ctx: ViewContext & { editable: boolean; sectorSize: number } = {
 };
 
 function labels(): Record<ViewId, string> {
-  return { overview: t('Overview'), chain: t('Backing chain'), map: t('Map'), integrity: t('Integrity'), usage: t('Usage'), hex: t('Hex') };
+  return { overview: t('Overview'), chain: t('Backing chain'), map: t('Map'), integrity: t('Integrity'), usage: t('Usage'), hex: t('Hex'), files: t('Files') };
 }
 
 function buildTabs(initial: ViewId): void {
   const hex = new HexSlot(ctx);
-  views = [new OverviewView(), new ChainView(), new MapView(ctx), new IntegrityView(ctx), new UsageView(), hex];
+  views = [new OverviewView(), new ChainView(), new MapView(ctx), new IntegrityView(ctx), new UsageView(), hex, new FilesView()];
   const l = labels();
   const iconsFor: Record<ViewId, string> = {
     overview: 'info',
@@ -63,6 +64,7 @@ function buildTabs(initial: ViewId): void {
     integrity: 'shield',
     usage: 'pie-chart',
     hex: 'file-binary',
+    files: 'files',
   };
   tabs = h('vscode-tabs', { panel: true }) as HTMLElement & { selectedIndex: number };
   for (const v of views) {
@@ -129,7 +131,16 @@ window.addEventListener(
   true,
 );
 
-// Keyboard: Alt+1..6 switch tabs (the tab headers also take arrow keys when focused).
+// The hex inspector's "Show in Files": the Files tab, opened down to the file that owns the byte.
+window.addEventListener(REVEAL_FILE_EVENT, (e) => {
+  const file = (e as CustomEvent<{ volume: string; path: string }>).detail;
+  const files = views.find((v) => v.id === 'files') as FilesView | undefined;
+  if (!files) return;
+  select('files');
+  void files.reveal(file.volume, file.path);
+});
+
+// Keyboard: Alt+1..7 switch tabs (the tab headers also take arrow keys when focused).
 window.addEventListener('keydown', (e) => {
   if (e.altKey && !e.ctrlKey && !e.metaKey && e.key >= '1' && e.key <= String(VIEW_IDS.length)) {
     select(VIEW_IDS[Number(e.key) - 1]);

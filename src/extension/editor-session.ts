@@ -23,6 +23,8 @@ import { editBlocker } from './hex-safety';
 import { Disposable } from './util/dispose';
 import type { EditorRegistry } from './registry';
 import { HexFind } from './hex-find';
+import { FilesHost } from './guestfs/files-host';
+import { guestImages } from './guestfs/shared-images';
 
 export interface SessionHooks {
   runCheck(doc: Qcow2Document): Promise<void>;
@@ -53,6 +55,8 @@ export class EditorSession extends Disposable {
     (m) => this.post(m),
     async () => ({ dev: await this.dev(), journal: this.doc.journal, path: this.doc.path }),
   );
+  /** The Files tab's and the hex inspector's guest-file requests (guestfs/files-host.ts). */
+  private readonly files: FilesHost;
 
   constructor(
     readonly doc: Qcow2Document,
@@ -63,6 +67,13 @@ export class EditorSession extends Disposable {
   ) {
     super();
     this._register(editors.addSession(this));
+    this.files = new FilesHost(
+      doc.path,
+      guestImages(),
+      (m) => this.post(m),
+      (offset) => this.show('hex', offset),
+    );
+    this._register(this.files);
     const mediaRoot = vscode.Uri.joinPath(extensionUri, 'dist');
     panel.webview.options = { enableScripts: true, localResourceRoots: [mediaRoot] };
     panel.webview.html = webviewHtml(panel.webview, extensionUri);
@@ -176,6 +187,14 @@ export class EditorSession extends Disposable {
       case 'copyText':
         await vscode.env.clipboard.writeText(msg.text);
         return;
+      case 'fsVolumes':
+        return this.files.volumes(msg.requestId);
+      case 'fsList':
+        return this.files.list(msg.requestId, msg.volume, msg.path);
+      case 'fsAction':
+        return this.files.action(msg.action, msg.volume, msg.path);
+      case 'fsOwner':
+        return this.files.owner(msg.requestId, msg.offset);
       case 'hexEdit':
         return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
       case 'findStart':

@@ -12,6 +12,7 @@ import { EditorRegistry } from './registry';
 import { checkFile } from './check-document';
 import { repairLeaks } from './repair-leaks';
 import { loadUsage } from './cluster-usage';
+import { activateGuestFiles } from './guestfs/index';
 
 /** What activate() returns: hooks and read-only probes for the extension-host tests. */
 export interface InspectorApi {
@@ -45,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     vscode.window.registerCustomEditorProvider(READONLY_VIEW_TYPE, readonly, { webviewOptions, supportsMultipleEditorsPerDocument: true }),
     ...registerCommands(editors),
   );
+  activateGuestFiles(context, editors);
   log().info('QCOW2 Inspector activated');
   // For the extension-host tests (test/e2e/host): reach a document and the editable provider.
   return {

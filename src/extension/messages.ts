@@ -10,9 +10,12 @@ import {
   MAX_READ_BYTES,
   MAX_RUN_ROWS,
   MAP_KIND_CODES,
+  GUEST_FILE_ACTIONS,
+  MAX_GUEST_PATH,
   VIEW_IDS,
   type FindAction,
   type FindMode,
+  type GuestFileAction,
   type MapKind,
   type ViewId,
   type WebviewMessage,
@@ -164,7 +167,39 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
     case 'findCancel':
       onlyKeys(raw, ['searchId']);
       return { type, searchId: int(raw, 'searchId', 0, Number.MAX_SAFE_INTEGER) };
+    case 'fsVolumes':
+      onlyKeys(raw, ['requestId']);
+      return { type, requestId: int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER) };
+    case 'fsList': {
+      onlyKeys(raw, ['requestId', 'volume', 'path']);
+      const requestId = int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER);
+      return { type, requestId, volume: volumeKey(raw), path: guestPath(raw) };
+    }
+    case 'fsAction': {
+      onlyKeys(raw, ['action', 'volume', 'path']);
+      const action = str(raw, 'action', 16)!;
+      if (!(GUEST_FILE_ACTIONS as readonly string[]).includes(action)) throw new Invalid('unknown action');
+      return { type, action: action as GuestFileAction, volume: volumeKey(raw), path: guestPath(raw) };
+    }
+    case 'fsOwner': {
+      onlyKeys(raw, ['requestId', 'offset']);
+      return { type, requestId: int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER), offset: int(raw, 'offset', 0, lastByte) };
+    }
     default:
       throw new Invalid(`unknown message type ${JSON.stringify(type.slice(0, 40))}`);
   }
+}
+
+/** A volume key: a partition number, an LV name (LVM allows [A-Za-z0-9+_.-]), or "disk". */
+function volumeKey(o: Record<string, unknown>): string {
+  const v = str(o, 'volume', 128)!;
+  if (!/^[A-Za-z0-9+_.-]+$/.test(v)) throw new Invalid('volume is not a partition number or LV name');
+  return v;
+}
+
+/** An absolute guest path without NUL and without '.' or '..' components. */
+function guestPath(o: Record<string, unknown>): string {
+  const p = str(o, 'path', MAX_GUEST_PATH)!;
+  if (!p.startsWith('/') || p.includes('\0') || p.split('/').some((c) => c === '.' || c === '..')) throw new Invalid('path is not an absolute guest path');
+  return p;
 }

@@ -15,9 +15,9 @@ export type MapKind = 'data' | 'zero' | 'compressed' | 'unallocated';
 export const MAP_KIND_CODES: readonly MapKind[] = ['unallocated', 'data', 'zero', 'compressed'];
 export const MAP_KIND_NONE = 255; // a bucket past the end of the disk
 
-/** The tabs of the editor. 'hex' is the guest-disk hex view (webview/hex, H6). */
-export type ViewId = 'overview' | 'chain' | 'map' | 'integrity' | 'usage' | 'hex';
-export const VIEW_IDS: readonly ViewId[] = ['overview', 'chain', 'map', 'integrity', 'usage', 'hex'];
+/** The tabs of the editor. 'hex' is the guest-disk hex view (webview/hex, H6); 'files' the guest's files. */
+export type ViewId = 'overview' | 'chain' | 'map' | 'integrity' | 'usage' | 'hex' | 'files';
+export const VIEW_IDS: readonly ViewId[] = ['overview', 'chain', 'map', 'integrity', 'usage', 'hex', 'files'];
 
 /** Largest byte range the webview may ask for at once (hex pages, previews). */
 export const MAX_READ_BYTES = 1024 * 1024;
@@ -220,6 +220,39 @@ export interface FindHit {
   preview: string;
 }
 
+/** A volume of the guest disk for the Files tab: a partition, an LVM logical volume, or the whole disk. */
+export interface GuestVolumeInfo {
+  /** How guest URIs and requests name it: the partition number, the LV name, or "disk". */
+  key: string;
+  /** "partition 1", "LV vg/root", "whole disk". */
+  label: string;
+  /** Detected content: ext4, fat32, ntfs, swap, lvm2_pv, unknown, … */
+  type: string;
+  size: number;
+  /** Its files can be listed (a reader exists and the volume has no problem). */
+  readable: boolean;
+  problem?: string;
+}
+
+export type GuestFileType = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface GuestEntry {
+  name: string;
+  type: GuestFileType;
+  /** Bytes, when known (stat is skipped in very large directories). */
+  size?: number;
+  /** Modified time, ms since the epoch, when known. */
+  mtime?: number;
+}
+
+/** What the Files tab asks the host to do with a guest file. */
+export type GuestFileAction = 'open' | 'hex' | 'copyPath' | 'saveCopy';
+export const GUEST_FILE_ACTIONS: readonly GuestFileAction[] = ['open', 'hex', 'copyPath', 'saveCopy'];
+/** Longest guest path a message may carry (Linux PATH_MAX). */
+export const MAX_GUEST_PATH = 4096;
+/** Most entries of one directory sent to the Files tab. */
+export const MAX_GUEST_ENTRIES = 20000;
+
 export interface EditorSettings {
   sectorSize: number;
 }
@@ -277,6 +310,27 @@ export type HostMessage =
       /** Next/previous went round the scope's end. */ wrapped?: boolean;
       message?: string;
       elapsedMs: number;
+    }
+  // Files tab and the hex inspector's owner row
+  | { type: 'fsVolumes'; requestId: number; volumes: GuestVolumeInfo[]; warnings: string[] }
+  | {
+      type: 'fsList';
+      requestId: number;
+      volume: string;
+      path: string;
+      entries: GuestEntry[];
+      /** Entries left out beyond MAX_GUEST_ENTRIES. */ truncated: number;
+    }
+  /** What the guest-disk byte at `offset` belongs to, as one line ("/etc/hosts, offset 0x0", "free space"). */
+  | {
+      type: 'fsOwner';
+      requestId: number;
+      offset: number;
+      text: string;
+      /** The volume it lies in ("partition 1 (ext4)"). */
+      volume?: string;
+      /** When a file or directory owns the byte: where the Files tab shows it. */
+      file?: { volume: string; path: string };
     };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -311,7 +365,12 @@ export type WebviewMessage =
    * FIND_RESULT_LIMIT. A new search of the same editor cancels the one before.
    */
   | { type: 'findStart'; searchId: number; mode: FindMode; pattern: string; matchCase: boolean; start: number; end: number; origin: number; action: FindAction }
-  | { type: 'findCancel'; searchId: number };
+  | { type: 'findCancel'; searchId: number }
+  // Files tab and the hex inspector's owner row
+  | { type: 'fsVolumes'; requestId: number }
+  | { type: 'fsList'; requestId: number; volume: string; path: string }
+  | { type: 'fsAction'; action: GuestFileAction; volume: string; path: string }
+  | { type: 'fsOwner'; requestId: number; offset: number };
 
 export type WebviewMessageType = WebviewMessage['type'];
 

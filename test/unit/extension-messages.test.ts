@@ -111,3 +111,44 @@ describe('extension: webview message validation', () => {
     );
   });
 });
+
+describe('extension: Files tab message validation', () => {
+  it('accepts volume, directory, action and owner requests', () => {
+    for (const m of [
+      { type: 'fsVolumes', requestId: 1 },
+      { type: 'fsList', requestId: 2, volume: '1', path: '/' },
+      { type: 'fsList', requestId: 3, volume: 'lv_root', path: '/etc/ssh' },
+      { type: 'fsList', requestId: 4, volume: 'disk', path: '/name with spaces é' },
+      { type: 'fsAction', action: 'open', volume: '2', path: '/etc/hosts' },
+      { type: 'fsAction', action: 'hex', volume: '2', path: '/etc/hosts' },
+      { type: 'fsAction', action: 'copyPath', volume: '2', path: '/etc' },
+      { type: 'fsAction', action: 'saveCopy', volume: 'root.lv-1', path: '/boot/vmlinuz' },
+      { type: 'fsOwner', requestId: 5, offset: VSIZE - 1 },
+    ]) {
+      const v = ok(m);
+      assert.ok(v.ok, `${JSON.stringify(m)}: ${v.ok ? '' : v.reason}`);
+      assert.deepEqual(v.msg, m);
+    }
+  });
+
+  it('rejects relative or dotted paths, odd volume names, unknown actions and offsets past the disk', () => {
+    for (const m of [
+      { type: 'fsList', requestId: 1, volume: '1', path: 'etc' },
+      { type: 'fsList', requestId: 1, volume: '1', path: '/etc/../../x' },
+      { type: 'fsList', requestId: 1, volume: '1', path: '/etc/./x' },
+      { type: 'fsList', requestId: 1, volume: '1', path: '/a\0b' },
+      { type: 'fsList', requestId: 1, volume: '1', path: '/' + 'x'.repeat(5000) },
+      { type: 'fsList', requestId: 1, volume: '../1', path: '/' },
+      { type: 'fsList', requestId: 1, volume: '', path: '/' },
+      { type: 'fsList', requestId: 1, volume: '1/2', path: '/' },
+      { type: 'fsList', requestId: 1, volume: '1', path: '/', extra: true },
+      { type: 'fsAction', action: 'delete', volume: '1', path: '/etc/hosts' },
+      { type: 'fsAction', action: 'open', volume: 1, path: '/etc/hosts' },
+      { type: 'fsOwner', requestId: 1, offset: VSIZE },
+      { type: 'fsOwner', requestId: 1, offset: -1 },
+      { type: 'fsVolumes' },
+    ]) {
+      assert.equal(ok(m).ok, false, JSON.stringify(m));
+    }
+  });
+});

@@ -6,6 +6,7 @@
  */
 import type { HexHost, HostMessage } from '../../src/shared/protocol';
 import type { PartitionTable } from '../../src/shared/partitions';
+import { OwnerLookup } from './owner-lookup';
 import { formatBytes, parseOffset } from '../../src/shared/format';
 import { ScrollModel } from './scroll-model';
 import { PageCache } from './page-cache';
@@ -50,6 +51,7 @@ export class HexView {
   private readonly toolbar: HexToolbar;
   private readonly side: SidePanel;
   private readonly cursor: CursorModel;
+  private readonly owner: OwnerLookup;
   /** Bytes per row drawn now (state.bytesPerRow, or what 'auto' fits). */
   private bpr: number;
   private trackHeight = 0;
@@ -77,6 +79,7 @@ export class HexView {
     this.state = loadHexState(host.getState(), host.virtualSize);
     this.bpr = this.state.bytesPerRow === 'auto' ? 16 : this.state.bytesPerRow;
     this.sectorSize = host.settings.sectorSize || 512;
+    this.owner = new OwnerLookup(host);
     this.model = new ScrollModel(host.virtualSize, this.bpr, 1);
     this.cursor = new CursorModel(host.virtualSize);
     this.cursor.cursor = this.state.cursor;
@@ -331,7 +334,7 @@ export class HexView {
       if (b === undefined) break;
       bytes.push(b);
     }
-    this.side.showBytes(c, this.sectorSize, Uint8Array.from(bytes), this.state.littleEndian);
+    this.side.showBytes(c, this.sectorSize, Uint8Array.from(bytes), this.state.littleEndian, this.owner.update(c));
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -541,6 +544,7 @@ export class HexView {
     if (this.frame) cancelAnimationFrame(this.frame);
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.link.dispose();
+    this.owner.dispose();
     this.root.remove();
   }
 }

@@ -10,6 +10,8 @@ import { HexView, type HexTimings } from './hex-view';
 import { HostLink } from './host-link';
 import { FindBar } from './find-bar';
 
+export { REVEAL_FILE_EVENT } from './owner-lookup';
+
 export interface HexViewHandle {
   goTo(offset: number): void;
   focus(): void;

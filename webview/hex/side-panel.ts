@@ -67,12 +67,13 @@ export class SidePanel {
     );
   }
 
-  /** The inspector's rows for the bytes at `cursor` (as many of the next 16 as are loaded). */
-  showBytes(cursor: number, sectorSize: number, bytes: Uint8Array, littleEndian: boolean): void {
+  /** The inspector's rows for the bytes at `cursor` (as many of the next 16 as are loaded), after the owner row. */
+  showBytes(cursor: number, sectorSize: number, bytes: Uint8Array, littleEndian: boolean, ownerRow?: HTMLElement): void {
     this.inspector.textContent = '';
     const at = el('tr');
     at.append(el('td', undefined, 'offset'), el('td', 'hx-v', `0x${cursor.toString(16)} (LBA ${Math.floor(cursor / sectorSize)})`));
     this.inspector.append(at);
+    if (ownerRow) this.inspector.append(ownerRow);
     for (const r of inspectBytes(bytes, littleEndian)) {
       const tr = el('tr');
       tr.append(el('td', undefined, r.label), el('td', 'hx-v', r.value));

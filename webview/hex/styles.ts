@@ -49,6 +49,8 @@ ${kindRules}
 .hx-side table { border-collapse: collapse; width: 100%; }
 .hx-side td, .hx-side th { padding: 1px 4px; text-align: left; vertical-align: top; }
 .hx-side td.hx-v { font-family: var(--vscode-editor-font-family, monospace); word-break: break-all; }
+.hx-owner-link { background: none; border: none; padding: 0; font: inherit; color: var(--vscode-textLink-foreground); text-decoration: underline; cursor: pointer; }
+.hx-owner-link:focus-visible { outline: 1px solid var(--vscode-focusBorder); }
 .hx-parts tr { cursor: pointer; }
 .hx-parts tbody tr:hover { background: var(--vscode-list-hoverBackground); }
 .hx-parts tbody tr:focus { outline: 1px solid var(--vscode-focusBorder); }

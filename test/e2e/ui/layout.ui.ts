@@ -121,7 +121,7 @@ describe('layouts that fit (UI, 1000×700)', function () {
       const v = wb.webview(i);
       const frame = await box(wb.page.locator('iframe.webview').nth(i));
       assert.ok(frame.width < 420, `editor ${i} is ${frame.width} px wide`);
-      for (const id of ['overview', 'chain', 'map', 'integrity', 'usage', 'hex']) {
+      for (const id of ['overview', 'chain', 'map', 'integrity', 'usage', 'files', 'hex']) {
         const header = v.locator(`vscode-tab-header[data-tab="${id}"]`);
         const b = await box(header);
         assert.ok(inside(b, frame) && b.x + b.width <= vw.width, `editor ${i}: tab ${id} at ${JSON.stringify(b)} outside ${JSON.stringify(frame)}`);

@@ -1,0 +1,26 @@
+/**
+ * Guest files in VS Code: the qcow2-guest: FileSystemProvider (read-only) and its commands, over the shared cache
+ * of opened guest disks (shared-images.ts) that the Files tab and the hex inspector also use.
+ */
+import * as vscode from 'vscode';
+import type { Editors } from '../editor-session';
+import { GuestFileSystemProvider } from './guest-fs-provider';
+import { GUEST_SCHEME } from './guest-uri';
+import { openGuestFile, openGuestFsInExplorer, saveGuestFileCopy } from './guest-commands';
+import { guestImages } from './shared-images';
+
+const ID_STORE_KEY = 'qcow2Inspector.guestImageIds';
+
+export function activateGuestFiles(context: vscode.ExtensionContext, editors: Editors): void {
+  const images = guestImages({
+    get: () => context.globalState.get<Record<string, string>>(ID_STORE_KEY),
+    set: (map) => context.globalState.update(ID_STORE_KEY, map),
+  });
+  context.subscriptions.push(
+    vscode.workspace.registerFileSystemProvider(GUEST_SCHEME, new GuestFileSystemProvider(images), { isReadonly: true, isCaseSensitive: true }),
+    vscode.commands.registerCommand('qcow2Inspector.openGuestFsInExplorer', (arg?: unknown) => openGuestFsInExplorer(images, editors, arg)),
+    vscode.commands.registerCommand('qcow2Inspector.openGuestFile', (arg?: unknown, spec?: unknown) => openGuestFile(images, editors, arg, spec)),
+    vscode.commands.registerCommand('qcow2Inspector.saveGuestFileCopy', (arg?: unknown) => saveGuestFileCopy(images, arg)),
+    { dispose: () => images.dispose() },
+  );
+}
