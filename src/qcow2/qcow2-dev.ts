@@ -7,7 +7,7 @@
  */
 import { isAligned } from './format/bytes';
 import { badImage, printable, Qcow2Error } from './errors';
-import { entryOffset, entryWords, type CompressedRange } from './format/entries';
+import { entryOffset, entryWords, firstL2PastEnd, type CompressedRange } from './format/entries';
 import { parseHeader, readHeaderCluster, type FeatureBits, type Qcow2Header } from './format/header';
 import { deriveInfo, type Qcow2Info } from './format/info';
 import { findSnapshot, readSnapshotTable, type Snapshot } from './format/snapshots';
@@ -212,6 +212,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
       this.openDamage.push('snapshot table lies beyond the end of the file');
       return { snapshots: [], byteLength: 0 };
     });
+    const l2PastEnd = firstL2PastEnd(l1, this.info.clusterSize, fileSize);
+    if (l2PastEnd !== undefined) this.openDamage.push(`L2 table at 0x${l2PastEnd.toString(16)} lies beyond the end of the file (read as zeros)`);
     this.l1Table = l1;
     this.refcountTable = reftable;
     this.snapshots = snaps.snapshots;
