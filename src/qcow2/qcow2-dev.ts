@@ -216,6 +216,10 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if (l2PastEnd !== undefined) this.openDamage.push(`L2 table at 0x${l2PastEnd.toString(16)} lies beyond the end of the file (read as zeros)`);
     this.l1Table = l1;
     this.refcountTable = reftable;
+    for (const s of snaps.snapshots) {
+      if (!s.damage && s.l1TableOffset + s.l1Size * 8 > fileSize) s.damage = `snapshot ${printable(s.id, 40)} L1 table lies beyond the end of the file`;
+      if (s.damage) this.openDamage.push(s.damage);
+    }
     this.snapshots = snaps.snapshots;
     this.snapshotTableBytes = snaps.byteLength;
     if (h.extensions.bitmaps) this.bitmaps = await readBitmapDirectory(this.io, h.extensions.bitmaps, fileSize);
@@ -231,6 +235,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     await this.prepIo();
     const snap = findSnapshot(this.snapshots, idOrName, by);
     if (!snap) throw new Qcow2Error('range', `snapshot '${printable(idOrName, 80)}' not found`, this.path);
+    if (snap.damage) throw badImage(this.path, snap.damage);
     const l1Bytes = snap.l1Size * 8;
     if (snap.l1TableOffset + l1Bytes > this.fileEnd.size) {
       throw badImage(this.path, `snapshot ${printable(snap.id, 40)} L1 table lies beyond the end of the file`);

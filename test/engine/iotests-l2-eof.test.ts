@@ -1,6 +1,6 @@
 /**
- * An L2 table lying wholly or partly past the end of the file (the "L2 table offset past EOF" damage of
- * iotests 060 and 080), compared with qemu-img 7.2: qemu reads the missing part of the table as zeros (so the
+ * An L2 table lying wholly or partly past the end of the file (the cases of issue #19; built like the iotests'
+ * byte patches), compared with qemu-img 7.2: qemu reads the missing part of the table as zeros (so the
  * clusters it would map read as zeros), info opens the image, check counts a corruption plus the leaked old
  * table and data, and `-r all` clears the COPIED flag (or rebuilds the refcounts) as qemu-img does. Writes stay
  * refused with the file unchanged.
@@ -20,11 +20,11 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    name: 'iotest 080-style: L2 table offset 256 MiB past the end of the file',
+    name: 'L2 table offset 256 MiB past the end of the file (issue #19 case)',
     damage: (p) => patch(p, u64At(p, 40), be64((1n << 63n) | 0x10000000n)),
   },
   {
-    name: 'iotest 060-style: L2 table starting inside the file and running past its end',
+    name: 'L2 table starting inside the file and running past its end (issue #19 case)',
     damage: (p) => {
       // A copy of the first 4 KiB of the real L2 table at the (cluster-aligned) end of the file: 512 entries.
       const l1 = u64At(p, 40);

@@ -70,8 +70,8 @@ export interface MalformedCase {
   name: string;
   /** Builds the image(s); returns the path to open. */
   build(d: CaseDir): string;
-  /** The failure shows at open, or on reading guest offset 0. */
-  when: 'open' | 'read';
+  /** The failure shows at open, on reading guest offset 0, or (damage qemu-img reads through) on writing there. */
+  when: 'open' | 'read' | 'write';
   /** What the one-line message must say after "<file>: ". */
   reason: RegExp;
   /** The file the message must name, when not the opened one. */
@@ -311,7 +311,7 @@ export const malformedCases: MalformedCase[] = [
   },
   {
     name: 'L2 table beyond the end of the file',
-    when: 'read',
+    when: 'write',
     reason: /L2 table at 0x10000000000 lies beyond the end of the file/,
     build: (d) => d.patched('l2-eof.qcow2', (b) => setU64(b, l1Offset(b), TiB)),
   },

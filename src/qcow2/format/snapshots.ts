@@ -19,6 +19,8 @@ export interface Snapshot {
   /** From the extra data, when present. */
   diskSize?: number;
   icount?: number;
+  /** Why this snapshot's L1 table cannot be read (QEMU opens the image all the same; check reports it). */
+  damage?: string;
 }
 
 export interface SnapshotTable {
@@ -78,8 +80,9 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
       const ic = u64OrNull(buf, extra + 16);
       if (ic !== null) snap.icount = ic; // -1 (absent) does not fit and stays undefined
     }
-    if (l1Size * 8 > 32 * 1024 * 1024) throw badImage(file, `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table is too large`);
-    if (l1TableOffset % clusterSize !== 0) throw badImage(file, `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table offset is not cluster-aligned`);
+    // As qemu-img, a bad inactive snapshot does not block the active disk: it is kept, marked, and refused when used.
+    if (l1Size * 8 > 32 * 1024 * 1024) snap.damage = `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table is too large`;
+    else if (l1TableOffset % clusterSize !== 0) snap.damage = `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table offset is not cluster-aligned`;
     snapshots.push(snap);
     pos += Math.ceil(entryLen / 8) * 8;
   }
