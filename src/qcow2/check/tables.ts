@@ -107,8 +107,9 @@ export async function readSnapshotsForCheck(io: Qcow2IoOps, offset: number, coun
     // The id and name follow the extra data as it is on disk, even when only part of it is kept.
     const idAt = pos + SNAPSHOT_HEADER + extraSize;
     p = await ensure(idAt, idLen + nameLen);
-    const idBytes = buf.slice(p, p + idLen);
-    const nameBytes = buf.slice(p + idLen, p + idLen + nameLen);
+    // QEMU keeps both as C strings: they end at the first NUL (and a rewritten table stores them so).
+    const idBytes = untilNul(buf.slice(p, p + idLen));
+    const nameBytes = untilNul(buf.slice(p + idLen, p + idLen + nameLen));
     pos = idAt + idLen + nameLen;
     tableLength += SNAPSHOT_HEADER + keptExtra + idLen + nameLen;
     if (tableLength > MAX_SNAPSHOT_TABLE || pos - offset > INT_MAX) {
@@ -122,6 +123,11 @@ export async function readSnapshotsForCheck(io: Qcow2IoOps, offset: number, coun
   }
   out.size = pos - offset;
   return out;
+}
+
+function untilNul(b: Uint8Array): Uint8Array {
+  const end = b.indexOf(0);
+  return end < 0 ? b : b.subarray(0, end);
 }
 
 export interface CheckBitmap {

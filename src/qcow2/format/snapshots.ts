@@ -98,6 +98,8 @@ export function findSnapshot(snapshots: readonly Snapshot[], key: string, by: 'i
   return snapshots.find((s) => s.name === key);
 }
 
+/** QEMU reads ids and names as C strings: they end at the first NUL. */
 function text(b: Uint8Array): string {
-  return new TextDecoder('utf-8', { fatal: false }).decode(b);
+  const end = b.indexOf(0);
+  return new TextDecoder('utf-8', { fatal: false }).decode(end < 0 ? b : b.subarray(0, end));
 }
