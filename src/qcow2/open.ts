@@ -17,6 +17,11 @@ export interface OpenOptions extends Qcow2DevParams {
   maxChainDepth?: number;
   /** Decides whether a backing or data file may be opened (untrusted workspaces say no outside the workspace). */
   allowPath?: (absPath: string, role: 'backing' | 'data-file') => boolean;
+  /**
+   * As qemu-img info: a data file that cannot be opened does not fail the open; the device records why
+   * (dataFileError) and refuses reads and writes of guest data with that message.
+   */
+  dataFileOptional?: boolean;
   /** How files are opened; tests pass in-memory or fault-injecting I/O. */
   openIo?: (path: string, readOnly: boolean) => Promise<Qcow2IoOps>;
 }
@@ -47,9 +52,13 @@ async function openQcow2(path: string, opts: OpenOptions, readOnly: boolean, see
       if (opts.allowPath && !opts.allowPath(dataPath, 'data-file')) {
         throw new Qcow2Error('backing', `external data file ${dataPath} is outside the trusted workspace`, path);
       }
-      dev.dataIo = await openIo(dataPath, readOnly).catch((err) => {
-        throw new Qcow2Error('backing', `cannot open external data file ${dataPath}: ${asQcow2Error(err).reason}`, path);
-      });
+      try {
+        dev.dataIo = await openIo(dataPath, readOnly);
+      } catch (err) {
+        const reason = `cannot open external data file ${dataPath}: ${asQcow2Error(err).reason}`;
+        if (!opts.dataFileOptional) throw new Qcow2Error('backing', reason, path);
+        dev.dataFileError = reason;
+      }
     }
     if (dev.header.backingFile !== undefined && opts.openBacking !== false) {
       const chainSeen = [...seen, await canonical(path)];

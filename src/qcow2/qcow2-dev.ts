@@ -39,6 +39,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   readonly info: Qcow2Info;
   /** External data file, when the image has one. */
   dataIo?: Qcow2IoOps;
+  /** Why the external data file is not open (set when opened with dataFileOptional); guest data is then refused. */
+  dataFileError?: string;
   backing?: BlockLayer;
   /** True when the backing format was not recorded and we probed it. */
   backingFormatProbed = false;
@@ -335,6 +337,9 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Reads allocated data from the image (or its external data file). */
   async readHost(dst: Uint8Array, host: number): Promise<void> {
+    if (this.info.hasDataFile && !this.dataIo) {
+      throw new Qcow2Error('backing', this.dataFileError ?? 'the external data file is not open', this.viewOf?.path ?? this.path);
+    }
     const io = this.dataIo ?? this.io;
     const n = await readFully(io, dst, host);
     if (n < dst.length) {
