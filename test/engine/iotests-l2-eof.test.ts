@@ -74,7 +74,8 @@ describe('iotests: L2 table past the end of the file, compared with qemu-img 7.2
       assert.equal(sha256File(src), before, 'file unchanged');
 
       const [ref, ours] = copies(src, dir.path(`ref-${i}.qcow2`), dir.path(`ours-${i}.qcow2`));
-      await both(['check'], ref, ours);
+      const chk = await both(['check'], ref, ours);
+      assert.equal(chk.o.stderr, chk.q.stderr, 'check: the same detail lines, in the same order');
       await both(['check', '--output=json'], ref, ours);
       await both(['check', '-r', 'all'], ref, ours);
       await both(['check', '--output=json'], ref, ours);

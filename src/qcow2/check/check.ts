@@ -155,6 +155,12 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
   const pre = { ...res };
   const preSink = sink.items.length;
   const cmp = compareRefcounts(ctx, mem, overlaps, true, await diskBeyondEnd(ctx, mem));
+  // qemu-img prints the COPIED findings (check_oflag_copied) after the refcount comparison; ours come from the walk.
+  if (!fix) {
+    const walked = sink.items.splice(0, preSink);
+    sink.items.unshift(...walked.filter((f) => f.kind !== 'copied-flag'));
+    sink.items.push(...walked.filter((f) => f.kind === 'copied-flag'));
+  }
   rebuild ||= cmp.rebuild;
   let highest = cmp.highestCluster;
 

@@ -175,7 +175,7 @@ function validateFields(h: Qcow2Header, file: string, fileSize: number, forCheck
   if (!isAligned(h.refcountTableOffset, clusterSize)) throw badImage(file, 'refcount table offset is not cluster-aligned');
   // In check mode, as QEMU's, the snapshot table is left to the check (which can repair a too-long one).
   if (h.nbSnapshots > 0 && !isAligned(h.snapshotsOffset, clusterSize) && !forCheck) throw badImage(file, 'snapshot table offset is not cluster-aligned');
-  if (h.nbSnapshots > MAX_SNAPSHOTS && !forCheck) throw badImage(file, `too many snapshots (${h.nbSnapshots})`);
+  if (h.nbSnapshots > MAX_SNAPSHOTS && !forCheck) throw badImage(file, `too many snapshots (${h.nbSnapshots}); check -r all discards those past 65536`);
 
   if (h.refcountTableClusters === 0 && !forCheck) throw badImage(file, 'image has no refcount table');
   const reftableBytes = h.refcountTableClusters * clusterSize;

@@ -41,7 +41,12 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
   const ensure = async (end: number): Promise<void> => {
     if (end <= have) return;
     if (end > limit)
-      throw badImage(file, end > MAX_SNAPSHOT_TABLE_BYTES ? 'snapshot table is larger than 64 MiB' : 'snapshot table lies beyond the end of the file');
+      throw badImage(
+        file,
+        end > MAX_SNAPSHOT_TABLE_BYTES
+          ? 'snapshot table is larger than 64 MiB; check -r all discards the snapshots past the limit'
+          : 'snapshot table lies beyond the end of the file',
+      );
     const bigger = new Uint8Array(Math.min(limit, Math.max(end, buf.length * 2)));
     bigger.set(buf.subarray(0, have));
     buf = bigger;
@@ -59,7 +64,7 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
     const idLen = u16(buf, pos + 12);
     const nameLen = u16(buf, pos + 14);
     const extraSize = u32(buf, pos + 36);
-    if (extraSize > MAX_SNAPSHOT_EXTRA) throw badImage(file, `snapshot ${i} has too much extra data (${extraSize} bytes)`);
+    if (extraSize > MAX_SNAPSHOT_EXTRA) throw badImage(file, `snapshot ${i} has too much extra data (${extraSize} bytes); check -r all truncates it`);
     const entryLen = 40 + extraSize + idLen + nameLen;
     await ensure(pos + entryLen);
     const snap: Snapshot = {
