@@ -74,6 +74,8 @@ export interface MalformedCase {
   when: 'open' | 'read' | 'write';
   /** What the one-line message must say after "<file>: ". */
   reason: RegExp;
+  /** When the CLI shows it otherwise: `info` opens an image with a missing data file, as qemu-img info does. */
+  cliWhen?: 'read';
   /** The file the message must name, when not the opened one. */
   names?: (d: CaseDir) => string;
   /** Too large for the fuzz corpus, or made of several files. */
@@ -477,6 +479,7 @@ export const malformedCases: MalformedCase[] = [
   {
     name: 'external data file missing',
     when: 'open',
+    cliWhen: 'read',
     reason: /cannot open external data file .*vanished\.raw/,
     notForCorpus: true,
     build: (d) => {
