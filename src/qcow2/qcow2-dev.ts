@@ -10,7 +10,7 @@ import { badImage, printable, Qcow2Error } from './errors';
 import { entryOffset, entryWords, firstL2PastEnd, type CompressedRange } from './format/entries';
 import { parseHeader, readHeaderCluster, type FeatureBits, type Qcow2Header } from './format/header';
 import { deriveInfo, type Qcow2Info } from './format/info';
-import { findSnapshot, readSnapshotTable, type Snapshot } from './format/snapshots';
+import { findSnapshot, readSnapshotTable, snapshotDamage, type Snapshot } from './format/snapshots';
 import { readBitmapDirectory, type BitmapEntry } from './format/bitmaps';
 import { readFully, type Qcow2IoOps } from './io/ops';
 import { FileEnd } from './io/file-end';
@@ -218,10 +218,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if (l2PastEnd !== undefined) this.openDamage.push(`L2 table at 0x${l2PastEnd.toString(16)} lies beyond the end of the file (read as zeros)`);
     this.l1Table = l1;
     this.refcountTable = reftable;
-    for (const s of snaps.snapshots) {
-      if (!s.damage && s.l1TableOffset + s.l1Size * 8 > fileSize) s.damage = `snapshot ${printable(s.id, 40)} L1 table lies beyond the end of the file`;
-      if (s.damage) this.openDamage.push(s.damage);
-    }
+    this.openDamage.push(...snapshotDamage(snaps.snapshots, fileSize));
     this.snapshots = snaps.snapshots;
     this.snapshotTableBytes = snaps.byteLength;
     if (h.extensions.bitmaps) this.bitmaps = await readBitmapDirectory(this.io, h.extensions.bitmaps, fileSize);

@@ -94,6 +94,14 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
   return { snapshots, byteLength: pos };
 }
 
+/** Marks snapshots whose L1 table lies past the end of the file too; returns every snapshot's damage, for open. */
+export function snapshotDamage(snapshots: Snapshot[], fileSize: number): string[] {
+  for (const s of snapshots) {
+    if (!s.damage && s.l1TableOffset + s.l1Size * 8 > fileSize) s.damage = `snapshot ${printable(s.id, 40)} L1 table lies beyond the end of the file`;
+  }
+  return snapshots.flatMap((s) => (s.damage ? [s.damage] : []));
+}
+
 /** QEMU's lookup: by id, by name, or (`any`, as qemu-img snapshot/-l NAME) the id first, then the name. */
 export function findSnapshot(snapshots: readonly Snapshot[], key: string, by: 'id' | 'name' | 'any'): Snapshot | undefined {
   if (by !== 'name') {
