@@ -201,6 +201,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Loads the L1 table, refcount table, snapshot table and bitmap directory. Idempotent. */
   async prepIo(): Promise<void> {
     if (this.prepared) return;
+    this.openDamage.length = 0; // found afresh: after a repair (reloadAfterRepair) what was fixed is gone
     const h = this.header;
     const fileSize = await this.fileEnd.reset();
     const l1 = new Uint8Array(h.l1Size * 8);
