@@ -17,11 +17,6 @@ export interface OpenOptions extends Qcow2DevParams {
   maxChainDepth?: number;
   /** Decides whether a backing or data file may be opened (untrusted workspaces say no outside the workspace). */
   allowPath?: (absPath: string, role: 'backing' | 'data-file') => boolean;
-  /**
-   * As qemu-img info: a data file that cannot be opened does not fail the open; the device records why
-   * (dataFileError) and refuses reads and writes of guest data with that message.
-   */
-  dataFileOptional?: boolean;
   /** How files are opened; tests pass in-memory or fault-injecting I/O. */
   openIo?: (path: string, readOnly: boolean) => Promise<Qcow2IoOps>;
 }

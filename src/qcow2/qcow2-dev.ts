@@ -31,6 +31,11 @@ export interface Qcow2DevParams {
   l2CacheSlices?: number;
   /** Refcount-block cache capacity in slices. */
   refblockCacheSlices?: number;
+  /**
+   * As qemu-img info: a data file that is missing, or that the header needs but does not name, does not fail the
+   * open; `dataFileError` says why guest data is then refused.
+   */
+  dataFileOptional?: boolean;
 }
 
 /** Construct through `openImage` (open.ts), which also opens the data file and the backing chain, or `fromIo` and `prepIo()`. */
@@ -85,8 +90,9 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Reads and validates the header of an open file, then builds the device (tables not loaded yet). */
   static async fromIo(io: Qcow2IoOps, params: Qcow2DevParams = {}): Promise<Qcow2Dev> {
     const { bytes, fileSize } = await readHeaderCluster(io);
-    const dev = new Qcow2Dev(io.path, parseHeader(bytes, io.path, fileSize), params, io);
+    const dev = new Qcow2Dev(io.path, parseHeader(bytes, io.path, fileSize, false, params.dataFileOptional), params, io);
     dev.noteFileEnd(fileSize);
+    if (dev.info.hasDataFile && dev.header.extensions.dataFile === undefined) dev.dataFileError = 'image needs an external data file but does not name one';
     return dev;
   }
 

@@ -6,7 +6,7 @@
  * against the image's folder, as for backing files, so our messages name the full path.)
  */
 import { strict as assert } from 'node:assert';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cli, qemuImg, qemuIo, scratchDir, sha256File } from '../helpers/qemu';
 
 describe('missing external data file, compared with qemu-img 7.2', function () {
@@ -57,4 +57,43 @@ describe('missing external data file, compared with qemu-img 7.2', function () {
       assert.match(o.stderr, new RegExp(`^qcow2-inspector: ${img}: cannot open external data file ${data}: ENOENT[^\\n]*\\n$`));
     });
   }
+});
+
+describe('data file required but not named (the extension removed), compared with qemu-img 7.2', function () {
+  this.timeout(60_000);
+  const dir = scratchDir('q2i-datafile-unnamed-');
+  after(() => dir.cleanup());
+  const img = dir.path('img.qcow2');
+
+  before(() => {
+    qemuImg(['create', '-q', '-f', 'qcow2', '-o', `data_file=${dir.path('img.data')}`, img, '64M']);
+    // Turn the data file name extension (0x44415441) into an unknown one: the feature bit stays set.
+    const b = readFileSync(img);
+    for (let at = b.readUInt32BE(100); b.readUInt32BE(at) !== 0; at += 8 + Math.ceil(b.readUInt32BE(at + 4) / 8) * 8) {
+      if (b.readUInt32BE(at) === 0x44415441) b.writeUInt32BE(0x12345678, at);
+    }
+    writeFileSync(img, b);
+  });
+
+  for (const args of [['info'], ['info', '--output=json']]) {
+    it(`${args.join(' ')}: same output and exit code as qemu-img`, async () => {
+      const q = qemuImg([...args, img], true);
+      const o = await cli([...args, img]);
+      assert.equal(q.code, 0, q.stderr);
+      assert.equal(o.code, 0, o.stderr);
+      assert.equal(o.stdout.toString(), q.stdout);
+    });
+  }
+
+  it('check exits 1 as qemu-img ("\'data-file\' is required"); read refuses, one line', async () => {
+    assert.equal(qemuImg(['check', img], true).code, 1);
+    for (const args of [
+      ['check', img],
+      ['read', img, '0', '512'],
+    ]) {
+      const o = await cli(args);
+      assert.equal(o.code, 1);
+      assert.equal(o.stderr, `qcow2-inspector: ${img}: image needs an external data file but does not name one\n`);
+    }
+  });
 });

@@ -74,7 +74,7 @@ export interface MalformedCase {
   when: 'open' | 'read' | 'write';
   /** What the one-line message must say after "<file>: ". */
   reason: RegExp;
-  /** When the CLI shows it otherwise: `info` opens an image with a missing data file, as qemu-img info does. */
+  /** When the CLI shows it otherwise: `info` opens an image with a missing or unnamed data file, as qemu-img info does. */
   cliWhen?: 'read';
   /** The file the message must name, when not the opened one. */
   names?: (d: CaseDir) => string;
@@ -521,6 +521,7 @@ export const malformedCases: MalformedCase[] = [
   {
     name: 'external data file bit without a data file name',
     when: 'open',
+    cliWhen: 'read',
     reason: /needs an external data file but does not name one/,
     build: (d) => d.patched('datafile-bit.qcow2', (b) => setU32(b, H.incompat + 4, 1 << 2)),
   },

@@ -82,7 +82,7 @@ export async function readHeaderCluster(io: Qcow2IoOps): Promise<{ bytes: Uint8A
  * Reads and validates a header from the first cluster (or at least the first 4 KiB) of a file.
  * `forCheck`: as QEMU with BDRV_O_CHECK, a missing (size 0) or offset-0 refcount table is left to the check to report.
  */
-export function parseHeader(buf: Uint8Array, file: string, fileSize: number, forCheck = false): Qcow2Header {
+export function parseHeader(buf: Uint8Array, file: string, fileSize: number, forCheck = false, unnamedDataFileOk = false): Qcow2Header {
   if (fileSize === 0) throw badImage(file, 'empty file, not a qcow2 image');
   if (buf.length < V2_HEADER_LENGTH || fileSize < V2_HEADER_LENGTH) {
     if (buf.length >= 4 && u32(buf, 0) === QCOW2_MAGIC) throw badImage(file, `truncated header (${fileSize} bytes)`);
@@ -148,7 +148,7 @@ export function parseHeader(buf: Uint8Array, file: string, fileSize: number, for
 
   const extEnd = header.backingFileOffset > 0 ? Math.min(header.backingFileOffset, clusterSize) : clusterSize;
   header.extensions = parseHeaderExtensions(buf.subarray(0, Math.min(buf.length, clusterSize)), headerLength, extEnd, file, clusterSize);
-  checkIncompatibleFeatures(header, file);
+  checkIncompatibleFeatures(header, file, unnamedDataFileOk);
 
   if (header.backingFileOffset > 0 && header.backingFileSize > 0) {
     const end = header.backingFileOffset + header.backingFileSize;
@@ -194,7 +194,7 @@ function validateFields(h: Qcow2Header, file: string, fileSize: number, forCheck
   }
 }
 
-function checkIncompatibleFeatures(h: Qcow2Header, file: string): void {
+function checkIncompatibleFeatures(h: Qcow2Header, file: string, unnamedDataFileOk: boolean): void {
   const f = h.incompatibleFeatures;
   const unknownLo = f.lo & ~INCOMPAT_KNOWN;
   if (f.hi !== 0 || unknownLo !== 0) {
@@ -215,7 +215,7 @@ function checkIncompatibleFeatures(h: Qcow2Header, file: string): void {
   if ((h.compressionType !== 0) !== Boolean(f.lo & INCOMPAT_COMPRESSION)) {
     throw badImage(file, 'compression type field and compression-type feature bit disagree');
   }
-  if (f.lo & INCOMPAT_DATA_FILE && h.extensions.dataFile === undefined) {
+  if (f.lo & INCOMPAT_DATA_FILE && h.extensions.dataFile === undefined && !unnamedDataFileOk) {
     throw badImage(file, 'image needs an external data file but does not name one');
   }
   if (h.autoclearFeatures.lo & AUTOCLEAR_DATA_FILE_RAW && !(f.lo & INCOMPAT_DATA_FILE)) {
