@@ -19,6 +19,8 @@ export interface Snapshot {
   /** From the extra data, when present. */
   diskSize?: number;
   icount?: number;
+  /** The icount in decimal when it does not fit a number (only shown, never computed with). */
+  icountText?: string;
   /** Why this snapshot's L1 table cannot be read (QEMU opens the image all the same; check reports it). */
   damage?: string;
 }
@@ -83,7 +85,11 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
     if (extraSize >= 16) snap.diskSize = u64OrNull(buf, extra + 8) ?? undefined;
     if (extraSize >= 24) {
       const ic = u64OrNull(buf, extra + 16);
-      if (ic !== null) snap.icount = ic; // -1 (absent) does not fit and stays undefined
+      const hi = u32(buf, extra + 16);
+      const lo = u32(buf, extra + 20);
+      if (ic !== null) snap.icount = ic;
+      // -1 means absent; other values past 2^53 are shown exactly (BigInt only to print them, never for offsets).
+      else if (hi !== 0xffffffff || lo !== 0xffffffff) snap.icountText = ((BigInt(hi) << 32n) | BigInt(lo)).toString();
     }
     // As qemu-img, a bad inactive snapshot does not block the active disk: it is kept, marked, and refused when used.
     if (l1Size * 8 > 32 * 1024 * 1024) snap.damage = `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table is too large`;
