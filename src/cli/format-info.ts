@@ -5,7 +5,8 @@
 import { type BlockLayer, Qcow2Dev, RawDev, type Qcow2IoOps, AUTOCLEAR_BITMAPS, isSet, qemuPathCombine } from '../qcow2';
 
 export interface SnapshotInfoJson {
-  icount?: number;
+  /** A bigint past 2^53, which the JSON writer prints exactly. */
+  icount?: number | bigint;
   'vm-clock-nsec': number;
   name: string;
   'date-sec': number;
@@ -90,6 +91,7 @@ export async function layerInfo(layer: BlockLayer, name: string): Promise<ImageI
 export function snapshotJson(s: Qcow2Dev['snapshots'][number]): SnapshotInfoJson {
   const out: Partial<SnapshotInfoJson> = {};
   if (s.icount !== undefined) out.icount = s.icount;
+  else if (s.icountText !== undefined) out.icount = BigInt(s.icountText);
   out['vm-clock-nsec'] = s.vmClockNsec % 1e9;
   out.name = s.name;
   out['date-sec'] = s.dateSec;

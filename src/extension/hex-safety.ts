@@ -7,7 +7,7 @@ import { access, constants } from 'node:fs/promises';
 import { AUTOCLEAR_BITMAPS, isSet, type Qcow2Dev } from '../qcow2';
 import { checkInUse, type InUseResult } from './in-use';
 
-export type BlockerKind = 'read-only' | 'corrupt' | 'dirty' | 'bitmaps' | 'encrypted' | 'untrusted' | 'in-use';
+export type BlockerKind = 'read-only' | 'corrupt' | 'damaged' | 'dirty' | 'bitmaps' | 'encrypted' | 'untrusted' | 'in-use';
 
 export interface WriteBlocker {
   kind: BlockerKind;
@@ -22,6 +22,8 @@ export interface WriteSafetyInput {
   /** The file cannot be opened for writing (permissions, read-only file system). */
   fileNotWritable?: string;
   corrupt: boolean;
+  /** Damage found at open (qemu-img opens such images too): the engine refuses to write until repaired. */
+  damage?: readonly string[];
   /** The dirty flag (lazy refcounts not closed cleanly): the engine refuses to write until repaired. */
   dirty?: boolean;
   /** Names of enabled persistent dirty bitmaps, which the engine refuses to leave stale. */
@@ -38,6 +40,13 @@ export function writeBlockers(s: WriteSafetyInput): WriteBlocker[] {
   if (s.readOnlyReason) out.push({ kind: 'read-only', action: 'refuse', message: `the image is open read-only (${s.readOnlyReason.replace(/\.$/, '')})` });
   if (s.fileNotWritable) out.push({ kind: 'read-only', action: 'refuse', message: `the image file is read-only (${s.fileNotWritable})` });
   if (s.corrupt) out.push({ kind: 'corrupt', action: 'refuse', message: 'the image is marked corrupt; repair it with qemu-img check -r all before writing' });
+  if (s.damage?.length) {
+    out.push({
+      kind: 'damaged',
+      action: 'refuse',
+      message: `the image is damaged (${s.damage.join('; ')}); repair it with qemu-img check -r all before writing`,
+    });
+  }
   if (s.dirty)
     out.push({
       kind: 'dirty',
@@ -65,7 +74,7 @@ export function writeBlockers(s: WriteSafetyInput): WriteBlocker[] {
 /** Gathers the inputs for `writeBlockers` from the file, the device's header and /proc/locks. */
 export async function gatherWriteSafety(
   path: string,
-  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>,
+  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'> & { openDamage?: readonly string[] },
   readOnlyReason: string | undefined,
   workspaceTrusted: boolean,
 ): Promise<WriteSafetyInput> {
@@ -80,6 +89,7 @@ export async function gatherWriteSafety(
     readOnlyReason,
     fileNotWritable,
     corrupt: dev.info.corrupt,
+    damage: dev.openDamage,
     dirty: dev.info.dirty,
     liveBitmaps: liveBitmaps(dev),
     cryptMethod: dev.header.cryptMethod,
@@ -100,7 +110,7 @@ export function liveBitmaps(dev: Pick<Qcow2Dev, 'header' | 'bitmaps'>): string[]
  */
 export async function editBlocker(
   path: string,
-  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>,
+  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'> & { openDamage?: readonly string[] },
   readOnlyReason: string | undefined,
   workspaceTrusted: boolean,
 ): Promise<WriteBlocker | undefined> {
@@ -113,7 +123,7 @@ export async function editBlocker(
  */
 export async function confirmSafeToWrite(
   path: string,
-  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'>,
+  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'> & { openDamage?: readonly string[] },
   readOnlyReason: string | undefined,
 ): Promise<boolean> {
   const vscode = await import('vscode');

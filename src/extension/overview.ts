@@ -127,6 +127,12 @@ export function imageWarnings(dev: Qcow2Dev): ImageWarning[] {
       message:
         'The dirty bit is set: the image was not closed cleanly and its refcounts may be stale (lazy refcounts). Nothing is written until it is repaired (qemu-img check -r all).',
     });
+  if (dev.openDamage.length) {
+    w.push({
+      kind: 'damaged',
+      message: `The image is damaged (${dev.openDamage.join('; ')}). The active disk reads as qemu-img reads it; nothing is written until it is repaired (qemu-img check -r all). The Integrity tab lists the damage.`,
+    });
+  }
   if (dev.header.cryptMethod !== 0 || dev.header.extensions.crypto)
     w.push({ kind: 'encrypted', message: 'The image is encrypted: guest data cannot be read.' });
   if (dev.bitmaps.length > 0) {

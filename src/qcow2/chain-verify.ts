@@ -4,13 +4,13 @@
  * (where qemu-img hangs, this stops at the first repeated file), an unknown format, a header that is not qcow2.
  * `check` refuses such an image as qemu-img does; the editor shows the message above the image's own verdict.
  */
-import { realpath } from 'node:fs/promises';
+import { open, realpath } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { parseHeader, QCOW2_MAGIC } from './format/header';
 import { readFully } from './io/ops';
 import { NodeFileIo } from './io/node';
 import { qemuPathCombine } from './read/map';
-import { MAX_CHAIN_DEPTH } from './open';
+import { MAX_CHAIN_DEPTH, resolveRelative } from './open';
 import { asQcow2Error } from './errors';
 import { u32 } from './format/bytes';
 
@@ -69,6 +69,21 @@ function errnoText(err: unknown): string {
   if (code === 'ENOENT') return 'No such file or directory';
   if (code === 'EACCES') return 'Permission denied';
   return asQcow2Error(err).reason;
+}
+
+/**
+ * qemu-img check (unlike info) opens an image's external data file: the message qemu-img gives when that fails
+ * ("Could not open 'DATA': No such file or directory"), or undefined when it opens or there is none.
+ */
+export async function probeDataFile(image: string, hasDataFile: boolean, dataFileName: string | undefined): Promise<string | undefined> {
+  if (!hasDataFile || dataFileName === undefined) return undefined;
+  const dataPath = resolveRelative(image, dataFileName);
+  try {
+    await (await open(dataPath, 'r')).close();
+    return undefined;
+  } catch (err) {
+    return `Could not open '${dataPath}': ${errnoText(err)}`;
+  }
 }
 
 /** The parsed header of a qcow2 file, or qemu-img's reason why it cannot be opened as one. */

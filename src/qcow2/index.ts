@@ -24,7 +24,7 @@ export { clusterUsage, USAGE_LABELS, type ClusterUsage, type ClusterRange, type 
 export { createImage, writeNewImage, type CreateOptions, type CreateLayout } from './create';
 export { compressCluster, canCompress, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } from './read/compress';
 export { rebaseUnsafe, planRebase, type RebasePlan } from './write/rebase';
-export { verifyBackingChain, type BrokenChain, type BrokenChainKind } from './chain-verify';
+export { probeDataFile, verifyBackingChain, type BrokenChain, type BrokenChainKind } from './chain-verify';
 export { LruCache } from './cache/lru';
 export { dirtyRanges, type DirtyRange, type BitmapSource } from './read/bitmap-ranges';
 export { measureQcow2, measureRaw, type MeasureResult, type MeasureOptions, type MeasurePreallocation } from './measure';

@@ -47,9 +47,13 @@ async function openQcow2(path: string, opts: OpenOptions, readOnly: boolean, see
       if (opts.allowPath && !opts.allowPath(dataPath, 'data-file')) {
         throw new Qcow2Error('backing', `external data file ${dataPath} is outside the trusted workspace`, path);
       }
-      dev.dataIo = await openIo(dataPath, readOnly).catch((err) => {
-        throw new Qcow2Error('backing', `cannot open external data file ${dataPath}: ${asQcow2Error(err).reason}`, path);
-      });
+      try {
+        dev.dataIo = await openIo(dataPath, readOnly);
+      } catch (err) {
+        const reason = `cannot open external data file ${dataPath}: ${asQcow2Error(err).reason}`;
+        if (!opts.dataFileOptional) throw new Qcow2Error('backing', reason, path);
+        dev.dataFileError = reason;
+      }
     }
     if (dev.header.backingFile !== undefined && opts.openBacking !== false) {
       const chainSeen = [...seen, await canonical(path)];

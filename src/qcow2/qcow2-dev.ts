@@ -7,11 +7,11 @@
  */
 import { isAligned } from './format/bytes';
 import { badImage, printable, Qcow2Error } from './errors';
-import { entryOffset, entryWords, type CompressedRange } from './format/entries';
+import { entryOffset, entryWords, firstL2PastEnd, type CompressedRange } from './format/entries';
 import { parseHeader, readHeaderCluster, type FeatureBits, type Qcow2Header } from './format/header';
 import type { BitmapsExtension } from './format/header-extensions';
 import { deriveInfo, type Qcow2Info } from './format/info';
-import { findSnapshot, readSnapshotTable, type Snapshot } from './format/snapshots';
+import { findSnapshot, readSnapshotTable, snapshotDamage, type Snapshot } from './format/snapshots';
 import { readBitmapDirectory, type BitmapEntry } from './format/bitmaps';
 import { readFully, type Qcow2IoOps } from './io/ops';
 import { FileEnd } from './io/file-end';
@@ -34,6 +34,11 @@ export interface Qcow2DevParams {
   l2CacheSlices?: number;
   /** Refcount-block cache capacity in slices. */
   refblockCacheSlices?: number;
+  /**
+   * As qemu-img info: a data file that is missing, or that the header needs but does not name, does not fail the
+   * open; `dataFileError` says why guest data is then refused.
+   */
+  dataFileOptional?: boolean;
 }
 
 /** Construct through `openImage` (open.ts), which also opens the data file and the backing chain, or `fromIo` and `prepIo()`. */
@@ -42,6 +47,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   readonly info: Qcow2Info;
   /** External data file, when the image has one. */
   dataIo?: Qcow2IoOps;
+  /** Why the external data file is not open (set when opened with dataFileOptional); guest data is then refused. */
+  dataFileError?: string;
   backing?: BlockLayer;
   /** True when the backing format was not recorded and we probed it. */
   backingFormatProbed = false;
@@ -86,8 +93,9 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Reads and validates the header of an open file, then builds the device (tables not loaded yet). */
   static async fromIo(io: Qcow2IoOps, params: Qcow2DevParams = {}): Promise<Qcow2Dev> {
     const { bytes, fileSize } = await readHeaderCluster(io);
-    const dev = new Qcow2Dev(io.path, parseHeader(bytes, io.path, fileSize), params, io);
+    const dev = new Qcow2Dev(io.path, parseHeader(bytes, io.path, fileSize, false, params.dataFileOptional), params, io);
     dev.noteFileEnd(fileSize);
+    if (dev.info.hasDataFile && dev.header.extensions.dataFile === undefined) dev.dataFileError = 'image needs an external data file but does not name one';
     return dev;
   }
 
@@ -220,6 +228,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Loads the L1 table, refcount table, snapshot table and bitmap directory. Idempotent. */
   async prepIo(): Promise<void> {
     if (this.prepared) return;
+    this.openDamage.length = 0; // found afresh: after a repair (reloadAfterRepair) what was fixed is gone
     const h = this.header;
     const fileSize = await this.fileEnd.reset();
     const l1 = new Uint8Array(h.l1Size * 8);
@@ -233,8 +242,11 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
       this.openDamage.push('snapshot table lies beyond the end of the file');
       return { snapshots: [], byteLength: 0 };
     });
+    const l2PastEnd = firstL2PastEnd(l1, this.info.clusterSize, fileSize);
+    if (l2PastEnd !== undefined) this.openDamage.push(`L2 table at 0x${l2PastEnd.toString(16)} lies beyond the end of the file (read as zeros)`);
     this.l1Table = l1;
     this.refcountTable = reftable;
+    this.openDamage.push(...snapshotDamage(snaps.snapshots, fileSize));
     this.snapshots = snaps.snapshots;
     this.snapshotTableBytes = snaps.byteLength;
     if (h.extensions.bitmaps) this.bitmaps = await readBitmapDirectory(this.io, h.extensions.bitmaps, fileSize);
@@ -250,6 +262,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     await this.prepIo();
     const snap = findSnapshot(this.snapshots, idOrName, by);
     if (!snap) throw new Qcow2Error('range', `snapshot '${printable(idOrName, 80)}' not found`, this.path);
+    if (snap.damage) throw badImage(this.path, snap.damage);
     const l1Bytes = snap.l1Size * 8;
     if (snap.l1TableOffset + l1Bytes > this.fileEnd.size) {
       throw badImage(this.path, `snapshot ${printable(snap.id, 40)} L1 table lies beyond the end of the file`);
@@ -349,6 +362,9 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
 
   /** Reads allocated data from the image (or its external data file). */
   async readHost(dst: Uint8Array, host: number): Promise<void> {
+    if (this.info.hasDataFile && !this.dataIo) {
+      throw new Qcow2Error('backing', this.dataFileError ?? 'the external data file is not open', this.viewOf?.path ?? this.path);
+    }
     const io = this.dataIo ?? this.io;
     const n = await readFully(io, dst, host);
     if (n < dst.length) {

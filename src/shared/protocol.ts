@@ -77,7 +77,7 @@ export interface BitmapInfo {
   flags: string[];
 }
 
-export type WarningKind = 'dirty' | 'corrupt' | 'encrypted' | 'bitmaps' | 'lazy-refcounts' | 'unknown-features' | 'data-file' | 'untrusted';
+export type WarningKind = 'dirty' | 'corrupt' | 'damaged' | 'encrypted' | 'bitmaps' | 'lazy-refcounts' | 'unknown-features' | 'data-file' | 'untrusted';
 export interface ImageWarning {
   kind: WarningKind;
   message: string;

@@ -43,7 +43,9 @@ async function failure(c: MalformedCase, path: string, readOnly: boolean, stats:
   try {
     if (c.when === 'open') return new Error('the image opened');
     await dev.readAt(new Uint8Array(65536), 0);
-    return new Error('the read succeeded');
+    if (c.when === 'read') return new Error('the read succeeded');
+    await dev.writeAt(new Uint8Array(512), 0);
+    return new Error('the write succeeded');
   } catch (err) {
     return err;
   } finally {
@@ -85,7 +87,7 @@ describe('malformed images', function () {
       const sums = shaAll(scratch.dir);
       const named = c.names ? c.names(d) : path;
       const fileSize = statSync(path).size;
-      for (const readOnly of [true, false]) {
+      for (const readOnly of c.when === 'write' ? [false] : [true, false]) {
         const stats = { maxRead: 0 };
         const rssBefore = process.resourceUsage().maxRSS * 1024;
         const t0 = performance.now();
@@ -112,7 +114,9 @@ describe('malformed images through the CLI', function () {
 
   for (const c of malformedCases) {
     // info (like qemu-img info) does not open the backing chain unless asked to.
-    const argv = (p: string) => (c.when === 'read' ? ['read', p, '0', '65536'] : ['info', '--backing-chain', p]);
+    const when = c.cliWhen ?? c.when;
+    const argv = (p: string) =>
+      when === 'read' ? ['read', p, '0', '65536'] : when === 'write' ? ['write', '-z', p, '0', '512'] : ['info', '--backing-chain', p];
     it(`${c.name}: ${argv('x').slice(0, -1).join(' ')} exits 1 with one line on stderr`, async function () {
       assert.ok(
         commands.some((cmd) => cmd.name === argv('')[0]),

@@ -75,10 +75,12 @@ export interface MalformedCase {
   name: string;
   /** Builds the image(s); returns the path to open. */
   build(d: CaseDir): string;
-  /** The failure shows at open, or on reading guest offset 0. */
-  when: 'open' | 'read';
+  /** The failure shows at open, on reading guest offset 0, or (damage qemu-img reads through) on writing there. */
+  when: 'open' | 'read' | 'write';
   /** What the one-line message must say after "<file>: ". */
   reason: RegExp;
+  /** When the CLI shows it otherwise: `info` opens an image with a missing or unnamed data file, as qemu-img info does. */
+  cliWhen?: 'read';
   /** The file the message must name, when not the opened one. */
   names?: (d: CaseDir) => string;
   /** Too large for the fuzz corpus, or made of several files. */
@@ -316,7 +318,7 @@ export const malformedCases: MalformedCase[] = [
   },
   {
     name: 'L2 table beyond the end of the file',
-    when: 'read',
+    when: 'write',
     reason: /L2 table at 0x10000000000 lies beyond the end of the file/,
     build: (d) => d.patched('l2-eof.qcow2', (b) => setU64(b, l1Offset(b), TiB)),
   },
@@ -482,6 +484,7 @@ export const malformedCases: MalformedCase[] = [
   {
     name: 'external data file missing',
     when: 'open',
+    cliWhen: 'read',
     reason: /cannot open external data file .*vanished\.raw/,
     notForCorpus: true,
     build: (d) => {
@@ -523,6 +526,7 @@ export const malformedCases: MalformedCase[] = [
   {
     name: 'external data file bit without a data file name',
     when: 'open',
+    cliWhen: 'read',
     reason: /needs an external data file but does not name one/,
     build: (d) => d.patched('datafile-bit.qcow2', (b) => setU32(b, H.incompat + 4, 1 << 2)),
   },

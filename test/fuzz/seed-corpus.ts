@@ -4,7 +4,7 @@
  * every single-file malformed case. Run by scripts/fuzz.mjs at fuzz time; nothing is committed.
  *   node --import tsx test/fuzz/seed-corpus.ts OUTDIR
  */
-import { mkdirSync, readdirSync, rmSync, statSync, renameSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCorpusCases, qemuImgSync, qemuIoSync } from './malformed-cases';
 import { buildGuestFsSeeds } from './guestfs-seeds';
@@ -52,8 +52,36 @@ const seeds: Seed[] = [
   { name: 'backing-name-4k', create: ['cluster_size=4096', 'backing_file=base.qcow2', 'backing_fmt=qcow2'], io: [] },
   { name: 'backing-raw-4k', create: ['cluster_size=4096', 'backing_file=base.raw', 'backing_fmt=raw'], io: [] },
   { name: 'data-file-4k', create: ['cluster_size=4096', 'data_file=data.raw', 'data_file_raw=on'] },
+  // Damage qemu-img opens or repairs (issue #19): the open, check and -r all paths for them start from here.
+  { name: 'snapshot-extra-64k-4k', create: ['cluster_size=4096'], io: data, after: (p) => (snapshotPair(p), patchU32(p, secondEntry(p) + 36, 0x10000)) },
+  { name: 'snapshot-l1-unaligned-4k', create: ['cluster_size=4096'], io: data, after: (p) => (snapshotPair(p), patchU32(p, secondEntry(p) + 4, 0x200)) },
+  { name: 'snapshot-count-65537-4k', create: ['cluster_size=4096'], io: data, after: (p) => (snapshotPair(p), patchU32(p, 60, 65537)) },
+  { name: 'l2-past-eof-4k', create: ['cluster_size=4096'], io: data, after: (p) => patchU32(p, readFileSync(p).readUInt32BE(44), 0x100000) },
   { name: 'large-virtual-4k', create: ['cluster_size=4096'], size: '8G', io: ['write -q -P 0x12 0 4k', 'write -q -P 0x13 7G 4k'] },
 ];
+
+function snapshotPair(p: string): void {
+  qemuImgSync(['snapshot', '-c', 'first', p]);
+  qemuImgSync(['snapshot', '-c', 'second', p]);
+}
+
+/** Offset of the second snapshot table entry (entries are 8-byte aligned). */
+function secondEntry(p: string): number {
+  const b = readFileSync(p);
+  const first = Number(b.readBigUInt64BE(64));
+  return first + Math.ceil((40 + b.readUInt32BE(first + 36) + b.readUInt16BE(first + 12) + b.readUInt16BE(first + 14)) / 8) * 8;
+}
+
+function patchU32(p: string, offset: number, v: number): void {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v);
+  const fd = openSync(p, 'r+');
+  try {
+    writeSync(fd, b, 0, 4, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export function buildSeedCorpus(outDir: string): number {
   rmSync(outDir, { recursive: true, force: true });

@@ -43,7 +43,12 @@ export class OverviewView implements View {
 
   private render(d: OverviewData): void {
     const warnings = d.warnings.map((w) =>
-      h('div', { class: `warning warning-${w.kind}`, role: 'alert' }, icon(w.kind === 'corrupt' ? 'error' : 'warning'), h('span', null, w.message)),
+      h(
+        'div',
+        { class: `warning warning-${w.kind}`, role: 'alert' },
+        icon(w.kind === 'corrupt' || w.kind === 'damaged' ? 'error' : 'warning'),
+        h('span', null, w.message),
+      ),
     );
     const facts = h(
       'dl',

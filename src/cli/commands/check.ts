@@ -1,6 +1,16 @@
 import { parseArgs, outputFormat, requirePositionals, UsageError } from '../args';
 import { writeOut, type CliCommand, type CliIo } from '../command';
-import { type Qcow2Dev, openForCheck, Qcow2Error, checkImage, verifyBackingChain, type CheckResultEx, type RepairMode, type CheckSummary } from '../../qcow2';
+import {
+  type Qcow2Dev,
+  openForCheck,
+  Qcow2Error,
+  checkImage,
+  probeDataFile,
+  verifyBackingChain,
+  type CheckResultEx,
+  type RepairMode,
+  type CheckSummary,
+} from '../../qcow2';
 
 /** `check`: integrity check and repair with qemu-img check's output and exit codes. */
 export const checkCommand: CliCommand = {
@@ -33,6 +43,8 @@ export const checkCommand: CliCommand = {
       throw err;
     }
     try {
+      const noData = await probeDataFile(path, dev.info.hasDataFile, dev.header.extensions.dataFile);
+      if (noData) throw new Qcow2Error('backing', noData, path);
       const result = await checkImage(dev, { repair });
       if (repair) await dev.io.fsync();
       return await report(result, path, format, io);

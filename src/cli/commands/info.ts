@@ -15,7 +15,7 @@ export const infoCommand: CliCommand = {
     const chain = args.long.has('backing-chain');
     const [path] = requirePositionals(args, ['IMAGE']);
     // Without --backing-chain the backing file is not opened: info works even when it is missing, as in qemu-img.
-    const top = await openImage(path, { readOnly: true, openBacking: chain });
+    const top = await openImage(path, { readOnly: true, openBacking: chain, dataFileOptional: true });
     try {
       const layers: { info: ImageInfoJson; probed?: string }[] = [];
       let name = path;

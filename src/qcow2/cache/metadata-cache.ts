@@ -57,10 +57,17 @@ export class MetadataCache {
   l2Slice(l2Offset: number, l2Index: number): Promise<MetaSlice> {
     const { l2SliceEntries, l2EntryBytes, clusterSize } = this.info;
     const key = l2Offset + (l2Index - (l2Index % l2SliceEntries)) * l2EntryBytes;
-    return this.load(this.l2, key, l2SliceEntries * l2EntryBytes, () =>
-      l2Offset + clusterSize > this.fileEnd.size
-        ? badImage(this.info.path, `L2 table at 0x${l2Offset.toString(16)} lies beyond the end of the file`)
-        : undefined,
+    // As QEMU, a reader sees the part of an L2 table past the end of the file as zeros (unallocated). Open
+    // records such a table as damage that refuses writes; a writer never gets invented zeros.
+    return this.load(
+      this.l2,
+      key,
+      l2SliceEntries * l2EntryBytes,
+      () =>
+        l2Offset + clusterSize > this.fileEnd.size && !this.recycleBuffers
+          ? badImage(this.info.path, `L2 table at 0x${l2Offset.toString(16)} lies beyond the end of the file`)
+          : undefined,
+      this.recycleBuffers,
     );
   }
 
@@ -82,7 +89,7 @@ export class MetadataCache {
   }
 
   /** Shared loader for cached metadata slices; concurrent loads of one slice share a single read. */
-  async load(cache: SliceCache, key: number, bytes: number, validate: () => Error | undefined): Promise<MetaSlice> {
+  async load(cache: SliceCache, key: number, bytes: number, validate: () => Error | undefined, zeroFillPastEnd = false): Promise<MetaSlice> {
     const hit = cache.get(key);
     if (hit) {
       hit.recyclable = false; // the caller may hold it across awaits
@@ -96,7 +103,7 @@ export class MetadataCache {
       if (err) throw err;
       const data = new Uint8Array(bytes);
       const n = await readFully(this.io, data, key);
-      if (n < bytes) throw this.metadataPastEnd(key);
+      if (n < bytes && !zeroFillPastEnd) throw this.metadataPastEnd(key);
       const slice = this.insert(cache, key, { offset: key, data, dirty: false });
       slice.recyclable = false; // it may be a slice l2Now cached meanwhile
       return slice;

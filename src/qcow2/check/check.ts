@@ -8,13 +8,14 @@ import { AUTOCLEAR_BITMAPS, type Qcow2Header } from '../format/header';
 import type { Qcow2Info } from '../format/info';
 import type { Qcow2IoOps } from '../io/ops';
 import { ReferenceWalk, type CheckProgress, type PassContext } from './walk';
-import { compareRefcounts, mismatchFinding } from './compare';
+import { compareRefcounts, diskBeyondEnd, mismatchFinding } from './compare';
 import { emptySummary, exitCodeFor, FindingSink, type CheckFinding, type CheckResult, type CheckSummary } from './findings';
 import { OnDiskRefcounts } from './ondisk';
 import { checkTrackable, Owner, type RefcountArray } from './refcount-rebuild';
 import { checkCopiedFlags, fixRefcounts, markClean, rebuildRefcountStructure, requireWritable } from './repair';
 import { rewriteSnapshotTable } from './snapshot-rewrite';
-import { CheckAbort, readSnapshotsForCheck } from './tables';
+import { CheckAbort, readSnapshotsForCheck, type CheckSnapshotTable } from './tables';
+import { setU32 } from '../format/bytes';
 import { readZeroFilled, throwIfAborted } from './walk-l1l2';
 
 export type RepairMode = 'leaks' | 'all';
@@ -41,14 +42,21 @@ export interface CheckResultEx extends CheckResult {
 }
 
 /** Reads what one pass needs (exported for tests that run a ReferenceWalk alone). */
-export async function newPass(t: CheckTarget, opts: CheckOptions, sink: FindingSink, res: CheckSummary): Promise<PassContext> {
+export async function newPass(
+  t: CheckTarget,
+  opts: CheckOptions,
+  sink: FindingSink,
+  res: CheckSummary,
+  snapshotsRead?: CheckSnapshotTable,
+  repairSnapshots = false,
+): Promise<PassContext> {
   const { io, header: h, info } = t;
   const fileSize = await io.size();
   const nbClusters = Math.ceil(fileSize / info.clusterSize);
   checkTrackable(t.path, nbClusters);
   const reftable = await readZeroFilled(io, h.refcountTableOffset, h.refcountTableClusters * info.clusterSize);
   const l1 = await readZeroFilled(io, h.l1TableOffset, h.l1Size * 8);
-  const snapshots = await readSnapshotsForCheck(io, h.snapshotsOffset, h.nbSnapshots, info.clusterSize);
+  const snapshots = snapshotsRead ?? (await readSnapshotsForCheck(io, h.snapshotsOffset, h.nbSnapshots, info.clusterSize, repairSnapshots));
   const bm = h.extensions.bitmaps;
   const bitmaps = bm && h.autoclearFeatures.lo & AUTOCLEAR_BITMAPS ? { dirOffset: bm.directoryOffset, dirSize: bm.directorySize, count: bm.nbBitmaps } : null;
   const onDisk = await OnDiskRefcounts.load(io, info, reftable, nbClusters, {
@@ -93,20 +101,38 @@ function checkSnapshotEntries(ctx: PassContext, fixAll: boolean): number {
   return bad;
 }
 
+/**
+ * -r all on a snapshot table QEMU cannot read whole: reports what reading it cut, and when snapshots were
+ * discarded writes the new count to the header at once (synced), as QEMU does: their clusters become leaks
+ * that the refcount part then frees. Returns how many snapshots were discarded (counted as fixed corruptions).
+ */
+async function applySnapshotCuts(ctx: PassContext): Promise<number> {
+  const sn = ctx.snapshots;
+  for (const line of sn.notes) ctx.sink.add({ kind: 'snapshot-table', severity: 'corruption', message: line, qemuLine: line, repaired: true });
+  if (!sn.discarded) return 0;
+  const count = new Uint8Array(4);
+  setU32(count, 0, sn.snapshots.length);
+  await ctx.io.writeAt(count, 60);
+  await ctx.io.fsync();
+  ctx.header.nbSnapshots = sn.snapshots.length;
+  return sn.discarded;
+}
+
 /** One pass of qcow2_check_refcounts (plus the snapshot-table checks), repairing per `fix`. */
 async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | undefined, sink: FindingSink): Promise<{ res: CheckSummary; failure?: string }> {
   const res = emptySummary();
   res.totalClusters = Math.ceil(t.info.virtualSize / t.info.clusterSize);
   let ctx: PassContext;
   try {
-    ctx = await newPass(t, opts, sink, res);
+    ctx = await newPass(t, opts, sink, res, undefined, fix === 'all');
   } catch (err) {
     if (err instanceof CheckAbort) return fail(res, sink, err.qemuLine);
     throw err;
   }
   if (fix) requireWritable(ctx);
   // Counted apart, as QEMU's snapshot_res: the refcount part may reset its own counters during a rebuild.
-  const snapshotCorruptions = checkSnapshotEntries(ctx, fix === 'all');
+  const discarded = await applySnapshotCuts(ctx);
+  const snapshotCorruptions = ctx.snapshots.extraTruncated + checkSnapshotEntries(ctx, fix === 'all');
 
   let calc: ReferenceWalk;
   let mem: RefcountArray;
@@ -128,7 +154,13 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
   ctx.onProgress?.({ phase: 'compare', done: 0, total: 1 });
   const pre = { ...res };
   const preSink = sink.items.length;
-  const cmp = compareRefcounts(ctx, mem, overlaps, true);
+  const cmp = compareRefcounts(ctx, mem, overlaps, true, await diskBeyondEnd(ctx, mem));
+  // qemu-img prints the COPIED findings (check_oflag_copied) after the refcount comparison; ours come from the walk.
+  if (!fix) {
+    const walked = sink.items.splice(0, preSink);
+    sink.items.unshift(...walked.filter((f) => f.kind !== 'copied-flag'));
+    sink.items.push(...walked.filter((f) => f.kind === 'copied-flag'));
+  }
   rebuild ||= cmp.rebuild;
   let highest = cmp.highestCluster;
 
@@ -142,7 +174,7 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     let ctx2: PassContext;
     let r2: Awaited<ReturnType<ReferenceWalk['run']>>;
     try {
-      ctx2 = await newPass(t, opts, scratch, res);
+      ctx2 = await newPass(t, opts, scratch, res, ctx.snapshots);
       r2 = await new ReferenceWalk(ctx2, { copiedInline: false, fixAll: false }).run();
     } catch (err) {
       // The rebuilt structure must still be readable; if the metadata no longer parses, say so as a check error.
@@ -151,7 +183,7 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     }
     const fresh = emptySummary();
     const ctx3: PassContext = { ...ctx2, res: fresh, sink };
-    const cmp2 = compareRefcounts(ctx3, r2.mem, r2.overlaps, false);
+    const cmp2 = compareRefcounts(ctx3, r2.mem, r2.overlaps, false, await diskBeyondEnd(ctx3, r2.mem));
     const leaks = cmp2.mismatches.filter((m) => m.onDisk > m.reference);
     const fixed = await fixRefcounts(ctx3, leaks, r2.mem, r2.overlaps);
     const freshLeaks = leaks.length - fixed.length + cmp2.mismatchesDropped;
@@ -194,6 +226,7 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     if (!res.checkErrors && (await rewriteSnapshotTable(ctx, mem))) res.corruptionsFixed += snapshotCorruptions;
     else res.corruptions += snapshotCorruptions;
   } else res.corruptions += snapshotCorruptions;
+  res.corruptionsFixed += discarded;
   if (fix && !res.checkErrors && !res.corruptions) await markClean(ctx);
   if (fix) ctx.onProgress?.({ phase: 'repair', done: 1, total: 1 });
   return { res };

@@ -26,9 +26,9 @@ const MAX_KEPT_MISMATCHES = 1_000_000;
  * Walks every tracked cluster. With `record`, counts and reports mismatches in ctx.res/ctx.sink; mismatches
  * are always returned so a repair can act on them.
  */
-export function compareRefcounts(ctx: PassContext, mem: RefcountArray, overlaps: Map<number, Owner[]>, record: boolean): CompareResult {
+export function compareRefcounts(ctx: PassContext, mem: RefcountArray, overlaps: Map<number, Owner[]>, record: boolean, beyond: number[] = []): CompareResult {
   const out: CompareResult = { highestCluster: 0, rebuild: false, mismatches: [], mismatchesDropped: 0 };
-  const n = ctx.nbClusters;
+  const n = ctx.nbClusters + beyond.length;
   const disk = ctx.onDisk;
   const counts = mem.counts;
   const bad = disk.badRefblocks.size > 0;
@@ -36,7 +36,7 @@ export function compareRefcounts(ctx: PassContext, mem: RefcountArray, overlaps:
   const cs = ctx.info.clusterSize;
   for (let i = 0; i < n; i++) {
     const r2 = i < counts.length ? counts[i] : 0;
-    const r1 = bad ? disk.get(i) : diskCounts[i];
+    const r1 = i >= ctx.nbClusters ? beyond[i - ctx.nbClusters] : bad ? disk.get(i) : diskCounts[i];
     if (r1 < 0) {
       if (record) {
         ctx.res.checkErrors++;
@@ -61,6 +61,17 @@ export function compareRefcounts(ctx: PassContext, mem: RefcountArray, overlaps:
       ctx.sink.add(mismatchFinding(ctx, i, r1, r2, mem, overlaps, false));
     }
   }
+  return out;
+}
+
+/**
+ * The on-disk refcounts of clusters referenced past the last cluster of the file (a table ending less than a
+ * cluster past the end): QEMU grows its count array for them and compares them too. Bounded: the walk counts
+ * such references only within one cluster of the end.
+ */
+export async function diskBeyondEnd(ctx: PassContext, mem: RefcountArray): Promise<number[]> {
+  const out: number[] = [];
+  for (let c = ctx.nbClusters; c < Math.min(mem.length, ctx.nbClusters + 64); c++) out.push(await ctx.onDisk.at(c));
   return out;
 }
 

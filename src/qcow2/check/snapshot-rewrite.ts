@@ -3,7 +3,7 @@
  * does for entries with too little extra data). Crash-safe order: the new table into free clusters and their
  * refcounts, sync, then the header switch (synced), and only then the old table's clusters are freed.
  */
-import { setU32, setU64, u32 } from '../format/bytes';
+import { setU16, setU32, setU64, u32 } from '../format/bytes';
 import { getRefcount, setRefcount } from '../format/refcount-codec';
 import type { PassContext } from './context';
 import { refblockOffsetAt } from './ondisk';
@@ -24,6 +24,8 @@ function buildTable(ctx: PassContext): Uint8Array {
     const extraLen = Math.max(KNOWN_EXTRA, sn.extra.length);
     const head = sn.rawHeader.slice();
     setU32(head, 36, extraLen);
+    setU16(head, 12, sn.idBytes.length);
+    setU16(head, 14, sn.nameBytes.length);
     const extra = new Uint8Array(extraLen);
     extra.set(sn.extra);
     if (sn.extra.length < 8) setU64(extra, 0, u32(head, 32)); // vm_state_size_large from the 32-bit field

@@ -12,6 +12,7 @@ const MAX_SNAPSHOTS = 65536;
 const MAX_SNAPSHOT_EXTRA = 1024;
 const MAX_SNAPSHOT_TABLE = 64 * 1024 * 1024;
 const TWO_32 = 0x1_0000_0000;
+const INT_MAX = 0x7fffffff;
 
 export interface CheckSnapshot {
   index: number;
@@ -30,9 +31,15 @@ export interface CheckSnapshot {
 
 export interface CheckSnapshotTable {
   offset: number;
-  /** Bytes the table spans, as QEMU computes snapshots_size. */
+  /** Bytes the table spans on disk, as QEMU computes snapshots_size (truncated extra data counts in full). */
   size: number;
   snapshots: CheckSnapshot[];
+  /** -r all: snapshots dropped from the end (QEMU's nb_clusters_reduced); the header count must follow. */
+  discarded: number;
+  /** -r all: entries whose extra data was cut to 1024 bytes (QEMU's extra_data_dropped). */
+  extraTruncated: number;
+  /** The lines qemu-img prints while reading the table in repair mode. */
+  notes: string[];
 }
 
 /** A failure that makes qemu-img check stop with "Check failed" (exit 1). */
@@ -48,16 +55,28 @@ export function u64Loose(b: Uint8Array, off: number): number {
   return hi > 0x1fffff ? Infinity : hi * TWO_32 + u32(b, off + 4);
 }
 
-export async function readSnapshotsForCheck(io: Qcow2IoOps, offset: number, count: number, clusterSize: number): Promise<CheckSnapshotTable> {
-  if (count === 0) return { offset, size: 0, snapshots: [] };
-  if (count > MAX_SNAPSHOTS) throw new CheckAbort('ERROR snapshot table too large');
+/**
+ * Reads the snapshot table as qcow2_check_read_snapshot_table does. Without `repair`, damage QEMU cannot read
+ * past is a CheckAbort. With `repair` (-r all) it is cut as QEMU cuts it: snapshots past 65536 or past the 64 MiB
+ * table limit are discarded, extra data over 1024 bytes is truncated. Memory stays bounded by the 64 MiB limit:
+ * only the kept extra data, ids and names are held, and each read is at most 1 MiB past what an entry needs.
+ */
+export async function readSnapshotsForCheck(io: Qcow2IoOps, offset: number, count: number, clusterSize: number, repair = false): Promise<CheckSnapshotTable> {
+  const out: CheckSnapshotTable = { offset, size: 0, snapshots: [], discarded: 0, extraTruncated: 0, notes: [] };
+  if (count === 0) return out;
+  if (count > MAX_SNAPSHOTS) {
+    if (!repair) throw new CheckAbort('ERROR snapshot table too large');
+    out.notes.push(`Discarding ${count - MAX_SNAPSHOTS} overhanging snapshots`);
+    out.discarded += count - MAX_SNAPSHOTS;
+    count = MAX_SNAPSHOTS;
+  }
   if (offset % clusterSize !== 0 || !Number.isFinite(offset)) throw new CheckAbort('ERROR snapshot table offset invalid');
-  const snapshots: CheckSnapshot[] = [];
-  // Read in chunks that grow as the walk needs them; the table is at most 64 MiB.
+  const snapshots = out.snapshots;
+  // Read in chunks as the walk needs them.
   let bufStart = offset;
   let buf = await readZeroFilled(io, offset, Math.min(MAX_SNAPSHOT_TABLE, Math.max(clusterSize, count * 64)));
   const ensure = async (at: number, len: number): Promise<number> => {
-    if (at + len <= bufStart + buf.length) return at - bufStart;
+    if (at >= bufStart && at + len <= bufStart + buf.length) return at - bufStart;
     bufStart = at;
     buf = await readZeroFilled(io, at, Math.max(len, 1024 * 1024));
     return 0;
@@ -66,37 +85,49 @@ export async function readSnapshotsForCheck(io: Qcow2IoOps, offset: number, coun
   let tableLength = 0;
   const text = (b: Uint8Array): string => new TextDecoder('utf-8', { fatal: false }).decode(b);
   for (let i = 0; i < count; i++) {
+    const before = pos;
     pos = Math.ceil(pos / 8) * 8;
     tableLength = Math.ceil(tableLength / 8) * 8;
     let p = await ensure(pos, SNAPSHOT_HEADER);
-    const l1Offset = u64Loose(buf, p);
-    const l1Size = u32(buf, p + 8);
-    const idLen = u16(buf, p + 12);
-    const nameLen = u16(buf, p + 14);
-    const extraSize = u32(buf, p + 36);
+    const rawHeader = buf.slice(p, p + SNAPSHOT_HEADER);
+    const l1Offset = u64Loose(rawHeader, 0);
+    const l1Size = u32(rawHeader, 8);
+    const idLen = u16(rawHeader, 12);
+    const nameLen = u16(rawHeader, 14);
+    const extraSize = u32(rawHeader, 36);
+    let keptExtra = extraSize;
     if (extraSize > MAX_SNAPSHOT_EXTRA) {
-      throw new CheckAbort(`ERROR failed to read the snapshot table: Too much extra metadata in snapshot table entry ${i}`);
+      if (!repair) throw new CheckAbort(`ERROR failed to read the snapshot table: Too much extra metadata in snapshot table entry ${i}`);
+      out.notes.push(`Discarding too much extra metadata in snapshot table entry ${i} (${extraSize} > ${MAX_SNAPSHOT_EXTRA})`);
+      out.extraTruncated++;
+      keptExtra = MAX_SNAPSHOT_EXTRA;
     }
-    const entryLen = SNAPSHOT_HEADER + extraSize + idLen + nameLen;
-    p = await ensure(pos, entryLen);
-    const idAt = p + SNAPSHOT_HEADER + extraSize;
-    snapshots.push({
-      index: i,
-      l1Offset,
-      l1Size,
-      extraSize,
-      id: text(buf.subarray(idAt, idAt + idLen)),
-      name: text(buf.subarray(idAt + idLen, idAt + idLen + nameLen)),
-      rawHeader: buf.slice(p, p + SNAPSHOT_HEADER),
-      extra: buf.slice(p + SNAPSHOT_HEADER, idAt),
-      idBytes: buf.slice(idAt, idAt + idLen),
-      nameBytes: buf.slice(idAt + idLen, idAt + idLen + nameLen),
-    });
-    pos += entryLen;
-    tableLength += entryLen;
-    if (tableLength > MAX_SNAPSHOT_TABLE) throw new CheckAbort('ERROR failed to read the snapshot table: Snapshot table is too big');
+    p = await ensure(pos + SNAPSHOT_HEADER, keptExtra);
+    const extra = buf.slice(p, p + keptExtra);
+    // The id and name follow the extra data as it is on disk, even when only part of it is kept.
+    const idAt = pos + SNAPSHOT_HEADER + extraSize;
+    p = await ensure(idAt, idLen + nameLen);
+    // QEMU keeps both as C strings: they end at the first NUL (and a rewritten table stores them so).
+    const idBytes = untilNul(buf.slice(p, p + idLen));
+    const nameBytes = untilNul(buf.slice(p + idLen, p + idLen + nameLen));
+    pos = idAt + idLen + nameLen;
+    tableLength += SNAPSHOT_HEADER + keptExtra + idLen + nameLen;
+    if (tableLength > MAX_SNAPSHOT_TABLE || pos - offset > INT_MAX) {
+      if (!repair) throw new CheckAbort('ERROR failed to read the snapshot table: Snapshot table is too big');
+      out.notes.push(`Discarding ${count - i} overhanging snapshots (snapshot table is too big)`);
+      out.discarded += count - i;
+      pos = before;
+      break;
+    }
+    snapshots.push({ index: i, l1Offset, l1Size, extraSize: keptExtra, id: text(idBytes), name: text(nameBytes), rawHeader, extra, idBytes, nameBytes });
   }
-  return { offset, size: pos - offset, snapshots };
+  out.size = pos - offset;
+  return out;
+}
+
+function untilNul(b: Uint8Array): Uint8Array {
+  const end = b.indexOf(0);
+  return end < 0 ? b : b.subarray(0, end);
 }
 
 export interface CheckBitmap {

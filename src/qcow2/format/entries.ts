@@ -190,3 +190,12 @@ export function l2EntryError(path: string, g: { l1EntrySpan: number; clusterSize
   const guest = l1Index * g.l1EntrySpan + l2Index * g.clusterSize;
   return badImage(path, `L2 entry for guest offset 0x${guest.toString(16)} (L1 ${l1Index}, L2 ${l2Index}) ${what}`);
 }
+
+/** The first L2 table offset in an L1 table whose cluster does not lie wholly inside the file, if any. */
+export function firstL2PastEnd(l1: Uint8Array, clusterSize: number, fileSize: number): number | undefined {
+  for (let at = 0; at + 8 <= l1.length; at += 8) {
+    const off = entryOffset(u32(l1, at), u32(l1, at + 4));
+    if (off !== 0 && off + clusterSize > fileSize) return off;
+  }
+  return undefined;
+}

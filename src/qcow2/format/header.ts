@@ -82,7 +82,7 @@ export async function readHeaderCluster(io: Qcow2IoOps): Promise<{ bytes: Uint8A
  * Reads and validates a header from the first cluster (or at least the first 4 KiB) of a file.
  * `forCheck`: as QEMU with BDRV_O_CHECK, a missing (size 0) or offset-0 refcount table is left to the check to report.
  */
-export function parseHeader(buf: Uint8Array, file: string, fileSize: number, forCheck = false): Qcow2Header {
+export function parseHeader(buf: Uint8Array, file: string, fileSize: number, forCheck = false, unnamedDataFileOk = false): Qcow2Header {
   if (fileSize === 0) throw badImage(file, 'empty file, not a qcow2 image');
   if (buf.length < V2_HEADER_LENGTH || fileSize < V2_HEADER_LENGTH) {
     if (buf.length >= 4 && u32(buf, 0) === QCOW2_MAGIC) throw badImage(file, `truncated header (${fileSize} bytes)`);
@@ -148,7 +148,7 @@ export function parseHeader(buf: Uint8Array, file: string, fileSize: number, for
 
   const extEnd = header.backingFileOffset > 0 ? Math.min(header.backingFileOffset, clusterSize) : clusterSize;
   header.extensions = parseHeaderExtensions(buf.subarray(0, Math.min(buf.length, clusterSize)), headerLength, extEnd, file, clusterSize);
-  checkIncompatibleFeatures(header, file);
+  checkIncompatibleFeatures(header, file, unnamedDataFileOk);
 
   if (header.backingFileOffset > 0 && header.backingFileSize > 0) {
     const end = header.backingFileOffset + header.backingFileSize;
@@ -173,8 +173,9 @@ function validateFields(h: Qcow2Header, file: string, fileSize: number, forCheck
   }
   if (!isAligned(h.l1TableOffset, clusterSize)) throw badImage(file, 'L1 table offset is not cluster-aligned');
   if (!isAligned(h.refcountTableOffset, clusterSize)) throw badImage(file, 'refcount table offset is not cluster-aligned');
-  if (h.nbSnapshots > 0 && !isAligned(h.snapshotsOffset, clusterSize)) throw badImage(file, 'snapshot table offset is not cluster-aligned');
-  if (h.nbSnapshots > MAX_SNAPSHOTS) throw badImage(file, `too many snapshots (${h.nbSnapshots})`);
+  // In check mode, as QEMU's, the snapshot table is left to the check (which can repair a too-long one).
+  if (h.nbSnapshots > 0 && !isAligned(h.snapshotsOffset, clusterSize) && !forCheck) throw badImage(file, 'snapshot table offset is not cluster-aligned');
+  if (h.nbSnapshots > MAX_SNAPSHOTS && !forCheck) throw badImage(file, `too many snapshots (${h.nbSnapshots}); check -r all discards those past 65536`);
 
   if (h.refcountTableClusters === 0 && !forCheck) throw badImage(file, 'image has no refcount table');
   const reftableBytes = h.refcountTableClusters * clusterSize;
@@ -193,7 +194,7 @@ function validateFields(h: Qcow2Header, file: string, fileSize: number, forCheck
   }
 }
 
-function checkIncompatibleFeatures(h: Qcow2Header, file: string): void {
+function checkIncompatibleFeatures(h: Qcow2Header, file: string, unnamedDataFileOk: boolean): void {
   const f = h.incompatibleFeatures;
   const unknownLo = f.lo & ~INCOMPAT_KNOWN;
   if (f.hi !== 0 || unknownLo !== 0) {
@@ -214,7 +215,7 @@ function checkIncompatibleFeatures(h: Qcow2Header, file: string): void {
   if ((h.compressionType !== 0) !== Boolean(f.lo & INCOMPAT_COMPRESSION)) {
     throw badImage(file, 'compression type field and compression-type feature bit disagree');
   }
-  if (f.lo & INCOMPAT_DATA_FILE && h.extensions.dataFile === undefined) {
+  if (f.lo & INCOMPAT_DATA_FILE && h.extensions.dataFile === undefined && !unnamedDataFileOk) {
     throw badImage(file, 'image needs an external data file but does not name one');
   }
   if (h.autoclearFeatures.lo & AUTOCLEAR_DATA_FILE_RAW && !(f.lo & INCOMPAT_DATA_FILE)) {

@@ -19,6 +19,10 @@ export interface Snapshot {
   /** From the extra data, when present. */
   diskSize?: number;
   icount?: number;
+  /** The icount in decimal when it does not fit a number (only shown, never computed with). */
+  icountText?: string;
+  /** Why this snapshot's L1 table cannot be read (QEMU opens the image all the same; check reports it). */
+  damage?: string;
 }
 
 export interface SnapshotTable {
@@ -39,7 +43,12 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
   const ensure = async (end: number): Promise<void> => {
     if (end <= have) return;
     if (end > limit)
-      throw badImage(file, end > MAX_SNAPSHOT_TABLE_BYTES ? 'snapshot table is larger than 64 MiB' : 'snapshot table lies beyond the end of the file');
+      throw badImage(
+        file,
+        end > MAX_SNAPSHOT_TABLE_BYTES
+          ? 'snapshot table is larger than 64 MiB; check -r all discards the snapshots past the limit'
+          : 'snapshot table lies beyond the end of the file',
+      );
     const bigger = new Uint8Array(Math.min(limit, Math.max(end, buf.length * 2)));
     bigger.set(buf.subarray(0, have));
     buf = bigger;
@@ -57,7 +66,7 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
     const idLen = u16(buf, pos + 12);
     const nameLen = u16(buf, pos + 14);
     const extraSize = u32(buf, pos + 36);
-    if (extraSize > MAX_SNAPSHOT_EXTRA) throw badImage(file, `snapshot ${i} has too much extra data (${extraSize} bytes)`);
+    if (extraSize > MAX_SNAPSHOT_EXTRA) throw badImage(file, `snapshot ${i} has too much extra data (${extraSize} bytes); check -r all truncates it`);
     const entryLen = 40 + extraSize + idLen + nameLen;
     await ensure(pos + entryLen);
     const snap: Snapshot = {
@@ -76,14 +85,27 @@ export async function readSnapshotTable(io: Qcow2IoOps, offset: number, count: n
     if (extraSize >= 16) snap.diskSize = u64OrNull(buf, extra + 8) ?? undefined;
     if (extraSize >= 24) {
       const ic = u64OrNull(buf, extra + 16);
-      if (ic !== null) snap.icount = ic; // -1 (absent) does not fit and stays undefined
+      const hi = u32(buf, extra + 16);
+      const lo = u32(buf, extra + 20);
+      if (ic !== null) snap.icount = ic;
+      // -1 means absent; other values past 2^53 are shown exactly (BigInt only to print them, never for offsets).
+      else if (hi !== 0xffffffff || lo !== 0xffffffff) snap.icountText = ((BigInt(hi) << 32n) | BigInt(lo)).toString();
     }
-    if (l1Size * 8 > 32 * 1024 * 1024) throw badImage(file, `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table is too large`);
-    if (l1TableOffset % clusterSize !== 0) throw badImage(file, `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table offset is not cluster-aligned`);
+    // As qemu-img, a bad inactive snapshot does not block the active disk: it is kept, marked, and refused when used.
+    if (l1Size * 8 > 32 * 1024 * 1024) snap.damage = `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table is too large`;
+    else if (l1TableOffset % clusterSize !== 0) snap.damage = `snapshot ${i} (id ${printable(snap.id, 40)}) L1 table offset is not cluster-aligned`;
     snapshots.push(snap);
     pos += Math.ceil(entryLen / 8) * 8;
   }
   return { snapshots, byteLength: pos };
+}
+
+/** Marks snapshots whose L1 table lies past the end of the file too; returns every snapshot's damage, for open. */
+export function snapshotDamage(snapshots: Snapshot[], fileSize: number): string[] {
+  for (const s of snapshots) {
+    if (!s.damage && s.l1TableOffset + s.l1Size * 8 > fileSize) s.damage = `snapshot ${printable(s.id, 40)} L1 table lies beyond the end of the file`;
+  }
+  return snapshots.flatMap((s) => (s.damage ? [s.damage] : []));
 }
 
 /** QEMU's lookup: by id, by name, or (`any`, as qemu-img snapshot/-l NAME) the id first, then the name. */
@@ -95,6 +117,8 @@ export function findSnapshot(snapshots: readonly Snapshot[], key: string, by: 'i
   return snapshots.find((s) => s.name === key);
 }
 
+/** QEMU reads ids and names as C strings: they end at the first NUL. */
 function text(b: Uint8Array): string {
-  return new TextDecoder('utf-8', { fatal: false }).decode(b);
+  const end = b.indexOf(0);
+  return new TextDecoder('utf-8', { fatal: false }).decode(end < 0 ? b : b.subarray(0, end));
 }

@@ -28,7 +28,7 @@ export class MetadataMap {
       if (off) this.addRange(off, this.cs, 'active L2 table');
     }
     if (h.nbSnapshots > 0) this.addRange(h.snapshotsOffset, dev.snapshotTableBytes, 'snapshot table');
-    for (const s of dev.snapshots) this.addRange(s.l1TableOffset, s.l1Size * 8, `L1 table of snapshot ${s.id}`);
+    for (const s of dev.snapshots) if (!s.damage) this.addRange(s.l1TableOffset, s.l1Size * 8, `L1 table of snapshot ${s.id}`);
     const bm = h.extensions.bitmaps;
     if (bm) this.addRange(bm.directoryOffset, bm.directorySize, 'bitmap directory');
     for (const b of dev.bitmaps) this.addRange(b.tableOffset, b.tableSize * 8, `table of bitmap ${b.name}`);
