@@ -30,11 +30,6 @@ export function setU32(b: Uint8Array, off: number, v: number): void {
 }
 
 /** Writes a u64 from a number; the value must be a non-negative safe integer. */
-export function setU16(b: Uint8Array, off: number, v: number): void {
-  b[off] = (v >>> 8) & 0xff;
-  b[off + 1] = v & 0xff;
-}
-
 export function setU64(b: Uint8Array, off: number, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`u64 out of range: ${v}`);
   setU32(b, off, Math.floor(v / TWO_32));
