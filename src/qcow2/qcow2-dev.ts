@@ -21,6 +21,8 @@ import { CompressedClusterReader } from './read/compressed-reader';
 import type { BlockLayer, LayerRun } from './layer';
 import { AsyncMutex, prepareFirstWrite, Qcow2Writer, type WritableImage } from './write';
 import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';
+import { openImageCrypto, type EncryptionKey, type ImageCrypto } from './crypto/image-crypto';
+import { SECTOR } from './crypto/sector-cipher';
 import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './check/usage';
 
 export { DEFAULT_L2_CACHE_SLICES, DEFAULT_REFBLOCK_CACHE_SLICES, type MetaSlice, type Mapping };
@@ -31,6 +33,8 @@ export interface Qcow2DevParams {
   l2CacheSlices?: number;
   /** Refcount-block cache capacity in slices. */
   refblockCacheSlices?: number;
+  /** Unlocks an encrypted image (LUKS or legacy AES); without it an encrypted image is refused at open. */
+  encryptionKey?: EncryptionKey;
 }
 
 /** Construct through `openImage` (open.ts), which also opens the data file and the backing chain, or `fromIo` and `prepIo()`. */
@@ -47,6 +51,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Damage tolerated at open (the active disk stays readable); writes are refused while it is non-empty. */
   openDamage: string[] = [];
   bitmaps: BitmapEntry[] = [];
+  /** The unlocked key of an encrypted image: data clusters are decrypted on read and encrypted on write. */
+  crypto?: ImageCrypto;
   readonly cache: MetadataCache;
   /** The one lock of the write path (write/index.ts): writes that change metadata, flushes, check, usage, close. */
   private readonly lock = new AsyncMutex();
@@ -83,8 +89,11 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Reads and validates the header of an open file, then builds the device (tables not loaded yet). */
   static async fromIo(io: Qcow2IoOps, params: Qcow2DevParams = {}): Promise<Qcow2Dev> {
     const { bytes, fileSize } = await readHeaderCluster(io);
-    const dev = new Qcow2Dev(io.path, parseHeader(bytes, io.path, fileSize), params, io);
+    const dev = new Qcow2Dev(io.path, parseHeader(bytes, io.path, fileSize, false, params.encryptionKey !== undefined), params, io);
     dev.noteFileEnd(fileSize);
+    if (dev.header.cryptMethod !== 0 && params.encryptionKey) {
+      dev.crypto = await openImageCrypto(io, dev.header, fileSize, params.encryptionKey, io.path);
+    }
     return dev;
   }
 
@@ -135,10 +144,28 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > this.info.virtualSize) {
       throw new Qcow2Error('range', `write of ${buf.length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
+    if (this.crypto && (offset % SECTOR !== 0 || buf.length % SECTOR !== 0) && buf.length > 0) {
+      return this.writeAt(await this.sectorAligned(buf, offset), offset - (offset % SECTOR));
+    }
     // No await before submit once the writer exists: concurrent writes keep their issue order.
     const writer = this.writer ?? (await this.getWriter());
     if (buf.length === 0) return;
     await writer.submit(buf, offset);
+  }
+
+  /**
+   * Encrypted data is written in whole 512-byte sectors (QEMU's request alignment for encrypted images): buf
+   * widened to its sectors with the current guest bytes around it. Overlapping unaligned writes issued at the
+   * same time may race on a shared sector, as with any read-modify-write.
+   */
+  private async sectorAligned(buf: Uint8Array, offset: number): Promise<Uint8Array> {
+    const start = offset - (offset % SECTOR);
+    const end = Math.ceil((offset + buf.length) / SECTOR) * SECTOR;
+    const out = new Uint8Array(end - start);
+    await this.readAt(out.subarray(0, SECTOR), start);
+    if (end - SECTOR > start) await this.readAt(out.subarray(out.length - SECTOR), end - SECTOR);
+    out.set(buf, offset - start);
+    return out;
   }
 
   /** Makes a guest range read as zeros, with zero clusters where whole clusters are covered (see Qcow2Writer.submitZeroes). */
@@ -146,6 +173,15 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     this.refuseWriteToView();
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.info.virtualSize) {
       throw new Qcow2Error('range', `zero write of ${length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
+    }
+    if (this.crypto && length > 0 && (offset % SECTOR !== 0 || (offset + length) % SECTOR !== 0)) {
+      // Partial sectors are rewritten with zeros (encrypted); the sectors in between become zeros as usual.
+      const first = Math.min(offset + length, Math.ceil(offset / SECTOR) * SECTOR);
+      const last = Math.max(first, Math.floor((offset + length) / SECTOR) * SECTOR);
+      if (first > offset) await this.writeAt(new Uint8Array(first - offset), offset);
+      if (last > first) await this.writeZeroes(first, last - first);
+      if (offset + length > last) await this.writeAt(new Uint8Array(offset + length - last), last);
+      return;
     }
     const writer = this.writer ?? (await this.getWriter());
     if (length > 0) await writer.submitZeroes(offset, length);
@@ -250,6 +286,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     view.l1Table = l1;
     view.refcountTable = this.refcountTable;
     view.dataIo = this.dataIo;
+    view.crypto = this.crypto;
     view.backing = this.backing;
     view.backingFormatProbed = this.backingFormatProbed;
     view.noteFileEnd(this.fileEnd.size);
@@ -302,10 +339,13 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
         const at = offset + pos;
         const run = await this.blockStatus(at, buf.length - pos);
         const dst = buf.subarray(pos, pos + run.length);
-        if (run.kind === 'data') await this.readHost(dst, run.hostOffset!);
+        if (run.kind === 'data') await this.readHost(dst, run.hostOffset!, at);
         else if (run.kind === 'zero') dst.fill(0);
         else if (run.kind === 'unallocated') await this.readBacking(dst, at);
-        else {
+        else if (this.header.cryptMethod !== 0) {
+          // QEMU never writes compressed clusters into encrypted images; one found here is refused, not guessed at.
+          throw badImage(this.path, `compressed cluster at guest offset 0x${at.toString(16)} in an encrypted image`);
+        } else {
           const cluster = await this.compressed.read(run.compressed!);
           const inCluster = at % this.info.clusterSize;
           dst.set(cluster.subarray(inCluster, inCluster + dst.length));
@@ -326,8 +366,23 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     dst.fill(0, n);
   }
 
-  /** Reads allocated data from the image (or its external data file). */
-  async readHost(dst: Uint8Array, host: number): Promise<void> {
+  /**
+   * Reads allocated data from the image (or its external data file), decrypted in an encrypted image: the
+   * enclosing 512-byte sectors are read and deciphered with their host (LUKS) or guest (legacy AES) sector
+   * numbers. `guest` is the guest offset of dst[0], needed for legacy AES only.
+   */
+  async readHost(dst: Uint8Array, host: number, guest?: number): Promise<void> {
+    const crypto = this.crypto;
+    if (!crypto) return this.readPlain(dst, host);
+    if (!crypto.physical && guest === undefined) throw new Qcow2Error('unsupported', 'legacy AES data read without its guest offset', this.path);
+    const lead = host % SECTOR;
+    const sectors = new Uint8Array(Math.ceil((lead + dst.length) / SECTOR) * SECTOR);
+    await this.readPlain(sectors, host - lead);
+    crypto.decrypt(sectors, (crypto.physical ? host : guest!) - lead);
+    dst.set(sectors.subarray(lead, lead + dst.length));
+  }
+
+  private async readPlain(dst: Uint8Array, host: number): Promise<void> {
     const io = this.dataIo ?? this.io;
     const n = await readFully(io, dst, host);
     if (n < dst.length) {
