@@ -87,7 +87,7 @@ export function parseLuksHeader(b: Uint8Array, areaLength: number, file: string)
   const mode = m[1] as LuksMode;
   const ivgen = m[2].startsWith('essiv') ? 'essiv' : (m[2] as LuksIvgen);
   const keyBytes = u32(b, 108);
-  const validKeys = mode === 'xts' ? [32, 64] : [16, 24, 32];
+  const validKeys = mode === 'xts' ? [32, 48, 64] : [16, 24, 32];
   if (!validKeys.includes(keyBytes)) throw bad(`key size ${keyBytes} is invalid for aes-${mode}`);
   const mkDigestIterations = u32(b, 164);
   if (mkDigestIterations === 0 || mkDigestIterations > MAX_PBKDF2_ITERATIONS) {

@@ -5,6 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import type { LuksHash, LuksIvgen, LuksMode } from './luks-header';
+import { xts192 } from './xts192';
 
 export const SECTOR = 512;
 
@@ -60,9 +61,13 @@ export class SectorCipher {
     if (buf.length % SECTOR !== 0) throw new RangeError(`encrypted I/O must be whole 512-byte sectors (got ${buf.length} bytes)`);
     for (let at = 0, s = firstSector; at < buf.length; at += SECTOR, s++) {
       const iv = this.ivFor(s);
+      const sector = buf.subarray(at, at + SECTOR);
+      if (this.algorithm === 'aes-192-xts') {
+        sector.set(xts192(this.key, iv, sector, encrypt));
+        continue;
+      }
       const c = encrypt ? createCipheriv(this.algorithm, this.key, iv) : createDecipheriv(this.algorithm, this.key, iv);
       c.setAutoPadding(false);
-      const sector = buf.subarray(at, at + SECTOR);
       const out = c.update(sector);
       c.final();
       sector.set(out);
