@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { openImage, Qcow2Error } from '../../src/qcow2';
 import { scratchDir, sha256File } from '../helpers/qemu';
 import { luksIo, makeLuks, PASSPHRASE } from '../helpers/luks';
+import { fuzzImage } from '../fuzz/fuzz-image';
 
 const CRYPTO_EXT_MAGIC = Buffer.from([0x05, 0x37, 0xbe, 0x77]);
 
@@ -109,5 +110,26 @@ describe('encrypted images: hostile LUKS headers', function () {
   it('bad magic and unknown cipher', async () => {
     assert.match(await openDamaged((b) => (b[luks] = 0)), /LUKS header: bad magic/);
     assert.match(await openDamaged((b) => b.write('twofish\0', luks + 8, 'latin1')), /LUKS cipher 'twofish' is not supported/);
+  });
+
+  it('the fuzz target takes LUKS images: pristine, low iteration counts (unlock runs) and damaged slots', async () => {
+    const variants: Array<(b: Buffer) => void> = [
+      () => undefined,
+      (b) => {
+        b.writeUInt32BE(1000, luks + 164);
+        b.writeUInt32BE(1000, luks + 212);
+      },
+      (b) => {
+        b.writeUInt32BE(1000, luks + 164);
+        b.writeUInt32BE(1000, luks + 212);
+        b.writeUInt32BE(1, luks + 252);
+      },
+      (b) => b.writeUInt32BE(0, luks + 108),
+    ];
+    for (const damage of variants) {
+      const bytes = Buffer.from(pristine);
+      damage(bytes);
+      await fuzzImage(bytes);
+    }
   });
 });

@@ -27,25 +27,33 @@ export interface ImageCrypto {
   encrypt(buf: Uint8Array, offset: number): void;
 }
 
-function wrap(format: 'luks' | 'aes', cipher: SectorCipher): ImageCrypto {
+function wrap(format: 'luks' | 'aes', cipher: SectorCipher, file: string): ImageCrypto {
+  // node:crypto's errors (none expected once the header is validated) still leave as one-line engine errors.
+  const guarded = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      throw new Qcow2Error('unsupported', `${cipher.description}: ${(err as Error).message}`, file);
+    }
+  };
   return {
     format,
     physical: format === 'luks',
     writable: format === 'luks',
-    decrypt: (buf, offset) => cipher.decrypt(buf, offset / SECTOR),
-    encrypt: (buf, offset) => cipher.encrypt(buf, offset / SECTOR),
+    decrypt: (buf, offset) => guarded(() => cipher.decrypt(buf, offset / SECTOR)),
+    encrypt: (buf, offset) => guarded(() => cipher.encrypt(buf, offset / SECTOR)),
   };
 }
 
 /** Unlocks an image's encryption with `key`; a wrong passphrase is "no key slot matches this passphrase". */
 export async function openImageCrypto(io: Qcow2IoOps, header: Qcow2Header, fileSize: number, key: EncryptionKey, file: string): Promise<ImageCrypto> {
   const passphrase = typeof key.passphrase === 'string' ? new TextEncoder().encode(key.passphrase) : key.passphrase;
-  if (header.cryptMethod === 1) return wrap('aes', new SectorCipher('cbc', legacyAesKey(passphrase), 'plain64'));
+  if (header.cryptMethod === 1) return wrap('aes', new SectorCipher('cbc', legacyAesKey(passphrase), 'plain64'), file);
   if (header.cryptMethod !== 2) throw new Qcow2Error('unsupported', `unknown encryption method ${header.cryptMethod}`, file);
   const area = header.extensions.crypto;
   if (!area) throw new Qcow2Error('bad-image', 'LUKS-encrypted image has no encryption header extension', file);
   const luks = await readLuksHeader(io, area, fileSize, file);
-  return wrap('luks', await unlockLuks(io, area.offset, luks, passphrase, file));
+  return wrap('luks', await unlockLuks(io, area.offset, luks, passphrase, file), file);
 }
 
 /** The bytes to store at `offset`: with a key, an encrypted copy (whole sectors); without, the bytes themselves. */
