@@ -27,8 +27,7 @@ export interface ImageArgs {
   image(spec: string, allowRaw?: boolean): ImageSpec;
 }
 
-const WARN_DATA =
-  'qcow2-inspector: warning: a secret given with data= shows in the process list; use file= or --passphrase-file instead\n';
+const WARN_DATA = 'qcow2-inspector: warning: a secret given with data= shows in the process list; use file= or --passphrase-file instead\n';
 
 /** Takes `--object`, `--image-opts` and `--passphrase-file` (with a space or `=`) out of argv. */
 export function takeImageArgs(argv: string[], io: Pick<CliIo, 'stderr'>): ImageArgs {

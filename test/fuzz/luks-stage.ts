@@ -22,7 +22,7 @@ export async function luksOnly(bytes: Uint8Array): Promise<void> {
     return;
   }
   if (!area || area.offset >= bytes.length) return;
-  let iterations = 0;
+  let iterations: number;
   try {
     const h = parseLuksHeader(bytes.subarray(area.offset, area.offset + Math.min(area.length, LUKS_HEADER_BYTES)), area.length, FUZZ_PATH);
     iterations = h.mkDigestIterations + h.slots.reduce((n, s) => n + (s.active ? s.iterations : 0), 0);

@@ -14,7 +14,8 @@ const SPARSE_BLOCK = 4096;
 /** `convert -O raw`: the guest disk as a raw file, sparse where it reads as zeros; `-O qcow2` (with -c): convert-qcow2.ts. */
 export const convertCommand: CliCommand = {
   name: 'convert',
-  usage: 'convert [--object secret,... --image-opts] [--passphrase-file FILE] [-c] [-l snapshot.name=NAME|snapshot.id=ID] -O raw|qcow2 [-o OPTIONS] IMAGE OUTPUT',
+  usage:
+    'convert [--object secret,... --image-opts] [--passphrase-file FILE] [-c] [-l snapshot.name=NAME|snapshot.id=ID] -O raw|qcow2 [-o OPTIONS] IMAGE OUTPUT',
   summary: 'write the guest disk (through the backing chain) to a sparse raw file or a new qcow2 image (-c: compressed clusters)',
   async run(argv, io) {
     const imageArgs = takeImageArgs(argv, io);

@@ -121,12 +121,7 @@ export const writeCommand: CliCommand = {
 };
 
 /** `write -z IMAGE OFFSET LENGTH`: zero clusters where whole clusters are covered, zero bytes at the ends. */
-async function writeZeroes(
-  positional: string[],
-  verbose: boolean,
-  io: CliIo,
-  image: (spec: string) => ImageSpec,
-): Promise<number> {
+async function writeZeroes(positional: string[], verbose: boolean, io: CliIo, image: (spec: string) => ImageSpec): Promise<number> {
   const [spec, offsetText, lengthText, ...extra] = positional;
   if (!spec || offsetText === undefined || lengthText === undefined || extra.length > 0) throw new UsageError('expected -z IMAGE OFFSET LENGTH');
   const offset = parseSize(offsetText, 'offset');

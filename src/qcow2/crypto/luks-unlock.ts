@@ -22,13 +22,7 @@ export async function readLuksHeader(io: Qcow2IoOps, area: { offset: number; len
 }
 
 /** Finds the master key for `passphrase`, trying every active slot; the data cipher keyed with it. */
-export async function unlockLuks(
-  io: Qcow2IoOps,
-  areaOffset: number,
-  h: LuksHeader,
-  passphrase: Uint8Array,
-  file: string,
-): Promise<SectorCipher> {
+export async function unlockLuks(io: Qcow2IoOps, areaOffset: number, h: LuksHeader, passphrase: Uint8Array, file: string): Promise<SectorCipher> {
   for (const slot of h.slots) {
     if (!slot.active) continue;
     const slotKey = await pbkdf2Async(passphrase, slot.salt, slot.iterations, h.keyBytes, h.hash);
