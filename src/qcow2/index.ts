@@ -13,6 +13,7 @@ export { RawDev } from './raw-dev';
 export { Qcow2Dev, type Qcow2DevParams, type Mapping, type MetaSlice } from './qcow2-dev';
 export * from './open';
 export { type EncryptionKey, type ImageCrypto } from './crypto/image-crypto';
+export { readLuksHeader } from './crypto/luks-unlock';
 export { parseLuksHeader, MAX_PBKDF2_ITERATIONS, type LuksHeader, type LuksKeySlot } from './crypto/luks-header';
 export { findSnapshot, type Snapshot } from './format/snapshots';
 export type { BitmapEntry } from './format/bitmaps';

@@ -35,6 +35,11 @@ export interface Qcow2DevParams {
   refblockCacheSlices?: number;
   /** Unlocks an encrypted image (LUKS or legacy AES); without it an encrypted image is refused at open. */
   encryptionKey?: EncryptionKey;
+  /**
+   * Opens an encrypted image without a key, for its metadata only (info, map): guest data reads are refused and
+   * writes too. Ignored when `encryptionKey` is given.
+   */
+  allowLocked?: boolean;
 }
 
 /** Construct through `openImage` (open.ts), which also opens the data file and the backing chain, or `fromIo` and `prepIo()`. */
@@ -89,7 +94,12 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Reads and validates the header of an open file, then builds the device (tables not loaded yet). */
   static async fromIo(io: Qcow2IoOps, params: Qcow2DevParams = {}): Promise<Qcow2Dev> {
     const { bytes, fileSize } = await readHeaderCluster(io);
-    const dev = new Qcow2Dev(io.path, parseHeader(bytes, io.path, fileSize, false, params.encryptionKey !== undefined), params, io);
+    const dev = new Qcow2Dev(
+      io.path,
+      parseHeader(bytes, io.path, fileSize, false, params.encryptionKey !== undefined || params.allowLocked === true),
+      params,
+      io,
+    );
     dev.noteFileEnd(fileSize);
     if (dev.header.cryptMethod !== 0 && params.encryptionKey) {
       dev.crypto = await openImageCrypto(io, dev.header, fileSize, params.encryptionKey, io.path);
@@ -373,6 +383,10 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
    */
   async readHost(dst: Uint8Array, host: number, guest?: number): Promise<void> {
     const crypto = this.crypto;
+    if (!crypto && this.header.cryptMethod !== 0) {
+      const kind = this.header.cryptMethod === 1 ? 'AES' : 'LUKS';
+      throw new Qcow2Error('unsupported', `image is encrypted (${kind}); guest data cannot be read without a passphrase`, this.path);
+    }
     if (!crypto) return this.readPlain(dst, host);
     if (!crypto.physical && guest === undefined) throw new Qcow2Error('unsupported', 'legacy AES data read without its guest offset', this.path);
     const lead = host % SECTOR;

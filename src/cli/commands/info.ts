@@ -18,7 +18,7 @@ export const infoCommand: CliCommand = {
     const [spec] = requirePositionals(args, ['IMAGE']);
     const { path, keys } = imageArgs.image(spec);
     // Without --backing-chain the backing file is not opened: info works even when it is missing, as in qemu-img.
-    const top = await openImage(path, { readOnly: true, openBacking: chain, ...keys });
+    const top = await openImage(path, { readOnly: true, openBacking: chain, allowLocked: true, ...keys });
     try {
       const layers: { info: ImageInfoJson; probed?: string }[] = [];
       let name = path;

@@ -47,6 +47,8 @@ export interface LuksHeader {
   hash: LuksHash;
   /** Master key bytes (twice the AES key for xts). */
   keyBytes: number;
+  /** Byte offset of the payload (unused by qcow2, shown by qemu-img info). */
+  payloadOffset: number;
   mkDigest: Uint8Array;
   mkDigestSalt: Uint8Array;
   mkDigestIterations: number;
@@ -127,6 +129,7 @@ export function parseLuksHeader(b: Uint8Array, areaLength: number, file: string)
     ivHash: m[3] as LuksHash | undefined,
     hash: hashSpec as LuksHash,
     keyBytes,
+    payloadOffset: u32(b, 104) * LUKS_SECTOR,
     mkDigest: b.slice(112, 112 + DIGEST_BYTES),
     mkDigestSalt: b.slice(132, 164),
     mkDigestIterations,
