@@ -53,10 +53,22 @@ describe('CLI: encrypted images', function () {
     assert.equal(r.stdout.toString(), q.stdout);
   });
 
-  it('info with the key', async () => {
+  it('info without a key: the text and JSON of qemu-img info (encrypted: yes, the LUKS header and its slots)', async () => {
+    for (const extra of [[], ['--output=json']]) {
+      const r = await cli(['info', ...extra, img]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.toString(), qemuImg(['info', ...extra, img]).stdout);
+    }
+  });
+
+  it('info with the key, and a legacy AES image', async () => {
     const r = await cli(['info', ...keyArgs()]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout.toString(), /virtual size: 4 MiB/);
+    assert.match(r.stdout.toString(), /encrypted: yes\n/);
+    const aes = tmp.path('aes.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', ...secretObject(), '-o', 'encrypt.format=aes,encrypt.key-secret=sec0', aes, '1M']);
+    const j = await cli(['info', '--output=json', aes]);
+    assert.equal(j.stdout.toString(), qemuImg(['info', '--output=json', aes]).stdout);
   });
 
   it('convert -O raw and -O qcow2 give the guest bytes', async () => {
