@@ -3,7 +3,8 @@
  * `qemu-img convert` with the secret; then our seeded writes (unaligned, COW, zeroes) leave an image that
  * `qemu-img compare` (with the secret) finds identical to a raw model and `qemu-img check` finds clean.
  * qemu-img create benchmarks PBKDF2 for seconds per image, so the matrix is every cipher x mode x IV generator
- * with the hash rotating (every hash meets every cipher, mode and IV generator), not all 54 products.
+ * with the hash rotating (every hash meets every cipher, mode and IV generator), not all 54 products; aes-192-cbc is
+ * left out because qemu-img 7.2 aborts on it (an assertion in crypto/block.c).
  */
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
@@ -64,10 +65,12 @@ describe('encrypted images: LUKS reads and writes against qemu-img', function ()
   after(() => tmp.cleanup());
 
   ALGS.forEach((alg, ai) =>
-    MODES.forEach((mode) =>
+    MODES.forEach((mode, mi) =>
       IVGENS.forEach((ivgen, ii) => {
+        // qemu-img 7.2 aborts creating aes-192-cbc (24-byte keys x 4000 stripes is not whole sectors): not a format it makes.
+        if (alg === 'aes-192' && mode === 'cbc') return;
         const hash = HASHES[(ai + ii) % 3];
-        const seed = ai * 10 + ii * 3 + mode.length;
+        const seed = ai * 100 + mi * 10 + ii;
         it(`${alg}-${mode}-${ivgen}, ${hash}`, async () => {
           const img = makeLuks(
             tmp.path(`m${seed}.qcow2`),
