@@ -1,12 +1,13 @@
 /**
  * Crash safety of encrypted writes (issue #17): a LUKS image under the same fault injection as crash-eio (the
- * N-th write or fsync fails with EIO, once or for good). The image left
+ * N-th write or fsync fails with EIO, once or for good) and crash-powerloss (power lost at the N-th write, unsynced
+ * writes dropped or half kept, torn into sectors). The image left
  * behind must pass `qemu-img check` (with the secret) without corruptions and every durable write must read back
  * decrypted, so the write order (data first, then tables) holds with encryption too.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { FailingIo } from '../../src/qcow2/io/fault';
+import { FailingIo, PowerLossIo, PowerSupply } from '../../src/qcow2/io/fault';
 import { genWorkload } from '../helpers/workload';
 import { fastScratchDir, pickNs, runWithIo, verifyCrashImage, type CrashWorkload } from '../helpers/crash';
 import { luksGuestBytes, luksIo, makeLuks, PASSPHRASE } from '../helpers/luks';
@@ -19,11 +20,14 @@ describe('crash safety: encrypted (LUKS) writes', function () {
   const tmp = fastScratchDir('q2i-crash-luks-');
   after(() => tmp.cleanup());
 
-  it('EIO on the N-th write (sticky and transient) or fsync: no corruption, durable writes read back', async () => {
+  let w: CrashWorkload;
+  let initial: Uint8Array;
+  let initialRaw: Uint8Array;
+  before(() => {
     const path = makeLuks(tmp.path('luks.qcow2'), '4M', 'cluster_size=4096');
     luksIo(path, ['write -P 0x42 0 300k', 'write -P 0x43 1M 64k']);
     const g = { virtualSize: 4 * M, clusterSize: 4 * K, l2Span: 512 * 4 * K };
-    const w: CrashWorkload = {
+    w = {
       name: 'LUKS, 4 KiB clusters',
       path,
       virtualSize: g.virtualSize,
@@ -31,8 +35,12 @@ describe('crash safety: encrypted (LUKS) writes', function () {
       syncEvery: 4,
       passphrase: PASSPHRASE,
     };
-    const initial = new Uint8Array(readFileSync(path));
-    const initialRaw = luksGuestBytes(path, tmp.path('initial.raw'));
+    initial = new Uint8Array(readFileSync(path));
+    initialRaw = luksGuestBytes(path, tmp.path('initial.raw'));
+  });
+
+  it('EIO on the N-th write (sticky and transient) or fsync: no corruption, durable writes read back', async () => {
+    const path = w.path;
     const probe = new FailingIo(initial, path, {});
     assert.equal((await runWithIo(w, probe, false)).error, undefined);
     const total = probe.writes;
@@ -53,5 +61,20 @@ describe('crash safety: encrypted (LUKS) writes', function () {
       runs++;
     }
     assert.ok(runs > 20);
+  });
+
+  it('power lost at the N-th write: no corruption, durable writes read back', async () => {
+    const probe = new PowerLossIo(initial, w.path, { failAtWrite: Infinity, power: new PowerSupply() });
+    assert.equal((await runWithIo(w, probe, false)).error, undefined);
+    const total = probe.writes;
+    for (const n of pickNs(total, 20, 40)) {
+      for (const keep of n % 2 ? [0, 0.5] : [0]) {
+        const torn = keep > 0 && n % 4 === 1;
+        const io = new PowerLossIo(initial, w.path, { failAtWrite: n, keepProbability: keep, seed: 700 + n, tornWrites: torn, power: new PowerSupply() });
+        const outcome = await runWithIo(w, io, false);
+        const label = `power lost at write ${n}/${total}${keep ? ', half of unsynced kept' : ''}${torn ? ', torn' : ''}`;
+        await verifyCrashImage(await io.crashImage(), tmp.path('pl.qcow2'), tmp.path('pl.raw'), initialRaw, w, outcome, label);
+      }
+    }
   });
 });
