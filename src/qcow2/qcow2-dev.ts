@@ -154,9 +154,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > this.info.virtualSize) {
       throw new Qcow2Error('range', `write of ${buf.length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
-    if (this.crypto && (offset % SECTOR !== 0 || buf.length % SECTOR !== 0) && buf.length > 0) {
-      return this.writeAt(await this.sectorAligned(buf, offset), offset - (offset % SECTOR));
-    }
+    if (this.crypto) return this.encryptedInOrder(() => this.writeSectors(buf, offset));
     // No await before submit once the writer exists: concurrent writes keep their issue order.
     const writer = this.writer ?? (await this.getWriter());
     if (buf.length === 0) return;
@@ -164,9 +162,30 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   }
 
   /**
+   * Writes to an encrypted image run one after another, in issue order: an unaligned one reads its edge sectors
+   * first, and no later write may overtake it (or change those sectors) meanwhile.
+   */
+  private encryptedInOrder(fn: () => Promise<void>): Promise<void> {
+    const run = this.encryptedWrites.then(fn);
+    this.encryptedWrites = run.catch(() => undefined);
+    return run;
+  }
+  private encryptedWrites: Promise<void> = Promise.resolve();
+
+  /** An encrypted write, widened to whole sectors when it is not aligned. */
+  private async writeSectors(buf: Uint8Array, offset: number): Promise<void> {
+    if (buf.length === 0) return void (this.writer ?? (await this.getWriter()));
+    if (offset % SECTOR !== 0 || buf.length % SECTOR !== 0) {
+      buf = await this.sectorAligned(buf, offset);
+      offset -= offset % SECTOR;
+    }
+    const writer = this.writer ?? (await this.getWriter());
+    await writer.submit(buf, offset);
+  }
+
+  /**
    * Encrypted data is written in whole 512-byte sectors (QEMU's request alignment for encrypted images): buf
-   * widened to its sectors with the current guest bytes around it. Overlapping unaligned writes issued at the
-   * same time may race on a shared sector, as with any read-modify-write.
+   * widened to its sectors with the current guest bytes around it.
    */
   private async sectorAligned(buf: Uint8Array, offset: number): Promise<Uint8Array> {
     const start = offset - (offset % SECTOR);
@@ -184,17 +203,20 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.info.virtualSize) {
       throw new Qcow2Error('range', `zero write of ${length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
-    if (this.crypto && length > 0 && (offset % SECTOR !== 0 || (offset + length) % SECTOR !== 0)) {
-      // Partial sectors are rewritten with zeros (encrypted); the sectors in between become zeros as usual.
-      const first = Math.min(offset + length, Math.ceil(offset / SECTOR) * SECTOR);
-      const last = Math.max(first, Math.floor((offset + length) / SECTOR) * SECTOR);
-      if (first > offset) await this.writeAt(new Uint8Array(first - offset), offset);
-      if (last > first) await this.writeZeroes(first, last - first);
-      if (offset + length > last) await this.writeAt(new Uint8Array(offset + length - last), last);
-      return;
-    }
+    if (this.crypto) return this.encryptedInOrder(() => this.zeroSectors(offset, length));
     const writer = this.writer ?? (await this.getWriter());
     if (length > 0) await writer.submitZeroes(offset, length);
+  }
+
+  /** Encrypted zeroing: partial sectors are rewritten with (encrypted) zero bytes, whole ones as usual. */
+  private async zeroSectors(offset: number, length: number): Promise<void> {
+    const writer = this.writer ?? (await this.getWriter());
+    if (length === 0) return;
+    const first = Math.min(offset + length, Math.ceil(offset / SECTOR) * SECTOR);
+    const last = Math.max(first, Math.floor((offset + length) / SECTOR) * SECTOR);
+    if (first > offset) await this.writeSectors(new Uint8Array(first - offset), offset);
+    if (last > first) await writer.submitZeroes(first, last - first);
+    if (offset + length > last) await this.writeSectors(new Uint8Array(offset + length - last), last);
   }
 
   /** Stores a compressed cluster for the unallocated guest cluster at `guest` (see Qcow2Writer.writeCompressed). */

@@ -158,4 +158,34 @@ describe('encrypted images: LUKS reads and writes against qemu-img', function ()
     qemuImg(['convert', ...secretObject(), '--image-opts', '-l', 'snapshot.name=before', imageOpts(img), '-O', 'raw', snapRaw]);
     assert.ok(require('node:fs').readFileSync(snapRaw).equals(Buffer.from(before)));
   });
+
+  it('concurrent overlapping unaligned writes and zeroings land in issue order', async () => {
+    const img = makeLuks(tmp.path('conc.qcow2'), '1M');
+    luksIo(img, ['write -P 0x51 0 200000']);
+    const raw = tmp.path('conc.raw');
+    const model = luksGuestBytes(img, raw);
+    const dev = await openImage(img, KEY);
+    try {
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i < 60; i++) {
+        const off = (i * 7919) % 150000;
+        const len = 1 + ((i * 104729) % 9000);
+        if (i % 7 === 3) {
+          pending.push(dev.writeZeroes(off, len));
+          model.fill(0, off, off + len);
+        } else {
+          const b = new Uint8Array(len).fill(i + 1);
+          pending.push(dev.writeAt(b, off));
+          model.set(b, off);
+        }
+      }
+      await Promise.all(pending);
+    } finally {
+      await dev.close();
+    }
+    writeFileSync(raw, model);
+    const cmp = luksCompare(img, raw);
+    assert.equal(cmp.code, 0, cmp.text);
+    assert.equal(luksCheck(img).code, 0);
+  });
 });
