@@ -23,6 +23,7 @@ import { AsyncMutex, prepareFirstWrite, Qcow2Writer, type WritableImage } from '
 import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';
 import { openImageCrypto, type EncryptionKey, type ImageCrypto } from './crypto/image-crypto';
 import { SECTOR } from './crypto/sector-cipher';
+import { EncryptedWrites } from './crypto/encrypted-writes';
 import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './check/usage';
 
 export { DEFAULT_L2_CACHE_SLICES, DEFAULT_REFBLOCK_CACHE_SLICES, type MetaSlice, type Mapping };
@@ -70,6 +71,18 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   private writer?: Qcow2Writer;
   private writerPending?: Promise<Qcow2Writer>;
   private reads = 0;
+  /** Writes to an encrypted image: whole sectors, in issue order (crypto/encrypted-writes.ts). */
+  private readonly encryptedWrites = new EncryptedWrites({
+    readAt: (buf, offset) => this.readAt(buf, offset),
+    submit: async (buf, offset) => {
+      const writer = this.writer ?? (await this.getWriter());
+      if (buf.length > 0) await writer.submit(buf, offset);
+    },
+    submitZeroes: async (offset, length) => {
+      const writer = this.writer ?? (await this.getWriter());
+      if (length > 0) await writer.submitZeroes(offset, length);
+    },
+  });
   /** Set on a read-only view of an internal snapshot: the device whose files and backing chain it shares. */
   private viewOf?: Qcow2Dev;
 
@@ -154,47 +167,11 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > this.info.virtualSize) {
       throw new Qcow2Error('range', `write of ${buf.length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
-    if (this.crypto) return this.encryptedInOrder(() => this.writeSectors(buf, offset));
+    if (this.crypto) return this.encryptedWrites.write(buf, offset);
     // No await before submit once the writer exists: concurrent writes keep their issue order.
     const writer = this.writer ?? (await this.getWriter());
     if (buf.length === 0) return;
     await writer.submit(buf, offset);
-  }
-
-  /**
-   * Writes to an encrypted image run one after another, in issue order: an unaligned one reads its edge sectors
-   * first, and no later write may overtake it (or change those sectors) meanwhile.
-   */
-  private encryptedInOrder(fn: () => Promise<void>): Promise<void> {
-    const run = this.encryptedWrites.then(fn);
-    this.encryptedWrites = run.catch(() => undefined);
-    return run;
-  }
-  private encryptedWrites: Promise<void> = Promise.resolve();
-
-  /** An encrypted write, widened to whole sectors when it is not aligned. */
-  private async writeSectors(buf: Uint8Array, offset: number): Promise<void> {
-    if (buf.length === 0) return void (this.writer ?? (await this.getWriter()));
-    if (offset % SECTOR !== 0 || buf.length % SECTOR !== 0) {
-      buf = await this.sectorAligned(buf, offset);
-      offset -= offset % SECTOR;
-    }
-    const writer = this.writer ?? (await this.getWriter());
-    await writer.submit(buf, offset);
-  }
-
-  /**
-   * Encrypted data is written in whole 512-byte sectors (QEMU's request alignment for encrypted images): buf
-   * widened to its sectors with the current guest bytes around it.
-   */
-  private async sectorAligned(buf: Uint8Array, offset: number): Promise<Uint8Array> {
-    const start = offset - (offset % SECTOR);
-    const end = Math.ceil((offset + buf.length) / SECTOR) * SECTOR;
-    const out = new Uint8Array(end - start);
-    await this.readAt(out.subarray(0, SECTOR), start);
-    if (end - SECTOR > start) await this.readAt(out.subarray(out.length - SECTOR), end - SECTOR);
-    out.set(buf, offset - start);
-    return out;
   }
 
   /** Makes a guest range read as zeros, with zero clusters where whole clusters are covered (see Qcow2Writer.submitZeroes). */
@@ -203,20 +180,9 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.info.virtualSize) {
       throw new Qcow2Error('range', `zero write of ${length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
-    if (this.crypto) return this.encryptedInOrder(() => this.zeroSectors(offset, length));
+    if (this.crypto) return this.encryptedWrites.zero(offset, length);
     const writer = this.writer ?? (await this.getWriter());
     if (length > 0) await writer.submitZeroes(offset, length);
-  }
-
-  /** Encrypted zeroing: partial sectors are rewritten with (encrypted) zero bytes, whole ones as usual. */
-  private async zeroSectors(offset: number, length: number): Promise<void> {
-    const writer = this.writer ?? (await this.getWriter());
-    if (length === 0) return;
-    const first = Math.min(offset + length, Math.ceil(offset / SECTOR) * SECTOR);
-    const last = Math.max(first, Math.floor((offset + length) / SECTOR) * SECTOR);
-    if (first > offset) await this.writeSectors(new Uint8Array(first - offset), offset);
-    if (last > first) await writer.submitZeroes(first, last - first);
-    if (offset + length > last) await this.writeSectors(new Uint8Array(offset + length - last), last);
   }
 
   /** Stores a compressed cluster for the unallocated guest cluster at `guest` (see Qcow2Writer.writeCompressed). */
