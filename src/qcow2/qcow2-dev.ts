@@ -114,6 +114,10 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
       io,
     );
     dev.noteFileEnd(fileSize);
+    if (dev.header.cryptMethod === 2 && !dev.header.extensions.crypto) {
+      // (qemu-img info crashes on such a file.)
+      throw badImage(io.path, 'image is encrypted (LUKS) but has no encryption header extension');
+    }
     if (dev.header.cryptMethod !== 0 && params.encryptionKey) {
       dev.crypto = await openImageCrypto(io, dev.header, fileSize, params.encryptionKey, io.path);
     }

@@ -112,7 +112,7 @@ describe('malformed images through the CLI', function () {
 
   for (const c of malformedCases) {
     // info (like qemu-img info) does not open the backing chain unless asked to.
-    const argv = (p: string) => (c.when === 'read' ? ['read', p, '0', '65536'] : ['info', '--backing-chain', p]);
+    const argv = (p: string) => (c.when === 'read' || c.cliRead ? ['read', p, '0', '65536'] : ['info', '--backing-chain', p]);
     it(`${c.name}: ${argv('x').slice(0, -1).join(' ')} exits 1 with one line on stderr`, async function () {
       assert.ok(
         commands.some((cmd) => cmd.name === argv('')[0]),
