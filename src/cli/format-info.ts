@@ -3,6 +3,7 @@
  * "backing-filename-format-probed" (true when the image names a backing file but not its format).
  */
 import { type BlockLayer, Qcow2Dev, RawDev, type Qcow2IoOps, AUTOCLEAR_BITMAPS, isSet, qemuPathCombine } from '../qcow2';
+import { encryptHuman, encryptJson, type EncryptJson } from './format-encrypt';
 
 export interface SnapshotInfoJson {
   /** A bigint past 2^53, which the JSON writer prints exactly. */
@@ -30,6 +31,7 @@ export interface Qcow2SpecificJson {
   'refcount-bits': number;
   'data-file'?: string;
   'data-file-raw'?: boolean;
+  encrypt?: EncryptJson;
   corrupt?: boolean;
   'extended-l2'?: boolean;
 }
@@ -47,6 +49,7 @@ export interface ImageInfoJson {
   'backing-filename'?: string;
   /** Extra (not in qemu-img): the backing format is not recorded, so it is probed when the chain opens. */
   'backing-filename-format-probed'?: true;
+  encrypted?: boolean;
   'dirty-flag': boolean;
 }
 
@@ -78,12 +81,13 @@ export async function layerInfo(layer: BlockLayer, name: string): Promise<ImageI
   out.format = 'qcow2';
   const actual = await actualSize(dev.io);
   if (actual !== undefined) out['actual-size'] = actual;
-  out['format-specific'] = { type: 'qcow2', data: qcow2Specific(dev) };
+  out['format-specific'] = { type: 'qcow2', data: qcow2Specific(dev, await encryptJson(dev)) };
   if (h.backingFile !== undefined) {
     out['full-backing-filename'] = qemuPathCombine(name, h.backingFile);
     out['backing-filename'] = h.backingFile;
     if (h.extensions.backingFormat === undefined) out['backing-filename-format-probed'] = true;
   }
+  if (h.cryptMethod !== 0) out.encrypted = true;
   out['dirty-flag'] = info.dirty;
   return out;
 }
@@ -102,7 +106,7 @@ export function snapshotJson(s: Qcow2Dev['snapshots'][number]): SnapshotInfoJson
   return out as SnapshotInfoJson;
 }
 
-function qcow2Specific(dev: Qcow2Dev): Qcow2SpecificJson {
+function qcow2Specific(dev: Qcow2Dev, encrypt: EncryptJson | undefined): Qcow2SpecificJson {
   const info = dev.info;
   const v3 = info.version >= 3;
   const out: Qcow2SpecificJson = { compat: v3 ? '1.1' : '0.10', 'compression-type': info.compressionType } as Qcow2SpecificJson;
@@ -116,6 +120,7 @@ function qcow2Specific(dev: Qcow2Dev): Qcow2SpecificJson {
     if (dev.header.extensions.dataFile !== undefined) out['data-file'] = dev.header.extensions.dataFile;
     out['data-file-raw'] = info.dataFileRaw;
   }
+  if (encrypt) out.encrypt = encrypt;
   if (v3) {
     out.corrupt = info.corrupt;
     out['extended-l2'] = info.extendedL2;
@@ -176,6 +181,7 @@ const SPECIFIC_LABELS: [keyof Qcow2SpecificJson, string][] = [
   ['refcount-bits', 'refcount bits'],
   ['data-file', 'data file'],
   ['data-file-raw', 'data file raw'],
+  ['encrypt', 'encrypt'],
   ['corrupt', 'corrupt'],
   ['extended-l2', 'extended l2'],
 ];
@@ -188,6 +194,7 @@ export function infoHuman(i: ImageInfoJson, probedFormat?: string): string {
     `virtual size: ${sizeToStr(i['virtual-size'])} (${i['virtual-size']} bytes)`,
     `disk size: ${i['actual-size'] !== undefined ? sizeToStr(i['actual-size']) : 'unavailable'}`,
   ];
+  if (i.encrypted) lines.push('encrypted: yes');
   if (i['cluster-size'] !== undefined) lines.push(`cluster_size: ${i['cluster-size']}`);
   if (i['dirty-flag']) lines.push('cleanly shut down: no');
   if (i['backing-filename'] !== undefined) {
@@ -214,7 +221,8 @@ export function infoHuman(i: ImageInfoJson, probedFormat?: string): string {
           b.flags.forEach((f, k) => lines.push(`                [${k}]: ${f}`));
           lines.push(`            name: ${b.name}`, `            granularity: ${b.granularity}`);
         });
-      } else lines.push(`    ${label}: ${v}`);
+      } else if (key === 'encrypt') lines.push(...encryptHuman(v as EncryptJson));
+      else lines.push(`    ${label}: ${v}`);
     }
   }
   return lines.join('\n') + '\n';

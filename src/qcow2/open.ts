@@ -8,6 +8,7 @@ import { u32 } from './format/bytes';
 import { Qcow2Dev, type Qcow2DevParams } from './qcow2-dev';
 import { RawDev } from './raw-dev';
 import type { BlockLayer } from './layer';
+import type { EncryptionKey } from './crypto/image-crypto';
 
 export const MAX_CHAIN_DEPTH = 64;
 
@@ -19,6 +20,11 @@ export interface OpenOptions extends Qcow2DevParams {
   allowPath?: (absPath: string, role: 'backing' | 'data-file') => boolean;
   /** How files are opened; tests pass in-memory or fault-injecting I/O. */
   openIo?: (path: string, readOnly: boolean) => Promise<Qcow2IoOps>;
+  /**
+   * The key of each encrypted layer, by its path as opened (backing paths resolved); `encryptionKey`, when given,
+   * is the top image's. Layers without a key that are encrypted are refused.
+   */
+  secretFor?: (path: string) => EncryptionKey | undefined;
 }
 
 const defaultOpenIo = (path: string, readOnly: boolean): Promise<Qcow2IoOps> => NodeFileIo.open(path, readOnly);
@@ -39,7 +45,8 @@ async function openQcow2(path: string, opts: OpenOptions, readOnly: boolean, see
   const io = await openIo(path, readOnly);
   let dev: Qcow2Dev | undefined;
   try {
-    dev = await Qcow2Dev.fromIo(io, { ...opts, readOnly });
+    const encryptionKey = (depth === 0 ? opts.encryptionKey : undefined) ?? opts.secretFor?.(path);
+    dev = await Qcow2Dev.fromIo(io, { ...opts, readOnly, encryptionKey });
     await dev.prepIo();
     const ext = dev.header.extensions;
     if (dev.info.hasDataFile && ext.dataFile !== undefined) {

@@ -24,6 +24,9 @@ import { AsyncMutex, prepareFirstWrite, Qcow2Writer, type WritableImage } from '
 import { addBitmap, refuseBitmapAdd, type BitmapAddOptions } from './write/bitmap-add';
 import { createSnapshot, refuseSnapshotCreate, type SnapshotCreateOptions } from './write/snapshot-create';
 import { checkImage, type CheckOptions, type CheckResultEx } from './check/check';
+import { openImageCrypto, type EncryptionKey, type ImageCrypto } from './crypto/image-crypto';
+import { SECTOR } from './crypto/sector-cipher';
+import { EncryptedWrites } from './crypto/encrypted-writes';
 import { clusterUsage, type ClusterUsage, type UsageCallback, type UsageOptions } from './check/usage';
 
 export { DEFAULT_L2_CACHE_SLICES, DEFAULT_REFBLOCK_CACHE_SLICES, type MetaSlice, type Mapping };
@@ -39,6 +42,13 @@ export interface Qcow2DevParams {
    * open; `dataFileError` says why guest data is then refused.
    */
   dataFileOptional?: boolean;
+  /** Unlocks an encrypted image (LUKS or legacy AES); without it an encrypted image is refused at open. */
+  encryptionKey?: EncryptionKey;
+  /**
+   * Opens an encrypted image without a key, for its metadata only (info, map): guest data reads are refused and
+   * writes too. Ignored when `encryptionKey` is given.
+   */
+  allowLocked?: boolean;
 }
 
 /** Construct through `openImage` (open.ts), which also opens the data file and the backing chain, or `fromIo` and `prepIo()`. */
@@ -57,6 +67,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Damage tolerated at open (the active disk stays readable); writes are refused while it is non-empty. */
   openDamage: string[] = [];
   bitmaps: BitmapEntry[] = [];
+  /** The unlocked key of an encrypted image: data clusters are decrypted on read and encrypted on write. */
+  crypto?: ImageCrypto;
   readonly cache: MetadataCache;
   /** The one lock of the write path (write/index.ts): writes that change metadata, flushes, check, usage, close. */
   private readonly lock = new AsyncMutex();
@@ -69,6 +81,18 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   private writer?: Qcow2Writer;
   private writerPending?: Promise<Qcow2Writer>;
   private reads = 0;
+  /** Writes to an encrypted image: whole sectors, in issue order (crypto/encrypted-writes.ts). */
+  private readonly encryptedWrites = new EncryptedWrites({
+    readAt: (buf, offset) => this.readAt(buf, offset),
+    submit: async (buf, offset) => {
+      const writer = this.writer ?? (await this.getWriter());
+      if (buf.length > 0) await writer.submit(buf, offset);
+    },
+    submitZeroes: async (offset, length) => {
+      const writer = this.writer ?? (await this.getWriter());
+      if (length > 0) await writer.submitZeroes(offset, length);
+    },
+  });
   /** Set on a read-only view of an internal snapshot: the device whose files and backing chain it shares. */
   private viewOf?: Qcow2Dev;
 
@@ -93,9 +117,24 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Reads and validates the header of an open file, then builds the device (tables not loaded yet). */
   static async fromIo(io: Qcow2IoOps, params: Qcow2DevParams = {}): Promise<Qcow2Dev> {
     const { bytes, fileSize } = await readHeaderCluster(io);
-    const dev = new Qcow2Dev(io.path, parseHeader(bytes, io.path, fileSize, false, params.dataFileOptional), params, io);
+    const dev = new Qcow2Dev(
+      io.path,
+      parseHeader(bytes, io.path, fileSize, false, {
+        unnamedDataFileOk: params.dataFileOptional,
+        allowEncrypted: params.encryptionKey !== undefined || params.allowLocked === true,
+      }),
+      params,
+      io,
+    );
     dev.noteFileEnd(fileSize);
     if (dev.info.hasDataFile && dev.header.extensions.dataFile === undefined) dev.dataFileError = 'image needs an external data file but does not name one';
+    if (dev.header.cryptMethod === 2 && !dev.header.extensions.crypto) {
+      // (qemu-img info crashes on such a file.)
+      throw badImage(io.path, 'image is encrypted (LUKS) but has no encryption header extension');
+    }
+    if (dev.header.cryptMethod !== 0 && params.encryptionKey) {
+      dev.crypto = await openImageCrypto(io, dev.header, fileSize, params.encryptionKey, io.path);
+    }
     return dev;
   }
 
@@ -146,6 +185,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + buf.length > this.info.virtualSize) {
       throw new Qcow2Error('range', `write of ${buf.length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
+    if (this.crypto) return this.encryptedWrites.write(buf, offset);
     // No await before submit once the writer exists: concurrent writes keep their issue order.
     const writer = this.writer ?? (await this.getWriter());
     if (buf.length === 0) return;
@@ -158,6 +198,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.info.virtualSize) {
       throw new Qcow2Error('range', `zero write of ${length} bytes at offset ${offset} is beyond the virtual size ${this.info.virtualSize}`, this.path);
     }
+    if (this.crypto) return this.encryptedWrites.zero(offset, length);
     const writer = this.writer ?? (await this.getWriter());
     if (length > 0) await writer.submitZeroes(offset, length);
   }
@@ -284,6 +325,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     view.l1Table = l1;
     view.refcountTable = this.refcountTable;
     view.dataIo = this.dataIo;
+    view.crypto = this.crypto;
     view.backing = this.backing;
     view.backingFormatProbed = this.backingFormatProbed;
     view.noteFileEnd(this.fileEnd.size);
@@ -336,10 +378,13 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
         const at = offset + pos;
         const run = await this.blockStatus(at, buf.length - pos);
         const dst = buf.subarray(pos, pos + run.length);
-        if (run.kind === 'data') await this.readHost(dst, run.hostOffset!);
+        if (run.kind === 'data') await this.readHost(dst, run.hostOffset!, at);
         else if (run.kind === 'zero') dst.fill(0);
         else if (run.kind === 'unallocated') await this.readBacking(dst, at);
-        else {
+        else if (this.header.cryptMethod !== 0) {
+          // QEMU never writes compressed clusters into encrypted images; one found here is refused, not guessed at.
+          throw badImage(this.path, `compressed cluster at guest offset 0x${at.toString(16)} in an encrypted image`);
+        } else {
           const cluster = await this.compressed.read(run.compressed!);
           const inCluster = at % this.info.clusterSize;
           dst.set(cluster.subarray(inCluster, inCluster + dst.length));
@@ -360,11 +405,30 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     dst.fill(0, n);
   }
 
-  /** Reads allocated data from the image (or its external data file). */
-  async readHost(dst: Uint8Array, host: number): Promise<void> {
+  /**
+   * Reads allocated data from the image (or its external data file), decrypted in an encrypted image: the
+   * enclosing 512-byte sectors are read and deciphered with their host (LUKS) or guest (legacy AES) sector
+   * numbers. `guest` is the guest offset of dst[0], needed for legacy AES only.
+   */
+  async readHost(dst: Uint8Array, host: number, guest?: number): Promise<void> {
     if (this.info.hasDataFile && !this.dataIo) {
       throw new Qcow2Error('backing', this.dataFileError ?? 'the external data file is not open', this.viewOf?.path ?? this.path);
     }
+    const crypto = this.crypto;
+    if (!crypto && this.header.cryptMethod !== 0) {
+      const kind = this.header.cryptMethod === 1 ? 'AES' : 'LUKS';
+      throw new Qcow2Error('unsupported', `image is encrypted (${kind}); guest data cannot be read without a passphrase`, this.path);
+    }
+    if (!crypto) return this.readPlain(dst, host);
+    if (!crypto.physical && guest === undefined) throw new Qcow2Error('unsupported', 'legacy AES data read without its guest offset', this.path);
+    const lead = host % SECTOR;
+    const sectors = new Uint8Array(Math.ceil((lead + dst.length) / SECTOR) * SECTOR);
+    await this.readPlain(sectors, host - lead);
+    crypto.decrypt(sectors, (crypto.physical ? host : guest!) - lead);
+    dst.set(sectors.subarray(lead, lead + dst.length));
+  }
+
+  private async readPlain(dst: Uint8Array, host: number): Promise<void> {
     const io = this.dataIo ?? this.io;
     const n = await readFully(io, dst, host);
     if (n < dst.length) {

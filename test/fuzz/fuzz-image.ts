@@ -8,6 +8,7 @@ import type { Qcow2Dev } from '../../src/qcow2/qcow2-dev';
 import { checkOnly, cliOnly, rebaseOnce, repairOnce, stages, usageOnly, type StageContext } from './stages';
 import { expectEngineError, FuzzFinding } from './finding';
 import { openFuzzImage } from './fuzz-io';
+import { luksOnly } from './luks-stage';
 
 export { FuzzFinding, expectEngineError } from './finding';
 export { openFuzzImage, FUZZ_PATH } from './fuzz-io';
@@ -44,6 +45,7 @@ async function runStages(bytes: Uint8Array): Promise<void> {
   if (!SKIP.has('cli')) await cliOnly(bytes);
   if (!clean && !SKIP.has('repair')) await repairOnce(bytes);
   if (!SKIP.has('rebase')) await rebaseOnce(bytes);
+  if (!SKIP.has('luks')) await luksOnly(bytes);
   let dev: Qcow2Dev;
   try {
     dev = (await openFuzzImage(bytes)).dev;

@@ -85,6 +85,8 @@ export interface MalformedCase {
   names?: (d: CaseDir) => string;
   /** Too large for the fuzz corpus, or made of several files. */
   notForCorpus?: boolean;
+  /** The CLI shows it with `read` (its `info` works without a key, as qemu-img info does for encrypted images). */
+  cliRead?: boolean;
 }
 
 /** Header field offsets (qcow2 spec). */
@@ -267,6 +269,7 @@ export const malformedCases: MalformedCase[] = [
     name: 'crypt_method 1 (AES)',
     when: 'open',
     reason: /image is encrypted \(AES\)/,
+    cliRead: true,
     build: (d) => d.patched('aes.qcow2', (b) => setU32(b, H.cryptMethod, 1)),
   },
   {
@@ -280,6 +283,7 @@ export const malformedCases: MalformedCase[] = [
     when: 'open',
     reason: /image is encrypted \(LUKS\); encryption is not supported/,
     notForCorpus: true,
+    cliRead: true,
     build: (d) => {
       const p = d.path('luks.qcow2');
       rmSync(p, { force: true });

@@ -29,6 +29,17 @@ export interface CrashWorkload {
   dataFile?: string;
   /** sha256 of each internal snapshot's guest contents before the workload (they must never change). */
   snapshotHashes?: Map<string, string>;
+  /** The passphrase of a LUKS-encrypted image (qemu-img and qemu-io get it as secret sec0). */
+  passphrase?: string;
+}
+
+/** qemu-img's way to name `file` (with its secret when encrypted) and the arguments before it. */
+function qemuImage(file: string, w: CrashWorkload): { args: string[]; image: string } {
+  if (w.passphrase === undefined) return { args: [], image: file };
+  return {
+    args: ['--object', `secret,id=sec0,data=${w.passphrase}`, '--image-opts'],
+    image: `driver=qcow2,file.filename=${file},encrypt.key-secret=sec0`,
+  };
 }
 
 export interface RunOutcome {
@@ -50,6 +61,7 @@ export async function runWithIo(w: CrashWorkload, io: Qcow2IoOps, continueAfterE
       readOnly: false,
       l2CacheSlices: w.l2CacheSlices ?? 2,
       refblockCacheSlices: 2,
+      encryptionKey: w.passphrase === undefined ? undefined : { passphrase: w.passphrase },
       openIo: (p) => (p === w.path ? Promise.resolve(io) : p === w.dataFile && dataIo ? Promise.resolve(dataIo) : NodeFileIo.open(p, true)),
     });
   } catch (err) {
@@ -127,10 +139,14 @@ export function fastScratchDir(prefix: string): { dir: string; path(name: string
 let verifications = 0;
 
 /** The guest contents of an image held in memory, read by our engine (its read path is tested against QEMU). */
-async function engineReadAll(bytes: Uint8Array, file: string, dataFile?: string, dataBytes?: Uint8Array): Promise<Buffer> {
+async function engineReadAll(bytes: Uint8Array, file: string, dataFile?: string, dataBytes?: Uint8Array, passphrase?: string): Promise<Buffer> {
   const mem = (p: string): Qcow2IoOps | undefined =>
     p === file ? new MemIo(bytes, file, true) : p === dataFile && dataBytes ? new MemIo(dataBytes, p, true) : undefined;
-  const dev = await openImage(file, { readOnly: true, openIo: (p, ro) => Promise.resolve(mem(p) ?? NodeFileIo.open(p, ro)) });
+  const dev = await openImage(file, {
+    readOnly: true,
+    openIo: (p, ro) => Promise.resolve(mem(p) ?? NodeFileIo.open(p, ro)),
+    encryptionKey: passphrase === undefined ? undefined : { passphrase },
+  });
   try {
     const out = Buffer.alloc(dev.virtualSize);
     for (let off = 0; off < out.length; off += 1 << 20) await dev.readAt(out.subarray(off, Math.min(out.length, off + (1 << 20))), off);
@@ -157,19 +173,20 @@ export async function verifyCrashImage(
   writeFileSync(file, bytes);
   // The image names its data file by absolute path: the crash copy of the data file goes there.
   if (w.dataFile && dataBytes) writeFileSync(w.dataFile, dataBytes);
-  const chk = qemuCheck(file);
+  const q = qemuImage(file, w);
+  const chk = qemuCheck(q.image, q.args);
   assert.ok(chk.code === 0 || chk.code === 3, `${label}: qemu-img check found corruptions (exit ${chk.code}):\n${chk.raw}`);
   assert.equal(chk.corruptions, 0, `${label}: ${chk.raw}`);
   assert.equal(chk.checkErrors, 0, `${label}: ${chk.raw}`);
   let got: Buffer;
   if (LONG || verifications++ % 4 === 0) {
-    qemuImg(['convert', '-O', 'raw', file, rawOut]);
+    qemuImg(['convert', ...q.args, '-O', 'raw', q.image, rawOut]);
     got = readFileSync(rawOut);
     for (const [name, hash] of w.snapshotHashes ?? []) {
       qemuImg(['convert', '-l', `snapshot.name=${name}`, '-O', 'raw', file, rawOut]);
       assert.equal(sha256File(rawOut), hash, `${label}: snapshot ${name} changed`);
     }
-  } else got = await engineReadAll(bytes, file, w.dataFile, dataBytes);
+  } else got = await engineReadAll(bytes, file, w.dataFile, dataBytes, w.passphrase);
   const want = expectedContents(initialRaw, w.ops, outcome.fate);
   assert.equal(got.length, want.length, `${label}: virtual size changed`);
   for (const [a, b] of unknownRanges(w.ops, outcome.fate)) {

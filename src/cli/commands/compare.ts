@@ -2,6 +2,7 @@ import { parseArgs, outputFormat, requirePositionals, UsageError } from '../args
 import { writeOut, type CliCommand } from '../command';
 import { openImage, RawDev, NodeFileIo, Qcow2Error, asQcow2Error, type BlockLayer } from '../../qcow2';
 import { diffCommon, nonZeroTail, type DiffRange } from '../compare-walk';
+import { takeImageArgs, type ImageArgs } from '../image-secrets';
 
 /**
  * `compare`: qemu-img compare's messages and exit codes (0 identical, 1 different, 2 error); a larger image's tail
@@ -9,19 +10,20 @@ import { diffCommon, nonZeroTail, type DiffRange } from '../compare-walk';
  */
 export const compareCommand: CliCommand = {
   name: 'compare',
-  usage: 'compare [-f FMT] [-F FMT] [-s] [--output=human|json] IMAGE1 IMAGE2',
+  usage: 'compare [--object secret,... --image-opts] [--passphrase-file FILE] [-f FMT] [-F FMT] [-s] [--output=human|json] IMAGE1 IMAGE2',
   summary: 'compare two guest disks (as qemu-img compare); ranges sharing host clusters are not read',
   async run(argv, io) {
     let json = false;
     const devs: BlockLayer[] = [];
     try {
-      const args = parseArgs(argv, 'fFT', 'spqU');
+      const imageArgs = takeImageArgs(argv, io);
+      const args = parseArgs(imageArgs.argv, 'fFT', 'spqU');
       json = outputFormat(args) === 'json';
       const strict = args.short.has('s');
       const quiet = args.short.has('q');
       const [p1, p2] = requirePositionals(args, ['IMAGE1', 'IMAGE2']);
-      devs.push(await openAs(p1, args.short.get('f')));
-      devs.push(await openAs(p2, args.short.get('F') ?? args.short.get('f')));
+      devs.push(await openAs(imageArgs, p1, args.short.get('f')));
+      devs.push(await openAs(imageArgs, p2, args.short.get('F') ?? args.short.get('f')));
       const [a, b] = devs;
       const say = async (line: string): Promise<void> => {
         if (!quiet && !json) await writeOut(io.stdout, line + '\n');
@@ -75,7 +77,9 @@ export const compareCommand: CliCommand = {
   },
 };
 
-async function openAs(path: string, fmt: string | undefined): Promise<BlockLayer> {
+async function openAs(imageArgs: ImageArgs, spec: string, fmt: string | undefined): Promise<BlockLayer> {
+  const { path, keys, driver } = imageArgs.image(spec, true);
+  fmt = driver ?? fmt;
   if (fmt === 'raw') return RawDev.open(await NodeFileIo.open(path, true));
   if (fmt !== undefined && fmt !== 'qcow2') throw new UsageError(`format '${fmt}' is not supported (use qcow2 or raw)`);
   if (fmt === undefined) {
@@ -89,5 +93,5 @@ async function openAs(path: string, fmt: string | undefined): Promise<BlockLayer
     if (n < 4 || magic[0] !== 0x51 || magic[1] !== 0x46 || magic[2] !== 0x49 || magic[3] !== 0xfb) return RawDev.open(io);
     await io.close();
   }
-  return openImage(path, { readOnly: true });
+  return openImage(path, { readOnly: true, ...keys });
 }

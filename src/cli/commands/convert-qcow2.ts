@@ -17,6 +17,7 @@ import {
   type Qcow2Dev,
 } from '../../qcow2/index';
 import { createOptionsFrom } from './create';
+import type { KeyOptions } from '../image-secrets';
 
 /** Guest bytes read at once (whole output clusters). */
 const CHUNK = 4 * 1024 * 1024;
@@ -26,6 +27,7 @@ export async function convertToQcow2(
   input: string,
   output: string,
   refuseOverwritingInput: (dev: Qcow2Dev, out: string) => Promise<void>,
+  keys: KeyOptions = {},
 ): Promise<number> {
   const compress = args.short.has('c');
   const opts = createOptionsFrom(parseOptionList(args.short.get('o')));
@@ -37,7 +39,7 @@ export async function convertToQcow2(
       `zstd compression needs Node 22.15 or later (this is Node ${process.versions.node}); use -o compression_type=zlib`,
       output,
     );
-  const src = await openImage(input, { readOnly: true });
+  const src = await openImage(input, { readOnly: true, ...keys });
   try {
     await refuseOverwritingInput(src, output);
     if (

@@ -3,6 +3,7 @@ import { parseArgs, requirePositionals, UsageError } from '../args';
 import type { CliCommand } from '../command';
 import { openImage, mapEntries, asQcow2Error, Qcow2Error, type BlockLayer, Qcow2Dev, RawDev, NodeFileIo, type Qcow2IoOps, seekAddon } from '../../qcow2';
 import { convertToQcow2 } from './convert-qcow2';
+import { takeImageArgs } from '../image-secrets';
 import { atChoice, parseConvertSnapshot } from '../snapshot-arg';
 
 /** Guest bytes are read and written in pieces of this size: large enough to coalesce host reads. */
@@ -13,20 +14,23 @@ const SPARSE_BLOCK = 4096;
 /** `convert -O raw`: the guest disk as a raw file, sparse where it reads as zeros; `-O qcow2` (with -c): convert-qcow2.ts. */
 export const convertCommand: CliCommand = {
   name: 'convert',
-  usage: 'convert [-c] [-l snapshot.name=NAME|snapshot.id=ID] -O raw|qcow2 [-o OPTIONS] IMAGE OUTPUT',
+  usage:
+    'convert [--object secret,... --image-opts] [--passphrase-file FILE] [-c] [-l snapshot.name=NAME|snapshot.id=ID] -O raw|qcow2 [-o OPTIONS] IMAGE OUTPUT',
   summary: 'write the guest disk (through the backing chain) to a sparse raw file or a new qcow2 image (-c: compressed clusters)',
-  async run(argv) {
-    const args = parseArgs(argv, 'fOol', 'pqc');
+  async run(argv, io) {
+    const imageArgs = takeImageArgs(argv, io);
+    const args = parseArgs(imageArgs.argv, 'fOol', 'pqc');
     const fmt = args.short.get('O') ?? args.long.get('target-format');
     if (fmt !== 'raw' && fmt !== 'qcow2')
       throw new UsageError(fmt ? `output format '${fmt}' is not supported (use raw or qcow2)` : 'missing -O raw or -O qcow2');
-    const [input, output] = requirePositionals(args, ['IMAGE', 'OUTPUT']);
+    const [inputSpec, output] = requirePositionals(args, ['IMAGE', 'OUTPUT']);
+    const { path: input, keys } = imageArgs.image(inputSpec);
     const snapText = args.short.get('l');
     if (snapText !== undefined && fmt === 'qcow2') throw new UsageError('-l (a snapshot) is supported with -O raw only');
-    if (fmt === 'qcow2') return convertToQcow2(args, input, output, refuseOverwritingInput);
+    if (fmt === 'qcow2') return convertToQcow2(args, input, output, refuseOverwritingInput, keys);
     if (args.short.has('c')) throw new UsageError('compression (-c) needs -O qcow2');
     if (args.short.has('o')) throw new UsageError('-o options are for -O qcow2');
-    const image = await openImage(input, { readOnly: true });
+    const image = await openImage(input, { readOnly: true, ...keys });
     try {
       const dev = (await atChoice(image, snapText === undefined ? undefined : parseConvertSnapshot(snapText), input)) as typeof image;
       await refuseOverwritingInput(dev, output);
@@ -81,7 +85,8 @@ async function copyTailFromBacking(image: Qcow2Dev | RawDev, out: FileHandle, fr
 function layerAt(dev: Qcow2Dev, depth: number): Qcow2IoOps | undefined {
   let layer: BlockLayer | undefined = dev;
   for (let d = 0; d < depth && layer; d++) layer = layer.backing;
-  if (layer instanceof Qcow2Dev) return layer.dataIo ?? layer.io;
+  // An encrypted layer's host bytes are ciphertext: they are read through the engine, never copied.
+  if (layer instanceof Qcow2Dev) return layer.crypto ? undefined : (layer.dataIo ?? layer.io);
   if (layer instanceof RawDev) return layer.io;
   return undefined;
 }

@@ -3,19 +3,22 @@ import { writeOut, type CliCommand } from '../command';
 import { openImage, resolveRelative, NodeFileIo, readFully, QCOW2_MAGIC, u32, type BlockLayer, Qcow2Dev, qemuPathCombine } from '../../qcow2';
 import { qemuJson } from '../format-json';
 import { infoHuman, layerInfo, type ImageInfoJson } from '../format-info';
+import { takeImageArgs } from '../image-secrets';
 
 /** `info`: the image's header facts, as qemu-img info prints them. */
 export const infoCommand: CliCommand = {
   name: 'info',
-  usage: 'info [--output=human|json] [--backing-chain] IMAGE',
+  usage: 'info [--object secret,... --image-opts] [--passphrase-file FILE] [--output=human|json] [--backing-chain] IMAGE',
   summary: 'show image facts: sizes, backing file, snapshots, features (as qemu-img info)',
   async run(argv, io) {
-    const args = parseArgs(argv, 'f');
+    const imageArgs = takeImageArgs(argv, io);
+    const args = parseArgs(imageArgs.argv, 'f');
     const format = outputFormat(args);
     const chain = args.long.has('backing-chain');
-    const [path] = requirePositionals(args, ['IMAGE']);
+    const [spec] = requirePositionals(args, ['IMAGE']);
+    const { path, keys } = imageArgs.image(spec);
     // Without --backing-chain the backing file is not opened: info works even when it is missing, as in qemu-img.
-    const top = await openImage(path, { readOnly: true, openBacking: chain, dataFileOptional: true });
+    const top = await openImage(path, { readOnly: true, openBacking: chain, dataFileOptional: true, allowLocked: true, ...keys });
     try {
       const layers: { info: ImageInfoJson; probed?: string }[] = [];
       let name = path;

@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { parseArgs, parseSize, UsageError } from '../args';
 import { writeOut, type CliCommand, type CliIo } from '../command';
 import { openImage, asQcow2Error, Qcow2Error, type Qcow2Dev } from '../../qcow2';
+import { takeImageArgs, type ImageSpec } from '../image-secrets';
 
 /** Qcow2Dev's write path, as this command uses it. */
 interface WritableDev {
@@ -47,14 +48,16 @@ async function bufferStdin(io: CliIo): Promise<{ head: Uint8Array[]; length: num
 /** `write`: writes bytes from FILE (or stdin) into the guest disk at OFFSET, then flushes and syncs. */
 export const writeCommand: CliCommand = {
   name: 'write',
-  usage: 'write [-q] IMAGE OFFSET [FILE] | write -z [-q] IMAGE OFFSET LENGTH',
+  usage: 'write [--object secret,... --image-opts] [--passphrase-file FILE] [-q] IMAGE OFFSET [FILE] | write -z [-q] IMAGE OFFSET LENGTH',
   summary: 'write bytes from FILE or stdin into the guest disk at OFFSET; -z: make LENGTH bytes read as zeros, with zero clusters (qemu-io write -z)',
   async run(argv, io) {
-    const args = parseArgs(argv, '', 'qz');
-    if (args.short.has('z')) return writeZeroes(args.positional, !args.short.has('q'), io);
-    const [path, offsetText, file, ...extra] = args.positional;
-    if (!path || offsetText === undefined || extra.length > 0) throw new UsageError('expected IMAGE OFFSET [FILE]');
+    const imageArgs = takeImageArgs(argv, io);
+    const args = parseArgs(imageArgs.argv, '', 'qz');
+    if (args.short.has('z')) return writeZeroes(args.positional, !args.short.has('q'), io, imageArgs.image);
+    const [spec, offsetText, file, ...extra] = args.positional;
+    if (!spec || offsetText === undefined || extra.length > 0) throw new UsageError('expected IMAGE OFFSET [FILE]');
     const offset = parseSize(offsetText, 'offset');
+    const { path, keys } = imageArgs.image(spec);
 
     // Gather the input first (its length when known), so a write past the end is refused before anything is written.
     let input: AsyncGenerator<Uint8Array>;
@@ -81,7 +84,7 @@ export const writeCommand: CliCommand = {
     }
 
     try {
-      const dev = await openImage(path, { readOnly: false });
+      const dev = await openImage(path, { readOnly: false, ...keys });
       try {
         const w = dev as Qcow2Dev & Partial<WritableDev>;
         if (typeof w.writeAt !== 'function' || typeof w.flushMeta !== 'function') {
@@ -118,12 +121,13 @@ export const writeCommand: CliCommand = {
 };
 
 /** `write -z IMAGE OFFSET LENGTH`: zero clusters where whole clusters are covered, zero bytes at the ends. */
-async function writeZeroes(positional: string[], verbose: boolean, io: CliIo): Promise<number> {
-  const [path, offsetText, lengthText, ...extra] = positional;
-  if (!path || offsetText === undefined || lengthText === undefined || extra.length > 0) throw new UsageError('expected -z IMAGE OFFSET LENGTH');
+async function writeZeroes(positional: string[], verbose: boolean, io: CliIo, image: (spec: string) => ImageSpec): Promise<number> {
+  const [spec, offsetText, lengthText, ...extra] = positional;
+  if (!spec || offsetText === undefined || lengthText === undefined || extra.length > 0) throw new UsageError('expected -z IMAGE OFFSET LENGTH');
   const offset = parseSize(offsetText, 'offset');
   const length = parseSize(lengthText, 'length');
-  const dev = await openImage(path, { readOnly: false });
+  const { path, keys } = image(spec);
+  const dev = await openImage(path, { readOnly: false, ...keys });
   try {
     if (offset + length > dev.virtualSize) {
       throw new Qcow2Error('range', `zeroing ${length} bytes at offset ${offset} would pass the end of the disk (${dev.virtualSize} bytes)`, path);

@@ -81,8 +81,17 @@ export async function readHeaderCluster(io: Qcow2IoOps): Promise<{ bytes: Uint8A
 /**
  * Reads and validates a header from the first cluster (or at least the first 4 KiB) of a file.
  * `forCheck`: as QEMU with BDRV_O_CHECK, a missing (size 0) or offset-0 refcount table is left to the check to report.
+ * `allowEncrypted`: the caller has a key (AES or LUKS images are otherwise refused).
+ * `unnamedDataFileOk`: as qemu-img info, an image that needs a data file but names none still opens.
  */
-export function parseHeader(buf: Uint8Array, file: string, fileSize: number, forCheck = false, unnamedDataFileOk = false): Qcow2Header {
+export function parseHeader(
+  buf: Uint8Array,
+  file: string,
+  fileSize: number,
+  forCheck = false,
+  opts: { unnamedDataFileOk?: boolean; allowEncrypted?: boolean } = {},
+): Qcow2Header {
+  const { unnamedDataFileOk = false, allowEncrypted = false } = opts;
   if (fileSize === 0) throw badImage(file, 'empty file, not a qcow2 image');
   if (buf.length < V2_HEADER_LENGTH || fileSize < V2_HEADER_LENGTH) {
     if (buf.length >= 4 && u32(buf, 0) === QCOW2_MAGIC) throw badImage(file, `truncated header (${fileSize} bytes)`);
@@ -144,7 +153,7 @@ export function parseHeader(buf: Uint8Array, file: string, fileSize: number, for
     unknownHeaderTail: buf.slice(Math.min(headerLength, 112), headerLength),
     extensions: { unknown: [], featureNames: [] },
   };
-  validateFields(header, file, fileSize, forCheck);
+  validateFields(header, file, fileSize, forCheck, allowEncrypted);
 
   const extEnd = header.backingFileOffset > 0 ? Math.min(header.backingFileOffset, clusterSize) : clusterSize;
   header.extensions = parseHeaderExtensions(buf.subarray(0, Math.min(buf.length, clusterSize)), headerLength, extEnd, file, clusterSize);
@@ -159,12 +168,13 @@ export function parseHeader(buf: Uint8Array, file: string, fileSize: number, for
   return header;
 }
 
-function validateFields(h: Qcow2Header, file: string, fileSize: number, forCheck: boolean): void {
+function validateFields(h: Qcow2Header, file: string, fileSize: number, forCheck: boolean, allowEncrypted: boolean): void {
   const clusterSize = 2 ** h.clusterBits;
   if (h.refcountOrder > 6) throw badImage(file, `refcount_order ${h.refcountOrder} is above 6`);
-  if (h.cryptMethod !== 0) {
+  // Without a key an encrypted image is refused here; with one (allowEncrypted) the device unlocks it (crypto/).
+  if (h.cryptMethod !== 0 && !(allowEncrypted && h.cryptMethod <= 2)) {
     const kind = h.cryptMethod === 1 ? 'AES' : h.cryptMethod === 2 ? 'LUKS' : `method ${h.cryptMethod}`;
-    throw new Qcow2Error('unsupported', `image is encrypted (${kind}); encryption is not supported`, file);
+    throw new Qcow2Error('unsupported', `image is encrypted (${kind}); encryption is not supported without a passphrase`, file);
   }
   if (h.size > MAX_VIRTUAL_SIZE) throw badImage(file, `virtual size ${h.size} is too large`);
   if (h.backingFileSize > MAX_BACKING_NAME) throw badImage(file, `backing file name is too long (${h.backingFileSize} bytes)`);

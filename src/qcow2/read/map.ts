@@ -154,7 +154,8 @@ class ChainView {
     const run = await dev.blockStatus(offset, bytes);
     const name = this.names.get(dev)!;
     const st: LayerStatus = { length: run.length, data: false, zero: false, allocated: false };
-    if (run.hostOffset !== undefined && run.kind !== 'compressed') {
+    // As QEMU, an encrypted image reports no host offsets (its host bytes are not the guest's).
+    if (run.hostOffset !== undefined && run.kind !== 'compressed' && dev.header.cryptMethod === 0) {
       st.offset = run.hostOffset;
       st.file = dev.dataIo ? qemuPathCombine(name, dev.header.extensions.dataFile ?? '') : name;
     }

@@ -13,7 +13,9 @@ export async function prepareFirstWrite(dev: WritableImage): Promise<void> {
   const h = dev.header;
   const info = dev.info;
   if (info.readOnly || dev.io.readOnly) throw new Qcow2Error('read-only', 'image is open read-only', file);
-  if (h.cryptMethod !== 0) throw new Qcow2Error('unsupported', 'image is encrypted; writing is not supported', file);
+  if (h.cryptMethod !== 0 && !dev.crypto) throw new Qcow2Error('unsupported', 'image is encrypted; writing is not supported', file);
+  if (dev.crypto && !dev.crypto.writable)
+    throw new Qcow2Error('unsupported', 'legacy AES-encrypted images are read-only (as QEMU, which writes them only on request)', file);
   if (info.corrupt) {
     throw new Qcow2Error('unsupported', 'image is marked corrupt; refusing to write (repair it with `qemu-img check -r all`)', file);
   }

@@ -8,6 +8,7 @@ import { decodeL2Entry, entryWords, isCopied, subclusterMask, ZERO_LO } from '..
 import type { MetaWriteback } from './meta-writeback';
 import type { MetadataMap } from './metadata-map';
 import type { WritableImage } from './writable-image';
+import { encryptedCopy } from '../crypto/image-crypto';
 
 /** Writes larger than this take the normal path (they are rarely pure overwrites of small extents). */
 const MAX_FAST_BYTES = 1 << 20;
@@ -70,7 +71,7 @@ export async function writeInPlaceRuns(
     const runEnd = Math.min(buf.length, pos + (j - i) * cs - start);
     const host = hosts[i] + start;
     if (!dev.dataIo) meta.check(host, runEnd - pos);
-    await io.writeAt(buf.subarray(pos, runEnd), host);
+    await io.writeAt(encryptedCopy(dev.crypto, buf.subarray(pos, runEnd), host), host);
     pos = runEnd;
     i = j;
   }

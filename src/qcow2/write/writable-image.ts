@@ -13,6 +13,7 @@ import type { Qcow2Info } from '../format/info';
 import type { Snapshot } from '../format/snapshots';
 import type { Qcow2IoOps } from '../io/ops';
 import type { MetaSlice } from '../cache/metadata-cache';
+import type { ImageCrypto } from '../crypto/image-crypto';
 
 export interface WritableImage {
   readonly path: string;
@@ -21,6 +22,8 @@ export interface WritableImage {
   readonly io: Qcow2IoOps;
   /** The external data file, when the image has one. */
   readonly dataIo?: Qcow2IoOps;
+  /** The key of an encrypted image: data is encrypted for the host offset it is written at. */
+  readonly crypto?: ImageCrypto;
   readonly hasBacking: boolean;
   readonly cache: MetadataCache;
   /** The active L1 table, as loaded and since changed through setL1Entry only. */
@@ -40,7 +43,7 @@ export interface WritableImage {
   /** The L2 table offset in L1 entry `index` (0 when unallocated). */
   l2TableOffset(index: number): number;
   l2Slice(l2Offset: number, l2Index: number): Promise<MetaSlice>;
-  /** Reads allocated guest data at `host` (image or data file). */
+  /** Reads allocated guest data at `host` (image or data file), decrypted. */
   readHost(dst: Uint8Array, host: number): Promise<void>;
   /** Reads guest data at `guest` from the backing chain (zeros past its end, or without one). */
   readBacking(dst: Uint8Array, guest: number): Promise<void>;

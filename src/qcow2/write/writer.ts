@@ -17,6 +17,7 @@ import type { AsyncMutex } from './mutex';
 import type { WritableImage } from './writable-image';
 import { planInPlace, writeInPlaceRuns } from './in-place';
 import { planCluster, span, type ClusterPlan } from './plan';
+import { encryptedCopy } from '../crypto/image-crypto';
 
 /** Largest guest range handled (and buffered) at once. */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -150,6 +151,7 @@ export class Qcow2Writer {
    */
   async writeCompressed(guest: number, bytes: Uint8Array): Promise<void> {
     const info = this.dev.info;
+    if (this.dev.crypto) throw badImage(this.dev.path, 'compressed clusters cannot be written to an encrypted image');
     if (this.dev.dataIo || info.hasDataFile) throw badImage(this.dev.path, 'compressed clusters cannot be written to an image with an external data file');
     if (bytes.length === 0 || bytes.length >= this.cs)
       throw badImage(this.dev.path, `a compressed cluster must be shorter than the cluster size (got ${bytes.length} bytes)`);
@@ -325,7 +327,8 @@ export class Qcow2Writer {
    */
   private async writeIntoHole(plan: ClusterPlan, host: number, buf: Uint8Array, bufBase: number): Promise<boolean> {
     const io = this.dev.io;
-    if (plan.mode !== 'fresh' || !io.truncate || this.dev.dataIo) return false;
+    // Encrypted zeros are not zero bytes: an encrypted image writes the whole cluster.
+    if (plan.mode !== 'fresh' || !io.truncate || this.dev.dataIo || this.dev.crypto) return false;
     const [from, to] = span(this.dev.info, plan);
     for (let s = Math.floor(from / this.sub); s < Math.ceil(to / this.sub); s++) {
       if (plan.states[s] === 'unalloc' && this.dev.hasBacking) return false;
@@ -360,7 +363,8 @@ export class Qcow2Writer {
     if (changed) this.wb.markL2(slice);
   }
 
-  private async writeData(host: number, bytes: Uint8Array): Promise<void> {
+  private async writeData(host: number, plain: Uint8Array): Promise<void> {
+    const bytes = encryptedCopy(this.dev.crypto, plain, host);
     if (this.dev.dataIo) {
       await this.dev.dataIo.writeAt(bytes, host);
       this.wb.dataFileUnsynced = true;
