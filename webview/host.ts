@@ -1,6 +1,6 @@
 /** The link to the extension host: typed post, message subscriptions, persisted state. */
 import type { HostMessage, WebviewMessage, WebviewState } from '../src/shared/protocol';
-import { Requester, type Reply } from './requests';
+import { idSource, Requester, type Reply } from './requests';
 
 interface VsCodeApi {
   postMessage(msg: unknown): void;
@@ -11,7 +11,7 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 const api = acquireVsCodeApi();
 const handlers = new Set<(m: HostMessage) => void>();
-const requests = new Requester((msg) => api.postMessage(msg));
+const requests = new Requester((msg) => api.postMessage(msg), idSource(1));
 window.addEventListener('message', (e: MessageEvent) => {
   const m = e.data as HostMessage;
   if (!m || typeof m !== 'object' || typeof (m as { type?: unknown }).type !== 'string') return;

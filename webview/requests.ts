@@ -22,18 +22,24 @@ interface Waiting {
   reject(e: Error): void;
 }
 
+/** Request ids counting up from `first` (one source per channel: see Requester's constructor). */
+export function idSource(first: number): () => number {
+  let next = first;
+  return () => next++;
+}
+
 export class Requester {
   private readonly waiting = new Map<number, Waiting>();
 
   constructor(
     private readonly send: (msg: WebviewMessage) => void,
-    /** Ids start here: requesters sharing one channel must not overlap. */
-    private nextId = 1,
+    /** Hands out request ids: requesters sharing one channel must share one source, so that no two ids meet. */
+    private readonly newId: () => number,
   ) {}
 
   /** Posts the message `build` makes with a fresh id, and resolves with the host's `reply` to it. */
   request<T extends ReplyType>(build: (requestId: number) => WebviewMessage, reply: T): Promise<Reply<T>> {
-    const id = this.nextId++;
+    const id = this.newId();
     return new Promise<Reply<T>>((resolve, reject) => {
       this.waiting.set(id, { type: reply, resolve: resolve as (m: HostMessage) => void, reject });
       this.send(build(id));

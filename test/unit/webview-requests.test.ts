@@ -1,11 +1,11 @@
 /** The webview's request/reply helper: replies settle by id and type, errors reject, others pass through. */
 import * as assert from 'node:assert/strict';
-import { Requester } from '../../webview/requests';
+import { idSource, Requester } from '../../webview/requests';
 import type { HostMessage, WebviewMessage } from '../../src/shared/protocol';
 
 describe('webview request/reply helper', () => {
   const sent: WebviewMessage[] = [];
-  const make = (start?: number) => new Requester((m) => sent.push(m), start);
+  const make = (start = 1) => new Requester((m) => sent.push(m), idSource(start));
   beforeEach(() => (sent.length = 0));
 
   it('resolves with the reply of the expected type that carries its id, top-level or in data', async () => {
@@ -32,6 +32,19 @@ describe('webview request/reply helper', () => {
     assert.equal(r.settle({ type: 'error', requestId: 99, message: 'someone else' }), false);
     assert.equal(r.settle({ type: 'error', requestId: 1, message: 'read failed' }), true);
     await assert.rejects(p, /read failed/);
+  });
+
+  it('two requesters on one channel with one id source never hand out the same id', () => {
+    const ids = idSource(100);
+    const a = new Requester((m) => sent.push(m), ids);
+    const b = new Requester((m) => sent.push(m), ids);
+    void a.request((requestId) => ({ type: 'hexRead', requestId, offset: 0, length: 16 }), 'hexPage').catch(() => undefined);
+    void b.request((requestId) => ({ type: 'hexRead', requestId, offset: 0, length: 16 }), 'hexPage').catch(() => undefined);
+    assert.deepEqual(
+      sent.map((m) => (m as { requestId: number }).requestId),
+      [100, 101],
+    );
+    assert.equal(b.settle({ type: 'hexPage', requestId: 100, offset: 0, data: '', runs: [] }), false, "b does not take a's reply");
   });
 
   it('dispose rejects what is still waiting', async () => {

@@ -1,7 +1,7 @@
 /** Requests from the hex view to the extension host over the editor shell's HexHost, matched by requestId. */
 import type { HexHost, HostMessage, MapRun } from '../../src/shared/protocol';
 import type { FetchedRange } from './page-cache';
-import { Requester } from '../requests';
+import { idSource, Requester } from '../requests';
 
 export function fromBase64(s: string): Uint8Array {
   const bin = atob(s);
@@ -16,8 +16,13 @@ export function toBase64(b: Uint8Array): string {
   return btoa(s);
 }
 
+/**
+ * One id source for every link (the view's, and the early partition scan's, which may overlap in time); it starts
+ * high so its ids never meet the shell's own requests over the same channel.
+ */
+const linkIds = idSource(0x40000000);
+
 export class HostLink {
-  /** Ids start high so they never collide with the shell's own requests over the same channel. */
   private readonly requests: Requester;
   private readonly unsubscribe: () => void;
 
@@ -25,7 +30,7 @@ export class HostLink {
     private readonly host: HexHost,
     onOther: (msg: HostMessage) => void,
   ) {
-    this.requests = new Requester((msg) => host.post(msg), 0x40000000);
+    this.requests = new Requester((msg) => host.post(msg), linkIds);
     this.unsubscribe = host.onMessage((msg) => {
       if (!this.requests.settle(msg)) onOther(msg);
     });
