@@ -55,6 +55,26 @@ export async function closeAllEditors(wb: Workbench): Promise<void> {
   }
 }
 
+/** Quick Open, or (when Enter picked another row of its history under load) a click in the Explorer. */
+export async function openFileRobustly(wb: Workbench, file: string): Promise<void> {
+  try {
+    await wb.openFile(file);
+  } catch {
+    await wb.page.keyboard.press('Escape');
+    await wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).first().click();
+    await wb.page.locator(`.tabs-container [role="tab"][aria-label*="${file}"]`).first().waitFor({ state: 'visible', timeout: 30_000 });
+  }
+}
+
+/** Opens an image and its Hex tab, and waits for the first rows. */
+export async function openHexTab(wb: Workbench, file: string): Promise<FrameLocator> {
+  await openFileRobustly(wb, file);
+  const view = wb.webview();
+  await view.locator('vscode-tab-header[data-tab="hex"]').click({ timeout: 30_000 });
+  await view.locator('.hx-root .hx-rows > .hx-row').first().waitFor({ state: 'visible', timeout: 30_000 });
+  return view;
+}
+
 type WorkspaceTrust = 'disabled' | 'restricted';
 let browserShared: Promise<Browser> | undefined;
 const servers = new Map<string, Promise<CodeServer>>();

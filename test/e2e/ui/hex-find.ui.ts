@@ -14,28 +14,14 @@ import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrameLocator } from 'playwright-core';
 import { qemuImg, qemuIo } from '../../helpers/qemu';
-import { closeAllEditors, launch, type Workbench } from './harness';
+import { closeAllEditors, launch, openHexTab, type Workbench } from './harness';
 
 const NEEDLE = 'NEEDLE-Q2I';
 /** In partition 1 (boot-part, 1 MiB..9 MiB), twice on one screen; across a 64 KiB cluster boundary; in partition 2 (data-part). */
 const HITS = [0x123456, 0x123496, 0x2ffffc, 0x3456789];
 
-/** Quick Open, or (when Enter picked another row of its history under load) a click in the Explorer. */
-async function openFile(wb: Workbench, file: string): Promise<void> {
-  try {
-    await wb.openFile(file);
-  } catch {
-    await wb.page.keyboard.press('Escape');
-    await wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).first().click();
-    await wb.page.locator(`.tabs-container [role="tab"][aria-label*="${file}"]`).first().waitFor({ state: 'visible', timeout: 30_000 });
-  }
-}
-
 async function openHex(wb: Workbench, file: string): Promise<FrameLocator> {
-  await openFile(wb, file);
-  const view = wb.webview();
-  await view.locator('vscode-tab-header[data-tab="hex"]').click({ timeout: 30_000 });
-  await view.locator('.hx-root .hx-rows > .hx-row').first().waitFor({ state: 'visible', timeout: 30_000 });
+  const view = await openHexTab(wb, file);
   await view.locator('.hx-root[data-complete="true"]').waitFor({ timeout: 20_000 });
   return view;
 }

@@ -13,26 +13,9 @@ import { copyFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrameLocator } from 'playwright-core';
 import { qemuImg, qemuIo, sha256File } from '../../helpers/qemu';
-import { closeAllEditors, launch, type Workbench } from './harness';
+import { closeAllEditors, launch, openFileRobustly as openFile, openHexTab, type Workbench } from './harness';
 
-/** Quick Open, or (when Enter picked another row of its history under load) a click in the Explorer. */
-async function openFile(wb: Workbench, file: string): Promise<void> {
-  try {
-    await wb.openFile(file);
-  } catch {
-    await wb.page.keyboard.press('Escape');
-    await wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).first().click();
-    await wb.page.locator(`.tabs-container [role="tab"][aria-label*="${file}"]`).first().waitFor({ state: 'visible', timeout: 30_000 });
-  }
-}
-
-async function openHex(wb: Workbench, file: string): Promise<FrameLocator> {
-  await openFile(wb, file);
-  const view = wb.webview();
-  await view.locator('vscode-tab-header[data-tab="hex"]').click({ timeout: 30_000 });
-  await view.locator('.hx-root .hx-rows > .hx-row').first().waitFor({ state: 'visible', timeout: 30_000 });
-  return view;
-}
+const openHex = openHexTab;
 
 async function goTo(view: FrameLocator, offset: number): Promise<void> {
   await view.locator('.hx-goto').fill(`0x${offset.toString(16)}`);
