@@ -12,7 +12,7 @@ import '@vscode-elements/elements/dist/vscode-context-menu/index.js';
 import type { GuestEntry, GuestFileAction, GuestVolumeInfo, HostMessage } from '../../src/shared/protocol';
 import { formatBytes } from '../../src/shared/format';
 import { h, icon, setChildren } from '../dom';
-import { post, requestId } from '../host';
+import { post, request } from '../host';
 import { t } from '../l10n';
 import type { View } from './view';
 
@@ -29,8 +29,8 @@ export class FilesView implements View {
   private readonly menu = h('vscode-context-menu', { class: 'files-menu' }) as ContextMenu;
   private readonly note = h('p', { class: 'muted small', role: 'status' });
   private readonly buttons = new Map<GuestFileAction, HTMLElement & { disabled: boolean }>();
-  /** Requests in flight: the tree item whose children they fill ('' = the volume list). */
-  private readonly waiting = new Map<number, TreeItem | null>();
+  /** Bumped when the image changes: answers to requests made before are dropped. */
+  private generation = 0;
   private requested = false;
   private volumesListed = false;
   private selected?: TreeItem;
@@ -66,7 +66,7 @@ export class FilesView implements View {
     new MutationObserver((records) => {
       for (const r of records) {
         const item = r.target as TreeItem;
-        if (item.open && item.dataset.state === 'unloaded') this.load(item);
+        if (item.open && item.dataset.state === 'unloaded') void this.load(item);
       }
     }).observe(this.tree, { subtree: true, attributes: true, attributeFilter: ['open'] });
     this.tree.addEventListener('vsc-tree-select', (e: Event) => {
@@ -106,40 +106,33 @@ export class FilesView implements View {
     this.volumesListed = false;
     setChildren(this.tree);
     this.note.textContent = t('Reading the partition table…');
-    const id = requestId();
-    this.waiting.set(id, null);
-    post({ type: 'fsVolumes', requestId: id });
+    void this.listVolumes();
+  }
+
+  private async listVolumes(): Promise<void> {
+    const gen = this.generation;
+    try {
+      const reply = await request((requestId) => ({ type: 'fsVolumes', requestId }), 'fsVolumes');
+      if (gen !== this.generation) return;
+      this.showVolumes(reply.volumes, reply.warnings);
+      this.volumesListed = true;
+      this.loaded(null);
+    } catch (err) {
+      if (gen !== this.generation) return;
+      this.note.textContent = (err as Error).message;
+    }
+    this.applyFilter();
   }
 
   handle(msg: HostMessage): void {
     if (msg.type === 'refresh') {
       // The image changed (save, revert): read everything again when next shown, or now if visible.
       this.requested = false;
-      this.waiting.clear();
+      this.generation++;
       this.select(undefined);
       if (this.el.offsetParent !== null) this.shown();
       return;
     }
-    if (msg.type !== 'fsVolumes' && msg.type !== 'fsList' && msg.type !== 'error') return;
-    if (msg.requestId === undefined || !this.waiting.has(msg.requestId)) return;
-    const item = this.waiting.get(msg.requestId)!;
-    this.waiting.delete(msg.requestId);
-    if (msg.type === 'error') {
-      if (item) this.fill(item, [this.messageItem('error', msg.message)]);
-      else this.note.textContent = msg.message;
-      return;
-    }
-    if (msg.type === 'fsVolumes') {
-      this.showVolumes(msg.volumes, msg.warnings);
-      this.volumesListed = true;
-      this.loaded(null);
-    } else if (item) {
-      const rows = msg.entries.map((e) => this.entryItem(item.dataset.volume!, item.dataset.guestPath!, e));
-      if (msg.truncated) rows.push(this.messageItem('info', t('… and {0} more entries not shown', msg.truncated)));
-      if (rows.length === 0) rows.push(this.messageItem('info', t('(empty)')));
-      this.fill(item, rows);
-    }
-    this.applyFilter();
   }
 
   private showVolumes(volumes: GuestVolumeInfo[], warnings: string[]): void {
@@ -190,11 +183,23 @@ export class FilesView implements View {
     return item;
   }
 
-  private load(item: TreeItem): void {
+  private async load(item: TreeItem): Promise<void> {
     item.dataset.state = 'loading';
-    const id = requestId();
-    this.waiting.set(id, item);
-    post({ type: 'fsList', requestId: id, volume: item.dataset.volume!, path: item.dataset.guestPath! });
+    const gen = this.generation;
+    const volume = item.dataset.volume!;
+    const path = item.dataset.guestPath!;
+    try {
+      const reply = await request((requestId) => ({ type: 'fsList', requestId, volume, path }), 'fsList');
+      if (gen !== this.generation) return;
+      const rows = reply.entries.map((e) => this.entryItem(volume, path, e));
+      if (reply.truncated) rows.push(this.messageItem('info', t('… and {0} more entries not shown', reply.truncated)));
+      if (rows.length === 0) rows.push(this.messageItem('info', t('(empty)')));
+      this.fill(item, rows);
+    } catch (err) {
+      if (gen !== this.generation) return;
+      this.fill(item, [this.messageItem('error', (err as Error).message)]);
+    }
+    this.applyFilter();
   }
 
   /** Replaces an item's child items (its label and icon slots stay). */
