@@ -20,7 +20,7 @@ export function toBase64(b: Uint8Array): string {
  * One id source for every link (the view's, and the early partition scan's, which may overlap in time); it starts
  * high so its ids never meet the shell's own requests over the same channel.
  */
-const linkIds = idSource(0x40000000);
+export const linkIds = idSource(0x40000000);
 
 export class HostLink {
   private readonly requests: Requester;

@@ -3,21 +3,23 @@
  * asked of the host (guestfs owner index) a moment after the cursor stops, so holding an arrow key sends one
  * request, not hundreds. Only the newest answer is shown; the host cancels the older lookups itself.
  */
-import type { HexHost } from '../../src/shared/protocol';
+import type { HexHost, HostMessage } from '../../src/shared/protocol';
 import { t } from '../l10n';
+import { Requester } from '../requests';
+import { linkIds } from './host-link';
 
 const DEBOUNCE_MS = 150;
 /** The event "Show in Files" sends up the DOM, with { volume, path } as its detail. */
 export const REVEAL_FILE_EVENT = 'q2i-reveal-file';
-/** Request ids of their own range, apart from the shell's and the hex view's page reads. */
-let nextId = 0x60000000;
 
 export class OwnerLookup {
   readonly row = document.createElement('tr');
   private readonly value = document.createElement('td');
   private timer?: ReturnType<typeof setTimeout>;
-  private pending = -1;
+  /** Bumped by each lookup: only the newest answer is shown. */
+  private generation = 0;
   private shownFor = -1;
+  private readonly requests: Requester;
   private readonly unsubscribe: () => void;
 
   constructor(private readonly host: HexHost) {
@@ -25,17 +27,16 @@ export class OwnerLookup {
     label.textContent = t('owner');
     this.value.className = 'hx-v hx-owner';
     this.row.append(label, this.value);
-    this.unsubscribe = host.onMessage((m) => {
-      if (m.type === 'fsOwner' && m.requestId === this.pending) {
-        this.value.textContent = m.text;
-        this.value.title = m.volume ? `${m.volume}: ${m.text}` : m.text;
-        this.value.dataset.offset = String(m.offset);
-        if (m.file) this.value.append(' ', this.showInFiles(m.file));
-      } else if (m.type === 'error' && m.requestId === this.pending) {
-        this.value.textContent = t('unknown');
-        this.value.title = m.message;
-      }
-    });
+    // The hex view's channel: the same id source as its page reads.
+    this.requests = new Requester((m) => host.post(m), linkIds);
+    this.unsubscribe = host.onMessage((m) => void this.requests.settle(m));
+  }
+
+  private show(m: Extract<HostMessage, { type: 'fsOwner' }>): void {
+    this.value.textContent = m.text;
+    this.value.title = m.volume ? `${m.volume}: ${m.text}` : m.text;
+    this.value.dataset.offset = String(m.offset);
+    if (m.file) this.value.append(' ', this.showInFiles(m.file));
   }
 
   /**
@@ -60,8 +61,17 @@ export class OwnerLookup {
     delete this.value.dataset.offset;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.pending = nextId++;
-      this.host.post({ type: 'fsOwner', requestId: this.pending, offset });
+      const gen = ++this.generation;
+      this.requests
+        .request((requestId) => ({ type: 'fsOwner', requestId, offset }), 'fsOwner')
+        .then(
+          (m) => gen === this.generation && this.show(m),
+          (err: Error) => {
+            if (gen !== this.generation) return;
+            this.value.textContent = t('unknown');
+            this.value.title = err.message;
+          },
+        );
     }, DEBOUNCE_MS);
     return this.row;
   }
@@ -69,5 +79,6 @@ export class OwnerLookup {
   dispose(): void {
     clearTimeout(this.timer);
     this.unsubscribe();
+    this.requests.dispose('hex view closed');
   }
 }
