@@ -3,7 +3,7 @@
  * names, and turn any guest-FS failure into one line naming the image, the volume and the path.
  */
 import { openImage, type Qcow2Dev } from '../qcow2/index';
-import { detectDisk, diskDevice, findVolume, GuestFsError, openFs, type DiskLayout, type GuestFs, type Volume } from '../guestfs/index';
+import { detectDisk, diskDevice, findVolume, GuestFsError, openFs, volumeName, type DiskLayout, type GuestFs, type Volume } from '../guestfs/index';
 import { UsageError } from './args';
 
 export interface GuestTarget {
@@ -19,11 +19,7 @@ export function parseGuestPath(spec: string): GuestTarget {
   return target;
 }
 
-export function volumeName(v: Volume): string {
-  if (v.kind === 'disk') return 'whole disk';
-  if (v.kind === 'lv') return `LV ${v.vg}/${v.id}`;
-  return `partition ${v.id}`;
-}
+export { volumeName };
 
 /** Runs `fn` with the open image and its disk layout; closes the image whatever happens. */
 export async function withDisk<T>(image: string, fn: (dev: Qcow2Dev, layout: DiskLayout) => Promise<T>): Promise<T> {

@@ -22,6 +22,13 @@ export interface Volume {
   problem?: string;
 }
 
+/** "partition 1", "LV vg/root", "whole disk": how messages name a volume. */
+export function volumeName(v: Volume): string {
+  if (v.kind === 'disk') return 'whole disk';
+  if (v.kind === 'lv') return `LV ${v.vg}/${v.id}`;
+  return `partition ${v.id}`;
+}
+
 export interface DiskLayout {
   table: PartitionTable;
   volumes: Volume[];

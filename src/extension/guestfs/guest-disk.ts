@@ -15,29 +15,19 @@ import {
   type GuestFs,
   type Owner,
   type Volume,
+  volumeName,
 } from '../../guestfs/index';
+import type { GuestVolumeInfo } from '../../shared/protocol';
+
+export { volumeName };
 
 /** How a volume is named in guest URIs and the Files tab: the partition number, the LV name, or "disk". */
 export function volumeKey(v: Volume): string {
   return v.kind === 'disk' ? 'disk' : v.id;
 }
 
-/** "partition 1", "LV vg/root", "whole disk": for messages. */
-export function volumeLabel(v: Volume): string {
-  if (v.kind === 'disk') return 'whole disk';
-  if (v.kind === 'lv') return `LV ${v.vg}/${v.id}`;
-  return `partition ${v.id}`;
-}
-
-export interface VolumeSummary {
-  key: string;
-  label: string;
-  type: string;
-  size: number;
-  /** Whether its files can be read (a reader exists and the volume has no problem). */
-  readable: boolean;
-  problem?: string;
-}
+/** What the Files tab lists of a volume. */
+export type VolumeSummary = GuestVolumeInfo;
 
 /** The owner of a guest-disk byte, with the volume it lies in. */
 export type DiskOwner = { volume?: Volume; owner: Owner | { kind: 'outside' } };
@@ -69,7 +59,7 @@ export class GuestDisk {
   volumes(): VolumeSummary[] {
     return this.layout.volumes.map((v) => ({
       key: volumeKey(v),
-      label: volumeLabel(v),
+      label: volumeName(v),
       type: v.content.type,
       size: v.device.size,
       readable: hasReader(v.content.type) && !v.problem,
@@ -83,7 +73,7 @@ export class GuestDisk {
     if (!p) {
       const v = this.layout.volumes.find((x) => volumeKey(x) === key);
       if (!v) return Promise.reject(new GuestFsError('not-found', `${this.imagePath}: no partition or logical volume '${key}'`));
-      if (v.problem) return Promise.reject(new GuestFsError('unsupported', `${this.imagePath}: ${volumeLabel(v)}: ${v.problem}`));
+      if (v.problem) return Promise.reject(new GuestFsError('unsupported', `${this.imagePath}: ${volumeName(v)}: ${v.problem}`));
       p = openFs(v.device, v.content.type).catch((err: unknown) => {
         this.opened.delete(key);
         throw err;

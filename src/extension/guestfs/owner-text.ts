@@ -1,5 +1,5 @@
 /** The hex inspector's owner line for a guest-disk byte: "/etc/hosts, offset 0x0", "ext4 inode table, group 3", "free space". */
-import { volumeKey, volumeLabel, type DiskOwner } from './guest-disk';
+import { volumeKey, volumeName, type DiskOwner } from './guest-disk';
 
 export interface OwnerLine {
   text: string;
@@ -10,7 +10,7 @@ export interface OwnerLine {
 }
 
 export function ownerText(o: DiskOwner): OwnerLine {
-  const volume = o.volume ? `${volumeLabel(o.volume)} (${o.volume.content.type})` : undefined;
+  const volume = o.volume ? `${volumeName(o.volume)} (${o.volume.content.type})` : undefined;
   const w = o.owner;
   if (w.kind === 'outside') return { text: o.volume ? `no readable file system` : 'outside any partition', volume };
   if (w.kind === 'free') return { text: 'free space', volume };
