@@ -7,7 +7,7 @@
  * header (write/bitmaps-header.ts: never torn); then the old directory, if any, freed. A cut before the header
  * switch leaves the image as it was, with leaked clusters at most.
  */
-import { setU16, setU32, setU64 } from '../format/bytes';
+import { setU16, setU32, setU64, u16, u32 } from '../format/bytes';
 import { BME_FLAG_AUTO, MAX_BITMAP_NAME, type BitmapEntry } from '../format/bitmaps';
 import { AUTOCLEAR_BITMAPS } from '../format/header';
 import type { BitmapsExtension } from '../format/header-extensions';
@@ -58,9 +58,12 @@ export async function addBitmap(dev: WritableImage, w: Qcow2Writer, name: string
   const cluster = new Uint8Array(cs);
   await readFully(dev.io, cluster, 0);
   // The existing directory (each entry already padded to 8 bytes), kept verbatim in front of the new entry.
-  const oldDir = new Uint8Array(old ? old.directorySize : 0);
-  if (old && (await readFully(dev.io, oldDir, old.directoryOffset)) < oldDir.length)
+  const readDir = new Uint8Array(old ? old.directorySize : 0);
+  if (old && (await readFully(dev.io, readDir, old.directoryOffset)) < readDir.length)
     throw new Qcow2Error('bad-image', 'bitmap directory is truncated', dev.path);
+  // Only the bytes its entries use: a directory size with slack after the last entry would put the new entry where
+  // a reader, walking entry by entry, does not look (found by the fuzzer).
+  const oldDir = readDir.subarray(0, usedDirectoryBytes(readDir, old?.nbBitmaps ?? 0));
   const nb = (old?.nbBitmaps ?? 0) + 1;
   const plan = (dirSize: number, dirOffset: number) =>
     (old ? planBitmapsUpdate : planBitmapsExtension)(cluster, dev.header.headerLength, nb, dirSize, dirOffset, dev.path);
@@ -130,4 +133,14 @@ function padTo(b: Uint8Array, n: number): Uint8Array {
   const out = new Uint8Array(n);
   out.set(b);
   return out;
+}
+
+/** Bytes taken by the first `count` entries of a bitmap directory (each 24 bytes + extra data + name, padded to 8). */
+function usedDirectoryBytes(dir: Uint8Array, count: number): number {
+  let pos = 0;
+  for (let i = 0; i < count && pos + 24 <= dir.length; i++) {
+    const len = 24 + u32(dir, pos + 20) + u16(dir, pos + 18);
+    pos = Math.min(dir.length, pos + Math.ceil(len / 8) * 8);
+  }
+  return pos;
 }
