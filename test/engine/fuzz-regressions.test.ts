@@ -95,6 +95,27 @@ describe('fuzz regressions', function () {
     await fuzzImage(f);
   });
 
+  it('crash-1566a600: a bitmap directory with slack after its last entry; bitmap --add lists the new bitmap by its name', async () => {
+    // qemu-img's directory for bitmap "b0" is 32 bytes (24 + 2, padded); an empty name leaves 8 bytes of slack.
+    const b = image('cluster_size=65536', '16M', ['write -P 7 0 64k'], (p) => qemuImgSync(['bitmap', '--add', '--disable', p, 'b0']));
+    const dev0 = await openImage('fuzz.qcow2', { readOnly: true, openIo: async () => new MemIo(b, 'fuzz.qcow2') });
+    const dir = dev0.header.extensions.bitmaps!;
+    await dev0.close();
+    b[dir.directoryOffset + 18] = 0;
+    b[dir.directoryOffset + 19] = 0;
+    await fuzzImage(b); // the history stage no longer expects a bitmap it did not add
+    const io = new MemIo(b, 'fuzz.qcow2');
+    const dev = await openImage('fuzz.qcow2', { readOnly: false, openIo: async () => io });
+    await dev.addBitmap('fuzz', { disabled: true });
+    await dev.close();
+    const again = await openImage('fuzz.qcow2', { readOnly: true, openIo: async () => io });
+    assert.deepEqual(
+      again.bitmaps.map((x) => x.name),
+      ['', 'fuzz'],
+    );
+    await again.close();
+  });
+
   it('a long image-controlled string is capped in the message', async () => {
     const b = image('cluster_size=4096', '1M', []);
     const at = u32(b, 100);
