@@ -8,15 +8,13 @@ import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setU32, setU64, u32 } from '../../src/qcow2/format/bytes';
 import { compressedRange, entryOffset } from '../../src/qcow2/format/entries';
+import { retryPbkdfBenchmark } from '../helpers/pbkdf-retry';
 
 export function qemuImgSync(args: string[]): void {
-  for (let attempt = 0; ; attempt++) {
+  retryPbkdfBenchmark(() => {
     const r = spawnSync('qemu-img', args, { encoding: 'utf8', timeout: 60_000 });
-    if (r.status === 0) return;
-    // QEMU's LUKS PBKDF2 benchmark fails now and then on a busy machine; a retry is what a person would do.
-    if (attempt < 4 && /accurate CPU usage/.test(r.stderr)) continue;
-    throw new Error(`qemu-img ${args.join(' ')} failed: ${r.stderr || r.error}`);
-  }
+    if (r.status !== 0) throw new Error(`qemu-img ${args.join(' ')} failed: ${r.stderr || r.error}`);
+  }, 5);
 }
 
 export function qemuIoSync(image: string, cmds: string[], extra: string[] = []): void {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli/cli';
+import { retryPbkdfBenchmark } from './pbkdf-retry';
 
 export interface RunResult {
   code: number;
@@ -32,16 +33,7 @@ export function qemuImg(args: string[], allowFail = false): RunResult {
 export function createLuksImage(path: string, size: string, opts: { secretId?: string; passphrase?: string; extra?: string } = {}): void {
   const id = opts.secretId ?? 'sec0';
   const o = [`encrypt.format=luks,encrypt.key-secret=${id},encrypt.iter-time=10`, ...(opts.extra ? [opts.extra] : [])].join(',');
-  for (let attempt = 0; ; attempt++) {
-    try {
-      qemuImg(['create', '-q', '-f', 'qcow2', '--object', `secret,id=${id},data=${opts.passphrase ?? 'hunter2'}`, '-o', o, path, size]);
-      return;
-    } catch (err) {
-      if (attempt === 11 || !/accurate CPU usage/.test(String(err))) throw err;
-      // The benchmark failed because the CPU was busy: let the load pass a little before trying again.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100 + attempt * 100);
-    }
-  }
+  retryPbkdfBenchmark(() => qemuImg(['create', '-q', '-f', 'qcow2', '--object', `secret,id=${id},data=${opts.passphrase ?? 'hunter2'}`, '-o', o, path, size]));
 }
 
 /** Runs qemu-io with each string as a -c command. */

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as vscode from 'vscode';
 import { makeCorrupted, makeThreeLayerChain } from '../../helpers/editor-fixtures';
 import { activeCustomViewType, extension, qemuImg, scratch, waitFor } from './util';
+import { retryPbkdfBenchmark } from '../../helpers/pbkdf-retry';
 
 interface InspectorApi {
   documentState(path: string): Promise<{ state: string; message?: string; chainError?: string; editable?: boolean }>;
@@ -180,9 +181,8 @@ describe('QCOW2 editor and commands (extension host)', function () {
 
   it('"Show Image Info" on the active editor holding an encrypted (LUKS) image shows its header, without a key', async () => {
     const img = tmp.path('luks.qcow2');
-    // QEMU's PBKDF2 benchmark sometimes fails on a loaded machine ("Unable to get accurate CPU usage"): retry.
-    for (let attempt = 0; ; attempt++) {
-      try {
+    retryPbkdfBenchmark(
+      () =>
         qemuImg(
           'create',
           '-q',
@@ -194,12 +194,9 @@ describe('QCOW2 editor and commands (extension host)', function () {
           'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10',
           img,
           '8M',
-        );
-        break;
-      } catch (err) {
-        if (attempt === 4 || !/accurate CPU usage/.test(String(err))) throw err;
-      }
-    }
+        ),
+      5,
+    );
     await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(img), 'qcow2Inspector.editor');
     await waitFor('the custom editor', activeCustomViewType);
     // The editor opens to its Overview (not an error page).
