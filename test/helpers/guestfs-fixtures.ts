@@ -4,7 +4,7 @@
  * compressed, and as the top of a backing chain whose clusters are split between the two layers).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { prng } from './images';
 import { qemuImg } from './qemu';
@@ -183,6 +183,33 @@ export interface LvmLayout {
  * several segments. Returns where the extents lie, read back with `lvs -o seg_pe_ranges`.
  */
 export function makeLvm(raw: string, start: number, size: number, lvs: { name: string; mib: number }[], extend: { name: string; mib: number }[]): LvmLayout {
+  return withLvmLock(() => makeLvmLocked(raw, start, size, lvs, extend));
+}
+
+/** LVM's VG names are machine-wide: two test processes (the Node 20 and Node 24 stages) must not make "vg" at once. */
+function withLvmLock<T>(fn: () => T): T {
+  const lock = '/tmp/q2i-test-lvm.lock';
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let tries = 0; ; tries++) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock left by a killed run is stale after a minute (making the VG takes about a second).
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 60_000) rmdirSync(lock);
+      else if (tries > 1200) throw new Error(`LVM fixture lock ${lock} held for over 2 minutes`);
+      Atomics.wait(nap, 0, 0, 100);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmdirSync(lock);
+  }
+}
+
+function makeLvmLocked(raw: string, start: number, size: number, lvs: { name: string; mib: number }[], extend: { name: string; mib: number }[]): LvmLayout {
   const env = { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' };
   const cfg = ['--config', 'devices{use_devicesfile=0}'];
   const lvm = (args: string[]): string => execFileSync(args[0], [...args.slice(1), ...cfg], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
