@@ -6,7 +6,8 @@
 //   mocha      test/unit, test/engine, test/cli (MOCHA_SPECS below; options in .mocharc.json), under this Node
 //   node24     the same mocha suites under the Node 24 that scripts/e2e/install.sh brings: VS Code's extension host runs
 //              Node 22.15 or later, where node:zlib has zstd and other paths run (issue #18 showed only there). The
-//              iotest ports and the crash-injection suites run once, under this Node (NODE24_IGNORE)
+//              iotest ports and the crash-injection suites run once, under this Node (NODE24_IGNORE). With the mocha
+//              stage, it runs beside it (its output printed after it), as both mostly wait for qemu-img
 //   fuzz       60 s of coverage-guided fuzzing (npm run fuzz:ci)
 //   host       extension-host mocha suites in code-server (scripts/e2e/run-host.ts): test/e2e/host/*.test.ts, then
 //              test/e2e/host/restricted/*.test.ts in a window whose folder is in Restricted Mode (untrusted)
@@ -17,8 +18,8 @@
 // without reporting counts (crash, bad load) counts as one failure. The e2e stages need code-server
 // (installed on demand into .e2e/ by scripts/e2e/install.sh) and /usr/bin/chromium: when Chromium is missing
 // they fail under CI=true and are reported as not run otherwise. Exit status is non-zero if anything failed.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +93,34 @@ function countedStage(stage, cmd, args) {
   banner(stage);
   const countFile = join(countDir, `${stage}.json`);
   const { code, seconds } = run(cmd, args, { MOCHA_COUNT_FILE: countFile });
+  countResult(stage, countFile, code, seconds);
+}
+
+/**
+ * A counted stage started in the background, its output kept in a file: the returned function waits for it, then
+ * prints the output under the stage's banner and counts it. Used to run the Node 24 mocha stage beside the Node 20
+ * one: both spend much of their time waiting for qemu-img, and the CI machine has two cores.
+ */
+function backgroundStage(stage, cmd, args) {
+  const countFile = join(countDir, `${stage}.json`);
+  const logFile = join(countDir, `${stage}.log`);
+  const fd = openSync(logFile, 'w');
+  const t0 = Date.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: { ...process.env, MOCHA_COUNT_FILE: countFile } });
+  closeSync(fd);
+  const done = new Promise((resolveDone) => {
+    child.on('error', () => resolveDone(1));
+    child.on('close', (code) => resolveDone(code ?? 1));
+  });
+  return async () => {
+    const code = await done;
+    banner(`${stage} (ran beside the stage above; its output follows)`);
+    process.stdout.write(readFileSync(logFile, 'utf8'));
+    countResult(stage, countFile, code, (Date.now() - t0) / 1000);
+  };
+}
+
+function countResult(stage, countFile, code, seconds) {
   let c = { passed: 0, failed: 0, skipped: 0 };
   let note = 'ok';
   if (existsSync(countFile)) c = JSON.parse(readFileSync(countFile, 'utf8'));
@@ -135,12 +164,17 @@ if (buildOk) {
   if (wanted('lint')) checkStage('lint', 'sh', ['-c', 'npm run --silent lint && npm run --silent format:check']);
   if (wanted('deps')) checkStage('deps', 'npm', ['run', '--silent', 'lint:deps']);
   const mochaArgs = ['node_modules/mocha/bin/mocha.js', '--reporter', reporter, ...MOCHA_SPECS];
-  if (wanted('mocha')) countedStage(`mocha (node ${process.versions.node})`, process.execPath, mochaArgs);
+  let node24Done;
   if (wanted('node24')) {
     const why = e2eInstalled();
+    const stage = `mocha (node ${nodeVersion(NODE24)})`;
+    const args = [...mochaArgs, ...NODE24_IGNORE.flatMap((g) => ['--ignore', g])];
     if (why) notRun('node24', why);
-    else countedStage(`mocha (node ${nodeVersion(NODE24)})`, NODE24, [...mochaArgs, ...NODE24_IGNORE.flatMap((g) => ['--ignore', g])]);
+    else if (wanted('mocha')) node24Done = backgroundStage(stage, NODE24, args);
+    else countedStage(stage, NODE24, args);
   }
+  if (wanted('mocha')) countedStage(`mocha (node ${process.versions.node})`, process.execPath, mochaArgs);
+  if (node24Done) await node24Done();
   // A short coverage-guided pass (scripts/fuzz.mjs); a finding is written to fuzz-crashes/ and fails the run.
   if (wanted('fuzz')) checkStage('fuzz', 'npm', ['run', '--silent', 'fuzz:ci']);
   const e2e = ['host', 'ui'].filter(wanted);
