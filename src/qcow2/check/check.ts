@@ -177,11 +177,11 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
     // Recount against the new structure; the old one is now leaked and freed below.
     res.corruptions = 0;
     res.leaks = 0;
-    const scratch = new FindingSink(0);
+    // The walk over the new structure reports again what it finds (qemu-img prints the same lines a second time).
     let ctx2: PassContext;
     let r2: Awaited<ReturnType<ReferenceWalk['run']>>;
     try {
-      ctx2 = await newPass(t, opts, scratch, res, ctx.snapshots);
+      ctx2 = await newPass(t, opts, sink, res, ctx.snapshots);
       r2 = await new ReferenceWalk(ctx2, { copiedInline: false, fixAll: false }).run();
     } catch (err) {
       // The rebuilt structure must still be readable; if the metadata no longer parses, say so as a check error.
