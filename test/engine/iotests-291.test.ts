@@ -4,7 +4,7 @@
  * `-r all` (including the bitmap list `info` shows afterwards).
  */
 import { strict as assert } from 'node:assert';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { cli, qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 import { be64, both, compareWithQemu, patch, u64At, type CompareOptions } from './iotests-support';
@@ -54,6 +54,18 @@ async function opensWhereQemuRefuses(out: Awaited<ReturnType<typeof compareWithQ
   qemuImg(['convert', '-O', 'raw', ignored, work('ignored.raw')]);
   assert.equal(out.convert.o.code, 0, out.convert.o.stderr);
   assert.ok(readFileSync(work('o.raw')).equals(readFileSync(work('ignored.raw'))), 'the same disk');
+  // Our check reports the bitmap (one corruption, exit 2; no repair fixes it) and writes are refused.
+  assert.equal(out.check.o.code, 2);
+  assert.match(out.check.o.stderr, /^ERROR bitmap 'b0' /m);
+  assert.equal(JSON.parse(out.checkJson.o.stdout).corruptions, 1);
+  assert.equal(out.all.o.code, 2);
+  const bytes = work('bytes');
+  writeFileSync(bytes, Buffer.alloc(512, 1));
+  const before = readFileSync(src);
+  const w = await cli(['write', src, '0', bytes]);
+  assert.equal(w.code, 1);
+  assert.match(w.stderr, /image is damaged \(bitmap 'b0' .*\); refusing to write/);
+  assert.ok(readFileSync(src).equals(before), 'file unchanged');
 }
 
 /**
@@ -139,6 +151,15 @@ const CASES: Case[] = [
     build: (p) => {
       withBitmap(p);
       patch(p, bitmapDirectory(p) + 16, Buffer.from([2]));
+    },
+    more: opensWhereQemuRefuses,
+  },
+  {
+    name: 'iotest 291 neighbour: bitmap granularity 2^8, below the minimum (qemu-img refuses to open the image)',
+    ...CONSTRAINT,
+    build: (p) => {
+      withBitmap(p);
+      patch(p, bitmapDirectory(p) + 17, Buffer.from([8]));
     },
     more: opensWhereQemuRefuses,
   },
