@@ -12,7 +12,7 @@ import { parseHeader, readHeaderCluster, type FeatureBits, type Qcow2Header } fr
 import type { BitmapsExtension } from './format/header-extensions';
 import { deriveInfo, type Qcow2Info } from './format/info';
 import { findSnapshot, readSnapshotTable, snapshotDamage, type Snapshot } from './format/snapshots';
-import { readBitmapDirectory, type BitmapEntry } from './format/bitmaps';
+import { bitmapConstraintProblem, readBitmapDirectory, type BitmapEntry } from './format/bitmaps';
 import { readFully, type Qcow2IoOps } from './io/ops';
 import { FileEnd } from './io/file-end';
 import { DEFAULT_L2_CACHE_SLICES, DEFAULT_REFBLOCK_CACHE_SLICES, MetadataCache, type MetaSlice } from './cache/metadata-cache';
@@ -291,6 +291,10 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     this.snapshots = snaps.snapshots;
     this.snapshotTableBytes = snaps.byteLength;
     if (h.extensions.bitmaps) this.bitmaps = await readBitmapDirectory(this.io, h.extensions.bitmaps, fileSize);
+    for (const b of this.bitmaps) {
+      const problem = bitmapConstraintProblem(b);
+      if (problem) this.openDamage.push(problem);
+    }
     this.prepared = true;
   }
 

@@ -89,11 +89,22 @@ export function checkHuman(s: CheckSummary): string {
     if (s.checkErrors) out += `\n${s.checkErrors} internal errors have occurred during the check.\n`;
   }
   if (s.totalClusters && s.allocatedClusters) {
-    const pct = (a: number, b: number): string => ((a * 100) / b).toFixed(2);
+    const pct = (a: number, b: number): string => printfFixed2((a * 100) / b);
     out += `${s.allocatedClusters}/${s.totalClusters} = ${pct(s.allocatedClusters, s.totalClusters)}% allocated, ${pct(s.fragmentedClusters, s.allocatedClusters)}% fragmented, ${pct(s.compressedClusters, s.allocatedClusters)}% compressed clusters\n`;
   }
   if (s.imageEndOffset) out += `Image end offset: ${s.imageEndOffset}\n`;
   return out;
+}
+
+/**
+ * `printf("%.2f", x)` as glibc prints it: an exact tie (x = j/8 for odd j, the only doubles ending in 5 at the
+ * third decimal) rounds to the even neighbour, where toFixed picks the larger (32/1024 = 3.125 % prints 3.12).
+ */
+export function printfFixed2(x: number): string {
+  const j = x * 8; // exact: a power-of-two multiple
+  if (!Number.isInteger(j) || Math.abs(j) % 2 !== 1) return x.toFixed(2);
+  const lo = Math.floor(x * 100);
+  return ((lo % 2 === 0 ? lo : lo + 1) / 100).toFixed(2);
 }
 
 /** qemu-img's JSON: optional counters omitted when zero, keys in the order qemu-img prints them. */

@@ -1,5 +1,6 @@
 /** The references of persistent dirty bitmaps (qcow2_check_bitmaps_refcounts): directory, tables and data clusters. */
 import { u32 } from '../format/bytes';
+import { bitmapConstraintProblem } from '../format/bitmaps';
 import { entryOffset } from '../format/entries';
 import type { ReferenceCounting } from './context';
 import { hex64 } from './findings';
@@ -19,6 +20,12 @@ export async function countBitmaps(w: ReferenceCounting, b: { dirOffset: number;
     throw err;
   }
   for (const bm of list) {
+    const problem = bitmapConstraintProblem(bm);
+    if (problem) {
+      // qemu-img cannot open such an image at all; we count it as a corruption (no repair fixes it).
+      ctx.res.corruptions++;
+      ctx.sink.add({ kind: 'bitmaps', severity: 'corruption', message: `${problem}; QEMU refuses to open the image`, qemuLine: `ERROR ${problem}` });
+    }
     w.inc(bm.tableOffset, bm.tableSize * 8, Owner.BitmapTable);
     if (!Number.isFinite(bm.tableOffset)) continue;
     // Entries past the end of the file read as zeros and count nothing: read only the part inside the file,

@@ -166,15 +166,22 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
 
   if (fix === 'all' && rebuild) {
     const old = { ...res };
+    sink.add({
+      kind: 'refcount-rebuild',
+      severity: 'corruption',
+      message: 'the refcount structure was rebuilt from the references found',
+      qemuLine: 'Rebuilding refcount structure',
+      repaired: true,
+    });
     await rebuildRefcountStructure(ctx, mem);
     // Recount against the new structure; the old one is now leaked and freed below.
     res.corruptions = 0;
     res.leaks = 0;
-    const scratch = new FindingSink(0);
+    // The walk over the new structure reports again what it finds (qemu-img prints the same lines a second time).
     let ctx2: PassContext;
     let r2: Awaited<ReturnType<ReferenceWalk['run']>>;
     try {
-      ctx2 = await newPass(t, opts, scratch, res, ctx.snapshots);
+      ctx2 = await newPass(t, opts, sink, res, ctx.snapshots);
       r2 = await new ReferenceWalk(ctx2, { copiedInline: false, fixAll: false }).run();
     } catch (err) {
       // The rebuilt structure must still be readable; if the metadata no longer parses, say so as a check error.
@@ -197,16 +204,17 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
   } else if (fix) {
     if (rebuild) return fail(res, sink, 'ERROR need to rebuild refcount structures');
     if (res.leaks || res.corruptions) {
-      // Redo the comparison, this time repairing what the mode allows.
+      // Redo the comparison, this time repairing what the mode allows. As QEMU, the first comparison's lines
+      // ("Leaked cluster …", "ERROR cluster …") stay printed; the second one's follow in cluster order.
       Object.assign(res, pre);
-      sink.items.length = Math.min(sink.items.length, preSink);
       const allowed = cmp.mismatches.filter((m) => (m.onDisk > m.reference ? true : fix === 'all'));
-      const fixed = new Set((await fixRefcounts(ctx, allowed, mem, overlaps)).map((m) => m.cluster));
+      const fixed = new Set((await fixRefcounts(ctx, allowed, mem, overlaps, false)).map((m) => m.cluster));
       for (const m of cmp.mismatches) {
         const up = m.onDisk < m.reference;
         if (fixed.has(m.cluster)) {
           if (up) res.corruptionsFixed++;
           else res.leaksFixed++;
+          sink.add(mismatchFinding(ctx, m.cluster, m.onDisk, m.reference, mem, overlaps, true));
           continue;
         }
         if (up) res.corruptions++;

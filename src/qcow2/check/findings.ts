@@ -18,6 +18,7 @@ export type FindingKind =
   | 'refblock-refcount' // a refcount block's own refcount is not exactly 1
   | 'snapshot-table' // the snapshot table or one of its entries is broken
   | 'bitmaps' // the bitmap directory or a bitmap table is broken
+  | 'refcount-rebuild' // -r all rebuilt the refcount structure (a repair step; qemu-img prints it too)
   | 'check-error'; // the check itself could not read something
 
 export type Severity = 'corruption' | 'leak' | 'error';

@@ -27,7 +27,7 @@ export function requireWritable(ctx: PassContext): void {
  * Sets on-disk refcounts to the rebuilt values for the given mismatches (all in existing refblocks).
  * Returns the mismatches it fixed. Increments land (and are synced) before decrements.
  */
-export async function fixRefcounts(ctx: PassContext, todo: Mismatch[], mem: RefcountArray, overlaps: Map<number, Owner[]>): Promise<Mismatch[]> {
+export async function fixRefcounts(ctx: PassContext, todo: Mismatch[], mem: RefcountArray, overlaps: Map<number, Owner[]>, report = true): Promise<Mismatch[]> {
   requireWritable(ctx);
   const fixed: Mismatch[] = [];
   const ups = todo.filter((m) => m.onDisk < m.reference);
@@ -48,7 +48,7 @@ export async function fixRefcounts(ctx: PassContext, todo: Mismatch[], mem: Refc
       for (const m of list) {
         setRefcount(block, m.cluster % ctx.info.refblockEntries, ctx.info.refcountBits, m.reference);
         if (m.cluster < ctx.onDisk.length) ctx.onDisk.counts[m.cluster] = m.reference;
-        ctx.sink.add(mismatchFinding(ctx, m.cluster, m.onDisk, m.reference, mem, overlaps, true));
+        if (report) ctx.sink.add(mismatchFinding(ctx, m.cluster, m.onDisk, m.reference, mem, overlaps, true));
         fixed.push(m);
       }
       await ctx.io.writeAt(block, off);

@@ -134,6 +134,9 @@ export interface CheckBitmap {
   name: string;
   tableOffset: number;
   tableSize: number;
+  flags: number;
+  type: number;
+  granularityBits: number;
 }
 
 /** Parses the bitmap directory; a malformed directory is a corruption QEMU's check cannot go past. */
@@ -151,6 +154,9 @@ export async function readBitmapsForCheck(io: Qcow2IoOps, dirOffset: number, dir
     out.push({
       tableOffset: u64Loose(dir, pos),
       tableSize: u32(dir, pos + 8),
+      flags: u32(dir, pos + 12),
+      type: dir[pos + 16],
+      granularityBits: dir[pos + 17],
       name: new TextDecoder().decode(dir.subarray(pos + 24 + extraSize, pos + len)),
     });
     pos += Math.ceil(len / 8) * 8;

@@ -5,6 +5,22 @@ import type { BitmapsExtension } from './header-extensions';
 
 export const BME_FLAG_IN_USE = 1 << 0;
 export const BME_FLAG_AUTO = 1 << 1;
+/** Flags QEMU knows (in use, auto, extra data compatible); any other bit is reserved. */
+const BME_KNOWN_FLAGS = 7;
+
+/**
+ * What QEMU's check_constraints_on_bitmap rejects in a directory entry's own fields (type, granularity, reserved
+ * flags), worded for a person; undefined when they are fine. qemu-img then refuses to open the image at all; we
+ * open it, read the disk, and report the bitmap as damage (check, Overview) while refusing writes.
+ */
+export function bitmapConstraintProblem(e: { name: string; type: number; granularityBits: number; flags: number }): string | undefined {
+  const name = `bitmap '${e.name.slice(0, 64)}'`;
+  if (e.type !== 1) return `${name} has type ${e.type}, not a dirty tracking bitmap (1)`;
+  if (e.granularityBits < 9 || e.granularityBits > 31) return `${name} has granularity 2^${e.granularityBits}, outside 2^9 to 2^31`;
+  if (e.flags & ~BME_KNOWN_FLAGS) return `${name} has reserved flag bits set (0x${(e.flags >>> 0).toString(16)})`;
+  return undefined;
+}
+
 /** QEMU's BME_MAX_NAME_SIZE. */
 export const MAX_BITMAP_NAME = 1023;
 

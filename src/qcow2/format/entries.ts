@@ -186,6 +186,11 @@ export function subclusterMask(from: number, to: number): number {
 }
 
 /** "L2 entry for guest offset … (L1 i, L2 j) <what>": the one wording of a bad L2 entry, for read and write. */
+/** An external data file holds guest cluster N at offset N: the words for an entry pointing elsewhere. */
+export function dataFileMismatch(host: number, guest: number): string {
+  return `points to data file offset 0x${host.toString(16)}, but an external data file holds each cluster at its guest offset (0x${guest.toString(16)})`;
+}
+
 export function l2EntryError(path: string, g: { l1EntrySpan: number; clusterSize: number }, l1Index: number, l2Index: number, what: string): Qcow2Error {
   const guest = l1Index * g.l1EntrySpan + l2Index * g.clusterSize;
   return badImage(path, `L2 entry for guest offset 0x${guest.toString(16)} (L1 ${l1Index}, L2 ${l2Index}) ${what}`);

@@ -3,7 +3,16 @@
  * host-contiguous (sub)clusters (QEMU's qcow2_co_block_status). Reads, map and getMapping are built on it.
  */
 import { Qcow2Error } from '../errors';
-import { decodeL2Entry, l2EntryError, standardRunEnd, subclusterProblem, subclusterState, ZERO_LO, type CompressedRange } from '../format/entries';
+import {
+  dataFileMismatch,
+  decodeL2Entry,
+  l2EntryError,
+  standardRunEnd,
+  subclusterProblem,
+  subclusterState,
+  ZERO_LO,
+  type CompressedRange,
+} from '../format/entries';
 import type { Qcow2Info } from '../format/info';
 import type { MetadataCache } from '../cache/metadata-cache';
 import type { LayerRun, RunKind } from '../layer';
@@ -78,6 +87,12 @@ function classify(img: MappedImage, table: Uint8Array, at: number, sub: number, 
   const info = img.info;
   const e = decodeL2Entry(table, at, info);
   if (e.problem) throw l2EntryError(img.path, info, l1Index, l2Index, e.problem);
+  if (info.hasDataFile) {
+    // As QEMU (which then marks the image corrupt): an external data file maps every guest cluster one to one.
+    if (e.isCompressed) throw l2EntryError(img.path, info, l1Index, l2Index, 'is compressed, which an image with an external data file cannot have');
+    const guest = l1Index * info.l1EntrySpan + l2Index * info.clusterSize;
+    if (e.allocated && e.host !== guest) throw l2EntryError(img.path, info, l1Index, l2Index, dataFileMismatch(e.host, guest));
+  }
   if (e.compressed) return { kind: 'compressed', host: -1, compressed: e.compressed };
   const state = subclusterState(e, sub, info);
   if (state === null) throw l2EntryError(img.path, info, l1Index, l2Index, subclusterProblem(e, sub));

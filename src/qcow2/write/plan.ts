@@ -2,7 +2,7 @@
  * How one guest cluster touched by a write is handled: in place, into a fresh cluster, or into a fresh cluster
  * holding a copy of the old one (compressed, or shared with a snapshot); and which bytes must be written.
  */
-import { decodeL2Entry, subclusterProblem, subclusterState, type SubState } from '../format/entries';
+import { dataFileMismatch, decodeL2Entry, subclusterProblem, subclusterState, type SubState } from '../format/entries';
 import type { Qcow2Error } from '../errors';
 import type { Qcow2Info } from '../format/info';
 import type { MetaSlice } from '../cache/metadata-cache';
@@ -68,6 +68,7 @@ export function planCluster(
   const off = e.host;
   if (info.hasDataFile) {
     // Data clusters live in the data file at the guest offset and have no refcounts.
+    if (e.allocated && off !== guest) throw entryError(dataFileMismatch(off, guest));
     plan.mode = 'inplace';
     plan.host = e.allocated ? off : guest;
     if (info.dataFileRaw) plan.states.fill('data'); // the raw file is the truth: no padding
