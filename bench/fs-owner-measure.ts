@@ -17,14 +17,19 @@ export function seededOffsets(count: number, size: number, seed: number): number
 }
 
 /** The one-time owner index (ms), then the mean time per lookup (µs) over seeded offsets; counts what was hit. */
-export async function ownerFigures(dev: ReadOnlyDevice, type: Parameters<typeof openFs>[1]): Promise<{ indexMs: number; perLookupUs: number; files: number }> {
+export async function ownerFigures(
+  dev: ReadOnlyDevice,
+  type: Parameters<typeof openFs>[1],
+): Promise<{ indexMs: number; indexCpuMs: number; perLookupUs: number; files: number }> {
   const fs = await openFs(dev, type);
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
-  await fs.owner(dev.size >> 1);
+  await fs.owner(Math.floor(dev.size / 2));
   const indexMs = performance.now() - t0;
+  const c = process.cpuUsage(c0);
   const offsets = seededOffsets(LOOKUPS, dev.size, 13);
   let files = 0;
   const t1 = performance.now();
   for (const off of offsets) if ((await fs.owner(off)).kind === 'file') files++;
-  return { indexMs, perLookupUs: ((performance.now() - t1) * 1000) / LOOKUPS, files };
+  return { indexMs, indexCpuMs: (c.user + c.system) / 1000, perLookupUs: ((performance.now() - t1) * 1000) / LOOKUPS, files };
 }

@@ -151,7 +151,7 @@ export default async function fsBench(ctx: BenchContext): Promise<BenchRow[]> {
           unit: 'µs',
           better: 'lower',
           target: 1,
-          note: `index ${own.indexMs.toFixed(0)} ms (10,000+ files); ${LOOKUPS} seeded offsets, ${own.files} in files`,
+          note: `index ${own.indexMs.toFixed(0)} ms, CPU ${own.indexCpuMs.toFixed(0)} ms (10,000+ files); ${LOOKUPS} seeded offsets, ${own.files} in files`,
         }),
       );
     }
