@@ -3,10 +3,8 @@
  * in a GPT partition, in qcow2 (bench/fs-fixtures.ts). The one-time index (a fresh reader each run, median of 3;
  * #13 asks for the figure; there is no reference tool) and the time per lookup after it.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { openImage } from '../src/qcow2';
-import { detectDisk, diskDevice, findVolume, openFs } from '../src/guestfs';
+import { detectDisk, diskDevice, findVolume } from '../src/guestfs';
 import { BIG_FS_FILES, makeBigExtDisk } from './fs-fixtures';
 import { ownerFigures } from './fs-owner-measure';
 import { median, row, warmPageCache, type BenchContext, type BenchRow } from './lib';
@@ -25,18 +23,6 @@ export default async function fsOwnerBench(ctx: BenchContext): Promise<BenchRow[
     for (let i = 0; i < RUNS; i++) figures.push(await ownerFigures(vol.device, type));
     const indexMs = figures.map((f) => f.indexMs);
     const perLookup = figures.map((f) => f.perLookupUs);
-    // Memory the index holds: heap and array buffers of one reader after indexing, less the same before (with a
-    // full GC before each reading: the flag set at run time gives a gc function to a new context).
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    gc();
-    const before = process.memoryUsage();
-    const fs = await openFs(vol.device, type);
-    await fs.owner(Math.floor(vol.device.size / 2));
-    gc();
-    const after = process.memoryUsage();
-    if (!fs.info) throw new Error('no reader'); // keeps the reader alive past the GC above
-    const heldMiB = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / 2 ** 20;
     return [
       row({
         name: `ext4 10 GiB, ${BIG_FS_FILES.toLocaleString('en')} files: owner() index (a figure; no reference tool)`,
@@ -44,7 +30,7 @@ export default async function fsOwnerBench(ctx: BenchContext): Promise<BenchRow[
         theirs: NaN,
         unit: 'ms',
         better: 'lower',
-        note: `runs ${indexMs.map((x) => x.toFixed(0)).join(', ')} ms, CPU ${median(figures.map((f) => f.indexCpuMs)).toFixed(0)} ms; the reader with its index holds ${heldMiB.toFixed(0)} MiB`,
+        note: `runs ${indexMs.map((x) => x.toFixed(0)).join(', ')} ms, CPU ${median(figures.map((f) => f.indexCpuMs)).toFixed(0)} ms`,
       }),
       row({
         name: `ext4 10 GiB, ${BIG_FS_FILES.toLocaleString('en')} files: owner() per lookup (vs 1 ms budget)`,
