@@ -53,6 +53,8 @@ export interface Timing {
   runs: number[];
   /** Largest peak RSS over the runs in MiB, when /usr/bin/time is available. */
   maxRssMiB?: number;
+  /** Median CPU time (user + system) in ms, when /usr/bin/time is available: on a busy machine, wall time is mostly waiting. */
+  cpuMs?: number;
 }
 
 const GNU_TIME = '/usr/bin/time';
@@ -65,12 +67,13 @@ export function timeCommand(cmd: string, args: string[], opts: { runs?: number; 
   const runs = opts.runs ?? 5;
   const useTime = existsSync(GNU_TIME);
   const times: number[] = [];
+  const cpu: number[] = [];
   let maxRss: number | undefined;
   for (let i = 0; i < (opts.warmup ?? 1) + runs; i++) {
     opts.before?.();
     const t0 = process.hrtime.bigint();
     const r = useTime
-      ? spawnSync(GNU_TIME, ['-f', 'Q2I_MAXRSS %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, env: opts.env })
+      ? spawnSync(GNU_TIME, ['-f', 'Q2I_MAXRSS %M Q2I_CPU %U %S', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, env: opts.env })
       : spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 30, env: opts.env });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${(r.stderr ?? '').slice(-500)}`);
@@ -78,8 +81,10 @@ export function timeCommand(cmd: string, args: string[], opts: { runs?: number; 
     times.push(ms);
     const m = /Q2I_MAXRSS (\d+)/.exec(r.stderr ?? '');
     if (m) maxRss = Math.max(maxRss ?? 0, Number(m[1]) / 1024);
+    const c = /Q2I_CPU ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '');
+    if (c) cpu.push((Number(c[1]) + Number(c[2])) * 1000);
   }
-  return { ms: median(times), runs: times, maxRssMiB: maxRss };
+  return { ms: median(times), runs: times, maxRssMiB: maxRss, cpuMs: cpu.length ? median(cpu) : undefined };
 }
 
 /**
@@ -204,3 +209,55 @@ export function warmPageCache(path: string): void {
 }
 
 export const MiB = 1 << 20;
+
+/** A command to time: `sh -c SCRIPT` (so redirections work the same on both sides), with an optional environment. */
+export interface ShellCommand {
+  script: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface PairTiming {
+  /** Medians in ms. */
+  ours: number;
+  theirs: number;
+  oursRuns: number[];
+  theirsRuns: number[];
+  oursMemMiB?: number;
+  theirsMemMiB?: number;
+  /** Median CPU time (user + system) in ms, where GNU time measured it. */
+  oursCpuMs?: number;
+  theirsCpuMs?: number;
+}
+
+/**
+ * Ours and the reference, each warmed up once, then timed in turn `runs` times, so both meet the same load on a
+ * shared machine; medians and peak memory (GNU time).
+ */
+export function timeAlternately(ours: ShellCommand, theirs: ShellCommand, runs = 5): PairTiming {
+  const one = (c: ShellCommand, warmup = 0): Timing => timeCommand('sh', ['-c', c.script], { runs: 1, warmup, env: c.env });
+  one(theirs, 1);
+  one(ours, 1);
+  const o: Timing[] = [];
+  const t: Timing[] = [];
+  for (let i = 0; i < runs; i++) {
+    t.push(one(theirs));
+    o.push(one(ours));
+  }
+  const peak = (xs: Timing[]): number | undefined => (xs.some((x) => x.maxRssMiB !== undefined) ? Math.max(...xs.map((x) => x.maxRssMiB ?? 0)) : undefined);
+  const cpu = (xs: Timing[]): number | undefined => (xs.every((x) => x.cpuMs !== undefined) ? median(xs.map((x) => x.cpuMs!)) : undefined);
+  return {
+    ours: median(o.map((x) => x.ms)),
+    theirs: median(t.map((x) => x.ms)),
+    oursRuns: o.map((x) => x.ms),
+    theirsRuns: t.map((x) => x.ms),
+    oursMemMiB: peak(o),
+    theirsMemMiB: peak(t),
+    oursCpuMs: cpu(o),
+    theirsCpuMs: cpu(t),
+  };
+}
+
+/** Shell-quotes one argument. */
+export function q(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}

@@ -45,6 +45,24 @@ export function fileTypeOfMode(mode: number): FileType {
   }
 }
 
+/** What a directory listing shows of an inode. */
+export interface InodeSummary {
+  mode: number;
+  size: number;
+  mtime: Date;
+}
+
+/** The listing fields of the inode at `buf[at, at + inodeSize)`, read in place (no copy of the inode). */
+export function parseInodeSummary(buf: Uint8Array, at: number, inodeSize: number): InodeSummary {
+  const extraSize = inodeSize > 128 ? u16(buf, at + 0x80) : 0;
+  const hasExtra = extraSize >= 4 && 128 + extraSize >= 0x8c;
+  return {
+    mode: u16(buf, at),
+    size: u32(buf, at + 0x04) + u32(buf, at + 0x6c) * 0x1_0000_0000,
+    mtime: time(buf, at + 0x10, at + 0x88, hasExtra),
+  };
+}
+
 function time(raw: Uint8Array, at: number, extraAt: number, hasExtra: boolean): Date {
   let seconds = i32(raw, at);
   let ms = 0;

@@ -31,7 +31,8 @@ export async function openNtfs(dev: ReadOnlyDevice): Promise<GuestFs> {
 
 interface DirData {
   entries: IndexEntry[];
-  byName: Map<string, number>;
+  /** Lower-cased name → entry index, built on the first lookup (a listing does not need it). */
+  byName?: Map<string, number>;
 }
 
 interface Resolved {
@@ -226,15 +227,20 @@ export class NtfsFs extends PathNamingReader implements GuestFs {
   private async dirData(number: number, path: string): Promise<DirData> {
     const hit = this.dirs.get(number);
     if (hit) return hit;
-    const entries = await readDirIndex(this.mft, await this.mft.file(number), path);
+    const dir: DirData = { entries: await readDirIndex(this.mft, await this.mft.file(number), path) };
+    this.dirs.set(number, dir);
+    return dir;
+  }
+
+  private nameIndex(dir: DirData): Map<string, number> {
+    if (dir.byName) return dir.byName;
     const byName = new Map<string, number>();
-    entries.forEach((e, i) => {
+    dir.entries.forEach((e, i) => {
       const key = e.name.toLowerCase();
       if (!byName.has(key) || e.namespace !== NAMESPACE_DOS) byName.set(key, i);
     });
-    const dir = { entries, byName };
-    this.dirs.set(number, dir);
-    return dir;
+    dir.byName = byName;
+    return byName;
   }
 
   /** Resolves a path (the last part may be `name:stream`), refusing a directory that leads back to an ancestor. */
@@ -257,7 +263,7 @@ export class NtfsFs extends PathNamingReader implements GuestFs {
     for (const part of parts) {
       if (!isDir(file)) throw new GuestFsError('not-dir', `${path}: ${at} is not a directory`);
       const dir = await this.dirData(number, at);
-      const i = dir.byName.get(part.toLowerCase());
+      const i = this.nameIndex(dir).get(part.toLowerCase());
       if (i === undefined) throw new GuestFsError('not-found', `${path}: no such file or directory`);
       const e = dir.entries[i];
       at = at === '/' ? `/${e.name}` : `${at}/${e.name}`;

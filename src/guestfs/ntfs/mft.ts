@@ -1,6 +1,6 @@
 /**
- * The master file table: records read through $MFT's own runlist (bootstrapped from record 0), fixups applied,
- * kept in a bounded LRU; and files assembled from a base record plus the extension records its
+ * The master file table: records read through $MFT's own runlist (bootstrapped from record 0) 64 at a time, fixups
+ * applied, kept in a bounded LRU; and files assembled from a base record plus the extension records its
  * $ATTRIBUTE_LIST names. An extension record must name the file as its base, and a list may not reference more
  * records than it has entries, so a record pointing at itself or a list of loops cannot make the load unbounded.
  */
@@ -18,12 +18,15 @@ export interface NtfsFile {
 
 /** An attribute list longer than this is refused (Windows keeps them far smaller). */
 const MAX_ATTR_LIST = 256 * 1024;
+/** Records read together (64 KiB with 1 KiB records), 16 such pieces kept. */
+const CHUNK_RECORDS = 64;
 
 export class Mft {
   readonly reader: AttrReader;
   private mftData!: Attr;
   private readonly records = new Lru<number, MftRecord>(4096);
   private readonly files = new Lru<number, NtfsFile>(1024);
+  private readonly chunks = new Lru<number, Uint8Array>(16);
   recordCount = 0;
 
   constructor(
@@ -74,12 +77,30 @@ export class Mft {
     if (hit) return hit;
     if (!Number.isSafeInteger(n) || n < 0 || n >= this.recordCount) throw badFs(`MFT record ${n} is past the MFT's ${this.recordCount} records`);
     const size = this.boot.recordSize;
-    const buf = new Uint8Array(size);
-    await this.reader.readRuns(this.mftData.runs, n * size, buf, '$MFT');
+    const first = n - (n % CHUNK_RECORDS);
+    const chunk = await this.chunk(first).catch(() => undefined);
+    let buf: Uint8Array;
+    if (chunk) buf = chunk.slice((n - first) * size, (n - first + 1) * size);
+    else {
+      // The chunk spans a run the MFT lacks: read just this record, which names the failure exactly.
+      buf = new Uint8Array(size);
+      await this.reader.readRuns(this.mftData.runs, n * size, buf, '$MFT');
+    }
     applyFixups(buf, 'FILE', `MFT record ${n}`);
     const rec = parseRecord(buf, n);
     this.records.set(n, rec);
     return rec;
+  }
+
+  /** Records [first, first + CHUNK_RECORDS) as one read (neighbours in a directory are usually neighbours here). */
+  private async chunk(first: number): Promise<Uint8Array> {
+    const hit = this.chunks.get(first);
+    if (hit) return hit;
+    const size = this.boot.recordSize;
+    const buf = new Uint8Array(Math.min(CHUNK_RECORDS, this.recordCount - first) * size);
+    await this.reader.readRuns(this.mftData.runs, first * size, buf, '$MFT');
+    this.chunks.set(first, buf);
+    return buf;
   }
 
   /** A file's attributes, merged over its extension records. */
