@@ -5,7 +5,7 @@
  * F3 / Shift+F3 go to the next / previous hit, Alt+C toggles match case, Escape closes it.
  * The search runs on the extension host (hex-find.ts); this file only asks and shows.
  */
-import type { FindAction, FindHit, FindMode, HexHost, HostMessage } from '../../src/shared/protocol';
+import type { FindAction, FindHit, FindMode, GuestVolumeInfo, HexHost, HostMessage } from '../../src/shared/protocol';
 import type { PartitionTable } from '../../src/shared/partitions';
 import { formatBytes } from '../../src/shared/format';
 import { t } from '../l10n';
@@ -13,6 +13,7 @@ import { FindResults, queryKey, scopeRange, type FindQuery, type FindScope } fro
 import { FindResultsList, allSummary, hitRow } from './find-results';
 import { el, iconButton, select, setOptions, type Control } from './find-controls';
 import { installFindStyles } from './find-styles';
+import { FileScopeField } from './find-file-scope';
 
 /** What the Find widget needs from the hex view. */
 export interface FindTarget {
@@ -24,6 +25,8 @@ export interface FindTarget {
   cursor(): number;
   sectorSize(): number;
   partitions(): PartitionTable | undefined;
+  /** The guest disk's volumes (partitions, LVs), for the guest-file scope. */
+  volumes(): Promise<GuestVolumeInfo[]>;
   /** Selects [offset, offset + length) and scrolls it into view. */
   select(offset: number, length: number): void;
   redraw(): void;
@@ -45,14 +48,20 @@ export class FindBar {
     ['disk', t('Whole disk')],
     ['cursor', t('From the cursor')],
   ]);
+  private readonly file = new FileScopeField(
+    () => this.queryChanged(),
+    (shift) => this.run(shift ? 'previous' : 'next'),
+  );
+  private partitionOptions: Array<[string, string]> = [];
+  private volumesAsked = false;
   private readonly status = el('span', 'hx-find-status');
   private readonly progressRow = el('div', 'hx-find-progress');
   private readonly progress = document.createElement('vscode-progress-bar') as unknown as HTMLElement & { value: number; max: number };
   private readonly progressText = el('span', 'hx-find-ptext');
   private readonly list: FindResultsList;
   private searchId = 0;
-  /** The search whose messages count (older ones are dropped). */
-  private active?: { id: number; action: FindAction; found: boolean };
+  /** The search whose messages count (older ones are dropped); `then`: a guest file's next/previous after its list. */
+  private active?: { id: number; action: FindAction; found: boolean; then?: FindAction };
   private lastKey = '';
   /** The cursor when the query was first run: "From the cursor" searches from there, also after moving to hits. */
   private anchor = 0;
@@ -61,6 +70,8 @@ export class FindBar {
   /** The "Find all" hits changed (the map marks them); empty when they are dropped. */
   onHits?: (offsets: readonly number[]) => void;
   private published = false;
+  /** Called once when the bar goes (the owner closes what it made for it). */
+  onDispose?: () => void;
   private cancelledAt = 0;
 
   constructor(
@@ -104,7 +115,10 @@ export class FindBar {
       this.run(e.shiftKey ? 'previous' : 'next');
     });
     this.mode.addEventListener('change', () => this.queryChanged());
-    this.scope.addEventListener('change', () => this.queryChanged());
+    this.scope.addEventListener('change', () => {
+      this.file.showFor(this.scope.value);
+      this.queryChanged();
+    });
     this.status.setAttribute('role', 'status');
     this.status.setAttribute('aria-live', 'polite');
     const prev = iconButton('arrow-up', t('Previous match (Shift+Enter, Shift+F3)'), () => this.run('previous'));
@@ -126,7 +140,7 @@ export class FindBar {
     row1.append(this.input, this.matchCase, prev, next, all, close);
     const row2 = el('div', 'hx-find-row');
     row2.append(this.mode, this.scope, this.status);
-    bar.append(row1, row2, this.progressRow, this.list.el);
+    bar.append(row1, row2, this.file.el, this.progressRow, this.list.el);
     bar.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') {
         e.preventDefault();
@@ -138,17 +152,34 @@ export class FindBar {
 
   /** The partition list of the disk changed: offer each partition as a scope. */
   setPartitions(table: PartitionTable): void {
-    const opts: Array<[string, string]> = [
-      ['disk', t('Whole disk')],
-      ['cursor', t('From the cursor')],
-    ];
+    this.partitionOptions = [];
     table.partitions.forEach((p, i) => {
-      if (!p.extended) opts.push([`p${i}`, t('Partition {0}', p.name ? `${p.number} ${p.name}` : String(p.number))]);
+      if (!p.extended) this.partitionOptions.push([`p${i}`, t('Partition {0}', p.name ? `${p.number} ${p.name}` : String(p.number))]);
     });
-    setOptions(this.scope, opts);
+    this.setScopes();
+  }
+
+  private setScopes(): void {
+    setOptions(this.scope, [['disk', t('Whole disk')], ['cursor', t('From the cursor')], ...this.partitionOptions, ...this.file.options()]);
+    this.file.showFor(this.scope.value);
+  }
+
+  /** Asks the host once (and again after the disk changed) which volumes hold a file system to search a file in. */
+  private loadVolumes(): void {
+    if (this.volumesAsked) return;
+    this.volumesAsked = true;
+    this.target.volumes().then(
+      (v) => {
+        this.file.setVolumes(v);
+        this.setScopes();
+      },
+      () => undefined, // no file systems to offer: the "Guest file" entry takes N:/path
+    );
   }
 
   open(): void {
+    this.loadVolumes();
+    this.setScopes();
     this.el.hidden = false;
     this.input.focus();
     // Like VS Code: the pattern is selected, so typing replaces it (the element has no select() of its own).
@@ -179,7 +210,13 @@ export class FindBar {
 
   private query(): FindQuery {
     const s = this.scope.value;
-    const scope: FindScope = s.startsWith('p') ? { kind: 'partition', index: Number(s.slice(1)) } : s === 'cursor' ? { kind: 'cursor' } : { kind: 'disk' };
+    const scope: FindScope = FileScopeField.isFileScope(s)
+      ? { kind: 'file', ...this.file.choice(s) }
+      : s.startsWith('p')
+        ? { kind: 'partition', index: Number(s.slice(1)) }
+        : s === 'cursor'
+          ? { kind: 'cursor' }
+          : { kind: 'disk' };
     return { mode: this.mode.value as FindMode, pattern: this.input.value, matchCase: this.matchCase.checked, scope };
   }
 
@@ -190,6 +227,8 @@ export class FindBar {
 
   /** The bytes changed (an edit, undo, a reload): hits found before may be gone. */
   private diskChanged(): void {
+    this.volumesAsked = false;
+    if (this.isOpen) this.loadVolumes();
     if (this.lastKey || this.active) this.reset();
   }
 
@@ -221,11 +260,15 @@ export class FindBar {
       this.anchor = this.target.cursor();
       this.lastKey = key;
     }
-    const range = scopeRange(q.scope, this.target.virtualSize, this.target.partitions(), this.anchor);
+    const inFile = q.scope.kind === 'file' ? q.scope : undefined;
+    if (inFile && 'error' in inFile) return this.setState('error', inFile.error);
+    const range = inFile ? { start: 0, end: 0 } : scopeRange(q.scope, this.target.virtualSize, this.target.partitions(), this.anchor);
     if ('error' in range) return this.setState('error', t('Cannot search there: {0}', range.error));
     const cursor = this.target.cursor();
+    // A guest file's hits come as one list (the host finds all); next/previous then step through it.
+    const listed = inFile !== undefined && this.lastKey === key && (this.results.complete || this.results.limitReached);
     if (action !== 'all') {
-      const step = this.results.step(cursor, action === 'next');
+      const step = this.results.step(cursor, action === 'next', listed);
       if (step) {
         this.show(step.hit, false);
         this.setState('done', this.countText(step.index) + (step.wrapped ? ' · ' + t('wrapped round') : ''));
@@ -236,20 +279,16 @@ export class FindBar {
       this.list.clear();
       this.list.show(t('Searching…'));
     }
-    const origin = action === 'all' ? range.start : this.results.origin(cursor, action === 'next', range.start, range.end);
+    if (inFile && action !== 'all') {
+      this.results.clear();
+      this.list.clear();
+    }
+    const origin = action === 'all' || inFile ? range.start : this.results.origin(cursor, action === 'next', range.start, range.end);
     const id = ++this.searchId;
-    this.active = { id, action, found: false };
-    this.host.post({
-      type: 'findStart',
-      searchId: id,
-      mode: q.mode,
-      pattern: q.pattern,
-      matchCase: q.matchCase,
-      start: range.start,
-      end: range.end,
-      origin,
-      action,
-    });
+    this.active = { id, action: inFile ? 'all' : action, found: false, then: inFile && action !== 'all' ? action : undefined };
+    const common = { type: 'findStart', searchId: id, mode: q.mode, pattern: q.pattern, matchCase: q.matchCase, start: range.start, end: range.end } as const;
+    if (inFile) this.host.post({ ...common, origin: 0, action: 'all', file: { volume: inFile.volume, path: inFile.path } });
+    else this.host.post({ ...common, origin, action });
     this.setState('searching', t('Searching…'));
     this.progress.value = 0;
     this.progressText.textContent = '';
@@ -301,7 +340,7 @@ export class FindBar {
     }
   }
 
-  private finish(a: { action: FindAction; found: boolean }, m: Extract<HostMessage, { type: 'findDone' }>): void {
+  private finish(a: { action: FindAction; found: boolean; then?: FindAction }, m: Extract<HostMessage, { type: 'findDone' }>): void {
     // The UI test logs these: the host's search time, and from the cancel click to the host's answer.
     this.el.dataset.elapsedMs = String(m.elapsedMs);
     if (m.status === 'cancelled') this.el.dataset.cancelMs = (performance.now() - this.cancelledAt).toFixed(1);
@@ -309,10 +348,16 @@ export class FindBar {
     if (a.action === 'all') {
       const n = this.results.all.length;
       this.results.complete = m.status === 'done';
-      const text = allSummary(m.status, n);
+      const text = allSummary(m.status, n) + (m.offDisk ? ' · ' + t('{0} more in holes or inline data, not on the disk', m.offDisk) : '');
       this.list.show(text);
       this.publishHits();
-      return this.setState(m.status === 'cancelled' ? 'cancelled' : n === 0 ? 'none' : m.status, text);
+      this.setState(m.status === 'cancelled' ? 'cancelled' : n === 0 ? 'none' : m.status, text);
+      const step = a.then && m.status !== 'cancelled' ? this.results.step(this.target.cursor(), a.then === 'next', true) : undefined;
+      if (step) {
+        this.show(step.hit, false);
+        this.setState(m.status, this.countText(step.index) + (step.wrapped ? ' · ' + t('wrapped round') : ''));
+      }
+      return;
     }
     if (m.status === 'cancelled') return this.setState('cancelled', t('Search cancelled'));
     if (!a.found) return this.setState('none', t('No results'));
@@ -332,6 +377,7 @@ export class FindBar {
     this.disposed = true;
     this.cancel();
     this.unsubscribe();
+    this.onDispose?.();
     this.el.remove();
   }
 }

@@ -7,8 +7,16 @@ import type { FindHit, FindMode } from '../../src/shared/protocol';
 import { FIND_RESULT_LIMIT } from '../../src/shared/protocol';
 import type { PartitionTable } from '../../src/shared/partitions';
 
-/** Where to search: the whole disk, one partition (index into the table's list), or from the cursor to the end. */
-export type FindScope = { kind: 'disk' } | { kind: 'partition'; index: number } | { kind: 'cursor' };
+/**
+ * Where to search: the whole disk, one partition (index into the table's list), from the cursor to the end, or one
+ * guest file (searched in file order by the host; its hits are placed on the disk).
+ */
+export type FindScope =
+  | { kind: 'disk' }
+  | { kind: 'partition'; index: number }
+  | { kind: 'cursor' }
+  | { kind: 'file'; volume: string; path: string }
+  | { kind: 'file'; error: string };
 
 export interface FindQuery {
   mode: FindMode;
@@ -32,6 +40,7 @@ export function scopeRange(
 ): { start: number; end: number } | { error: string } {
   if (scope.kind === 'disk') return { start: 0, end: size };
   if (scope.kind === 'cursor') return { start: Math.min(Math.max(0, anchor), size), end: size };
+  if (scope.kind === 'file') return { error: 'error' in scope ? scope.error : 'a guest file is not one byte range of the disk' };
   const p = table?.partitions[scope.index];
   if (!p) return { error: 'no such partition' };
   const start = Math.min(p.start, size);
@@ -42,7 +51,8 @@ export function scopeRange(
 
 /** Identity of a query: results of another query are not reused. */
 export function queryKey(q: FindQuery): string {
-  const scope = q.scope.kind === 'partition' ? `p${q.scope.index}` : q.scope.kind;
+  const s = q.scope;
+  const scope = s.kind === 'partition' ? `p${s.index}` : s.kind === 'file' ? ('error' in s ? 'file!' : `file:${s.volume}:${s.path}`) : s.kind;
   return `${q.mode}\u0000${q.matchCase ? 1 : 0}\u0000${scope}\u0000${q.pattern}`;
 }
 
@@ -124,10 +134,11 @@ export class FindResults {
 
   /**
    * Next or previous hit in the "Find all" list from `cursor`, wrapping round its ends. Only when the list is
-   * complete: otherwise the host searches. `wrapped` says it went round.
+   * complete (otherwise the host searches), or `partial` (a guest file's list: the host cannot step in a file).
+   * `wrapped` says it went round.
    */
-  step(cursor: number, forward: boolean): { hit: FindHit; index: number; wrapped: boolean } | undefined {
-    if (!this.complete || this.all.length === 0) return undefined;
+  step(cursor: number, forward: boolean, partial = false): { hit: FindHit; index: number; wrapped: boolean } | undefined {
+    if ((!this.complete && !partial) || this.all.length === 0) return undefined;
     const hits = this.all;
     if (forward) {
       const from = this.current?.offset === cursor ? cursor + 1 : cursor;

@@ -50,6 +50,7 @@ export function mountHexView(container: HTMLElement, host: HexHost): HexViewHand
 
 /** The Find widget over the view (Ctrl+F); it goes when the view does. */
 function attachFind(view: HexView, host: HexHost): FindBar {
+  const link = new HostLink(host, () => undefined);
   const find = new FindBar(
     {
       root: view.root,
@@ -58,6 +59,7 @@ function attachFind(view: HexView, host: HexHost): FindBar {
       cursor: () => view.cursorOffset,
       sectorSize: () => view.sectorBytes,
       partitions: () => view.partitionTable,
+      volumes: () => link.volumes(),
       select: (offset, length) => view.selectRange(offset, length),
       redraw: () => view.redraw(),
       focusGrid: () => view.focus(),
@@ -70,6 +72,7 @@ function attachFind(view: HexView, host: HexHost): FindBar {
     for (const f of findListeners) f(offsets);
   };
   view.onPartitions((t) => find.setPartitions(t));
+  find.onDispose = () => link.dispose();
   return find;
 }
 
