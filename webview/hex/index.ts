@@ -41,7 +41,7 @@ export function mountHexView(container: HTMLElement, host: HexHost): HexViewHand
   currentFind?.dispose();
   const view = new HexView(container, host);
   current = view;
-  view.onPartitions(publish);
+  view.partitions.subscribe(publish);
   const find = (currentFind = attachFind(view, host));
   // Expose for the UI test and the bench (read-only numbers, no data from the image).
   (globalThis as { __hexView?: HexViewHandle }).__hexView = handle(view, find);
@@ -58,7 +58,7 @@ function attachFind(view: HexView, host: HexHost): FindBar {
       virtualSize: host.virtualSize,
       cursor: () => view.cursorOffset,
       sectorSize: () => view.sectorBytes,
-      partitions: () => view.partitionTable,
+      partitions: () => view.partitions.table,
       volumes: () => link.volumes(),
       select: (offset, length) => view.selectRange(offset, length),
       redraw: () => view.redraw(),
@@ -71,7 +71,7 @@ function attachFind(view: HexView, host: HexHost): FindBar {
     lastFindHits = offsets;
     for (const f of findListeners) f(offsets);
   };
-  view.onPartitions((t) => find.setPartitions(t));
+  view.partitions.subscribe((t) => find.setPartitions(t));
   find.onDispose = () => link.dispose();
   return find;
 }
@@ -81,7 +81,7 @@ function handle(view: HexView, find: FindBar): HexViewHandle {
     goTo: (o) => view.goTo(o),
     focus: () => view.focus(),
     focusGoto: () => view.focusGoto(),
-    onPartitions: (f) => view.onPartitions(f),
+    onPartitions: (f) => view.partitions.subscribe(f),
     get timings() {
       return view.timings;
     },
