@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { FindResults, MARK_CURRENT, MARK_HIT, partitionAt, queryKey, scopeRange } from '../../webview/hex/find-model';
+import { FindResults, MARK_CURRENT, MARK_HIT, parseFileChoice, partitionAt, queryKey, scopeRange } from '../../webview/hex/find-model';
 import { HexFind, withPendingEdits } from '../../src/extension/hex-find';
 import fc from 'fast-check';
 import { validateWebviewMessage } from '../../src/extension/messages';
@@ -19,7 +19,6 @@ import { qemuImg, scratchDir } from '../helpers/qemu';
 import { debugfs, debugfsDump, makeDisk, makeExt } from '../helpers/guestfs-fixtures';
 import { hitCells } from '../../webview/views/map-hits';
 import { allSummary, hitRow } from '../../webview/hex/find-results';
-import { parseFileChoice } from '../../webview/hex/find-file-scope';
 import type { MapSummary } from '../../src/shared/protocol';
 
 const hit = (offset: number, length = 4): FindHit => ({ offset, length, layer: 0, hostOffset: null, preview: '' });

@@ -9,11 +9,11 @@ import type { FindAction, FindHit, FindMode, GuestVolumeInfo, HexHost, HostMessa
 import type { PartitionTable } from '../../src/shared/partitions';
 import { formatBytes } from '../../src/shared/format';
 import { t } from '../l10n';
-import { FindResults, queryKey, scopeRange, type FindQuery, type FindScope } from './find-model';
+import { FindResults, queryKey, scopeRange, type FindQuery } from './find-model';
 import { FindResultsList, allSummary, hitRow } from './find-results';
-import { el, iconButton, select, setOptions, type Control } from './find-controls';
+import { el, iconButton, ProgressRow, select, type Control } from './find-controls';
 import { installFindStyles } from './find-styles';
-import { FileScopeField } from './find-file-scope';
+import { FindScopePicker } from './find-scope';
 
 /** What the Find widget needs from the hex view. */
 export interface FindTarget {
@@ -44,20 +44,9 @@ export class FindBar {
     ['utf16', t('UTF-16LE text')],
     ['regex', t('Regular expression')],
   ]);
-  private readonly scope = select(t('Search in'), [
-    ['disk', t('Whole disk')],
-    ['cursor', t('From the cursor')],
-  ]);
-  private readonly file = new FileScopeField(
-    () => this.queryChanged(),
-    (shift) => this.run(shift ? 'previous' : 'next'),
-  );
-  private partitionOptions: Array<[string, string]> = [];
-  private volumesAsked = false;
+  private readonly scope: FindScopePicker;
   private readonly status = el('span', 'hx-find-status');
-  private readonly progressRow = el('div', 'hx-find-progress');
-  private readonly progress = document.createElement('vscode-progress-bar') as unknown as HTMLElement & { value: number; max: number };
-  private readonly progressText = el('span', 'hx-find-ptext');
+  private progress!: ProgressRow;
   private readonly list: FindResultsList;
   private searchId = 0;
   /** The search whose messages count (older ones are dropped); `then`: a guest file's next/previous after its list. */
@@ -72,13 +61,19 @@ export class FindBar {
   private published = false;
   /** Called once when the bar goes (the owner closes what it made for it). */
   onDispose?: () => void;
-  private cancelledAt = 0;
+  /** A cancelled search whose answer the host has not sent yet: when it comes, the round trip is timed. */
+  private cancelling?: { id: number; at: number };
 
   constructor(
     private readonly target: FindTarget,
     private readonly host: HexHost,
   ) {
     installFindStyles(document);
+    this.scope = new FindScopePicker(
+      () => target.volumes(),
+      () => this.queryChanged(),
+      (shift) => this.run(shift ? 'previous' : 'next'),
+    );
     this.list = new FindResultsList(
       (hit) => this.show(hit, true),
       () => this.input.focus(),
@@ -115,10 +110,6 @@ export class FindBar {
       this.run(e.shiftKey ? 'previous' : 'next');
     });
     this.mode.addEventListener('change', () => this.queryChanged());
-    this.scope.addEventListener('change', () => {
-      this.file.showFor(this.scope.value);
-      this.queryChanged();
-    });
     this.status.setAttribute('role', 'status');
     this.status.setAttribute('aria-live', 'polite');
     const prev = iconButton('arrow-up', t('Previous match (Shift+Enter, Shift+F3)'), () => this.run('previous'));
@@ -132,15 +123,12 @@ export class FindBar {
     this.matchCase.classList.add('hx-find-case');
     const cancel = iconButton('debug-stop', t('Cancel search'), () => this.cancel());
     cancel.classList.add('hx-find-cancel');
-    this.progress.setAttribute('aria-label', t('Searching'));
-    this.progress.max = 100;
-    this.progressRow.append(this.progress, this.progressText, cancel);
-    this.progressRow.hidden = true;
+    this.progress = new ProgressRow(t('Searching'), cancel);
     const row1 = el('div', 'hx-find-row');
     row1.append(this.input, this.matchCase, prev, next, all, close);
     const row2 = el('div', 'hx-find-row');
-    row2.append(this.mode, this.scope, this.status);
-    bar.append(row1, row2, this.file.el, this.progressRow, this.list.el);
+    row2.append(this.mode, this.scope.list, this.status);
+    bar.append(row1, row2, this.scope.file.el, this.progress.el, this.list.el);
     bar.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') {
         e.preventDefault();
@@ -152,34 +140,11 @@ export class FindBar {
 
   /** The partition list of the disk changed: offer each partition as a scope. */
   setPartitions(table: PartitionTable): void {
-    this.partitionOptions = [];
-    table.partitions.forEach((p, i) => {
-      if (!p.extended) this.partitionOptions.push([`p${i}`, t('Partition {0}', p.name ? `${p.number} ${p.name}` : String(p.number))]);
-    });
-    this.setScopes();
-  }
-
-  private setScopes(): void {
-    setOptions(this.scope, [['disk', t('Whole disk')], ['cursor', t('From the cursor')], ...this.partitionOptions, ...this.file.options()]);
-    this.file.showFor(this.scope.value);
-  }
-
-  /** Asks the host once (and again after the disk changed) which volumes hold a file system to search a file in. */
-  private loadVolumes(): void {
-    if (this.volumesAsked) return;
-    this.volumesAsked = true;
-    this.target.volumes().then(
-      (v) => {
-        this.file.setVolumes(v);
-        this.setScopes();
-      },
-      () => undefined, // no file systems to offer: the "Guest file" entry takes N:/path
-    );
+    this.scope.setPartitions(table);
   }
 
   open(): void {
-    this.loadVolumes();
-    this.setScopes();
+    this.scope.load();
     this.el.hidden = false;
     this.input.focus();
     // Like VS Code: the pattern is selected, so typing replaces it (the element has no select() of its own).
@@ -209,15 +174,7 @@ export class FindBar {
   }
 
   private query(): FindQuery {
-    const s = this.scope.value;
-    const scope: FindScope = FileScopeField.isFileScope(s)
-      ? { kind: 'file', ...this.file.choice(s) }
-      : s.startsWith('p')
-        ? { kind: 'partition', index: Number(s.slice(1)) }
-        : s === 'cursor'
-          ? { kind: 'cursor' }
-          : { kind: 'disk' };
-    return { mode: this.mode.value as FindMode, pattern: this.input.value, matchCase: this.matchCase.checked, scope };
+    return { mode: this.mode.value as FindMode, pattern: this.input.value, matchCase: this.matchCase.checked, scope: this.scope.scope() };
   }
 
   /** The pattern, mode or scope changed: hits found for the old query no longer count. */
@@ -227,8 +184,8 @@ export class FindBar {
 
   /** The bytes changed (an edit, undo, a reload): hits found before may be gone. */
   private diskChanged(): void {
-    this.volumesAsked = false;
-    if (this.isOpen) this.loadVolumes();
+    this.scope.diskChanged();
+    if (this.isOpen) this.scope.load();
     if (this.lastKey || this.active) this.reset();
   }
 
@@ -290,14 +247,24 @@ export class FindBar {
     if (inFile) this.host.post({ ...common, origin: 0, action: 'all', file: { volume: inFile.volume, path: inFile.path } });
     else this.host.post({ ...common, origin, action });
     this.setState('searching', t('Searching…'));
-    this.progress.value = 0;
-    this.progressText.textContent = '';
+    this.progress.set(0, 1, '');
   }
 
+  /**
+   * Stops the search. The view stops at once (not after the host's answer, which a busy extension host or the
+   * webview round trip can delay): the search's later messages are dropped, and the host stops at its next read.
+   */
   cancel(): void {
-    if (!this.active) return;
-    this.cancelledAt = performance.now();
-    this.host.post({ type: 'findCancel', searchId: this.active.id });
+    const a = this.active;
+    if (!a) return;
+    const at = performance.now();
+    this.host.post({ type: 'findCancel', searchId: a.id });
+    this.cancelling = { id: a.id, at };
+    this.active = undefined;
+    delete this.el.dataset.cancelMs;
+    this.finish(a, { type: 'findDone', searchId: a.id, status: 'cancelled', elapsedMs: 0 });
+    // The UI test logs these: from the cancel to the frame showing it, and (below) to the host's answer.
+    requestAnimationFrame(() => (this.el.dataset.cancelViewMs = (performance.now() - at).toFixed(1)));
   }
 
   private show(hit: FindHit, focusGrid: boolean): void {
@@ -313,12 +280,15 @@ export class FindBar {
 
   private onHostMessage(m: HostMessage): void {
     if (m.type === 'hexEdited' || m.type === 'refresh') return this.diskChanged();
+    if (m.type === 'findDone' && m.searchId === this.cancelling?.id) {
+      this.el.dataset.cancelMs = (performance.now() - this.cancelling.at).toFixed(1);
+      this.cancelling = undefined;
+    }
     if (!('searchId' in m) || !this.active || m.searchId !== this.active.id) return;
     const a = this.active;
     switch (m.type) {
       case 'findProgress':
-        this.progress.value = m.total > 0 ? Math.min(100, (m.done / m.total) * 100) : 0;
-        this.progressText.textContent = t('{0} of {1}', formatBytes(m.done), formatBytes(m.total));
+        this.progress.set(m.done, m.total, t('{0} of {1}', formatBytes(m.done), formatBytes(m.total)));
         break;
       case 'findHits':
         if (m.near) this.results.addNear(m.hits);
@@ -335,15 +305,13 @@ export class FindBar {
         break;
       case 'findDone':
         this.active = undefined;
+        this.el.dataset.elapsedMs = String(m.elapsedMs); // the host's search time, for the UI test's log
         this.finish(a, m);
         break;
     }
   }
 
   private finish(a: { action: FindAction; found: boolean; then?: FindAction }, m: Extract<HostMessage, { type: 'findDone' }>): void {
-    // The UI test logs these: the host's search time, and from the cancel click to the host's answer.
-    this.el.dataset.elapsedMs = String(m.elapsedMs);
-    if (m.status === 'cancelled') this.el.dataset.cancelMs = (performance.now() - this.cancelledAt).toFixed(1);
     if (m.status === 'error') return this.setState('error', m.message ?? t('Search failed'));
     if (a.action === 'all') {
       const n = this.results.all.length;
@@ -369,7 +337,7 @@ export class FindBar {
     this.el.dataset.state = state;
     this.status.textContent = text;
     this.status.classList.toggle('hx-err', state === 'error');
-    this.progressRow.hidden = state !== 'searching';
+    this.progress.el.hidden = state !== 'searching';
   }
 
   dispose(): void {

@@ -4,7 +4,9 @@
  * The search itself runs on the extension host (src/extension/hex-find.ts).
  */
 import type { FindHit, FindMode } from '../../src/shared/protocol';
-import { FIND_RESULT_LIMIT } from '../../src/shared/protocol';
+import type { GuestVolumeInfo } from '../../src/shared/protocol';
+import { FIND_RESULT_LIMIT, MAX_GUEST_PATH } from '../../src/shared/protocol';
+import { t } from '../l10n';
 import type { PartitionTable } from '../../src/shared/partitions';
 
 /**
@@ -47,6 +49,26 @@ export function scopeRange(
   const end = Math.min(p.end, size);
   if (end <= start) return { error: 'the partition lies outside the disk' };
   return { start, end };
+}
+
+/** The file to search in, or why the field's text does not name one. */
+export type FileChoice = { volume: string; path: string } | { error: string };
+
+/** `[N:]/path` in the field, with the volume the scope list chose (or the only readable one) when it has no `N:`. */
+export function parseFileChoice(text: string, chosen: string | undefined, volumes: readonly GuestVolumeInfo[]): FileChoice {
+  const m = /^([^/:]+):(\/.*)$/.exec(text.trim());
+  const path = m ? m[2] : text.trim();
+  let volume = m ? m[1] : chosen;
+  if (!path) return { error: t('Type the path of a guest file, e.g. 2:/etc/hosts') };
+  if (!path.startsWith('/') || path.includes('\0') || path.length > MAX_GUEST_PATH || path.split('/').some((c) => c === '.' || c === '..'))
+    return { error: t('Not an absolute guest path: {0}', path.slice(0, 80)) };
+  if (volume === undefined) {
+    const readable = volumes.filter((v) => v.readable);
+    if (readable.length !== 1) return { error: t('Name the partition as N:/path') };
+    volume = readable[0].key;
+  }
+  if (!/^[A-Za-z0-9+_.-]{1,128}$/.test(volume)) return { error: t('No partition or logical volume {0}', volume.slice(0, 40)) };
+  return { volume, path };
 }
 
 /** Identity of a query: results of another query are not reused. */

@@ -66,7 +66,6 @@ describe('hex view: Find (UI)', function () {
     // (Two of them: Quick Open, under load, sometimes picks a recently opened file instead of one opened twice.)
     for (const name of ['big-alloc.qcow2', 'scan-cancel.qcow2'])
       qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'preallocation=metadata', join(wb.workspace, name), '64G']);
-    // 4 TiB, data only in its first and last 64 KiB: the search skips the holes between.
     // An ext4 partition (mke2fs -d) in a GPT disk; where the file's byte lies on the disk comes from debugfs.
     const tree = join(wb.workspace, 'tree');
     mkdirSync(join(tree, 'notes'), { recursive: true });
@@ -81,6 +80,7 @@ describe('hex view: Find (UI)', function () {
     qemuImg(['convert', '-q', '-f', 'raw', '-O', 'qcow2', join(wb.workspace, 'fsdisk.raw'), join(wb.workspace, 'guestfile.qcow2')]);
     for (const f of ['fsdisk.raw', 'fs.ext4']) rmSync(join(wb.workspace, f));
     rmSync(tree, { recursive: true });
+    // 4 TiB, data only in its first and last 64 KiB: the search skips the holes between.
     const sparse = join(wb.workspace, 'sparse4t.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', sparse, '4T']);
     qemuIo(sparse, ['write -P 0x61 0 64k', `write -P 0x7e ${4 * 2 ** 40 - 65536} 65536`]);
@@ -261,15 +261,36 @@ describe('hex view: Find (UI)', function () {
     assert.equal(await view.locator('.hx-find').getAttribute('data-state'), 'searching', 'still searching');
     await wb.page.waitForTimeout(500); // let it scan a while
     await wb.screenshot('hex-find-searching');
-    const t0 = Date.now();
-    await cancel.click();
-    await state(view, 'cancelled');
-    const ms = Date.now() - t0;
-    assert.equal(await view.locator('.hx-find-progress').isVisible(), false, 'progress gone');
-    assert.match(await view.locator('.hx-find-status').innerText(), /cancelled/i);
-    const inView = await view.locator('.hx-find').getAttribute('data-cancel-ms');
-    console.log(`      hex find: cancel of a whole-disk scan: ${inView} ms from the click to the host's answer in the view; ${ms} ms incl. Playwright`);
-    assert.ok(ms < 5000, `cancel took ${ms} ms`);
+    // Several tries: the view's own time (the click to the frame showing "cancelled") and the round trip to the
+    // host's answer; medians, since the machine's load varies.
+    const viewMs: number[] = [];
+    const hostMs: number[] = [];
+    const clickMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) {
+        await view.locator('.hx-find-input input').press('Enter');
+        await state(view, 'searching');
+        await cancel.waitFor({ state: 'visible', timeout: 10_000 });
+        await wb.page.waitForTimeout(300);
+      }
+      const t0 = Date.now();
+      await cancel.click();
+      await state(view, 'cancelled');
+      clickMs.push(Date.now() - t0);
+      assert.equal(await view.locator('.hx-find-progress').isVisible(), false, 'progress gone');
+      assert.match(await view.locator('.hx-find-status').innerText(), /cancelled/i);
+      await view.locator('.hx-find[data-cancel-ms][data-cancel-view-ms]').waitFor({ timeout: 10_000 });
+      viewMs.push(Number(await view.locator('.hx-find').getAttribute('data-cancel-view-ms')));
+      hostMs.push(Number(await view.locator('.hx-find').getAttribute('data-cancel-ms')));
+      await view.locator('.hx-find').evaluate((e) => delete (e as HTMLElement).dataset.cancelViewMs);
+    }
+    const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+    console.log(
+      `      hex find: cancel of a whole-disk scan, median of ${viewMs.length}: ${median(viewMs)} ms to the view showing it ` +
+        `(${viewMs.join(', ')}), ${median(hostMs)} ms to the host's answer (${hostMs.join(', ')}), ${median(clickMs)} ms incl. Playwright`,
+    );
+    assert.ok(median(viewMs) < 1000, `the view took ${median(viewMs)} ms to show the cancel`);
+    assert.ok(median(hostMs) < 5000, `the host answered after ${median(hostMs)} ms`);
     await wb.screenshot('hex-find-cancelled');
   });
 });
