@@ -200,6 +200,13 @@ describe('hex find: messages', () => {
             end: fc.integer({ min: -10, max: V + 10 }),
             origin: fc.oneof(fc.integer({ min: -10, max: V + 10 }), fc.double()),
             action: fc.oneof(fc.constantFrom('next', 'previous', 'all'), fc.string()),
+            file: fc.oneof(
+              fc.record({
+                volume: fc.oneof(fc.constantFrom('1', 'disk', 'root'), fc.string()),
+                path: fc.oneof(fc.constantFrom('/etc/hosts', '/a/../b'), fc.string()),
+              }),
+              fc.string(),
+            ),
           },
           { requiredKeys: ['type'] },
         ),
@@ -208,6 +215,10 @@ describe('hex find: messages', () => {
           if (!v.ok || v.msg.type !== 'findStart') return;
           const x = v.msg;
           assert.ok(x.start >= 0 && x.start <= x.origin && x.origin <= x.end && x.end <= V);
+          if (x.file) {
+            assert.deepEqual([x.start, x.end, x.origin, x.action], [0, 0, 0, 'all']);
+            assert.ok(x.file.path.startsWith('/') && !x.file.path.split('/').includes('..'));
+          }
         },
       ),
       { numRuns: 2000 },
