@@ -14,6 +14,7 @@ import { FindResultsList, allSummary, hitRow } from './find-results';
 import { el, iconButton, ProgressRow, select, type Control } from './find-controls';
 import { installFindStyles } from './find-styles';
 import { FindScopePicker } from './find-scope';
+import { bindFindKeys } from './find-keys';
 
 /** What the Find widget needs from the hex view. */
 export interface FindTarget {
@@ -80,7 +81,17 @@ export class FindBar {
     );
     this.build();
     this.unsubscribe = host.onMessage((m) => this.onHostMessage(m));
-    target.root.addEventListener('keydown', (e) => this.onKey(e));
+    bindFindKeys(target.root, this.el, this.input, {
+      isOpen: () => this.isOpen,
+      hasPattern: () => !!this.input.value,
+      open: () => this.open(),
+      close: () => this.close(),
+      run: (action) => this.run(action),
+      toggleCase: () => {
+        this.matchCase.checked = !this.matchCase.checked;
+        this.queryChanged();
+      },
+    });
     target.body.append(this.el);
   }
 
@@ -103,12 +114,6 @@ export class FindBar {
     this.input.setAttribute('aria-label', t('Find (Enter: next, Shift+Enter: previous)'));
     this.input.classList.add('hx-find-input');
     this.input.addEventListener('input', () => this.queryChanged());
-    this.input.addEventListener('keydown', (e) => {
-      if (e.key !== 'Enter') return;
-      e.preventDefault();
-      e.stopPropagation();
-      this.run(e.shiftKey ? 'previous' : 'next');
-    });
     this.mode.addEventListener('change', () => this.queryChanged());
     this.status.setAttribute('role', 'status');
     this.status.setAttribute('aria-live', 'polite');
@@ -129,13 +134,6 @@ export class FindBar {
     const row2 = el('div', 'hx-find-row');
     row2.append(this.mode, this.scope.list, this.status);
     bar.append(row1, row2, this.scope.file.el, this.progress.el, this.list.el);
-    bar.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') {
-        e.preventDefault();
-        e.stopPropagation();
-        this.close();
-      }
-    });
   }
 
   /** The partition list of the disk changed: offer each partition as a scope. */
@@ -157,20 +155,6 @@ export class FindBar {
     this.el.hidden = true;
     this.target.redraw();
     this.target.focusGrid();
-  }
-
-  private onKey(e: KeyboardEvent): void {
-    const ctrl = e.ctrlKey || e.metaKey;
-    if (ctrl && !e.altKey && !e.shiftKey && (e.key === 'f' || e.key === 'F')) this.open();
-    else if (e.key === 'F3' && !ctrl && !e.altKey) {
-      if (!this.isOpen || !this.input.value) this.open();
-      if (this.input.value) this.run(e.shiftKey ? 'previous' : 'next');
-    } else if (e.altKey && !ctrl && (e.key === 'c' || e.key === 'C') && this.isOpen) {
-      this.matchCase.checked = !this.matchCase.checked;
-      this.queryChanged();
-    } else return;
-    e.preventDefault();
-    e.stopPropagation();
   }
 
   private query(): FindQuery {
