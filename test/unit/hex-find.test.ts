@@ -411,6 +411,12 @@ describe('hex find: a guest-file scope (ext4 in a GPT disk, mke2fs and debugfs)'
     for (const at of [0, 4096 * 40 - 5, log.length - NEEDLE.length]) log.write(NEEDLE, at, 'latin1');
     writeFileSync(join(tree, LOG.slice(1)), log);
     writeFileSync(join(tree, 'other.txt'), `elsewhere: ${NEEDLE}\n`);
+    // 4 KiB of data, an 8 KiB hole, 4 KiB of data (mke2fs -d keeps the hole).
+    const sparse = join(tree, 'sparse.bin');
+    writeFileSync(sparse, Buffer.alloc(4096, 'x'));
+    const fd = openSync(sparse, 'r+');
+    writeSync(fd, Buffer.alloc(4096, 'y'), 0, 4096, 12288);
+    closeSync(fd);
     fsImg = makeExt(dir.path('fs.ext4'), tree, 'ext4', 8, ['-b', '4096']);
     fsStart = makeDisk(dir.path('disk.raw'), 'gpt', [fsImg])[0].start;
     qemuImg(['convert', '-q', '-f', 'raw', '-O', 'qcow2', dir.path('disk.raw'), dir.path('disk.qcow2')]);
@@ -478,6 +484,22 @@ describe('hex find: a guest-file scope (ext4 in a GPT disk, mke2fs and debugfs)'
     };
     const r = await run({ volume: '1', path: LOG }, overlay);
     assert.ok(r.hits.some((h) => h.fileOffset === at && h.offset === disk));
+  });
+
+  it('hits in a hole of the file are counted, not listed (they are nowhere on the disk)', async () => {
+    assert.match(debugfs(fsImg, 'stat /sparse.bin'), /EXTENTS:\n\(0\):\d+, \(3\):\d+/, 'mke2fs kept the hole');
+    const posted: HostMessage[] = [];
+    const find = new HexFind(
+      (m) => posted.push(m),
+      async () => ({ dev, path: 'disk.qcow2' }),
+    );
+    const zeros = '00 '.repeat(16).trim();
+    const base = { type: 'findStart', searchId: 4, mode: 'hex', pattern: zeros, matchCase: true, start: 0, end: 0, origin: 0, action: 'all' } as const;
+    await find.run({ ...base, file: { volume: '1', path: '/sparse.bin' } });
+    const done = posted.find((m) => m.type === 'findDone') as Extract<HostMessage, { type: 'findDone' }>;
+    assert.equal(done.status, 'done');
+    assert.equal(posted.flatMap((m) => (m.type === 'findHits' ? m.hits : [])).length, 0);
+    assert.equal(done.offDisk, 8192 - 15);
   });
 
   it('a missing file, a directory or a missing volume is one clear error line', async () => {
