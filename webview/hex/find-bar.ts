@@ -246,7 +246,9 @@ export class FindBar {
     this.cancelling = { id: a.id, at };
     this.active = undefined;
     delete this.el.dataset.cancelMs;
+    const hadFocus = this.progress.el.contains(document.activeElement);
     this.finish(a, { type: 'findDone', searchId: a.id, status: 'cancelled', elapsedMs: 0 });
+    if (hadFocus) this.input.focus(); // the cancel button goes with the progress row: keep the keyboard in the bar
     // The UI test logs these: from the cancel to the frame showing it, and (below) to the host's answer.
     requestAnimationFrame(() => (this.el.dataset.cancelViewMs = (performance.now() - at).toFixed(1)));
   }
