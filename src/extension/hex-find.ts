@@ -1,9 +1,9 @@
 /**
  * Host side of the hex view's Find widget (issue #12): runs the engine search (src/search) over the document's
  * device, with the unsaved hex edits applied, or over one guest file on it (hex-find-file.ts), and streams progress
- * and hits to the webview. One search at a time
- * per editor: a new one cancels the one before. A cancel is answered at once, and the scan stops at its next read
- * window (AbortSignal); its last reads finish in the background (at most a few windows).
+ * and hits to the webview. One search at a time per editor: a new one cancels the one before. A cancel is answered
+ * at once, and the scan stops at its next read window (AbortSignal); its last reads finish in the background (at
+ * most a few windows).
  * No vscode import, so it is unit-tested directly.
  */
 import { asQcow2Error } from '../qcow2';
