@@ -1,14 +1,17 @@
 /**
  * Host side of the hex view's Find widget (issue #12): runs the engine search (src/search) over the document's
- * device, with the unsaved hex edits applied, and streams progress and hits to the webview. One search at a time
- * per editor: a new one cancels the one before. A cancel is answered at once, and the scan stops at its next read
- * window (AbortSignal); its last reads finish in the background (at most a few windows).
+ * device, with the unsaved hex edits applied, or over one guest file on it (hex-find-file.ts), and streams progress
+ * and hits to the webview. One search at a time per editor: a new one cancels the one before. A cancel is answered
+ * at once, and the scan stops at its next read window (AbortSignal); its last reads finish in the background (at
+ * most a few windows).
  * No vscode import, so it is unit-tested directly.
  */
 import { asQcow2Error } from '../qcow2';
-import { compilePattern, PatternError, searchDisk, type CompiledPattern, type SearchHit, type SearchTarget } from '../search';
+import { GuestFsError } from '../guestfs/index';
+import { compilePattern, fileTarget, PatternError, placeFileHits, searchDisk, type CompiledPattern, type SearchHit, type SearchTarget } from '../search';
 import { FIND_RESULT_LIMIT, type FindHit, type HostMessage, type WebviewMessage } from '../shared/protocol';
 import type { Overlay } from './hex-page';
+import { lengthOnDisk, openGuestFile } from './hex-find-file';
 
 type FindStart = Extract<WebviewMessage, { type: 'findStart' }>;
 
@@ -84,11 +87,15 @@ export class HexFind {
       const target = src.journal ? withPendingEdits(src.dev, src.journal) : src.dev;
       const pattern = compilePattern({ mode: msg.mode, source: msg.pattern, ignoreCase: !msg.matchCase });
       this.post({ type: 'findProgress', searchId, done: 0, total: Math.max(1, msg.end - msg.start) });
-      const outcome = msg.action === 'all' ? await this.findAll(target, pattern, msg, signal) : await this.findOne(target, pattern, msg, signal);
+      const outcome = msg.file
+        ? await this.findInFile(target, pattern, msg, signal)
+        : msg.action === 'all'
+          ? await this.findAll(target, pattern, msg, signal)
+          : await this.findOne(target, pattern, msg, signal);
       if (!signal.aborted) this.post({ type: 'findDone', searchId, ...outcome, elapsedMs: Date.now() - t0 });
     } catch (err) {
       if (signal.aborted) return;
-      const message = err instanceof PatternError ? err.message : asQcow2Error(err, path || undefined).message;
+      const message = err instanceof PatternError || err instanceof GuestFsError ? err.message : asQcow2Error(err, path || undefined).message;
       this.post({ type: 'findDone', searchId, status: 'error', message, elapsedMs: Date.now() - t0 });
     } finally {
       if (this.current === me) this.current = undefined;
@@ -105,20 +112,34 @@ export class HexFind {
     };
   }
 
-  private async findAll(target: SearchTarget, pattern: CompiledPattern, msg: FindStart, signal: AbortSignal) {
+  /**
+   * Every hit in the scope, streamed in batches. `place` turns a batch into hits on the disk (the guest-file scope
+   * maps file offsets there); `within` is what is searched (the disk, or the file).
+   */
+  private async findAll(
+    target: SearchTarget,
+    pattern: CompiledPattern,
+    msg: FindStart,
+    signal: AbortSignal,
+    within: { dev: SearchTarget; start: number; end: number; place(hits: SearchHit[]): Promise<FindHit[]> } = {
+      dev: target,
+      start: msg.start,
+      end: msg.end,
+      place: async (hits) => withPreviews(target, hits),
+    },
+  ) {
     let pending: SearchHit[] = [];
     let sending = Promise.resolve();
     let lastSent = Date.now();
     const flush = () => {
       const batch = pending;
       pending = [];
-      if (batch.length > 0)
-        sending = sending.then(async () => this.post({ type: 'findHits', searchId: msg.searchId, hits: await withPreviews(target, batch) }));
+      if (batch.length > 0) sending = sending.then(async () => this.post({ type: 'findHits', searchId: msg.searchId, hits: await within.place(batch) }));
     };
     const progress = this.progress(msg.searchId);
-    const r = await searchDisk(target, pattern, {
-      start: msg.start,
-      end: msg.end,
+    const r = await searchDisk(within.dev, pattern, {
+      start: within.start,
+      end: within.end,
       limit: FIND_RESULT_LIMIT,
       windowBytes: WINDOW_BYTES,
       signal,
@@ -134,6 +155,31 @@ export class HexFind {
     flush();
     await sending;
     return { status: r.cancelled ? ('cancelled' as const) : r.limitReached ? ('limit' as const) : ('done' as const) };
+  }
+
+  /**
+   * Every hit in one guest file, in file order (fragments joined, holes as zeros), each placed where it lies on the
+   * guest disk. Hits in a hole or in inline data have no disk offset: they are counted, not listed.
+   */
+  private async findInFile(target: SearchTarget, pattern: CompiledPattern, msg: FindStart, signal: AbortSignal) {
+    const file = await openGuestFile(target, msg.file!);
+    let offDisk = 0;
+    const place = async (hits: SearchHit[]): Promise<FindHit[]> => {
+      const placed = await placeFileHits(hits, file.extents, target);
+      const onDisk: SearchHit[] = [];
+      const fileOffsets: number[] = [];
+      for (const h of placed) {
+        if (h.guestOffset === null || h.guestOffset >= target.virtualSize) offDisk++;
+        else {
+          const length = Math.min(lengthOnDisk(file.extents, h.fileOffset, h.length), target.virtualSize - h.guestOffset);
+          onDisk.push({ offset: h.guestOffset, length, layer: h.layer, hostOffset: h.hostOffset });
+          fileOffsets.push(h.fileOffset);
+        }
+      }
+      return (await withPreviews(target, onDisk)).map((h, i) => ({ ...h, fileOffset: fileOffsets[i] }));
+    };
+    const outcome = await this.findAll(target, pattern, msg, signal, { dev: fileTarget(file.fs, file.path, file.size), start: 0, end: file.size, place });
+    return offDisk > 0 ? { ...outcome, offDisk } : outcome;
   }
 
   /** Next or previous from the origin; when there is none that way, wraps round to the rest of the scope. */

@@ -151,7 +151,7 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
       return label === undefined ? { type, offset, data } : { type, offset, data, label };
     }
     case 'findStart': {
-      onlyKeys(raw, ['searchId', 'mode', 'pattern', 'matchCase', 'start', 'end', 'origin', 'action']);
+      onlyKeys(raw, ['searchId', 'mode', 'pattern', 'matchCase', 'start', 'end', 'origin', 'action', 'file']);
       const searchId = int(raw, 'searchId', 0, Number.MAX_SAFE_INTEGER);
       const mode = str(raw, 'mode', 8)!;
       if (!(FIND_MODES as readonly string[]).includes(mode)) throw new Invalid('unknown find mode');
@@ -162,7 +162,15 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
       const origin = int(raw, 'origin', start, end);
       const action = str(raw, 'action', 8)!;
       if (!['next', 'previous', 'all'].includes(action)) throw new Invalid('unknown find action');
-      return { type, searchId, mode: mode as FindMode, pattern, matchCase: raw.matchCase, start, end, origin, action: action as FindAction };
+      const found = { type, searchId, mode: mode as FindMode, pattern, matchCase: raw.matchCase, start, end, origin, action: action as FindAction };
+      if (raw.file === undefined) return found;
+      // A guest file is searched whole, in file order: no disk range, and only "find all" (the view steps through it).
+      const file = raw.file;
+      if (!isRecord(file)) throw new Invalid('file must be an object');
+      onlyKeys(file, ['volume', 'path']);
+      if (start !== 0 || end !== 0 || origin !== 0) throw new Invalid('a guest-file search takes no disk range');
+      if (action !== 'all') throw new Invalid('a guest-file search is a find all');
+      return { ...found, file: { volume: volumeKey(file), path: guestPath(file) } };
     }
     case 'findCancel':
       onlyKeys(raw, ['searchId']);

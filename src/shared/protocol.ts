@@ -218,6 +218,14 @@ export interface FindHit {
   hostOffset: number | null;
   /** A few bytes around the hit as printable text ('.' for the rest). */
   preview: string;
+  /** Guest-file scope: where the hit is in the file (`offset` is where that byte lies on the guest disk). */
+  fileOffset?: number;
+}
+
+/** A file in the guest: the volume's key (as in GuestVolumeInfo) and its absolute path there. */
+export interface GuestFileRef {
+  volume: string;
+  path: string;
 }
 
 /** A volume of the guest disk for the Files tab: a partition, an LVM logical volume, or the whole disk. */
@@ -308,6 +316,7 @@ export type HostMessage =
       searchId: number;
       status: FindStatus;
       /** Next/previous went round the scope's end. */ wrapped?: boolean;
+      /** Guest-file scope: hits not listed because they lie in a hole or in inline data, not on the disk. */ offDisk?: number;
       message?: string;
       elapsedMs: number;
     }
@@ -363,8 +372,21 @@ export type WebviewMessage =
    * Find in the guest disk, within [start, end): 'next' the first hit at or after `origin` (then wrapping to the
    * scope's start), 'previous' the last hit before `origin` (then wrapping to the end), 'all' every hit up to
    * FIND_RESULT_LIMIT. A new search of the same editor cancels the one before.
+   * With `file`, the search covers that guest file in file order instead (start, end and origin are 0, the action
+   * is 'all'), and each hit is placed where its first byte lies on the guest disk.
    */
-  | { type: 'findStart'; searchId: number; mode: FindMode; pattern: string; matchCase: boolean; start: number; end: number; origin: number; action: FindAction }
+  | {
+      type: 'findStart';
+      searchId: number;
+      mode: FindMode;
+      pattern: string;
+      matchCase: boolean;
+      start: number;
+      end: number;
+      origin: number;
+      action: FindAction;
+      file?: GuestFileRef;
+    }
   | { type: 'findCancel'; searchId: number }
   // Files tab and the hex inspector's owner row
   | { type: 'fsVolumes'; requestId: number }

@@ -4,9 +4,10 @@
  * of the raw bytes: next / previous with wrap-around, find all with previews, pending edits, errors and cancel.
  */
 import * as assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { FindResults, MARK_CURRENT, MARK_HIT, partitionAt, queryKey, scopeRange } from '../../webview/hex/find-model';
+import { FindResults, MARK_CURRENT, MARK_HIT, parseFileChoice, partitionAt, queryKey, scopeRange } from '../../webview/hex/find-model';
 import { HexFind, withPendingEdits } from '../../src/extension/hex-find';
 import fc from 'fast-check';
 import { validateWebviewMessage } from '../../src/extension/messages';
@@ -15,6 +16,7 @@ import type { FindHit, HostMessage, WebviewMessage } from '../../src/shared/prot
 import { FIND_RESULT_LIMIT, MAX_FIND_PATTERN_CHARS } from '../../src/shared/protocol';
 import type { PartitionTable } from '../../src/shared/partitions';
 import { qemuImg, scratchDir } from '../helpers/qemu';
+import { debugfs, debugfsDump, makeDisk, makeExt } from '../helpers/guestfs-fixtures';
 import { hitCells } from '../../webview/views/map-hits';
 import { allSummary, hitRow } from '../../webview/hex/find-results';
 import type { MapSummary } from '../../src/shared/protocol';
@@ -151,6 +153,39 @@ describe('hex find: messages', () => {
     ];
     for (const m of bad) assert.equal(validateWebviewMessage(m, V).ok, false, JSON.stringify(m).slice(0, 100));
   });
+  it('a guest-file find: a volume key and an absolute path, whole file, find all only', () => {
+    const inFile = { ...good, start: 0, end: 0, origin: 0, action: 'all', file: { volume: '2', path: '/etc/hosts' } };
+    assert.deepEqual(validateWebviewMessage(inFile, V), { ok: true, msg: inFile });
+    const bad: unknown[] = [
+      { ...inFile, file: '2:/etc/hosts' },
+      { ...inFile, file: { volume: '2' } },
+      { ...inFile, file: { volume: '2', path: 'etc/hosts' } },
+      { ...inFile, file: { volume: '2', path: '/etc/../shadow' } },
+      { ...inFile, file: { volume: '2', path: '/etc/hosts\0' } },
+      { ...inFile, file: { volume: '../2', path: '/etc/hosts' } },
+      { ...inFile, file: { volume: '2', path: '/x', extra: 1 } },
+      { ...inFile, action: 'next' },
+      { ...inFile, end: 10 },
+      { ...inFile, file: { volume: '2', path: '/' + 'x'.repeat(5000) } },
+    ];
+    for (const m of bad) assert.equal(validateWebviewMessage(m, V).ok, false, JSON.stringify(m).slice(0, 100));
+  });
+  it('the view reads the path field as [N:]/path, with the chosen volume or the only readable one', () => {
+    const vols = [
+      { key: '1', label: 'partition 1', type: 'vfat', size: 1, readable: true },
+      { key: '2', label: 'partition 2', type: 'ext4', size: 1, readable: true },
+    ];
+    assert.deepEqual(parseFileChoice('2:/etc/hosts', undefined, vols), { volume: '2', path: '/etc/hosts' });
+    assert.deepEqual(parseFileChoice(' /etc/hosts ', '1', vols), { volume: '1', path: '/etc/hosts' });
+    assert.deepEqual(parseFileChoice('/etc/hosts', undefined, vols.slice(1)), { volume: '2', path: '/etc/hosts' });
+    for (const [text, re] of [
+      ['', /Type the path/],
+      ['etc/hosts', /Not an absolute/],
+      ['2:/a/../b', /Not an absolute/],
+      ['/etc/hosts', /Name the partition/],
+    ] as const)
+      assert.match((parseFileChoice(text, undefined, vols) as { error: string }).error, re);
+  });
   it('never throws, and what it accepts lies inside the disk, whatever the input', () => {
     fc.assert(
       fc.property(
@@ -165,6 +200,13 @@ describe('hex find: messages', () => {
             end: fc.integer({ min: -10, max: V + 10 }),
             origin: fc.oneof(fc.integer({ min: -10, max: V + 10 }), fc.double()),
             action: fc.oneof(fc.constantFrom('next', 'previous', 'all'), fc.string()),
+            file: fc.oneof(
+              fc.record({
+                volume: fc.oneof(fc.constantFrom('1', 'disk', 'root'), fc.string()),
+                path: fc.oneof(fc.constantFrom('/etc/hosts', '/a/../b'), fc.string()),
+              }),
+              fc.string(),
+            ),
           },
           { requiredKeys: ['type'] },
         ),
@@ -173,6 +215,10 @@ describe('hex find: messages', () => {
           if (!v.ok || v.msg.type !== 'findStart') return;
           const x = v.msg;
           assert.ok(x.start >= 0 && x.start <= x.origin && x.origin <= x.end && x.end <= V);
+          if (x.file) {
+            assert.deepEqual([x.start, x.end, x.origin, x.action], [0, 0, 0, 'all']);
+            assert.ok(x.file.path.startsWith('/') && !x.file.path.split('/').includes('..'));
+          }
         },
       ),
       { numRuns: 2000 },
@@ -341,6 +387,131 @@ describe('hex find: host search (hex-find.ts) on images made by qemu-img', funct
       assert.ok(ms < 1000, `the scan went on for ${ms} ms`);
     } finally {
       await bigDev.close();
+    }
+  });
+});
+
+describe('hex find: a guest-file scope (ext4 in a GPT disk, mke2fs and debugfs)', function () {
+  this.timeout(120_000);
+  const dir = scratchDir('q2i-hexfind-file-');
+  const NEEDLE = 'Guest-File-Needle';
+  const LOG = '/var/log/app.log';
+  let dev: Qcow2Dev;
+  let raw: Buffer;
+  let fileBytes: Buffer;
+  let fsStart: number;
+  let fsImg: string;
+
+  before(async () => {
+    const tree = dir.path('tree');
+    mkdirSync(join(tree, 'var/log'), { recursive: true });
+    const log = Buffer.alloc(600 * 1024);
+    for (let i = 0; i < log.length; i++) log[i] = 0x61 + ((i * 7919) % 26);
+    // At the start, across a 4 KiB block, at the end.
+    for (const at of [0, 4096 * 40 - 5, log.length - NEEDLE.length]) log.write(NEEDLE, at, 'latin1');
+    writeFileSync(join(tree, LOG.slice(1)), log);
+    writeFileSync(join(tree, 'other.txt'), `elsewhere: ${NEEDLE}\n`);
+    // 4 KiB of data, an 8 KiB hole, 4 KiB of data (mke2fs -d keeps the hole).
+    const sparse = join(tree, 'sparse.bin');
+    writeFileSync(sparse, Buffer.alloc(4096, 'x'));
+    const fd = openSync(sparse, 'r+');
+    writeSync(fd, Buffer.alloc(4096, 'y'), 0, 4096, 12288);
+    closeSync(fd);
+    fsImg = makeExt(dir.path('fs.ext4'), tree, 'ext4', 8, ['-b', '4096']);
+    fsStart = makeDisk(dir.path('disk.raw'), 'gpt', [fsImg])[0].start;
+    qemuImg(['convert', '-q', '-f', 'raw', '-O', 'qcow2', dir.path('disk.raw'), dir.path('disk.qcow2')]);
+    raw = readFileSync(dir.path('disk.raw'));
+    fileBytes = debugfsDump(fsImg, LOG, dir.path('app.dump'));
+    dev = await openImage(dir.path('disk.qcow2'), { readOnly: true });
+  });
+  after(async () => {
+    await dev?.close();
+    dir.cleanup();
+  });
+
+  async function run(file: { volume: string; path: string }, overlay?: Parameters<typeof withPendingEdits>[1]) {
+    const posted: HostMessage[] = [];
+    const find = new HexFind(
+      (m) => posted.push(m),
+      async () => ({ dev, journal: overlay, path: 'disk.qcow2' }),
+    );
+    await find.run({ type: 'findStart', searchId: 3, mode: 'text', pattern: NEEDLE, matchCase: true, start: 0, end: 0, origin: 0, action: 'all', file });
+    const hits = posted.flatMap((m) => (m.type === 'findHits' ? m.hits : []));
+    const done = posted.find((m) => m.type === 'findDone') as Extract<HostMessage, { type: 'findDone' }>;
+    return { hits, done };
+  }
+
+  /** Where file byte `at` lies on the disk, from debugfs's block map of the file. */
+  const diskOffsetByDebugfs = (at: number) => {
+    const block = Number(debugfs(fsImg, `bmap ${LOG} ${Math.floor(at / 4096)}`).trim());
+    return fsStart + block * 4096 + (at % 4096);
+  };
+
+  it('finds what a Node scan of the file (as debugfs dumps it) finds, each hit at the disk offset debugfs gives', async () => {
+    const want: number[] = [];
+    for (let at = fileBytes.indexOf(NEEDLE); at >= 0; at = fileBytes.indexOf(NEEDLE, at + 1)) want.push(at);
+    assert.equal(want.length, 3);
+    const r = await run({ volume: '1', path: LOG });
+    assert.equal(r.done.status, 'done');
+    assert.deepEqual(
+      r.hits.map((h) => h.fileOffset),
+      want,
+    );
+    for (const h of r.hits) {
+      assert.equal(h.offset, diskOffsetByDebugfs(h.fileOffset!));
+      // A hit across a block boundary is selected up to its extent's end (the next block may lie elsewhere).
+      assert.equal(raw.subarray(h.offset, h.offset + h.length).toString('latin1'), NEEDLE.slice(0, h.length));
+      assert.ok(h.length >= 1 && h.length <= NEEDLE.length);
+      assert.match(h.preview, /Guest-File/);
+    }
+    assert.equal(
+      r.hits.some((h) => h.offset >= fsStart && raw.subarray(h.offset - 11, h.offset).toString() === 'elsewhere: '),
+      false,
+      'not in other files',
+    );
+  });
+
+  it('reads the file as the hex view shows it: an unsaved edit in its bytes is found', async () => {
+    const at = 300 * 1024;
+    const disk = diskOffsetByDebugfs(at);
+    const bytes = Buffer.from(NEEDLE);
+    const overlay = {
+      overlay(offset: number, buf: Uint8Array) {
+        for (let o = Math.max(offset, disk); o < Math.min(offset + buf.length, disk + bytes.length); o++) buf[o - offset] = bytes[o - disk];
+      },
+      pendingIn: (offset: number, length: number): Array<[number, number]> =>
+        disk < offset + length && disk + bytes.length > offset ? [[disk, bytes.length]] : [],
+    };
+    const r = await run({ volume: '1', path: LOG }, overlay);
+    assert.ok(r.hits.some((h) => h.fileOffset === at && h.offset === disk));
+  });
+
+  it('hits in a hole of the file are counted, not listed (they are nowhere on the disk)', async () => {
+    assert.match(debugfs(fsImg, 'stat /sparse.bin'), /EXTENTS:\n\(0\):\d+, \(3\):\d+/, 'mke2fs kept the hole');
+    const posted: HostMessage[] = [];
+    const find = new HexFind(
+      (m) => posted.push(m),
+      async () => ({ dev, path: 'disk.qcow2' }),
+    );
+    const zeros = '00 '.repeat(16).trim();
+    const base = { type: 'findStart', searchId: 4, mode: 'hex', pattern: zeros, matchCase: true, start: 0, end: 0, origin: 0, action: 'all' } as const;
+    await find.run({ ...base, file: { volume: '1', path: '/sparse.bin' } });
+    const done = posted.find((m) => m.type === 'findDone') as Extract<HostMessage, { type: 'findDone' }>;
+    assert.equal(done.status, 'done');
+    assert.equal(posted.flatMap((m) => (m.type === 'findHits' ? m.hits : [])).length, 0);
+    assert.equal(done.offDisk, 8192 - 15);
+  });
+
+  it('a missing file, a directory or a missing volume is one clear error line', async () => {
+    for (const [file, re] of [
+      [{ volume: '1', path: '/var/log/nope' }, /partition 1: .*\/var\/log\/nope.*no such file/],
+      [{ volume: '1', path: '/var/log' }, /partition 1: \/var\/log is a directory, not a file/],
+      [{ volume: '7', path: '/x' }, /no partition or logical volume '7' \(volumes: 1\)/],
+    ] as const) {
+      const r = await run(file);
+      assert.equal(r.done.status, 'error');
+      assert.match(r.done.message ?? '', re);
+      assert.equal(r.done.message!.includes('\n'), false);
     }
   });
 });

@@ -5,14 +5,16 @@
  * F3 / Shift+F3 go to the next / previous hit, Alt+C toggles match case, Escape closes it.
  * The search runs on the extension host (hex-find.ts); this file only asks and shows.
  */
-import type { FindAction, FindHit, FindMode, HexHost, HostMessage } from '../../src/shared/protocol';
+import type { FindAction, FindHit, FindMode, GuestVolumeInfo, HexHost, HostMessage } from '../../src/shared/protocol';
 import type { PartitionTable } from '../../src/shared/partitions';
 import { formatBytes } from '../../src/shared/format';
 import { t } from '../l10n';
-import { FindResults, queryKey, scopeRange, type FindQuery, type FindScope } from './find-model';
+import { FindResults, queryKey, scopeRange, type FindQuery } from './find-model';
 import { FindResultsList, allSummary, hitRow } from './find-results';
-import { el, iconButton, select, setOptions, type Control } from './find-controls';
+import { el, iconButton, ProgressRow, select, type Control } from './find-controls';
 import { installFindStyles } from './find-styles';
+import { FindScopePicker } from './find-scope';
+import { bindFindKeys } from './find-keys';
 
 /** What the Find widget needs from the hex view. */
 export interface FindTarget {
@@ -24,6 +26,8 @@ export interface FindTarget {
   cursor(): number;
   sectorSize(): number;
   partitions(): PartitionTable | undefined;
+  /** The guest disk's volumes (partitions, LVs), for the guest-file scope. */
+  volumes(): Promise<GuestVolumeInfo[]>;
   /** Selects [offset, offset + length) and scrolls it into view. */
   select(offset: number, length: number): void;
   redraw(): void;
@@ -41,18 +45,13 @@ export class FindBar {
     ['utf16', t('UTF-16LE text')],
     ['regex', t('Regular expression')],
   ]);
-  private readonly scope = select(t('Search in'), [
-    ['disk', t('Whole disk')],
-    ['cursor', t('From the cursor')],
-  ]);
+  private readonly scope: FindScopePicker;
   private readonly status = el('span', 'hx-find-status');
-  private readonly progressRow = el('div', 'hx-find-progress');
-  private readonly progress = document.createElement('vscode-progress-bar') as unknown as HTMLElement & { value: number; max: number };
-  private readonly progressText = el('span', 'hx-find-ptext');
+  private progress!: ProgressRow;
   private readonly list: FindResultsList;
   private searchId = 0;
-  /** The search whose messages count (older ones are dropped). */
-  private active?: { id: number; action: FindAction; found: boolean };
+  /** The search whose messages count (older ones are dropped); `then`: a guest file's next/previous after its list. */
+  private active?: { id: number; action: FindAction; found: boolean; then?: FindAction };
   private lastKey = '';
   /** The cursor when the query was first run: "From the cursor" searches from there, also after moving to hits. */
   private anchor = 0;
@@ -61,20 +60,38 @@ export class FindBar {
   /** The "Find all" hits changed (the map marks them); empty when they are dropped. */
   onHits?: (offsets: readonly number[]) => void;
   private published = false;
-  private cancelledAt = 0;
+  /** Called once when the bar goes (the owner closes what it made for it). */
+  onDispose?: () => void;
+  /** A cancelled search whose answer the host has not sent yet: when it comes, the round trip is timed. */
+  private cancelling?: { id: number; at: number };
 
   constructor(
     private readonly target: FindTarget,
     private readonly host: HexHost,
   ) {
     installFindStyles(document);
+    this.scope = new FindScopePicker(
+      () => target.volumes(),
+      () => this.queryChanged(),
+      (shift) => this.run(shift ? 'previous' : 'next'),
+    );
     this.list = new FindResultsList(
       (hit) => this.show(hit, true),
       () => this.input.focus(),
     );
     this.build();
     this.unsubscribe = host.onMessage((m) => this.onHostMessage(m));
-    target.root.addEventListener('keydown', (e) => this.onKey(e));
+    bindFindKeys(target.root, this.el, this.input, {
+      isOpen: () => this.isOpen,
+      hasPattern: () => !!this.input.value,
+      open: () => this.open(),
+      close: () => this.close(),
+      run: (action) => this.run(action),
+      toggleCase: () => {
+        this.matchCase.checked = !this.matchCase.checked;
+        this.queryChanged();
+      },
+    });
     target.body.append(this.el);
   }
 
@@ -97,14 +114,7 @@ export class FindBar {
     this.input.setAttribute('aria-label', t('Find (Enter: next, Shift+Enter: previous)'));
     this.input.classList.add('hx-find-input');
     this.input.addEventListener('input', () => this.queryChanged());
-    this.input.addEventListener('keydown', (e) => {
-      if (e.key !== 'Enter') return;
-      e.preventDefault();
-      e.stopPropagation();
-      this.run(e.shiftKey ? 'previous' : 'next');
-    });
     this.mode.addEventListener('change', () => this.queryChanged());
-    this.scope.addEventListener('change', () => this.queryChanged());
     this.status.setAttribute('role', 'status');
     this.status.setAttribute('aria-live', 'polite');
     const prev = iconButton('arrow-up', t('Previous match (Shift+Enter, Shift+F3)'), () => this.run('previous'));
@@ -118,37 +128,21 @@ export class FindBar {
     this.matchCase.classList.add('hx-find-case');
     const cancel = iconButton('debug-stop', t('Cancel search'), () => this.cancel());
     cancel.classList.add('hx-find-cancel');
-    this.progress.setAttribute('aria-label', t('Searching'));
-    this.progress.max = 100;
-    this.progressRow.append(this.progress, this.progressText, cancel);
-    this.progressRow.hidden = true;
+    this.progress = new ProgressRow(t('Searching'), cancel);
     const row1 = el('div', 'hx-find-row');
     row1.append(this.input, this.matchCase, prev, next, all, close);
     const row2 = el('div', 'hx-find-row');
-    row2.append(this.mode, this.scope, this.status);
-    bar.append(row1, row2, this.progressRow, this.list.el);
-    bar.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') {
-        e.preventDefault();
-        e.stopPropagation();
-        this.close();
-      }
-    });
+    row2.append(this.mode, this.scope.list, this.status);
+    bar.append(row1, row2, this.scope.file.el, this.progress.el, this.list.el);
   }
 
   /** The partition list of the disk changed: offer each partition as a scope. */
   setPartitions(table: PartitionTable): void {
-    const opts: Array<[string, string]> = [
-      ['disk', t('Whole disk')],
-      ['cursor', t('From the cursor')],
-    ];
-    table.partitions.forEach((p, i) => {
-      if (!p.extended) opts.push([`p${i}`, t('Partition {0}', p.name ? `${p.number} ${p.name}` : String(p.number))]);
-    });
-    setOptions(this.scope, opts);
+    this.scope.setPartitions(table);
   }
 
   open(): void {
+    this.scope.load();
     this.el.hidden = false;
     this.input.focus();
     // Like VS Code: the pattern is selected, so typing replaces it (the element has no select() of its own).
@@ -163,24 +157,8 @@ export class FindBar {
     this.target.focusGrid();
   }
 
-  private onKey(e: KeyboardEvent): void {
-    const ctrl = e.ctrlKey || e.metaKey;
-    if (ctrl && !e.altKey && !e.shiftKey && (e.key === 'f' || e.key === 'F')) this.open();
-    else if (e.key === 'F3' && !ctrl && !e.altKey) {
-      if (!this.isOpen || !this.input.value) this.open();
-      if (this.input.value) this.run(e.shiftKey ? 'previous' : 'next');
-    } else if (e.altKey && !ctrl && (e.key === 'c' || e.key === 'C') && this.isOpen) {
-      this.matchCase.checked = !this.matchCase.checked;
-      this.queryChanged();
-    } else return;
-    e.preventDefault();
-    e.stopPropagation();
-  }
-
   private query(): FindQuery {
-    const s = this.scope.value;
-    const scope: FindScope = s.startsWith('p') ? { kind: 'partition', index: Number(s.slice(1)) } : s === 'cursor' ? { kind: 'cursor' } : { kind: 'disk' };
-    return { mode: this.mode.value as FindMode, pattern: this.input.value, matchCase: this.matchCase.checked, scope };
+    return { mode: this.mode.value as FindMode, pattern: this.input.value, matchCase: this.matchCase.checked, scope: this.scope.scope() };
   }
 
   /** The pattern, mode or scope changed: hits found for the old query no longer count. */
@@ -190,6 +168,8 @@ export class FindBar {
 
   /** The bytes changed (an edit, undo, a reload): hits found before may be gone. */
   private diskChanged(): void {
+    this.scope.diskChanged();
+    if (this.isOpen) this.scope.load();
     if (this.lastKey || this.active) this.reset();
   }
 
@@ -221,11 +201,15 @@ export class FindBar {
       this.anchor = this.target.cursor();
       this.lastKey = key;
     }
-    const range = scopeRange(q.scope, this.target.virtualSize, this.target.partitions(), this.anchor);
+    const inFile = q.scope.kind === 'file' ? q.scope : undefined;
+    if (inFile && 'error' in inFile) return this.setState('error', inFile.error);
+    const range = inFile ? { start: 0, end: 0 } : scopeRange(q.scope, this.target.virtualSize, this.target.partitions(), this.anchor);
     if ('error' in range) return this.setState('error', t('Cannot search there: {0}', range.error));
     const cursor = this.target.cursor();
+    // A guest file's hits come as one list (the host finds all); next/previous then step through it.
+    const listed = inFile !== undefined && this.lastKey === key && (this.results.complete || this.results.limitReached);
     if (action !== 'all') {
-      const step = this.results.step(cursor, action === 'next');
+      const step = this.results.step(cursor, action === 'next', listed);
       if (step) {
         this.show(step.hit, false);
         this.setState('done', this.countText(step.index) + (step.wrapped ? ' · ' + t('wrapped round') : ''));
@@ -236,29 +220,37 @@ export class FindBar {
       this.list.clear();
       this.list.show(t('Searching…'));
     }
-    const origin = action === 'all' ? range.start : this.results.origin(cursor, action === 'next', range.start, range.end);
+    if (inFile && action !== 'all') {
+      this.results.clear();
+      this.list.clear();
+    }
+    const origin = action === 'all' || inFile ? range.start : this.results.origin(cursor, action === 'next', range.start, range.end);
     const id = ++this.searchId;
-    this.active = { id, action, found: false };
-    this.host.post({
-      type: 'findStart',
-      searchId: id,
-      mode: q.mode,
-      pattern: q.pattern,
-      matchCase: q.matchCase,
-      start: range.start,
-      end: range.end,
-      origin,
-      action,
-    });
+    this.active = { id, action: inFile ? 'all' : action, found: false, then: inFile && action !== 'all' ? action : undefined };
+    const common = { type: 'findStart', searchId: id, mode: q.mode, pattern: q.pattern, matchCase: q.matchCase, start: range.start, end: range.end } as const;
+    if (inFile) this.host.post({ ...common, origin: 0, action: 'all', file: { volume: inFile.volume, path: inFile.path } });
+    else this.host.post({ ...common, origin, action });
     this.setState('searching', t('Searching…'));
-    this.progress.value = 0;
-    this.progressText.textContent = '';
+    this.progress.set(0, 1, '');
   }
 
+  /**
+   * Stops the search. The view stops at once (not after the host's answer, which a busy extension host or the
+   * webview round trip can delay): the search's later messages are dropped, and the host stops at its next read.
+   */
   cancel(): void {
-    if (!this.active) return;
-    this.cancelledAt = performance.now();
-    this.host.post({ type: 'findCancel', searchId: this.active.id });
+    const a = this.active;
+    if (!a) return;
+    const at = performance.now();
+    this.host.post({ type: 'findCancel', searchId: a.id });
+    this.cancelling = { id: a.id, at };
+    this.active = undefined;
+    delete this.el.dataset.cancelMs;
+    const hadFocus = this.progress.el.contains(document.activeElement);
+    this.finish(a, { type: 'findDone', searchId: a.id, status: 'cancelled', elapsedMs: 0 });
+    if (hadFocus) this.input.focus(); // the cancel button goes with the progress row: keep the keyboard in the bar
+    // The UI test logs these: from the cancel to the frame showing it, and (below) to the host's answer.
+    requestAnimationFrame(() => (this.el.dataset.cancelViewMs = (performance.now() - at).toFixed(1)));
   }
 
   private show(hit: FindHit, focusGrid: boolean): void {
@@ -274,12 +266,15 @@ export class FindBar {
 
   private onHostMessage(m: HostMessage): void {
     if (m.type === 'hexEdited' || m.type === 'refresh') return this.diskChanged();
+    if (m.type === 'findDone' && m.searchId === this.cancelling?.id) {
+      this.el.dataset.cancelMs = (performance.now() - this.cancelling.at).toFixed(1);
+      this.cancelling = undefined;
+    }
     if (!('searchId' in m) || !this.active || m.searchId !== this.active.id) return;
     const a = this.active;
     switch (m.type) {
       case 'findProgress':
-        this.progress.value = m.total > 0 ? Math.min(100, (m.done / m.total) * 100) : 0;
-        this.progressText.textContent = t('{0} of {1}', formatBytes(m.done), formatBytes(m.total));
+        this.progress.set(m.done, m.total, t('{0} of {1}', formatBytes(m.done), formatBytes(m.total)));
         break;
       case 'findHits':
         if (m.near) this.results.addNear(m.hits);
@@ -296,23 +291,27 @@ export class FindBar {
         break;
       case 'findDone':
         this.active = undefined;
+        this.el.dataset.elapsedMs = String(m.elapsedMs); // the host's search time, for the UI test's log
         this.finish(a, m);
         break;
     }
   }
 
-  private finish(a: { action: FindAction; found: boolean }, m: Extract<HostMessage, { type: 'findDone' }>): void {
-    // The UI test logs these: the host's search time, and from the cancel click to the host's answer.
-    this.el.dataset.elapsedMs = String(m.elapsedMs);
-    if (m.status === 'cancelled') this.el.dataset.cancelMs = (performance.now() - this.cancelledAt).toFixed(1);
+  private finish(a: { action: FindAction; found: boolean; then?: FindAction }, m: Extract<HostMessage, { type: 'findDone' }>): void {
     if (m.status === 'error') return this.setState('error', m.message ?? t('Search failed'));
     if (a.action === 'all') {
       const n = this.results.all.length;
       this.results.complete = m.status === 'done';
-      const text = allSummary(m.status, n);
+      const text = allSummary(m.status, n) + (m.offDisk ? ' · ' + t('{0} more in holes or inline data, not on the disk', m.offDisk) : '');
       this.list.show(text);
       this.publishHits();
-      return this.setState(m.status === 'cancelled' ? 'cancelled' : n === 0 ? 'none' : m.status, text);
+      this.setState(m.status === 'cancelled' ? 'cancelled' : n === 0 ? 'none' : m.status, text);
+      const step = a.then && m.status !== 'cancelled' ? this.results.step(this.target.cursor(), a.then === 'next', true) : undefined;
+      if (step) {
+        this.show(step.hit, false);
+        this.setState(m.status, this.countText(step.index) + (step.wrapped ? ' · ' + t('wrapped round') : ''));
+      }
+      return;
     }
     if (m.status === 'cancelled') return this.setState('cancelled', t('Search cancelled'));
     if (!a.found) return this.setState('none', t('No results'));
@@ -324,7 +323,7 @@ export class FindBar {
     this.el.dataset.state = state;
     this.status.textContent = text;
     this.status.classList.toggle('hx-err', state === 'error');
-    this.progressRow.hidden = state !== 'searching';
+    this.progress.el.hidden = state !== 'searching';
   }
 
   dispose(): void {
@@ -332,6 +331,7 @@ export class FindBar {
     this.disposed = true;
     this.cancel();
     this.unsubscribe();
+    this.onDispose?.();
     this.el.remove();
   }
 }

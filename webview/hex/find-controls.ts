@@ -43,3 +43,23 @@ export function setOptions(s: Control, options: Array<[string, string]>): void {
   }
   s.value = options.some(([v]) => v === keep) ? keep : options[0][0];
 }
+
+/** The progress row of a running search: a bar, "done of total", and the cancel button. */
+export class ProgressRow {
+  readonly el = el('div', 'hx-find-progress');
+  private readonly bar = document.createElement('vscode-progress-bar') as unknown as HTMLElement & { value: number; max: number };
+  private readonly text = el('span', 'hx-find-ptext');
+
+  constructor(label: string, cancel: HTMLElement) {
+    this.bar.setAttribute('aria-label', label);
+    this.bar.max = 100;
+    this.el.append(this.bar, this.text, cancel);
+    this.el.hidden = true;
+  }
+
+  /** `done` of `total`, and the text to show for it (empty: none). */
+  set(done: number, total: number, text: string): void {
+    this.bar.value = total > 0 ? Math.min(100, (done / total) * 100) : 0;
+    this.text.textContent = text;
+  }
+}

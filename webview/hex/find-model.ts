@@ -4,11 +4,21 @@
  * The search itself runs on the extension host (src/extension/hex-find.ts).
  */
 import type { FindHit, FindMode } from '../../src/shared/protocol';
-import { FIND_RESULT_LIMIT } from '../../src/shared/protocol';
+import type { GuestVolumeInfo } from '../../src/shared/protocol';
+import { FIND_RESULT_LIMIT, MAX_GUEST_PATH } from '../../src/shared/protocol';
+import { t } from '../l10n';
 import type { PartitionTable } from '../../src/shared/partitions';
 
-/** Where to search: the whole disk, one partition (index into the table's list), or from the cursor to the end. */
-export type FindScope = { kind: 'disk' } | { kind: 'partition'; index: number } | { kind: 'cursor' };
+/**
+ * Where to search: the whole disk, one partition (index into the table's list), from the cursor to the end, or one
+ * guest file (searched in file order by the host; its hits are placed on the disk).
+ */
+export type FindScope =
+  | { kind: 'disk' }
+  | { kind: 'partition'; index: number }
+  | { kind: 'cursor' }
+  | { kind: 'file'; volume: string; path: string }
+  | { kind: 'file'; error: string };
 
 export interface FindQuery {
   mode: FindMode;
@@ -32,6 +42,7 @@ export function scopeRange(
 ): { start: number; end: number } | { error: string } {
   if (scope.kind === 'disk') return { start: 0, end: size };
   if (scope.kind === 'cursor') return { start: Math.min(Math.max(0, anchor), size), end: size };
+  if (scope.kind === 'file') return { error: 'error' in scope ? scope.error : 'a guest file is not one byte range of the disk' };
   const p = table?.partitions[scope.index];
   if (!p) return { error: 'no such partition' };
   const start = Math.min(p.start, size);
@@ -40,9 +51,30 @@ export function scopeRange(
   return { start, end };
 }
 
+/** The file to search in, or why the field's text does not name one. */
+export type FileChoice = { volume: string; path: string } | { error: string };
+
+/** `[N:]/path` in the field, with the volume the scope list chose (or the only readable one) when it has no `N:`. */
+export function parseFileChoice(text: string, chosen: string | undefined, volumes: readonly GuestVolumeInfo[]): FileChoice {
+  const m = /^([^/:]+):(\/.*)$/.exec(text.trim());
+  const path = m ? m[2] : text.trim();
+  let volume = m ? m[1] : chosen;
+  if (!path) return { error: t('Type the path of a guest file, e.g. 2:/etc/hosts') };
+  if (!path.startsWith('/') || path.includes('\0') || path.length > MAX_GUEST_PATH || path.split('/').some((c) => c === '.' || c === '..'))
+    return { error: t('Not an absolute guest path: {0}', path.slice(0, 80)) };
+  if (volume === undefined) {
+    const readable = volumes.filter((v) => v.readable);
+    if (readable.length !== 1) return { error: t('Name the partition as N:/path') };
+    volume = readable[0].key;
+  }
+  if (!/^[A-Za-z0-9+_.-]{1,128}$/.test(volume)) return { error: t('No partition or logical volume {0}', volume.slice(0, 40)) };
+  return { volume, path };
+}
+
 /** Identity of a query: results of another query are not reused. */
 export function queryKey(q: FindQuery): string {
-  const scope = q.scope.kind === 'partition' ? `p${q.scope.index}` : q.scope.kind;
+  const s = q.scope;
+  const scope = s.kind === 'partition' ? `p${s.index}` : s.kind === 'file' ? ('error' in s ? 'file!' : `file:${s.volume}:${s.path}`) : s.kind;
   return `${q.mode}\u0000${q.matchCase ? 1 : 0}\u0000${scope}\u0000${q.pattern}`;
 }
 
@@ -124,10 +156,11 @@ export class FindResults {
 
   /**
    * Next or previous hit in the "Find all" list from `cursor`, wrapping round its ends. Only when the list is
-   * complete: otherwise the host searches. `wrapped` says it went round.
+   * complete (otherwise the host searches), or `partial` (a guest file's list: the host cannot step in a file).
+   * `wrapped` says it went round.
    */
-  step(cursor: number, forward: boolean): { hit: FindHit; index: number; wrapped: boolean } | undefined {
-    if (!this.complete || this.all.length === 0) return undefined;
+  step(cursor: number, forward: boolean, partial = false): { hit: FindHit; index: number; wrapped: boolean } | undefined {
+    if ((!this.complete && !partial) || this.all.length === 0) return undefined;
     const hits = this.all;
     if (forward) {
       const from = this.current?.offset === cursor ? cursor + 1 : cursor;

@@ -25,7 +25,9 @@ export function hitRow(h: FindHit, table: PartitionTable | undefined, sectorSize
     lba: `LBA ${Math.floor(h.offset / sectorSize)}`,
     partition: part ? t('p{0}', part) : '',
     preview: h.preview,
-    title: t('layer {0}, host offset {1}', h.layer, h.hostOffset === null ? '–' : `0x${h.hostOffset.toString(16)}`),
+    title:
+      (h.fileOffset === undefined ? '' : t('offset {0} in the file', `0x${h.fileOffset.toString(16)}`) + ', ') +
+      t('layer {0}, host offset {1}', h.layer, h.hostOffset === null ? '–' : `0x${h.hostOffset.toString(16)}`),
   };
 }
 

@@ -1,5 +1,5 @@
 /** Requests from the hex view to the extension host over the editor shell's HexHost, matched by requestId. */
-import type { HexHost, HostMessage, MapRun } from '../../src/shared/protocol';
+import type { GuestVolumeInfo, HexHost, HostMessage, MapRun } from '../../src/shared/protocol';
 import type { FetchedRange } from './page-cache';
 import { idSource, Requester } from '../requests';
 
@@ -43,6 +43,11 @@ export class HostLink {
       runs: page.runs.map((r: MapRun) => ({ start: r.start, length: r.length, kind: r.kind, depth: r.depth })),
       pending: page.pending,
     };
+  }
+
+  /** The guest disk's volumes (as the Files tab lists them). */
+  async volumes(): Promise<GuestVolumeInfo[]> {
+    return (await this.requests.request((requestId) => ({ type: 'fsVolumes', requestId }), 'fsVolumes')).volumes;
   }
 
   edit(offset: number, bytes: Uint8Array, label: string): void {

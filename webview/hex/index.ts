@@ -41,7 +41,7 @@ export function mountHexView(container: HTMLElement, host: HexHost): HexViewHand
   currentFind?.dispose();
   const view = new HexView(container, host);
   current = view;
-  view.onPartitions(publish);
+  view.partitions.subscribe(publish);
   const find = (currentFind = attachFind(view, host));
   // Expose for the UI test and the bench (read-only numbers, no data from the image).
   (globalThis as { __hexView?: HexViewHandle }).__hexView = handle(view, find);
@@ -50,6 +50,7 @@ export function mountHexView(container: HTMLElement, host: HexHost): HexViewHand
 
 /** The Find widget over the view (Ctrl+F); it goes when the view does. */
 function attachFind(view: HexView, host: HexHost): FindBar {
+  const link = new HostLink(host, () => undefined);
   const find = new FindBar(
     {
       root: view.root,
@@ -57,7 +58,8 @@ function attachFind(view: HexView, host: HexHost): FindBar {
       virtualSize: host.virtualSize,
       cursor: () => view.cursorOffset,
       sectorSize: () => view.sectorBytes,
-      partitions: () => view.partitionTable,
+      partitions: () => view.partitions.table,
+      volumes: () => link.volumes(),
       select: (offset, length) => view.selectRange(offset, length),
       redraw: () => view.redraw(),
       focusGrid: () => view.focus(),
@@ -69,7 +71,8 @@ function attachFind(view: HexView, host: HexHost): FindBar {
     lastFindHits = offsets;
     for (const f of findListeners) f(offsets);
   };
-  view.onPartitions((t) => find.setPartitions(t));
+  view.partitions.subscribe((t) => find.setPartitions(t));
+  find.onDispose = () => link.dispose();
   return find;
 }
 
@@ -78,7 +81,7 @@ function handle(view: HexView, find: FindBar): HexViewHandle {
     goTo: (o) => view.goTo(o),
     focus: () => view.focus(),
     focusGoto: () => view.focusGoto(),
-    onPartitions: (f) => view.onPartitions(f),
+    onPartitions: (f) => view.partitions.subscribe(f),
     get timings() {
       return view.timings;
     },

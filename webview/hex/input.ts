@@ -125,3 +125,16 @@ export function bindScrollbar(track: HTMLElement, thumb: HTMLElement, h: HexInpu
     h.scrolled();
   });
 }
+
+/** All of the grid's input: keys, wheel, mouse selection, the clipboard's copy (as the cursor's column) and the scrollbar. */
+export function bindGridInput(grid: HTMLElement, track: HTMLElement, thumb: HTMLElement, h: HexInputHost): void {
+  grid.addEventListener('keydown', (e) => onGridKey(e, h));
+  grid.addEventListener('wheel', wheelScroller(h), { passive: false });
+  grid.addEventListener('mousedown', (e) => onGridMouse(e, true, h));
+  grid.addEventListener('mousemove', (e) => e.buttons === 1 && onGridMouse(e, false, h));
+  grid.addEventListener('copy', (e) => {
+    e.preventDefault();
+    h.copy(h.cursor.column);
+  });
+  bindScrollbar(track, thumb, h);
+}

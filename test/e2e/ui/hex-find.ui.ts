@@ -10,13 +10,17 @@
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrameLocator } from 'playwright-core';
 import { qemuImg, qemuIo } from '../../helpers/qemu';
+import { debugfs, makeDisk, makeExt } from '../../helpers/guestfs-fixtures';
 import { closeAllEditors, launch, openHexTab, type Workbench } from './harness';
 
 const NEEDLE = 'NEEDLE-Q2I';
+/** In /notes/secret.txt of an ext4 partition (and in /other.txt, which a file scope must not find), at this file offset. */
+const FILE_NEEDLE = 'FILE-NEEDLE-7';
+const FILE_AT = 5000;
 /** In partition 1 (boot-part, 1 MiB..9 MiB), twice on one screen; across a 64 KiB cluster boundary; in partition 2 (data-part). */
 const HITS = [0x123456, 0x123496, 0x2ffffc, 0x3456789];
 
@@ -47,6 +51,7 @@ async function atHit(view: FrameLocator, offset: number): Promise<string> {
 describe('hex view: Find (UI)', function () {
   this.timeout(300_000);
   let wb: Workbench;
+  let fileHitAt = 0;
   before(async () => {
     wb = await launch();
     const raw = join(wb.workspace, 'guest.raw');
@@ -61,6 +66,20 @@ describe('hex view: Find (UI)', function () {
     // (Two of them: Quick Open, under load, sometimes picks a recently opened file instead of one opened twice.)
     for (const name of ['big-alloc.qcow2', 'scan-cancel.qcow2'])
       qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'preallocation=metadata', join(wb.workspace, name), '64G']);
+    // An ext4 partition (mke2fs -d) in a GPT disk; where the file's byte lies on the disk comes from debugfs.
+    const tree = join(wb.workspace, 'tree');
+    mkdirSync(join(tree, 'notes'), { recursive: true });
+    const secret = Buffer.alloc(12_000, '.');
+    secret.write(FILE_NEEDLE, FILE_AT, 'latin1');
+    writeFileSync(join(tree, 'notes/secret.txt'), secret);
+    writeFileSync(join(tree, 'other.txt'), `${FILE_NEEDLE}\n`);
+    const fsImg = makeExt(join(wb.workspace, 'fs.ext4'), tree, 'ext4', 8, ['-b', '4096']);
+    const part = makeDisk(join(wb.workspace, 'fsdisk.raw'), 'gpt', [fsImg])[0];
+    const block = Number(debugfs(fsImg, `bmap /notes/secret.txt ${Math.floor(FILE_AT / 4096)}`).trim());
+    fileHitAt = part.start + block * 4096 + (FILE_AT % 4096);
+    qemuImg(['convert', '-q', '-f', 'raw', '-O', 'qcow2', join(wb.workspace, 'fsdisk.raw'), join(wb.workspace, 'guestfile.qcow2')]);
+    for (const f of ['fsdisk.raw', 'fs.ext4']) rmSync(join(wb.workspace, f));
+    rmSync(tree, { recursive: true });
     // 4 TiB, data only in its first and last 64 KiB: the search skips the holes between.
     const sparse = join(wb.workspace, 'sparse4t.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', sparse, '4T']);
@@ -173,6 +192,33 @@ describe('hex view: Find (UI)', function () {
     await wb.screenshot('map-find-hits');
   });
 
+  it('a guest-file scope searches one file of an ext4 partition and lands on the disk offset debugfs gives', async () => {
+    const view = await openHex(wb, 'guestfile.qcow2');
+    await openFind(view, FILE_NEEDLE);
+    const scope = view.locator('.hx-find vscode-single-select').nth(1);
+    await scope.click();
+    await scope.locator('li[role="option"]', { hasText: 'File in partition 1 (ext4)' }).click();
+    const path = view.locator('.hx-find-path input');
+    await path.waitFor({ state: 'visible', timeout: 10_000 });
+    // A directory is refused with one line, from the keyboard (Enter in the path field).
+    await path.fill('/notes');
+    await path.press('Enter');
+    await state(view, 'error');
+    assert.match(await view.locator('.hx-find-status').innerText(), /partition 1: \/notes is a directory, not a file/);
+    await path.fill('/notes/secret.txt');
+    await path.press('Enter');
+    assert.equal(await atHit(view, fileHitAt), FILE_NEEDLE, 'the hit is selected at its place on the disk');
+    await state(view, 'done');
+    assert.equal(await view.locator('.hx-find-hit').count(), 1, 'only the hit in that file (not the one in /other.txt)');
+    assert.match((await view.locator('.hx-find-hit').first().getAttribute('title')) ?? '', new RegExp(`offset 0x${FILE_AT.toString(16)} in the file`));
+    await wb.screenshot('hex-find-guest-file');
+    // N:/path names the volume itself; a missing file is one line too.
+    await path.fill('1:/notes/nope.txt');
+    await path.press('Enter');
+    await state(view, 'error');
+    assert.match(await view.locator('.hx-find-status').innerText(), /partition 1: .*nope\.txt.*no such file/);
+  });
+
   it('Find all stops at 10,000 hits and says so', async () => {
     const view = await openHex(wb, 'big-alloc.qcow2');
     await openFind(view, '00 00');
@@ -215,15 +261,36 @@ describe('hex view: Find (UI)', function () {
     assert.equal(await view.locator('.hx-find').getAttribute('data-state'), 'searching', 'still searching');
     await wb.page.waitForTimeout(500); // let it scan a while
     await wb.screenshot('hex-find-searching');
-    const t0 = Date.now();
-    await cancel.click();
-    await state(view, 'cancelled');
-    const ms = Date.now() - t0;
-    assert.equal(await view.locator('.hx-find-progress').isVisible(), false, 'progress gone');
-    assert.match(await view.locator('.hx-find-status').innerText(), /cancelled/i);
-    const inView = await view.locator('.hx-find').getAttribute('data-cancel-ms');
-    console.log(`      hex find: cancel of a whole-disk scan: ${inView} ms from the click to the host's answer in the view; ${ms} ms incl. Playwright`);
-    assert.ok(ms < 5000, `cancel took ${ms} ms`);
+    // Several tries: the view's own time (the click to the frame showing "cancelled") and the round trip to the
+    // host's answer; medians, since the machine's load varies.
+    const viewMs: number[] = [];
+    const hostMs: number[] = [];
+    const clickMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) {
+        await view.locator('.hx-find-input input').press('Enter');
+        await state(view, 'searching');
+        await cancel.waitFor({ state: 'visible', timeout: 10_000 });
+        await wb.page.waitForTimeout(300);
+      }
+      const t0 = Date.now();
+      await cancel.click();
+      await state(view, 'cancelled');
+      clickMs.push(Date.now() - t0);
+      assert.equal(await view.locator('.hx-find-progress').isVisible(), false, 'progress gone');
+      assert.match(await view.locator('.hx-find-status').innerText(), /cancelled/i);
+      await view.locator('.hx-find[data-cancel-ms][data-cancel-view-ms]').waitFor({ timeout: 10_000 });
+      viewMs.push(Number(await view.locator('.hx-find').getAttribute('data-cancel-view-ms')));
+      hostMs.push(Number(await view.locator('.hx-find').getAttribute('data-cancel-ms')));
+      await view.locator('.hx-find').evaluate((e) => delete (e as HTMLElement).dataset.cancelViewMs);
+    }
+    const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+    console.log(
+      `      hex find: cancel of a whole-disk scan, median of ${viewMs.length}: ${median(viewMs)} ms to the view showing it ` +
+        `(${viewMs.join(', ')}), ${median(hostMs)} ms to the host's answer (${hostMs.join(', ')}), ${median(clickMs)} ms incl. Playwright`,
+    );
+    assert.ok(median(viewMs) < 1000, `the view took ${median(viewMs)} ms to show the cancel`);
+    assert.ok(median(hostMs) < 5000, `the host answered after ${median(hostMs)} ms`);
     await wb.screenshot('hex-find-cancelled');
   });
 });
