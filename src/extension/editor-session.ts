@@ -43,6 +43,9 @@ export type Editors = EditorRegistry<EditorSession>;
 export class EditorSession extends Disposable {
   lastActive = Date.now();
   private loaded = false;
+  /** Resolves once the webview has the image (loaded). */
+  private readonly whenLoaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
+  private markLoaded!: () => void;
   private pendingShow?: { view: ViewId; offset?: number };
   view: ViewId = 'overview';
   private mapRequest = 0;
@@ -72,6 +75,7 @@ export class EditorSession extends Disposable {
       guestImages(),
       (m) => this.post(m),
       (offset) => this.show('hex', offset),
+      () => this.show('map'),
     );
     this._register(this.files);
     const mediaRoot = vscode.Uri.joinPath(extensionUri, 'dist');
@@ -105,6 +109,13 @@ export class EditorSession extends Disposable {
       return;
     }
     this.post(offset === undefined ? { type: 'showView', view } : { type: 'showView', view, offset });
+  }
+
+  /** "Show Extents on the Map" from a command: the guest file's extents on this editor's map, once it has loaded. */
+  async showGuestExtents(volume: string, path: string): Promise<boolean> {
+    this.panel.reveal();
+    await this.whenLoaded;
+    return this.files.showExtents(volume, path);
   }
 
   /** Shows the Integrity tab at a finding (-1: the broken chain), e.g. from the Problems panel. */
@@ -226,6 +237,7 @@ export class EditorSession extends Disposable {
     this.post({ type: 'overview', data: overview });
     await this.sendWritable(state.dev);
     this.loaded = true;
+    this.markLoaded();
     if (this.pendingShow) {
       const p = this.pendingShow;
       this.pendingShow = undefined;

@@ -7,6 +7,7 @@
  * Ownership: H4 (custom editor) owns this file; the "Hex view" section is shared with H6 (hex view), who may
  * add fields and message types there.
  */
+import type { ExtentOverlay } from './extent-overlay';
 
 /** Kinds a guest range can have, as in qemu-img map (compressed is data stored compressed). */
 export type MapKind = 'data' | 'zero' | 'compressed' | 'unallocated';
@@ -246,8 +247,8 @@ export interface GuestEntry {
 }
 
 /** What the Files tab asks the host to do with a guest file. */
-export type GuestFileAction = 'open' | 'hex' | 'copyPath' | 'saveCopy';
-export const GUEST_FILE_ACTIONS: readonly GuestFileAction[] = ['open', 'hex', 'copyPath', 'saveCopy'];
+export type GuestFileAction = 'open' | 'hex' | 'copyPath' | 'saveCopy' | 'extents';
+export const GUEST_FILE_ACTIONS: readonly GuestFileAction[] = ['open', 'hex', 'copyPath', 'saveCopy', 'extents'];
 /** Longest guest path a message may carry (Linux PATH_MAX). */
 export const MAX_GUEST_PATH = 4096;
 /** Most entries of one directory sent to the Files tab. */
@@ -331,7 +332,9 @@ export type HostMessage =
       volume?: string;
       /** When a file or directory owns the byte: where the Files tab shows it. */
       file?: { volume: string; path: string };
-    };
+    }
+  /** "Show extents on the map": one guest file's extents, joined to at most MAX_OVERLAY_RANGES (extent-overlay.ts). */
+  | { type: 'fileExtents'; overlay: ExtentOverlay };
 
 // ---------------------------------------------------------------------------------------------------------
 // Webview → host (untrusted; validated by src/extension/messages.ts)

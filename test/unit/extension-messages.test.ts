@@ -123,6 +123,7 @@ describe('extension: Files tab message validation', () => {
       { type: 'fsAction', action: 'hex', volume: '2', path: '/etc/hosts' },
       { type: 'fsAction', action: 'copyPath', volume: '2', path: '/etc' },
       { type: 'fsAction', action: 'saveCopy', volume: 'root.lv-1', path: '/boot/vmlinuz' },
+      { type: 'fsAction', action: 'extents', volume: '1', path: '/var/log/syslog' },
       { type: 'fsOwner', requestId: 5, offset: VSIZE - 1 },
     ]) {
       const v = ok(m);

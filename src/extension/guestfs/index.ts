@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { Editors } from '../editor-session';
 import { GuestFileSystemProvider } from './guest-fs-provider';
 import { GUEST_SCHEME } from './guest-uri';
-import { openGuestFile, openGuestFsInExplorer, saveGuestFileCopy } from './guest-commands';
+import { openGuestFile, openGuestFsInExplorer, saveGuestFileCopy, showGuestFileExtents } from './guest-commands';
 import { guestImages } from './shared-images';
 
 const ID_STORE_KEY = 'qcow2Inspector.guestImageIds';
@@ -21,6 +21,7 @@ export function activateGuestFiles(context: vscode.ExtensionContext, editors: Ed
     vscode.commands.registerCommand('qcow2Inspector.openGuestFsInExplorer', (arg?: unknown) => openGuestFsInExplorer(images, editors, arg)),
     vscode.commands.registerCommand('qcow2Inspector.openGuestFile', (arg?: unknown, spec?: unknown) => openGuestFile(images, editors, arg, spec)),
     vscode.commands.registerCommand('qcow2Inspector.saveGuestFileCopy', (arg?: unknown) => saveGuestFileCopy(images, arg)),
+    vscode.commands.registerCommand('qcow2Inspector.showGuestFileExtents', (arg?: unknown, spec?: unknown) => showGuestFileExtents(images, editors, arg, spec)),
     { dispose: () => images.dispose() },
   );
 }
