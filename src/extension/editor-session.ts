@@ -367,7 +367,9 @@ export class EditorSession extends Disposable {
     else if (what === 'journal') this.post({ type: 'hexEdited', dirty: this.doc.journal.isDirty });
     else if (what === 'pages') this.post({ type: 'refresh' });
     else if (what === 'saved') this.post({ type: 'hexSaved' });
-    else if (what === 'reloaded') {
+    // The image's guest files read it afresh, and open guest editors hear of it (guestfs/guest-changes.ts).
+    if (what === 'reloaded' || what === 'saved') guestImages().changed(this.doc.path);
+    if (what === 'reloaded') {
       this.post({ type: 'refresh' });
       await this.sendInitial().catch((err) => log().error(asQcow2Error(err).message));
     }
