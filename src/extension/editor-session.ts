@@ -43,9 +43,9 @@ export type Editors = EditorRegistry<EditorSession>;
 export class EditorSession extends Disposable {
   lastActive = Date.now();
   private loaded = false;
-  /** Resolves once the webview has the image (loaded). */
+  /** Resolves once the webview has the image (loaded); markLoaded is declared first, so the promise's setter sticks. */
+  private markLoaded: () => void = () => undefined;
   private readonly whenLoaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
-  private markLoaded!: () => void;
   private pendingShow?: { view: ViewId; offset?: number };
   view: ViewId = 'overview';
   private mapRequest = 0;

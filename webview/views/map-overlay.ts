@@ -67,7 +67,9 @@ export class ExtentsOverlay {
     const summary =
       o.joined > 0
         ? t('{0}: {1} extents, {2}; drawn as {3} ranges (nearby ones joined)', o.path, o.extents, formatBytes(o.bytes), o.ranges.length)
-        : t('{0}: {1} extents, {2}', o.path, o.extents, formatBytes(o.bytes));
+        : o.extents === 1
+          ? t('{0}: 1 extent, {1}', o.path, formatBytes(o.bytes))
+          : t('{0}: {1} extents, {2}', o.path, o.extents, formatBytes(o.bytes));
     const clear = h(
       'vscode-button',
       { secondary: true, class: 'map-extents-clear', title: t('Clear the extents overlay (Escape on the map)'), onclick: () => this.clear() },

@@ -224,6 +224,14 @@ describe('Guest files: the qcow2-guest: FileSystemProvider (extension host)', fu
     }
   });
 
+  it('"Show Guest File Extents on the Map" opens the image\'s editor on its Map tab; an empty file has none to show', async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    assert.equal(await vscode.commands.executeCommand('qcow2Inspector.showGuestFileExtents', plain, '1:/data/big.bin'), true);
+    const api = extension().exports as { activeView(): string | undefined };
+    await waitFor('the Map tab', () => api.activeView() === 'map');
+    assert.equal(await vscode.commands.executeCommand('qcow2Inspector.showGuestFileExtents', plain, '1:/etc/empty'), false);
+  });
+
   it('reads the image again after it changed on disk', async () => {
     const copy = tmp.path('changing.qcow2');
     toQcow2(tmp.path('disk.raw'), copy, 'plain');
