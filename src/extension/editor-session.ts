@@ -206,6 +206,8 @@ export class EditorSession extends Disposable {
         return this.files.action(msg.action, msg.volume, msg.path);
       case 'fsOwner':
         return this.files.owner(msg.requestId, msg.offset);
+      case 'fsMetadata':
+        return this.files.metadata(msg.requestId);
       case 'hexEdit':
         return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
       case 'findStart':

@@ -7,7 +7,7 @@
  * Ownership: H4 (custom editor) owns this file; the "Hex view" section is shared with H6 (hex view), who may
  * add fields and message types there.
  */
-import type { ExtentOverlay } from './extent-overlay';
+import type { ExtentOverlay, GuestRange } from './extent-overlay';
 
 /** Kinds a guest range can have, as in qemu-img map (compressed is data stored compressed). */
 export type MapKind = 'data' | 'zero' | 'compressed' | 'unallocated';
@@ -334,7 +334,15 @@ export type HostMessage =
       file?: { volume: string; path: string };
     }
   /** "Show extents on the map": one guest file's extents, joined to at most MAX_OVERLAY_RANGES (extent-overlay.ts). */
-  | { type: 'fileExtents'; overlay: ExtentOverlay };
+  | { type: 'fileExtents'; overlay: ExtentOverlay }
+  /** Where the guest file systems' metadata lies on the disk, joined to at most MAX_OVERLAY_RANGES ranges. */
+  | {
+      type: 'fsMetadata';
+      requestId: number;
+      ranges: GuestRange[];
+      /** Ranges joined over to stay within the bound. */ joined: number;
+      /** File systems that could not be read, one line each. */ errors: string[];
+    };
 
 // ---------------------------------------------------------------------------------------------------------
 // Webview → host (untrusted; validated by src/extension/messages.ts)
@@ -373,7 +381,8 @@ export type WebviewMessage =
   | { type: 'fsVolumes'; requestId: number }
   | { type: 'fsList'; requestId: number; volume: string; path: string }
   | { type: 'fsAction'; action: GuestFileAction; volume: string; path: string }
-  | { type: 'fsOwner'; requestId: number; offset: number };
+  | { type: 'fsOwner'; requestId: number; offset: number }
+  | { type: 'fsMetadata'; requestId: number };
 
 export type WebviewMessageType = WebviewMessage['type'];
 

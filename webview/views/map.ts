@@ -18,6 +18,7 @@ import { drawHitMarkers, hitColor } from './map-hits';
 import { HoverCard } from './map-hover';
 import { renderLegend, type LegendMark } from './map-legend';
 import { ExtentsOverlay } from './map-overlay';
+import { MetadataMarks } from './map-metadata';
 import { drawPartitionBoundaries, partitionColor, type PartitionSpan } from './map-partitions';
 
 const CELL = 8;
@@ -40,6 +41,8 @@ export class MapView implements View {
   private readonly hover: HoverCard;
   /** One guest file's extents ("Show extents on the map" in the Files tab). */
   private readonly extents: ExtentsOverlay;
+  /** The guest file systems' own structures, painted apart from file data. */
+  private readonly metadata: MetadataMarks;
   private layers: string[] = [];
   private started = false;
   private readonly runList: RunList;
@@ -59,10 +62,12 @@ export class MapView implements View {
     }
     this.runList = new RunList(saved?.runsFrom ?? 0, this.goHex, () => this.saveState());
     this.hover = new HoverCard({ summary: () => this.summary, cell: (i) => this.cell(i), goHex: this.goHex, sectorSize: () => ctx.sectorSize });
-    this.extents = new ExtentsOverlay(this.goHex, () => {
+    const redraw = (): void => {
       this.renderLegend();
       this.draw();
-    });
+    };
+    this.extents = new ExtentsOverlay(this.goHex, redraw);
+    this.metadata = new MetadataMarks(redraw);
     const btn = (ic: string, label: string, fn: () => void): HTMLElement => {
       const b = h('vscode-button', { secondary: true, title: label, 'aria-label': label, onclick: fn }, icon(ic));
       return b;
@@ -73,6 +78,7 @@ export class MapView implements View {
       btn('zoom-in', t('Zoom in (+)'), () => this.zoom(0.5, 0.5)),
       btn('zoom-out', t('Zoom out (−)'), () => this.zoom(2, 0.5)),
       btn('screen-full', t('Whole disk (0)'), () => this.setRange(0, this.vsize)),
+      this.metadata.toggle,
       this.rangeLabel,
       this.status,
     );
@@ -111,6 +117,7 @@ export class MapView implements View {
     this.started = true;
     this.layout(true);
     this.runList.start(this.vsize);
+    this.metadata.load();
   }
 
   handle(msg: HostMessage): void {
@@ -127,6 +134,7 @@ export class MapView implements View {
         return;
       case 'refresh':
         this.started = false;
+        this.metadata.reset();
         return;
       case 'mapSummary':
         if (msg.data.requestId !== this.summaryReq) return;
@@ -241,6 +249,7 @@ export class MapView implements View {
       }
     }
     c.globalAlpha = 1;
+    this.canvas.dataset.metadataCells = String(this.metadata.draw(c, s, this.cols, this.rows, CELL));
     drawPartitionBoundaries(c, s, this.partitionStarts, this.cols, this.rows, CELL);
     // Extents framed first, Find hits' dots on top. The cells marked go in data attributes, for UI tests.
     this.canvas.dataset.extentCells = this.extents.draw(c, s, this.cols, this.rows, CELL).join(',');
@@ -253,6 +262,8 @@ export class MapView implements View {
     const marks: LegendMark[] = [];
     if (this.partitionStarts.length) marks.push({ color: partitionColor(), label: t('partition boundary') });
     if (this.findHits.length) marks.push({ color: hitColor(), label: t('find hit') });
+    const meta = this.metadata.legend();
+    if (meta) marks.push(meta);
     const ext = this.extents.legend();
     if (ext) marks.push({ ...ext, frame: true });
     renderLegend(this.legend, this.layers, marks, this.summary?.bucketBytes ?? 0);
@@ -307,6 +318,7 @@ export class MapView implements View {
       else if (k === 'ArrowLeft' || k === 'ArrowUp') this.pan(-0.25);
       else if (k === 'Enter') this.goHex(this.start);
       else if (k === 'Escape' && this.extents.active) this.extents.clear();
+      else if (k === 'm' || k === 'M') this.metadata.flip();
       else return;
       ev.preventDefault();
     });

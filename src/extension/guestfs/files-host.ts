@@ -20,6 +20,7 @@ const MAX_STAT_ENTRIES = 5000;
 
 export class FilesHost {
   private ownerAbort?: AbortController;
+  private metadataAbort?: AbortController;
 
   constructor(
     private readonly imagePath: string,
@@ -101,6 +102,20 @@ export class FilesHost {
     return undefined;
   }
 
+  /** The map's file-system metadata marks: every readable file system's metadata, joined to a bounded count. */
+  async metadata(requestId: number): Promise<void> {
+    this.metadataAbort?.abort();
+    const abort = (this.metadataAbort = new AbortController());
+    // Asked each time the map opens: an unreadable disk (encrypted, damaged) answers with no marks and its reason.
+    const found = await this.images
+      .disk(this.imagePath)
+      .then((disk) => disk.metadataRanges(abort.signal))
+      .catch((err: unknown) => ({ ranges: [], errors: [err instanceof Error ? err.message : String(err)] }));
+    if (abort.signal.aborted) return;
+    const joined = coalesceExtents(found.ranges.map((r) => ({ diskOffset: r.offset, length: r.length })));
+    this.post({ type: 'fsMetadata', requestId, ranges: joined.ranges, joined: joined.joined, errors: found.errors });
+  }
+
   /** The owner of a guest-disk byte; a newer request cancels the one before (its index build included). */
   async owner(requestId: number, offset: number): Promise<void> {
     this.ownerAbort?.abort();
@@ -127,6 +142,7 @@ export class FilesHost {
 
   dispose(): void {
     this.ownerAbort?.abort();
+    this.metadataAbort?.abort();
   }
 }
 
