@@ -1,13 +1,16 @@
 /**
  * Where the guest file systems keep their metadata (GuestDisk.metadataRanges, the map's metadata marks) against
  * e2fsprogs: every block dumpe2fs names (superblocks, group descriptors, reserved GDT, bitmaps, inode tables) and
- * every journal block (`debugfs blocks <8>`) lies inside a range, and no block of a regular file does.
+ * every journal block (`debugfs blocks <8>`) lies inside a range, and no block of a regular file does; a FAT16's
+ * range ends where minfo puts the data area; an NTFS's covers its boot sector and $MFT (ntfsinfo -m).
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { GuestDisk } from '../../src/extension/guestfs/guest-disk';
 import { debugfs, makeDisk, makeExt, makeTree, toQcow2 } from '../helpers/guestfs-fixtures';
+import { makeFat, makeSourceTree } from '../helpers/fat-fixtures';
+import { mkntfs } from '../helpers/ntfs-fixtures';
 import { scratchDir } from '../helpers/qemu';
 
 /** Block numbers dumpe2fs lists as metadata: "at N" and "at A-B" after superblock, descriptors, bitmaps, tables. */
@@ -61,4 +64,43 @@ describe('guestfs: file-system metadata ranges vs dumpe2fs and debugfs', functio
       }
     });
   }
+
+  it('FAT16: one range from the boot sector to the data area, as minfo gives reserved sectors, FATs and root slots', async () => {
+    const tree = tmp.path('fat-tree');
+    mkdirSync(tree);
+    makeSourceTree(tree, { bigFile: 100_000 });
+    const fat = makeFat(tmp.path('fat16.img'), 16, 20, tree);
+    const [part] = makeDisk(tmp.path('fat-disk.raw'), 'mbr', [fat], 'e');
+    const info = execFileSync('minfo', ['-i', fat, '::'], { encoding: 'utf8' });
+    const num = (re: RegExp): number => Number(re.exec(info)![1]);
+    const sector = num(/sector size: (\d+)/);
+    const dataStart =
+      (num(/reserved \(boot\) sectors: (\d+)/) + num(/fats: (\d+)/) * num(/sectors per fat: (\d+)/)) * sector + num(/root directory slots: (\d+)/) * 32;
+    const disk = await GuestDisk.open(toQcow2(tmp.path('fat-disk.raw'), tmp.path('fat-disk.qcow2'), 'plain'));
+    try {
+      assert.deepEqual(await disk.metadataRanges(), { ranges: [{ offset: part.start, length: dataStart }], errors: [] });
+    } finally {
+      await disk.close();
+    }
+  });
+
+  it("NTFS: the boot sectors and $MFT's first cluster (ntfsinfo -m) are covered", async () => {
+    const img = tmp.path('ntfs.img');
+    mkntfs(img, 16);
+    const info = execFileSync('ntfsinfo', ['-m', img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const cluster = Number(/Cluster Size: (\d+)/.exec(info)![1]);
+    const mftLcn = Number(/LCN of Data Attribute for FILE_MFT: (\d+)/.exec(info)![1]);
+    const [part] = makeDisk(tmp.path('ntfs-disk.raw'), 'gpt', [img]);
+    const disk = await GuestDisk.open(toQcow2(tmp.path('ntfs-disk.raw'), tmp.path('ntfs-disk.qcow2'), 'plain'));
+    try {
+      const { ranges, errors } = await disk.metadataRanges();
+      assert.deepEqual(errors, []);
+      const covered = (at: number): boolean => ranges.some((r) => at >= r.offset && at < r.offset + r.length);
+      assert.ok(covered(part.start), 'boot sector');
+      assert.ok(covered(part.start + mftLcn * cluster), '$MFT');
+      assert.ok(covered(part.start + mftLcn * cluster + 16 * 1024 - 1), 'the system records 0-15');
+    } finally {
+      await disk.close();
+    }
+  });
 });
