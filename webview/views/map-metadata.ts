@@ -4,7 +4,7 @@
  * their own colour, apart from file data. Asked of the host once per image (its readers' metadataRanges), shown
  * by default, hidden with the toolbar toggle. Cells come from rangeCells, as the Find hits' and the extents'.
  */
-import type { MapSummary } from '../../src/shared/protocol';
+import { MAP_KIND_CODES, type MapSummary } from '../../src/shared/protocol';
 import { rangeCells, type GuestRange } from '../../src/shared/extent-overlay';
 import { h, icon } from '../dom';
 import { request } from '../host';
@@ -56,13 +56,21 @@ export class MetadataMarks {
     this.changed();
   }
 
-  /** Paints the cells holding metadata; returns how many (the map puts it in a data attribute for tests). */
+  /** Paints the allocated cells holding metadata; returns how many (the map puts it in a data attribute for tests). */
   draw(c: CanvasRenderingContext2D, s: MapSummary, cols: number, rows: number, cell: number): number {
     if (!this.shown || this.ranges.length === 0) return 0;
     const cells = rangeCells(this.ranges, { start: s.start, end: s.end, cellBytes: s.bucketBytes }, Math.min(cols * rows, s.kinds.length));
     c.fillStyle = metadataColor();
-    for (const i of cells) c.fillRect((i % cols) * cell, Math.floor(i / cols) * cell, cell - 1, cell - 1);
-    return cells.length;
+    let painted = 0;
+    for (const i of cells) {
+      // Only where the guest has data: metadata never written (lazily initialised inode tables) stays unallocated,
+      // as the image holds it.
+      const kind = MAP_KIND_CODES[s.kinds[i]];
+      if (kind !== 'data' && kind !== 'compressed') continue;
+      c.fillRect((i % cols) * cell, Math.floor(i / cols) * cell, cell - 1, cell - 1);
+      painted++;
+    }
+    return painted;
   }
 
   legend(): { color: string; label: string } | undefined {

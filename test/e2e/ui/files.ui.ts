@@ -5,7 +5,7 @@
  * - "Show in Hex" lands on the file's first sector (where `fs stat` puts its first extent), and the data
  *   inspector names the file there;
  * - "Show Extents on the Map" frames the map cells that hold /data/big.bin's blocks as `debugfs blocks` lists them,
- *   lists its ranges, and Escape clears it.
+ *   lists its ranges, and Escape clears it; file-system metadata is painted apart from data, and m toggles it.
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -163,6 +163,16 @@ describe('Files tab (UI)', function () {
     const expected = [...new Set(bigBlocks.flatMap((o) => [o, o + 4095]).map((o) => Math.floor((o - start) / cellBytes)))].sort((a, b) => a - b);
     assert.deepEqual(grid.extentCells!.split(',').map(Number), expected, `grid ${JSON.stringify(grid)}`);
     await wb.screenshot('files-extents-on-map');
+
+    // File-system metadata is painted apart from data (shown by default); the m key hides and shows it again.
+    assert.ok(Number(grid.metadataCells) > 0, `metadata cells: ${grid.metadataCells}`);
+    assert.match(await view.locator('.legend').innerText(), /file-system metadata/);
+    await view.locator('.map-canvas').focus();
+    await wb.page.keyboard.press('m');
+    await view.locator('.map-canvas[data-metadata-cells="0"]').waitFor({ state: 'attached', timeout: 10_000 });
+    assert.equal(await view.locator('.map-metadata-toggle').getAttribute('aria-pressed'), 'false');
+    await wb.page.keyboard.press('m');
+    await view.locator('.map-canvas:not([data-metadata-cells="0"])').waitFor({ state: 'attached', timeout: 10_000 });
 
     // Keyboard: Escape on the map clears the overlay.
     await view.locator('.map-canvas').focus();
