@@ -27,6 +27,8 @@ export class MetadataMarks {
       { secondary: true, class: 'map-metadata-toggle', title: label, 'aria-label': label, 'aria-pressed': 'true', onclick: () => this.flip() },
       icon('symbol-structure'),
     ) as HTMLElement & { disabled: boolean };
+    // Enabled once the host has named some metadata (an image with no readable file system has none).
+    this.toggle.disabled = true;
   }
 
   /** Asks the host once (again after the image changed). */
@@ -38,6 +40,7 @@ export class MetadataMarks {
       .then((reply) => {
         if (gen !== this.generation) return;
         this.ranges = reply.ranges;
+        this.toggle.disabled = reply.ranges.length === 0;
         this.changed();
       })
       .catch(() => undefined);
@@ -48,6 +51,7 @@ export class MetadataMarks {
     this.asked = false;
     this.generation++;
     this.ranges = [];
+    this.toggle.disabled = true;
   }
 
   flip(): void {
