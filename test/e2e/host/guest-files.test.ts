@@ -224,6 +224,28 @@ describe('Guest files: the qcow2-guest: FileSystemProvider (extension host)', fu
     }
   });
 
+  it('a write by another program (qemu-io) under an open guest file reaches its text editor too', async () => {
+    const image = tmp.path('outside.qcow2');
+    toQcow2(tmp.path('disk.raw'), image, 'plain');
+    const ext = JSON.parse(execFileSync('node', [`${__dirname}/../../cli.js`, 'fs', 'stat', '--output=json', image, '1:/etc/hosts'], { encoding: 'utf8' })) as {
+      extents: { 'guest-offset': number }[];
+    };
+    const uri = (await vscode.commands.executeCommand('qcow2Inspector.openGuestFile', vscode.Uri.file(image), '1:/etc/hosts')) as vscode.Uri;
+    const text = vscode.window.activeTextEditor!.document;
+    const old = text.getText();
+    const events: vscode.FileChangeEvent[] = [];
+    const api = testing() as unknown as { onDidChangeGuestFile: vscode.Event<vscode.FileChangeEvent[]> };
+    const sub = api.onDidChangeGuestFile((e) => events.push(...e));
+    try {
+      await new Promise((r) => setTimeout(r, 20)); // a different mtime even on coarse clocks
+      qemuIo(image, `write -P 0x42 ${ext.extents[0]['guest-offset']} 4096`);
+      await waitFor('a Changed event for the guest file', () => events.some((e) => e.uri.toString() === uri.toString()));
+      await waitFor('the open text editor to show the new bytes', () => text.getText() === 'B'.repeat(old.length));
+    } finally {
+      sub.dispose();
+    }
+  });
+
   it('"Show Guest File Extents on the Map" opens the image\'s editor on its Map tab; an empty file has none to show', async () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     assert.equal(await vscode.commands.executeCommand('qcow2Inspector.showGuestFileExtents', plain, '1:/data/big.bin'), true);
