@@ -390,6 +390,8 @@ export type WebviewMessageType = WebviewMessage['type'];
 export interface WebviewState {
   view: ViewId;
   map?: { start: number; end: number; runsFrom: number };
+  /** The map's extents overlay, kept while the tab is hidden (the webview is not retained). */
+  mapExtents?: ExtentOverlay;
   /** The hex view's own state (H6). */
   hex?: unknown;
 }

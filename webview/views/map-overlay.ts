@@ -9,6 +9,7 @@ import { rangeCells, type ExtentOverlay } from '../../src/shared/extent-overlay'
 import { formatBytes, hex } from '../../src/shared/format';
 import { h, icon, setChildren } from '../dom';
 import { t } from '../l10n';
+import { getState, updateState } from '../host';
 
 /** Ranges listed as buttons under the map; the rest are drawn and counted ("… and N more"). */
 const LISTED_RANGES = 32;
@@ -21,7 +22,12 @@ export class ExtentsOverlay {
     private readonly goHex: (offset: number) => void,
     /** The overlay was set or cleared: the map redraws and renews its legend. */
     private readonly changed: () => void,
-  ) {}
+  ) {
+    // Back from a hidden tab: the overlay shown before (the map draws it with its first summary).
+    const saved = getState().mapExtents;
+    this.overlay = saved && Array.isArray(saved.ranges) ? saved : undefined;
+    this.render();
+  }
 
   get active(): boolean {
     return this.overlay !== undefined;
@@ -34,6 +40,7 @@ export class ExtentsOverlay {
 
   set(overlay: ExtentOverlay): void {
     this.overlay = overlay;
+    updateState({ mapExtents: overlay });
     this.render();
     this.changed();
   }
@@ -41,6 +48,7 @@ export class ExtentsOverlay {
   clear(): void {
     if (!this.overlay) return;
     this.overlay = undefined;
+    updateState({ mapExtents: undefined });
     this.render();
     this.changed();
   }
