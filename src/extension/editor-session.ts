@@ -43,6 +43,9 @@ export type Editors = EditorRegistry<EditorSession>;
 export class EditorSession extends Disposable {
   lastActive = Date.now();
   private loaded = false;
+  /** Resolves once the webview has the image (loaded); markLoaded is declared first, so the promise's setter sticks. */
+  private markLoaded: () => void = () => undefined;
+  private readonly whenLoaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
   private pendingShow?: { view: ViewId; offset?: number };
   view: ViewId = 'overview';
   private mapRequest = 0;
@@ -72,6 +75,7 @@ export class EditorSession extends Disposable {
       guestImages(),
       (m) => this.post(m),
       (offset) => this.show('hex', offset),
+      () => this.show('map'),
     );
     this._register(this.files);
     const mediaRoot = vscode.Uri.joinPath(extensionUri, 'dist');
@@ -105,6 +109,13 @@ export class EditorSession extends Disposable {
       return;
     }
     this.post(offset === undefined ? { type: 'showView', view } : { type: 'showView', view, offset });
+  }
+
+  /** "Show Extents on the Map" from a command: the guest file's extents on this editor's map, once it has loaded. */
+  async showGuestExtents(volume: string, path: string): Promise<boolean> {
+    this.panel.reveal();
+    await this.whenLoaded;
+    return this.files.showExtents(volume, path);
   }
 
   /** Shows the Integrity tab at a finding (-1: the broken chain), e.g. from the Problems panel. */
@@ -195,6 +206,8 @@ export class EditorSession extends Disposable {
         return this.files.action(msg.action, msg.volume, msg.path);
       case 'fsOwner':
         return this.files.owner(msg.requestId, msg.offset);
+      case 'fsMetadata':
+        return this.files.metadata(msg.requestId);
       case 'hexEdit':
         return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
       case 'findStart':
@@ -226,6 +239,7 @@ export class EditorSession extends Disposable {
     this.post({ type: 'overview', data: overview });
     await this.sendWritable(state.dev);
     this.loaded = true;
+    this.markLoaded();
     if (this.pendingShow) {
       const p = this.pendingShow;
       this.pendingShow = undefined;
@@ -355,7 +369,9 @@ export class EditorSession extends Disposable {
     else if (what === 'journal') this.post({ type: 'hexEdited', dirty: this.doc.journal.isDirty });
     else if (what === 'pages') this.post({ type: 'refresh' });
     else if (what === 'saved') this.post({ type: 'hexSaved' });
-    else if (what === 'reloaded') {
+    // The image's guest files read it afresh, and open guest editors hear of it (guestfs/guest-changes.ts).
+    if (what === 'reloaded' || what === 'saved') guestImages().changed(this.doc.path);
+    if (what === 'reloaded') {
       this.post({ type: 'refresh' });
       await this.sendInitial().catch((err) => log().error(asQcow2Error(err).message));
     }

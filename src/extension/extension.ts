@@ -16,7 +16,12 @@ import { activateGuestFiles } from './guestfs/index';
 
 /** What activate() returns: hooks and read-only probes for the extension-host tests. */
 export interface InspectorApi {
-  testing: { document(path: string): Qcow2Document | undefined; editor: Qcow2EditorProvider };
+  testing: {
+    document(path: string): Qcow2Document | undefined;
+    editor: Qcow2EditorProvider;
+    /** The qcow2-guest: provider's change events. */
+    onDidChangeGuestFile: vscode.Event<vscode.FileChangeEvent[]>;
+  };
   /** The open document's device state for a file: 'ok', 'not-qcow2', 'error' or 'closed'. */
   documentState(path: string): Promise<{ state: 'ok' | 'not-qcow2' | 'error' | 'closed'; message?: string; chainError?: string; editable?: boolean }>;
   /** The view shown by the active editor session. */
@@ -46,11 +51,11 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
     vscode.window.registerCustomEditorProvider(READONLY_VIEW_TYPE, readonly, { webviewOptions, supportsMultipleEditorsPerDocument: true }),
     ...registerCommands(editors),
   );
-  activateGuestFiles(context, editors);
+  const guestFiles = activateGuestFiles(context, editors);
   log().info('QCOW2 Inspector activated');
   // For the extension-host tests (test/e2e/host): reach a document and the editable provider.
   return {
-    testing: { document: (path) => editors.document(path), editor: editable },
+    testing: { document: (path) => editors.document(path), editor: editable, onDidChangeGuestFile: guestFiles.onDidChangeFile },
     async documentState(path) {
       const doc = editors.document(path);
       if (!doc) return { state: 'closed' };

@@ -176,6 +176,7 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
       onlyKeys(raw, ['searchId']);
       return { type, searchId: int(raw, 'searchId', 0, Number.MAX_SAFE_INTEGER) };
     case 'fsVolumes':
+    case 'fsMetadata':
       onlyKeys(raw, ['requestId']);
       return { type, requestId: int(raw, 'requestId', 0, Number.MAX_SAFE_INTEGER) };
     case 'fsList': {

@@ -90,6 +90,18 @@ export interface GuestFs {
    * metadata, cancellable through the signal).
    */
   owner(deviceOffset: number, signal?: AbortSignal): Promise<Owner>;
+  /**
+   * Where the file system's own structures lie (superblocks, group descriptors, bitmaps, inode tables and journal;
+   * boot sector, FATs and root directory; the MFT and the other system files), as device ranges, sorted or not.
+   * Bounded by the metadata (one range per group, table or run), not by the size; cancellable.
+   */
+  metadataRanges?(signal?: AbortSignal): Promise<DeviceRange[]>;
+}
+
+/** `length` bytes at `offset` of a device. */
+export interface DeviceRange {
+  offset: number;
+  length: number;
 }
 
 /** A guest file-system error: a one-line reason, naming the path where there is one. */

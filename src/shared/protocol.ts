@@ -7,6 +7,7 @@
  * Ownership: H4 (custom editor) owns this file; the "Hex view" section is shared with H6 (hex view), who may
  * add fields and message types there.
  */
+import type { ExtentOverlay, GuestRange } from './extent-overlay';
 
 /** Kinds a guest range can have, as in qemu-img map (compressed is data stored compressed). */
 export type MapKind = 'data' | 'zero' | 'compressed' | 'unallocated';
@@ -254,8 +255,8 @@ export interface GuestEntry {
 }
 
 /** What the Files tab asks the host to do with a guest file. */
-export type GuestFileAction = 'open' | 'hex' | 'copyPath' | 'saveCopy';
-export const GUEST_FILE_ACTIONS: readonly GuestFileAction[] = ['open', 'hex', 'copyPath', 'saveCopy'];
+export type GuestFileAction = 'open' | 'hex' | 'copyPath' | 'saveCopy' | 'extents';
+export const GUEST_FILE_ACTIONS: readonly GuestFileAction[] = ['open', 'hex', 'copyPath', 'saveCopy', 'extents'];
 /** Longest guest path a message may carry (Linux PATH_MAX). */
 export const MAX_GUEST_PATH = 4096;
 /** Most entries of one directory sent to the Files tab. */
@@ -340,6 +341,16 @@ export type HostMessage =
       volume?: string;
       /** When a file or directory owns the byte: where the Files tab shows it. */
       file?: { volume: string; path: string };
+    }
+  /** "Show extents on the map": one guest file's extents, joined to at most MAX_OVERLAY_RANGES (extent-overlay.ts). */
+  | { type: 'fileExtents'; overlay: ExtentOverlay }
+  /** Where the guest file systems' metadata lies on the disk, joined to at most MAX_OVERLAY_RANGES ranges. */
+  | {
+      type: 'fsMetadata';
+      requestId: number;
+      ranges: GuestRange[];
+      /** Ranges joined over to stay within the bound. */ joined: number;
+      /** File systems that could not be read, one line each. */ errors: string[];
     };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -392,7 +403,8 @@ export type WebviewMessage =
   | { type: 'fsVolumes'; requestId: number }
   | { type: 'fsList'; requestId: number; volume: string; path: string }
   | { type: 'fsAction'; action: GuestFileAction; volume: string; path: string }
-  | { type: 'fsOwner'; requestId: number; offset: number };
+  | { type: 'fsOwner'; requestId: number; offset: number }
+  | { type: 'fsMetadata'; requestId: number };
 
 export type WebviewMessageType = WebviewMessage['type'];
 
@@ -400,6 +412,8 @@ export type WebviewMessageType = WebviewMessage['type'];
 export interface WebviewState {
   view: ViewId;
   map?: { start: number; end: number; runsFrom: number };
+  /** The map's extents overlay, kept while the tab is hidden (the webview is not retained). */
+  mapExtents?: ExtentOverlay;
   /** The hex view's own state (H6). */
   hex?: unknown;
 }

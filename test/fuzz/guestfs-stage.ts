@@ -79,6 +79,8 @@ export const guestFsStage: FuzzStage = {
       JSON.stringify(fs.info);
       await walk(fs, v.device.diskOffset);
       if (fs.info.size <= OWNER_MAX_VOLUME) await attempt('owner', () => fs!.owner(Math.floor(v.device.size / 2)));
+      // The map's metadata marks (ext reads every group descriptor: small volumes only, as for owner()).
+      if (fs.info.size <= OWNER_MAX_VOLUME) await attempt('metadataRanges', async () => JSON.stringify(await fs!.metadataRanges?.()));
     }
   },
 };

@@ -123,7 +123,9 @@ describe('extension: Files tab message validation', () => {
       { type: 'fsAction', action: 'hex', volume: '2', path: '/etc/hosts' },
       { type: 'fsAction', action: 'copyPath', volume: '2', path: '/etc' },
       { type: 'fsAction', action: 'saveCopy', volume: 'root.lv-1', path: '/boot/vmlinuz' },
+      { type: 'fsAction', action: 'extents', volume: '1', path: '/var/log/syslog' },
       { type: 'fsOwner', requestId: 5, offset: VSIZE - 1 },
+      { type: 'fsMetadata', requestId: 6 },
     ]) {
       const v = ok(m);
       assert.ok(v.ok, `${JSON.stringify(m)}: ${v.ok ? '' : v.reason}`);
@@ -147,6 +149,8 @@ describe('extension: Files tab message validation', () => {
       { type: 'fsOwner', requestId: 1, offset: VSIZE },
       { type: 'fsOwner', requestId: 1, offset: -1 },
       { type: 'fsVolumes' },
+      { type: 'fsMetadata' },
+      { type: 'fsMetadata', requestId: 1, volume: '1' },
     ]) {
       assert.equal(ok(m).ok, false, JSON.stringify(m));
     }

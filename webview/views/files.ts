@@ -2,7 +2,7 @@
  * The Files tab: the guest's file systems as a lazy tree (one branch per partition, LV or whole-disk file system;
  * a directory is listed by the host when first expanded), each row with its size and modified time, a name filter,
  * and actions on the selected file: Open (read-only, in an ordinary editor), Show in Hex (its first data sector),
- * Copy Path and Save a Copy. Actions are toolbar buttons, a context menu (right-click, Shift+F10, the Menu key),
+ * Show Extents on the Map (map-overlay.ts), Copy Path and Save a Copy. Actions are toolbar buttons, a context menu (right-click, Shift+F10, the Menu key),
  * Enter or a double-click (Open). Names from the guest are set as text only.
  */
 import '@vscode-elements/elements/dist/vscode-tree/index.js';
@@ -41,6 +41,7 @@ export class FilesView implements View {
     const actions: [GuestFileAction, string, string][] = [
       ['open', 'go-to-file', t('Open')],
       ['hex', 'file-binary', t('Show in Hex')],
+      ['extents', 'symbol-array', t('Show Extents on the Map')],
       ['copyPath', 'copy', t('Copy Path')],
       ['saveCopy', 'save-as', t('Save a Copy…')],
     ];
@@ -272,6 +273,7 @@ export class FilesView implements View {
     return [
       { label: t('Open'), value: 'open', keybinding: 'Enter' },
       { label: t('Show in Hex'), value: 'hex' },
+      { label: t('Show Extents on the Map'), value: 'extents' },
       ...items,
       { label: t('Save a Copy…'), value: 'saveCopy' },
     ];

@@ -1,16 +1,14 @@
 /** Find hits on the map (issue #12): a dot in each cell that holds one or more hits of the hex view's "Find all". */
 import type { MapSummary } from '../../src/shared/protocol';
+import { rangeCells, type GuestRange } from '../../src/shared/extent-overlay';
 
-/** The cells of the drawn grid that hold a hit (each once). */
+/** The cells of the drawn grid that hold a hit (each once): the same mapping as the extents overlay (rangeCells). */
 export function hitCells(offsets: readonly number[], s: MapSummary, cells: number): number[] {
-  const out = new Set<number>();
-  if (s.bucketBytes <= 0) return [];
-  for (const o of offsets) {
-    if (o < s.start || o >= s.end) continue;
-    const i = Math.floor((o - s.start) / s.bucketBytes);
-    if (i < cells) out.add(i);
-  }
-  return [...out];
+  return rangeCells(
+    offsets.map((o): GuestRange => [o, 1]),
+    { start: s.start, end: s.end, cellBytes: s.bucketBytes },
+    cells,
+  );
 }
 
 /** Draws the dots; returns how many cells got one (the UI test reads it). */

@@ -1,20 +1,25 @@
 /**
  * Map: a zoomable canvas of the whole guest disk (one cell per host-computed bucket, coloured by dominant kind
- * and layer) and a hover card with the mapping at the pointer; the run list below it is map-runs.ts.
- * Nothing here grows with the disk size.
+ * and layer). Around it: the hover card (map-hover.ts), the legend (map-legend.ts), the marks drawn over the cells
+ * (partitions, Find hits, a guest file's extents: map-partitions.ts, map-hits.ts, map-overlay.ts) and the run list
+ * (map-runs.ts). Nothing here grows with the disk size.
  */
-import type { HostMessage, MapSummary, MappingDetail } from '../../src/shared/protocol';
-import { MAP_KIND_CODES, MAX_MAP_BUCKETS } from '../../src/shared/protocol';
+import type { HostMessage, MapSummary } from '../../src/shared/protocol';
+import { MAX_MAP_BUCKETS } from '../../src/shared/protocol';
 import { MIN_CELL_BYTES, cellRange, mapGrid } from '../../src/shared/map-cells';
-import { KIND_LABELS } from '../kinds';
-import { formatBytes, formatRange, hex, percent } from '../../src/shared/format';
-import { h, icon, setChildren } from '../dom';
-import { post, request, requestId, getState, updateState } from '../host';
+import { formatBytes, formatRange, percent } from '../../src/shared/format';
+import { h, icon } from '../dom';
+import { post, requestId, getState, updateState } from '../host';
 import { t } from '../l10n';
-import { bucketStyle, kindColors, layerColor, onThemeChange } from '../colors';
+import { bucketStyle, onThemeChange } from '../colors';
 import type { View, ViewContext } from './view';
 import { RunList } from './map-runs';
 import { drawHitMarkers, hitColor } from './map-hits';
+import { HoverCard } from './map-hover';
+import { renderLegend, type LegendMark } from './map-legend';
+import { ExtentsOverlay } from './map-overlay';
+import { MetadataMarks } from './map-metadata';
+import { drawPartitionBoundaries, partitionColor, type PartitionSpan } from './map-partitions';
 
 const CELL = 8;
 const MAX_ROWS = 48;
@@ -33,19 +38,16 @@ export class MapView implements View {
   private readonly status = h('span', { class: 'map-status muted', 'aria-live': 'polite' });
   private readonly rangeLabel = h('span', { class: 'map-range' });
   private readonly legend = h('div', { class: 'legend' });
-  private readonly hover = h('div', { class: 'hover-card', role: 'tooltip', hidden: true });
-  /** Bumped by each hover request and by hiding the card: only the latest answer is shown. */
-  private hoverGen = 0;
-  private hoverBucket = -1;
-  /** The last hover answer and its cell (a click uses its clickOffset), and a click waiting for an answer. */
-  private hoverDetail?: { cell: number; detail: MappingDetail };
-  private clickPending = -1;
-  private hoverTimer?: ReturnType<typeof setTimeout>;
+  private readonly hover: HoverCard;
+  /** One guest file's extents ("Show extents on the map" in the Files tab). */
+  private readonly extents: ExtentsOverlay;
+  /** The guest file systems' own structures, painted apart from file data. */
+  private readonly metadata: MetadataMarks;
   private layers: string[] = [];
   private started = false;
   private readonly runList: RunList;
   /** Guest partition ranges, drawn as boundary marks. */
-  private partitionStarts: Array<{ start: number; end: number; label: string }> = [];
+  private partitionStarts: PartitionSpan[] = [];
   /** Offsets of the hex view's "Find all" hits, drawn as dots (map-hits.ts). */
   private findHits: readonly number[] = [];
 
@@ -59,6 +61,13 @@ export class MapView implements View {
       this.end = saved.end;
     }
     this.runList = new RunList(saved?.runsFrom ?? 0, this.goHex, () => this.saveState());
+    this.hover = new HoverCard({ summary: () => this.summary, cell: (i) => this.cell(i), goHex: this.goHex, sectorSize: () => ctx.sectorSize });
+    const redraw = (): void => {
+      this.renderLegend();
+      this.draw();
+    };
+    this.extents = new ExtentsOverlay(this.goHex, redraw);
+    this.metadata = new MetadataMarks(redraw);
     const btn = (ic: string, label: string, fn: () => void): HTMLElement => {
       const b = h('vscode-button', { secondary: true, title: label, 'aria-label': label, onclick: fn }, icon(ic));
       return b;
@@ -69,6 +78,7 @@ export class MapView implements View {
       btn('zoom-in', t('Zoom in (+)'), () => this.zoom(0.5, 0.5)),
       btn('zoom-out', t('Zoom out (−)'), () => this.zoom(2, 0.5)),
       btn('screen-full', t('Whole disk (0)'), () => this.setRange(0, this.vsize)),
+      this.metadata.toggle,
       this.rangeLabel,
       this.status,
     );
@@ -76,8 +86,9 @@ export class MapView implements View {
       'section',
       { class: 'view map', 'aria-label': 'Map' },
       toolbar,
-      h('div', { class: 'map-wrap' }, this.canvas, this.hover),
+      h('div', { class: 'map-wrap' }, this.canvas, this.hover.el),
       this.legend,
+      this.extents.el,
       this.runList.el,
     );
     this.bindCanvas();
@@ -106,6 +117,7 @@ export class MapView implements View {
     this.started = true;
     this.layout(true);
     this.runList.start(this.vsize);
+    this.metadata.load();
   }
 
   handle(msg: HostMessage): void {
@@ -122,6 +134,7 @@ export class MapView implements View {
         return;
       case 'refresh':
         this.started = false;
+        this.metadata.reset();
         return;
       case 'mapSummary':
         if (msg.data.requestId !== this.summaryReq) return;
@@ -133,6 +146,11 @@ export class MapView implements View {
           : t('Scanning… {0}', percent((msg.data.scannedTo - msg.data.start) / Math.max(1, msg.data.end - msg.data.start)));
         if (msg.data.done) this.canvas.setAttribute('data-ready', 'true');
         this.renderLegend();
+        return;
+      case 'fileExtents':
+        this.extents.set(msg.overlay);
+        // Show the whole disk when the file's first range is outside the range shown.
+        if (this.extents.first !== undefined && (this.extents.first < this.start || this.extents.first >= this.end)) this.setRange(0, this.vsize);
         return;
     }
   }
@@ -231,50 +249,24 @@ export class MapView implements View {
       }
     }
     c.globalAlpha = 1;
-    this.drawPartitionBoundaries(c, s);
+    this.canvas.dataset.metadataCells = String(this.metadata.draw(c, s, this.cols, this.rows, CELL));
+    drawPartitionBoundaries(c, s, this.partitionStarts, this.cols, this.rows, CELL);
+    // Extents framed first, Find hits' dots on top. The cells marked go in data attributes, for UI tests.
+    this.canvas.dataset.extentCells = this.extents.draw(c, s, this.cols, this.rows, CELL).join(',');
     this.canvas.dataset.hitCells = String(drawHitMarkers(c, s, this.findHits, this.cols, this.rows, CELL));
     // The grid drawn, for UI tests (numbers only).
     Object.assign(this.canvas.dataset, { start: String(s.start), cellBytes: String(s.bucketBytes), cols: String(this.cols) });
   }
 
-  /** Guest partitions (from the hex view's MBR/GPT scan, H6): a mark on the bucket where each starts and ends. */
-  private drawPartitionBoundaries(c: CanvasRenderingContext2D, s: MapSummary): void {
-    const bucketBytes = s.bucketBytes;
-    if (this.partitionStarts.length === 0 || bucketBytes <= 0) return;
-    c.fillStyle = getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700';
-    for (const p of this.partitionStarts) {
-      for (const [at, left] of [
-        [p.start, true],
-        [p.end, false],
-      ] as const) {
-        if (at < s.start || at > s.end) continue;
-        const i = Math.min(Math.floor((at - s.start) / bucketBytes), this.cols * this.rows - 1);
-        const x = (i % this.cols) * CELL;
-        const y = Math.floor(i / this.cols) * CELL;
-        c.fillRect(left ? x : x + CELL - 3, y - 1, 2, CELL + 1);
-      }
-    }
-  }
-
   private renderLegend(): void {
-    const col = kindColors();
-    const item = (color: string, label: string, alpha = 1): HTMLElement => {
-      const sw = h('span', { class: 'swatch' });
-      sw.style.background = color;
-      sw.style.opacity = String(alpha);
-      return h('span', { class: 'legend-item' }, sw, label);
-    };
-    const items = [item(col.data, t(KIND_LABELS.data)), item(col.zero, t(KIND_LABELS.zero)), item(col.compressed, t(KIND_LABELS.compressed))];
-    this.layers.slice(1).forEach((file, i) => {
-      const name = file.split('/').pop() ?? file;
-      const st = layerColor(i + 1);
-      items.push(item(st.color, t('backing layer {0}: {1}', i + 1, name), st.alpha));
-    });
-    items.push(item(col.unallocated, t(KIND_LABELS.unallocated), 0.35));
-    if (this.partitionStarts.length)
-      items.push(item(getComputedStyle(document.body).getPropertyValue('--vscode-charts-yellow') || '#cca700', t('partition boundary')));
-    if (this.findHits.length) items.push(item(hitColor(), t('find hit')));
-    setChildren(this.legend, ...items, h('span', { class: 'legend-item muted' }, t('Bucket size: {0}', formatBytes(this.summary?.bucketBytes ?? 0))));
+    const marks: LegendMark[] = [];
+    if (this.partitionStarts.length) marks.push({ color: partitionColor(), label: t('partition boundary') });
+    if (this.findHits.length) marks.push({ color: hitColor(), label: t('find hit') });
+    const meta = this.metadata.legend();
+    if (meta) marks.push(meta);
+    const ext = this.extents.legend();
+    if (ext) marks.push({ ...ext, frame: true });
+    renderLegend(this.legend, this.layers, marks, this.summary?.bucketBytes ?? 0);
   }
 
   private bucketAt(ev: MouseEvent): number {
@@ -294,49 +286,17 @@ export class MapView implements View {
     return { from: Math.min(this.vsize - 1, r.from), to: Math.max(r.from + 1, r.to) };
   }
 
-  /** Asks the host for the whole run painted in cell `i` (the hover card shows it; a click opens its start). */
-  private async requestCell(i: number): Promise<void> {
-    const s = this.summary;
-    if (!s) return;
-    const { from, to } = this.cell(i);
-    const gen = ++this.hoverGen;
-    const kind = MAP_KIND_CODES[s.kinds[i]] ?? 'unallocated';
-    const reply = await request((requestId) => ({ type: 'requestMapping', requestId, offset: from, cellEnd: to, kind, depth: s.depths[i] }), 'mapping').catch(
-      () => undefined,
-    );
-    if (!reply || gen !== this.hoverGen) return;
-    const detail = reply.data;
-    this.hoverDetail = { cell: this.hoverBucket, detail };
-    if (this.clickPending >= 0 && this.clickPending === this.hoverBucket) {
-      this.clickPending = -1;
-      this.goHex(detail.clickOffset ?? detail.start);
-    }
-    this.showHover(detail);
-  }
-
   private bindCanvas(): void {
     this.canvas.addEventListener('mousemove', (ev) => {
       const i = this.bucketAt(ev);
-      if (i < 0) return this.hideHover();
+      if (i < 0) return this.hover.hide();
       const r = this.canvas.getBoundingClientRect();
-      this.hover.style.left = `${Math.min(ev.clientX - r.left + 12, r.width - 280)}px`;
-      this.hover.style.top = `${ev.clientY - r.top + 14}px`;
-      if (i === this.hoverBucket) return;
-      this.hoverBucket = i;
-      clearTimeout(this.hoverTimer);
-      this.hoverTimer = setTimeout(() => void this.requestCell(i), 40);
+      this.hover.move(i, ev.clientX - r.left, ev.clientY - r.top, r);
     });
-    this.canvas.addEventListener('mouseleave', () => this.hideHover());
+    this.canvas.addEventListener('mouseleave', () => this.hover.hide());
     this.canvas.addEventListener('click', (ev) => {
       const i = this.bucketAt(ev);
-      if (i < 0) return;
-      const known = this.hoverDetail?.cell === i ? this.hoverDetail.detail : undefined;
-      if (known) return this.goHex(known.clickOffset ?? known.start);
-      // Not answered yet: ask now and go when the answer comes.
-      this.clickPending = i;
-      this.hoverBucket = i;
-      clearTimeout(this.hoverTimer);
-      void this.requestCell(i);
+      if (i >= 0) this.hover.click(i);
     });
     this.canvas.addEventListener(
       'wheel',
@@ -357,41 +317,10 @@ export class MapView implements View {
       else if (k === 'ArrowRight' || k === 'ArrowDown') this.pan(0.25);
       else if (k === 'ArrowLeft' || k === 'ArrowUp') this.pan(-0.25);
       else if (k === 'Enter') this.goHex(this.start);
+      else if (k === 'Escape' && this.extents.active) this.extents.clear();
+      else if (k === 'm' || k === 'M') this.metadata.flip();
       else return;
       ev.preventDefault();
     });
-  }
-
-  private hideHover(): void {
-    this.hoverBucket = -1;
-    this.hoverGen++;
-    this.hoverDetail = undefined;
-    clearTimeout(this.hoverTimer);
-    this.hover.hidden = true;
-  }
-
-  private showHover(m: MappingDetail): void {
-    const cell = this.cell(this.hoverBucket);
-    const layerName = m.depth === 0 ? t('this image') : t('backing layer {0}', m.depth);
-    const rows: [string, string][] = [
-      [t('Cell'), formatRange(cell.from, cell.to - cell.from)],
-      [t('Run'), formatRange(m.start, m.length)],
-      [t('LBA'), `${Math.floor(m.start / this.ctx.sectorSize)}`],
-      [t('Kind'), t(m.kind)],
-      [t('Layer'), m.kind === 'unallocated' ? t('none (reads as zeros)') : `${layerName} (${m.file.split('/').pop()})`],
-      [
-        t('Host offset'),
-        m.hostOffset !== undefined
-          ? hex(m.hostOffset)
-          : m.compressedOffset !== undefined
-            ? `${hex(m.compressedOffset)} (${m.compressedLength} ${t('bytes compressed')})`
-            : '–',
-      ],
-      [t('L1 index'), m.l1Index !== undefined ? String(m.l1Index) : '–'],
-      [t('L2 index'), m.l2Index !== undefined ? String(m.l2Index) : '–'],
-      [t('Click opens'), hex(m.clickOffset ?? m.start)],
-    ];
-    setChildren(this.hover, h('dl', null, ...rows.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)])));
-    this.hover.hidden = false;
   }
 }

@@ -5,8 +5,9 @@
  */
 import * as vscode from 'vscode';
 import { MAX_GUEST_ENTRIES, type GuestEntry, type GuestFileAction, type HostMessage } from '../../shared/protocol';
+import { coalesceExtents } from '../../shared/extent-overlay';
 import { joinPath } from '../../guestfs/path';
-import { GuestFsError, type GuestFs } from '../../guestfs/index';
+import { GuestFsError, type Extent, type GuestFs } from '../../guestfs/index';
 import { followLinks } from './guest-disk';
 import { guestUri } from './guest-uri';
 import type { OpenImages } from './open-images';
@@ -19,12 +20,15 @@ const MAX_STAT_ENTRIES = 5000;
 
 export class FilesHost {
   private ownerAbort?: AbortController;
+  private metadataAbort?: AbortController;
 
   constructor(
     private readonly imagePath: string,
     private readonly images: OpenImages,
     private readonly post: (msg: HostMessage) => void,
     private readonly showHex: (offset: number) => void,
+    /** Switches the editor to its Map tab. */
+    private readonly showMap: () => void,
   ) {}
 
   async volumes(requestId: number): Promise<void> {
@@ -64,21 +68,52 @@ export class FilesHost {
         });
         return;
       case 'hex': {
-        const fs = await this.fs(volume);
-        const extents = await named(volume, path, async () => fs.extents(await followLinks(fs, path)));
-        if (extents.length === 0) {
-          void vscode.window.showInformationMessage(
-            vscode.l10n.t('{0} has no data sectors of its own (empty, or stored inside its inode or MFT record).', path),
-          );
-          return;
-        }
-        this.showHex(extents[0].diskOffset);
+        const extents = await this.dataExtents(volume, path);
+        if (extents) this.showHex(extents[0].diskOffset);
         return;
       }
+      case 'extents':
+        await this.showExtents(volume, path);
+        return;
       case 'saveCopy':
         await named(volume, path, async () => saveGuestCopy(await this.fs(volume), this.imagePath, path));
         return;
     }
+  }
+
+  /**
+   * "Show extents on the map": the file's extents, joined to a bounded number of ranges (extent-overlay.ts), go to
+   * the Map tab, which frames the cells they touch.
+   */
+  async showExtents(volume: string, path: string): Promise<boolean> {
+    const extents = await this.dataExtents(volume, path);
+    if (!extents) return false;
+    this.post({ type: 'fileExtents', overlay: { volume, path, ...coalesceExtents(extents) } });
+    this.showMap();
+    return true;
+  }
+
+  /** The file's extents (after symlinks), or undefined (and a note to the user) when it has no data sectors. */
+  private async dataExtents(volume: string, path: string): Promise<Extent[] | undefined> {
+    const fs = await this.fs(volume);
+    const extents = await named(volume, path, async () => fs.extents(await followLinks(fs, path)));
+    if (extents.length > 0) return extents;
+    void vscode.window.showInformationMessage(vscode.l10n.t('{0} has no data sectors of its own (empty, or stored inside its inode or MFT record).', path));
+    return undefined;
+  }
+
+  /** The map's file-system metadata marks: every readable file system's metadata, joined to a bounded count. */
+  async metadata(requestId: number): Promise<void> {
+    this.metadataAbort?.abort();
+    const abort = (this.metadataAbort = new AbortController());
+    // Asked each time the map opens: an unreadable disk (encrypted, damaged) answers with no marks and its reason.
+    const found = await this.images
+      .disk(this.imagePath)
+      .then((disk) => disk.metadataRanges(abort.signal))
+      .catch((err: unknown) => ({ ranges: [], errors: [err instanceof Error ? err.message : String(err)] }));
+    if (abort.signal.aborted) return;
+    const joined = coalesceExtents(found.ranges.map((r) => ({ diskOffset: r.offset, length: r.length })));
+    this.post({ type: 'fsMetadata', requestId, ranges: joined.ranges, joined: joined.joined, errors: found.errors });
   }
 
   /** The owner of a guest-disk byte; a newer request cancels the one before (its index build included). */
@@ -107,6 +142,7 @@ export class FilesHost {
 
   dispose(): void {
     this.ownerAbort?.abort();
+    this.metadataAbort?.abort();
   }
 }
 

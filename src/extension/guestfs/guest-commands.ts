@@ -1,6 +1,7 @@
 /**
  * The guest-file commands: "Open Guest File System in Explorer" (adds the image's qcow2-guest: root as a workspace
- * folder) and "Open Guest File…" (a path as the CLI takes it, `[N:]/path`, opened read-only in an editor).
+ * folder), "Open Guest File…" (a path as the CLI takes it, `[N:]/path`, opened read-only in an editor), "Save a Copy
+ * to Host…" and "Show Extents on the Map".
  */
 import * as nodePath from 'node:path';
 import * as vscode from 'vscode';
@@ -9,6 +10,7 @@ import { GUEST_SCHEME, guestUri, parseGuestUri } from './guest-uri';
 import { saveGuestCopy, type CopyOutcome } from './save-copy';
 import type { OpenImages } from './open-images';
 import { targetFile } from '../commands/target-file';
+import { EDITOR_VIEW_TYPE } from '../editor-provider';
 
 /** The explorer's file, the active QCOW2 editor's image, or one the user picks. */
 async function imageFor(editors: Editors, arg: unknown, title: string): Promise<string | undefined> {
@@ -95,5 +97,37 @@ export async function saveGuestFileCopy(images: OpenImages, arg?: unknown): Prom
   } catch (err) {
     void vscode.window.showErrorMessage(`${image}: ${loc.volume}: ${loc.path}: ${(err as Error).message}`);
     return { refused: (err as Error).message };
+  }
+}
+
+/**
+ * "Show Extents on the Map" of a guest file: the explorer's or active editor's qcow2-guest: file, or arguments
+ * (image, "N:/path"). Opens the image's editor when none is open, then frames the file's extents on its Map tab.
+ */
+export async function showGuestFileExtents(images: OpenImages, editors: Editors, arg?: unknown, specArg?: unknown): Promise<boolean> {
+  let image: string | undefined;
+  let loc: { volume: string; path: string } | undefined;
+  const uri = arg instanceof vscode.Uri ? arg : arg === undefined ? vscode.window.activeTextEditor?.document.uri : undefined;
+  if (uri?.scheme === GUEST_SCHEME) {
+    const g = parseGuestUri(uri);
+    image = images.pathOf(g.imageId);
+    loc = g.volume === '' ? undefined : g;
+  } else if (typeof arg === 'string' && nodePath.isAbsolute(arg) && typeof specArg === 'string') {
+    image = arg;
+    loc = parseSpec(specArg);
+  }
+  if (!image || !loc) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('Pick a guest file (a qcow2-guest: file) first.'));
+    return false;
+  }
+  if (!editors.document(image)) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(image), EDITOR_VIEW_TYPE);
+  const doc = editors.document(image);
+  const session = doc ? editors.sessionsFor(doc)[0] : undefined;
+  if (!session) return false;
+  try {
+    return await session.showGuestExtents(loc.volume, loc.path);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`${image}: ${loc.volume}: ${loc.path}: ${(err as Error).message}`);
+    return false;
   }
 }

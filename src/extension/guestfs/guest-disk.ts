@@ -11,9 +11,11 @@ import {
   hasReader,
   openFs,
   volumeAtDiskOffset,
+  type DeviceRange,
   type DiskLayout,
   type GuestFs,
   type Owner,
+  type ReadOnlyDevice,
   type Volume,
   volumeName,
 } from '../../guestfs/index';
@@ -93,10 +95,42 @@ export class GuestDisk {
     return { volume, owner: await fs.owner(deviceOffset, signal) };
   }
 
+  /**
+   * Where the readable file systems keep their metadata, as guest-disk ranges (their readers' metadataRanges), and
+   * a line for each file system that could not be read.
+   */
+  async metadataRanges(signal?: AbortSignal): Promise<{ ranges: DeviceRange[]; errors: string[] }> {
+    const ranges: DeviceRange[] = [];
+    const errors: string[] = [];
+    for (const v of this.layout.volumes) {
+      if (!hasReader(v.content.type) || v.problem) continue;
+      try {
+        const fs = await this.fs(volumeKey(v));
+        for (const r of (await fs.metadataRanges?.(signal)) ?? []) toDisk(v.device, r.offset, Math.min(r.length, v.device.size - r.offset), ranges);
+      } catch (err) {
+        signal?.throwIfAborted();
+        errors.push(`${volumeName(v)}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return { ranges, errors };
+  }
+
   async close(): Promise<void> {
     this.opened.clear();
     await this.dev.close();
   }
+}
+
+/** Device range → guest-disk ranges; a range across LV segments that are not adjacent on the disk is split. */
+function toDisk(dev: ReadOnlyDevice, offset: number, length: number, out: DeviceRange[], depth = 0): void {
+  if (!(length > 0) || offset < 0) return;
+  const map = dev.toDiskOffset;
+  if (!map) return void out.push({ offset: dev.diskOffset + offset, length });
+  const at = map.call(dev, offset);
+  if (map.call(dev, offset + length - 1) === at + length - 1 || depth >= 24 || length < 1024) return void out.push({ offset: at, length });
+  const half = Math.floor(length / 2 / 512) * 512 || Math.floor(length / 2);
+  toDisk(dev, offset, half, out, depth + 1);
+  toDisk(dev, offset + half, length - half, out, depth + 1);
 }
 
 /**

@@ -8,19 +8,27 @@ import { GuestFsError, type FileType as GuestFileType, type GuestFs } from '../.
 import { followLinks, type GuestDisk } from './guest-disk';
 import { parseGuestUri } from './guest-uri';
 import type { OpenImages } from './open-images';
+import { GuestChanges } from './guest-changes';
 
 /** readFile gives whole files; beyond this the Files tab's "Save a Copy" is the way. */
 export const MAX_READ_FILE_BYTES = 256 * 1024 * 1024;
 
-export class GuestFileSystemProvider implements vscode.FileSystemProvider {
-  private readonly changed = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
-  readonly onDidChangeFile = this.changed.event;
+export class GuestFileSystemProvider implements vscode.FileSystemProvider, vscode.Disposable {
+  /** Guest files change only when the image does: guest-changes.ts tells VS Code then. */
+  private readonly changes: GuestChanges;
+  readonly onDidChangeFile: vscode.Event<vscode.FileChangeEvent[]>;
 
-  constructor(private readonly images: OpenImages) {}
+  constructor(private readonly images: OpenImages) {
+    this.changes = new GuestChanges(images);
+    this.onDidChangeFile = this.changes.onDidChangeFile;
+  }
 
-  watch(): vscode.Disposable {
-    // Guest files change only when the image does; the next request reopens it then (open-images.ts).
-    return new vscode.Disposable(() => undefined);
+  watch(uri: vscode.Uri): vscode.Disposable {
+    return this.changes.watch(uri);
+  }
+
+  dispose(): void {
+    this.changes.dispose();
   }
 
   async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
@@ -35,7 +43,9 @@ export class GuestFileSystemProvider implements vscode.FileSystemProvider {
         type = vscode.FileType.SymbolicLink | (target ? toFileType(target.type) : vscode.FileType.Unknown);
         if (target) size = target.size;
       }
-      const mtime = st.mtime?.getTime() ?? 0;
+      // Plus the image's change count (ms): VS Code re-reads an open file only when mtime or size moved, and a hex
+      // edit to a file's data changes neither in the guest.
+      const mtime = (st.mtime?.getTime() ?? 0) + this.changes.generation(parseGuestUri(uri).imageId);
       return { type, size, mtime, ctime: st.crtime?.getTime() ?? st.ctime?.getTime() ?? mtime, permissions: vscode.FilePermission.Readonly };
     });
   }
@@ -67,6 +77,7 @@ export class GuestFileSystemProvider implements vscode.FileSystemProvider {
           ),
         );
       }
+      this.changes.noteRead(uri);
       return fs.read(path, 0, st.size);
     });
   }

@@ -33,6 +33,7 @@ export class OpenImages {
   private readonly paths = new Map<string, string>();
   private readonly disks = new Map<string, Entry>();
   private lastSave: Promise<void> = Promise.resolve();
+  private readonly changeListeners = new Set<(imagePath: string, id: string) => void>();
 
   constructor(
     private readonly store?: IdStore,
@@ -79,6 +80,23 @@ export class OpenImages {
     disk.catch(() => this.disks.get(imagePath)?.disk === disk && this.disks.delete(imagePath));
     while (this.disks.size > MAX_OPEN_DISKS) this.drop(this.disks.keys().next().value!);
     return disk;
+  }
+
+  /** Calls `f` with each image said to have changed (changed()) whose guest files were browsed. */
+  onDidChange(f: (imagePath: string, id: string) => void): { dispose(): void } {
+    this.changeListeners.add(f);
+    return { dispose: () => this.changeListeners.delete(f) };
+  }
+
+  /**
+   * The image changed (a hex edit saved, a repair, a write by another program): its disk and the file systems'
+   * caches are dropped, so the next read opens it afresh, and listeners (the FileSystemProvider) hear of it.
+   */
+  changed(imagePath: string): void {
+    this.drop(imagePath);
+    const id = imageId(imagePath);
+    if (this.paths.get(id) !== imagePath) return;
+    for (const f of this.changeListeners) f(imagePath, id);
   }
 
   /** Closes the image's disk (after a save by us, or when the cache is full). */

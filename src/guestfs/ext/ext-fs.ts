@@ -4,7 +4,17 @@
  */
 import { readRange } from '../bytes';
 import { joinPath } from '../path';
-import { GuestFsError, type DirEntry, type Extent, type FileStat, type FsInfo, type GuestFs, type Owner, type ReadOnlyDevice } from '../types';
+import {
+  GuestFsError,
+  type DeviceRange,
+  type DirEntry,
+  type Extent,
+  type FileStat,
+  type FsInfo,
+  type GuestFs,
+  type Owner,
+  type ReadOnlyDevice,
+} from '../types';
 import { parseDirRegion, type RawDirEntry } from './dir';
 import { inlineBytes, inlinePieces } from './inline';
 import { fileTypeOfMode, INODE_FLAG_INLINE_DATA, isFastSymlink, ROOT_INODE, type Inode } from './inode';
@@ -99,6 +109,13 @@ export class ExtFs implements GuestFs {
   async extents(path: string): Promise<Extent[]> {
     const inode = await this.resolve(path, true);
     return this.inodeExtents(inode, path);
+  }
+
+  async metadataRanges(signal?: AbortSignal): Promise<DeviceRange[]> {
+    const bs = this.reader.sb.blockSize;
+    // A separate index: this one walks no directory (fast), the owner index walks them all.
+    const runs = await new OwnerIndex(this).metadataRuns(signal);
+    return [{ offset: 0, length: Math.max(1024, bs) }, ...runs.map((r) => ({ offset: r.start * bs, length: r.count * bs }))];
   }
 
   async owner(deviceOffset: number, signal?: AbortSignal): Promise<Owner> {

@@ -75,6 +75,14 @@ export class OwnerIndex {
     return (await this.isAllocated(block)) ? { kind: 'metadata', what: 'allocated block not reached from the root directory' } : { kind: 'free' };
   }
 
+  /** The group metadata and the reserved inodes' blocks (journal, resize inode, …), without walking the tree. */
+  async metadataRuns(signal?: AbortSignal): Promise<{ start: number; count: number }[]> {
+    const rows: Row[] = [];
+    await this.addGroupMetadata(rows, signal);
+    await this.addReservedInodes(rows, signal);
+    return rows;
+  }
+
   private find(block: number): Row | undefined {
     let lo = 0;
     let hi = this.starts.length;
@@ -100,17 +108,8 @@ export class OwnerIndex {
   private async build(signal?: AbortSignal): Promise<void> {
     const rows: Row[] = [];
     await this.addGroupMetadata(rows, signal);
+    await this.addReservedInodes(rows, signal);
     const reader = this.fs.reader;
-    const sb = reader.sb;
-    // Reserved inodes (journal, resize inode, quota files, …) own blocks that no directory reaches.
-    for (let ino = 1; ino < Math.min(sb.firstIno, 64); ino++) {
-      if (ino === ROOT_INODE) continue;
-      signal?.throwIfAborted();
-      const what = ino === sb.journalInode ? 'journal' : `${RESERVED[ino] ?? 'reserved inode'} (inode ${ino})`;
-      const inode = await reader.inode(ino, what);
-      if (inode.mode === 0 && inode.links === 0 && inode.size === 0 && inode.iblock.every((b) => b === 0)) continue;
-      await this.addInodeTolerant(rows, inode, this.name(what, 'metadata'), what, true);
-    }
     // Breadth-first from the root; each inode once.
     const seen = new Set<number>([ROOT_INODE]);
     const queue: { ino: number; path: string }[] = [{ ino: ROOT_INODE, path: '/' }];
@@ -135,6 +134,20 @@ export class OwnerIndex {
     this.starts = Float64Array.from(rows, (r) => r.start);
     this.maxEnd = new Float64Array(rows.length);
     for (let i = 0, m = 0; i < rows.length; i++) this.maxEnd[i] = m = Math.max(m, rows[i].start + rows[i].count);
+  }
+
+  /** Reserved inodes (journal, resize inode, quota files, …) own blocks that no directory reaches. */
+  private async addReservedInodes(rows: Row[], signal?: AbortSignal): Promise<void> {
+    const reader = this.fs.reader;
+    const sb = reader.sb;
+    for (let ino = 1; ino < Math.min(sb.firstIno, 64); ino++) {
+      if (ino === ROOT_INODE) continue;
+      signal?.throwIfAborted();
+      const what = ino === sb.journalInode ? 'journal' : `${RESERVED[ino] ?? 'reserved inode'} (inode ${ino})`;
+      const inode = await reader.inode(ino, what);
+      if (inode.mode === 0 && inode.links === 0 && inode.size === 0 && inode.iblock.every((b) => b === 0)) continue;
+      await this.addInodeTolerant(rows, inode, this.name(what, 'metadata'), what, true);
+    }
   }
 
   /** One file with a broken block map leaves its blocks unindexed instead of failing the whole index. */

@@ -4,7 +4,17 @@
  * Directories are parsed once into a name map and kept in a small LRU, so list is O(entries) and stat O(1)
  * after the parent was read.
  */
-import { GuestFsError, type DirEntry, type Extent, type FileStat, type FsInfo, type GuestFs, type Owner, type ReadOnlyDevice } from '../types';
+import {
+  GuestFsError,
+  type DeviceRange,
+  type DirEntry,
+  type Extent,
+  type FileStat,
+  type FsInfo,
+  type GuestFs,
+  type Owner,
+  type ReadOnlyDevice,
+} from '../types';
 import { badFs, PathNamingReader, joinPath, Lru, pushDiskExtent, readDev, splitPath } from '../reader-util';
 import { parseBpb, type Bpb } from './bpb';
 import { FatTable, type Chain } from './fat-table';
@@ -148,6 +158,11 @@ export class FatFs extends PathNamingReader implements GuestFs {
       logical += len;
     }
     return out;
+  }
+
+  /** Boot and reserved sectors, the FATs and (FAT12/16) the root directory: everything before the data area. */
+  async metadataRanges(): Promise<DeviceRange[]> {
+    return [{ offset: 0, length: Math.min(this.bpb.dataOffset, this.bpb.totalBytes) }];
   }
 
   async owner(deviceOffset: number, signal?: AbortSignal): Promise<Owner> {

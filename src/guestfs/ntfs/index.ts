@@ -4,7 +4,17 @@
  * 8.3 aliases are left out, so each hard link shows once per name); stat() reads the file's own record.
  * Alternate data streams are listed in stat().streams and read as `path:stream`.
  */
-import { GuestFsError, type DirEntry, type Extent, type FileStat, type FsInfo, type GuestFs, type Owner, type ReadOnlyDevice } from '../types';
+import {
+  GuestFsError,
+  type DeviceRange,
+  type DirEntry,
+  type Extent,
+  type FileStat,
+  type FsInfo,
+  type GuestFs,
+  type Owner,
+  type ReadOnlyDevice,
+} from '../types';
 import { badFs, PathNamingReader, le16, le32, Lru, pushDiskExtent, readDev, splitPath, utf16 } from '../reader-util';
 import { parseNtfsBoot } from './boot';
 import { Mft, type NtfsFile } from './mft';
@@ -166,6 +176,23 @@ export class NtfsFs extends PathNamingReader implements GuestFs {
       const len = Math.min(run.length * cs, limit - logical);
       if (len <= 0) break;
       pushDiskExtent(this.dev, out, logical, run.lcn * cs, len);
+    }
+    return out;
+  }
+
+  /** The boot sectors and the clusters of the system files (MFT records 0–15: $MFT, $MFTMirr, $LogFile, $Bitmap, …). */
+  async metadataRanges(signal?: AbortSignal): Promise<DeviceRange[]> {
+    const boot = this.mft.boot;
+    const out: DeviceRange[] = [
+      { offset: 0, length: boot.sectorSize },
+      { offset: boot.totalBytes - boot.sectorSize, length: boot.sectorSize },
+    ];
+    for (let n = 0; n < 16; n++) {
+      signal?.throwIfAborted();
+      // A damaged or unused system record leaves its clusters unmarked, not the whole map.
+      const file = await this.mft.file(n).catch(() => undefined);
+      for (const a of file?.attrs ?? [])
+        for (const r of a.runs) if (r.lcn >= 0) out.push({ offset: r.lcn * boot.clusterSize, length: r.length * boot.clusterSize });
     }
     return out;
   }

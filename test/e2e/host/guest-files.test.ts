@@ -2,7 +2,8 @@
  * The qcow2-guest: FileSystemProvider inside a real extension host, over a GPT disk made at test time (an ext4 and
  * an ext2 from `mke2fs -d`, qemu-img convert to qcow2 and as the top of a backing chain): readDirectory, stat and
  * readFile agree with debugfs (and, on a FAT32 in an MBR disk, with mdir and mcopy); writes are refused with
- * NoPermissions; a missing path is FileNotFound; a changed image is read again.
+ * NoPermissions; a missing path is FileNotFound; a changed image is read again, and a hex edit saved under an open
+ * guest file fires its change event and shows in its editor.
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,7 +11,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { makeFat, makeSourceTree, mcopyOut, mdirAll } from '../../helpers/fat-fixtures';
 import { debugfs, debugfsDump, debugfsLs, makeDisk, makeExt, makeTree, toQcow2 } from '../../helpers/guestfs-fixtures';
-import { extension, qemuIo, scratch } from './util';
+import { extension, qemuIo, scratch, waitFor } from './util';
+import { edit, open, testing } from './hex-util';
 
 /** The guest URI of `[N:]/path` in an image, as "Open Guest File…" makes it (it registers the image). */
 async function guestRoot(image: string, file = '1:/etc/hosts'): Promise<vscode.Uri> {
@@ -186,6 +188,70 @@ describe('Guest files: the qcow2-guest: FileSystemProvider (extension host)', fu
     for (const e of ref.filter((x) => !x.dir)) {
       assert.ok(Buffer.from(await vscode.workspace.fs.readFile(at(root, `/1${e.path}`))).equals(mcopyOut(fat, e.path)), e.path);
     }
+  });
+
+  it('a hex edit saved over an open guest file: a Changed event for it, and its text editor shows the new bytes', async () => {
+    const image = tmp.path('edited.qcow2');
+    toQcow2(tmp.path('disk.raw'), image, 'plain');
+    const ext = JSON.parse(execFileSync('node', [`${__dirname}/../../cli.js`, 'fs', 'stat', '--output=json', image, '1:/etc/hosts'], { encoding: 'utf8' })) as {
+      extents: { 'guest-offset': number }[];
+    };
+    const offset = ext.extents[0]['guest-offset'];
+    const uri = (await vscode.commands.executeCommand('qcow2Inspector.openGuestFile', vscode.Uri.file(image), '1:/etc/hosts')) as vscode.Uri;
+    const text = vscode.window.activeTextEditor?.document;
+    assert.ok(text && text.uri.toString() === uri.toString(), 'the guest file is not open in a text editor');
+    const old = text.getText();
+    assert.equal(old, readFileSync(`${tmp.dir}/tree/etc/hosts`, 'utf8'));
+    const events: vscode.FileChangeEvent[] = [];
+    const api = testing() as unknown as { onDidChangeGuestFile: vscode.Event<vscode.FileChangeEvent[]> };
+    const sub = api.onDidChangeGuestFile((e) => events.push(...e));
+    try {
+      // The hex view's write path: an edit in the image's editor, then Save.
+      const doc = await open(image);
+      const hello = [...Buffer.from('HELLO')];
+      edit(doc, offset, hello, [...Buffer.from(old.slice(0, 5))]);
+      await vscode.commands.executeCommand('workbench.action.files.save');
+      await waitFor('the save', () => !doc.journal.isDirty);
+      await waitFor('a Changed event for the guest file', () =>
+        events.some((e) => e.type === vscode.FileChangeType.Changed && e.uri.toString() === uri.toString()),
+      );
+      const expected = `HELLO${old.slice(5)}`;
+      assert.equal(Buffer.from(await vscode.workspace.fs.readFile(uri)).toString(), expected);
+      await waitFor('the open text editor to show the new bytes', () => text.getText() === expected);
+      assert.equal(text.isDirty, false);
+    } finally {
+      sub.dispose();
+    }
+  });
+
+  it('a write by another program (qemu-io) under an open guest file reaches its text editor too', async () => {
+    const image = tmp.path('outside.qcow2');
+    toQcow2(tmp.path('disk.raw'), image, 'plain');
+    const ext = JSON.parse(execFileSync('node', [`${__dirname}/../../cli.js`, 'fs', 'stat', '--output=json', image, '1:/etc/hosts'], { encoding: 'utf8' })) as {
+      extents: { 'guest-offset': number }[];
+    };
+    const uri = (await vscode.commands.executeCommand('qcow2Inspector.openGuestFile', vscode.Uri.file(image), '1:/etc/hosts')) as vscode.Uri;
+    const text = vscode.window.activeTextEditor!.document;
+    const old = text.getText();
+    const events: vscode.FileChangeEvent[] = [];
+    const api = testing() as unknown as { onDidChangeGuestFile: vscode.Event<vscode.FileChangeEvent[]> };
+    const sub = api.onDidChangeGuestFile((e) => events.push(...e));
+    try {
+      await new Promise((r) => setTimeout(r, 20)); // a different mtime even on coarse clocks
+      qemuIo(image, `write -P 0x42 ${ext.extents[0]['guest-offset']} 4096`);
+      await waitFor('a Changed event for the guest file', () => events.some((e) => e.uri.toString() === uri.toString()));
+      await waitFor('the open text editor to show the new bytes', () => text.getText() === 'B'.repeat(old.length));
+    } finally {
+      sub.dispose();
+    }
+  });
+
+  it('"Show Guest File Extents on the Map" opens the image\'s editor on its Map tab; an empty file has none to show', async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    assert.equal(await vscode.commands.executeCommand('qcow2Inspector.showGuestFileExtents', plain, '1:/data/big.bin'), true);
+    const api = extension().exports as { activeView(): string | undefined };
+    await waitFor('the Map tab', () => api.activeView() === 'map');
+    assert.equal(await vscode.commands.executeCommand('qcow2Inspector.showGuestFileExtents', plain, '1:/etc/empty'), false);
   });
 
   it('reads the image again after it changed on disk', async () => {

@@ -3,7 +3,9 @@
  * (`mkfs.ext4 -d`, sfdisk, qemu-img convert):
  * - the tab lists the guest's /etc; Open on /etc/hosts shows its content in an ordinary text editor;
  * - "Show in Hex" lands on the file's first sector (where `fs stat` puts its first extent), and the data
- *   inspector names the file there.
+ *   inspector names the file there;
+ * - "Show Extents on the Map" frames the map cells that hold /data/big.bin's blocks as `debugfs blocks` lists them,
+ *   lists its ranges, and Escape clears it; file-system metadata is painted apart from data, and m toggles it.
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -19,6 +21,8 @@ describe('Files tab (UI)', function () {
   let wb: Workbench;
   let hostsText = '';
   let hostsOffset = 0;
+  /** Guest-disk offsets of /data/big.bin's blocks, from debugfs. */
+  let bigBlocks: number[] = [];
 
   before(async () => {
     wb = await launch();
@@ -32,6 +36,11 @@ describe('Files tab (UI)', function () {
     // Where the reference tool puts /etc/hosts: its first block (debugfs) past the partition's start.
     const block = Number(debugfs(fs, 'blocks /etc/hosts').trim().split(/\s+/)[0]);
     hostsOffset = part.start + block * 4096;
+    bigBlocks = debugfs(fs, 'blocks /data/big.bin')
+      .trim()
+      .split(/\s+/)
+      .map((b) => part.start + Number(b) * 4096);
+    assert.equal(bigBlocks.length, 64, '256 KiB in 4 KiB blocks');
     const stat = JSON.parse(
       execFileSync('node', [join(REPO, 'dist/cli.js'), 'fs', 'stat', '--output=json', join(wb.workspace, 'guest-files.qcow2'), '1:/etc/hosts'], {
         encoding: 'utf8',
@@ -114,6 +123,62 @@ describe('Files tab (UI)', function () {
     await owner.locator('button.hx-owner-link').click();
     await view.locator('vscode-tree-item[data-guest-path="/etc/hosts"][selected]').waitFor({ state: 'visible', timeout: 30_000 });
     await view.locator('vscode-button[data-action="open"]:not([disabled])').waitFor({ timeout: 10_000 });
+  });
+
+  it('"Show Extents on the Map" frames the cells holding /data/big.bin\'s blocks as debugfs lists them; Escape clears', async () => {
+    await closeAllEditors(wb);
+    await wb.openFile('guest-files.qcow2');
+    const view = wb.webview();
+    await view.locator('vscode-tab-header[data-tab="files"]').click({ timeout: 30_000 });
+    const data = view.locator('vscode-tree-item[data-guest-path="/data"]');
+    await data.waitFor({ state: 'visible', timeout: 30_000 });
+    const big = view.locator('vscode-tree-item[data-guest-path="/data/big.bin"]');
+    if (!(await big.isVisible())) await data.click({ position: { x: 40, y: 8 } });
+    await big.waitFor({ state: 'visible', timeout: 30_000 });
+    await big.click({ position: { x: 60, y: 8 } });
+    await wb.page.keyboard.press('Shift+F10');
+    await view.locator('vscode-context-menu.files-menu vscode-context-menu-item', { hasText: 'Show Extents on the Map' }).click();
+
+    // The panel lists the file's ranges: debugfs's blocks joined where contiguous.
+    const runs: [number, number][] = [];
+    for (const o of bigBlocks) {
+      const last = runs[runs.length - 1];
+      if (last && last[0] + last[1] === o) last[1] += 4096;
+      else runs.push([o, 4096]);
+    }
+    const listed = view.locator('.map-extents button.map-extent');
+    await listed.first().waitFor({ state: 'visible', timeout: 30_000 });
+    const shown = await listed.evaluateAll((els) =>
+      els.map((e) => [Number((e as HTMLElement).dataset.guestOffset), Number((e as HTMLElement).dataset.length)]),
+    );
+    assert.deepEqual(shown, runs);
+    assert.match(await view.locator('.legend').innerText(), /extents of \/data\/big\.bin/);
+
+    // The cells framed are exactly those holding a block, on the grid drawn now.
+    const canvas = view.locator('.map-canvas[data-ready="true"][data-extent-cells]:not([data-extent-cells=""])');
+    await canvas.waitFor({ state: 'attached', timeout: 30_000 });
+    const grid = await canvas.evaluate((el) => ({ ...(el as HTMLElement).dataset }));
+    const start = Number(grid.start);
+    const cellBytes = Number(grid.cellBytes);
+    const expected = [...new Set(bigBlocks.flatMap((o) => [o, o + 4095]).map((o) => Math.floor((o - start) / cellBytes)))].sort((a, b) => a - b);
+    assert.deepEqual(grid.extentCells!.split(',').map(Number), expected, `grid ${JSON.stringify(grid)}`);
+    await wb.screenshot('files-extents-on-map');
+
+    // File-system metadata is painted apart from data (shown by default); the m key hides and shows it again.
+    assert.ok(Number(grid.metadataCells) > 0, `metadata cells: ${grid.metadataCells}`);
+    assert.match(await view.locator('.legend').innerText(), /file-system metadata/);
+    await view.locator('.map-canvas').focus();
+    await wb.page.keyboard.press('m');
+    await view.locator('.map-canvas[data-metadata-cells="0"]').waitFor({ state: 'attached', timeout: 10_000 });
+    assert.equal(await view.locator('.map-metadata-toggle').getAttribute('aria-pressed'), 'false');
+    await wb.page.keyboard.press('m');
+    await view.locator('.map-canvas:not([data-metadata-cells="0"])').waitFor({ state: 'attached', timeout: 10_000 });
+
+    // Keyboard: Escape on the map clears the overlay.
+    await view.locator('.map-canvas').focus();
+    await wb.page.keyboard.press('Escape');
+    await view.locator('.map-extents[hidden]').waitFor({ state: 'attached', timeout: 10_000 });
+    await view.locator('.map-canvas[data-extent-cells=""]').waitFor({ state: 'attached', timeout: 10_000 });
   });
 
   it('"Open Guest File System in Explorer" adds the guest as a workspace folder whose files open in editors', async () => {
