@@ -22,7 +22,7 @@ export const vscodePrompts: UnlockPrompts = {
   passphrase: (path, error) =>
     vscode.window.showInputBox({
       title: vscode.l10n.t('Unlock {0}', path.split('/').pop() ?? path),
-      prompt: error ? vscode.l10n.t('{0} Try again:', error) : vscode.l10n.t('Passphrase of the encrypted image {0}', path),
+      prompt: error ? vscode.l10n.t('{0}. Try again:', error) : vscode.l10n.t('Passphrase of the encrypted image {0}', path),
       password: true,
       ignoreFocusOut: true,
     }),

@@ -108,6 +108,13 @@ describe('encrypted images: unlock, remember, forget (extension host)', function
     assert.ok((await read(image, 1048576, 512)).every((b) => b === 0x11));
     assert.equal(await api().isPassphraseRemembered(image), true);
     await waitFor('the unlocked overview', () => posted.some((p) => p.includes('unlocked in this window')));
+    await new Promise((r) => setTimeout(r, 3000));
+    const since = posted.slice(posted.map((p) => p.includes('"type":"refresh"')).lastIndexOf(true));
+    assert.deepEqual(
+      since.filter((p) => p.includes('"type":"error"')),
+      [],
+      'no read fails once unlocked',
+    );
   });
 
   it('a remembered passphrase unlocks the next open without asking; a hex edit saves encrypted', async () => {
