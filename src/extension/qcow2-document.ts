@@ -194,12 +194,6 @@ export class Qcow2Document extends Disposable implements vscode.CustomDocument {
     this.changeEmitter.fire('reloaded');
   }
 
-  /** Drops this window's key: the image shows locked again. */
-  async lock(): Promise<void> {
-    forgetUnlockedKey(this.path);
-    await this.reload();
-  }
-
   /** Closes and reopens the device (after a write by us or someone else). */
   async reload(): Promise<void> {
     const old = this.devicePromise;
