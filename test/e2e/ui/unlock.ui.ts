@@ -5,8 +5,11 @@
  * the plaintext qemu-io wrote at its offset.
  */
 import * as assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLuksImage, qemuIo } from '../../helpers/qemu';
+import { retryPbkdfBenchmark } from '../../helpers/pbkdf-retry';
+import { makeDisk, makeExt } from '../../helpers/guestfs-fixtures';
+import { createLuksImage, qemuImg, qemuIo } from '../../helpers/qemu';
 import { imageOpts, secretObject } from '../../helpers/luks';
 import { launch, openFileRobustly, type Workbench } from './harness';
 
@@ -21,6 +24,24 @@ describe('encrypted image: unlock in the editor (UI)', function () {
     createLuksImage(image, '8M', { passphrase: PASSPHRASE });
     // 'LUKS!' x 4 rows at 0x30000 (plaintext qemu-io wrote through the secret).
     qemuIo(imageOpts(image), ['write -P 0x4c 0x30000 64', 'write -P 0x21 0x30040 64'], [...secretObject(PASSPHRASE), '--image-opts']);
+    // A GPT disk with an ext4 file system, converted by qemu-img into a LUKS-encrypted qcow2.
+    const tmp = join(wb.workspace, '.fixture');
+    mkdirSync(join(tmp, 'tree'), { recursive: true });
+    writeFileSync(join(tmp, 'tree/hello-from-luks.txt'), 'sealed and unsealed\n');
+    const [fs] = [makeExt(join(tmp, 'root.img'), join(tmp, 'tree'), 'ext4', 8)];
+    makeDisk(join(tmp, 'disk.raw'), 'gpt', [fs]);
+    retryPbkdfBenchmark(() =>
+      qemuImg([
+        'convert',
+        ...secretObject(PASSPHRASE),
+        '-O',
+        'qcow2',
+        '-o',
+        'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10',
+        join(tmp, 'disk.raw'),
+        join(wb.workspace, 'secret-files.qcow2'),
+      ]),
+    );
   });
   after(async () => wb?.close());
 
@@ -67,5 +88,19 @@ describe('encrypted image: unlock in the editor (UI)', function () {
     const status = view.locator('.status-line');
     assert.ok(await status.isHidden(), `status line: ${await status.innerText()}`);
     await wb.screenshot('unlock-hex-plaintext');
+  });
+
+  it('the Files tab of an unlocked LUKS image lists its ext4 files', async () => {
+    await openFileRobustly(wb, 'secret-files.qcow2');
+    const view = wb.webview();
+    await view.locator('.warning-encrypted vscode-button.unlock').click({ timeout: 30_000 });
+    const box = wb.page.locator('.quick-input-widget input[type="password"]');
+    await box.waitFor({ state: 'visible', timeout: 30_000 });
+    await box.fill(PASSPHRASE);
+    await wb.page.keyboard.press('Enter');
+    await view.locator('.warning-encrypted', { hasText: 'unlocked in this window' }).waitFor({ timeout: 60_000 });
+    await view.locator('vscode-tab-header[data-tab="files"]').click({ timeout: 30_000 });
+    await view.locator('vscode-tree-item[data-guest-path="/hello-from-luks.txt"]').waitFor({ state: 'visible', timeout: 60_000 });
+    await wb.screenshot('unlock-files');
   });
 });
