@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, createLuksImage, qemuImg, scratchDir } from '../helpers/qemu';
+import { cli, createLuksImage, qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 import { imageOpts, luksCheck, luksCompare, luksIo, PASSPHRASE, secretObject } from '../helpers/luks';
 
 /** Seeded bytes (xorshift32): a different run per seed, the same every time. */
@@ -115,6 +115,31 @@ describe('CLI: create encrypted (LUKS) images', function () {
     assert.match(c.stdout.toString(), /^Formatting '.*pf\.qcow2', fmt=qcow2 encrypt\.format=luks encrypt\.iter-time=10 cluster_size=65536 /);
     luksIo(img, ['write -P 0x11 0 64k', 'read -P 0x11 0 64k']);
     assert.equal(luksCheck(img).code, 0);
+  });
+
+  it('convert -O qcow2 -o encrypt.format=luks: an encrypted copy that qemu-img compares equal and checks clean', async () => {
+    const plain = tmp.path('plain.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', plain, '4M']);
+    qemuIo(plain, ['write -P 0x33 100000 200000', 'write -P 0x44 3000000 70000']);
+    const enc = tmp.path('converted.qcow2');
+    const r = await cli([
+      'convert',
+      '-O',
+      'qcow2',
+      '--object',
+      `secret,id=sec0,file=${secretFile}`,
+      '-o',
+      'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10,cluster_size=512',
+      plain,
+      enc,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const cmp = qemuImg(['compare', ...secretObject(), '--image-opts', imageOpts(enc), `driver=qcow2,file.filename=${plain}`], true);
+    assert.equal(cmp.code, 0, cmp.stdout + cmp.stderr);
+    assert.equal(luksCheck(enc).code, 0);
+    const c = await cli(['convert', '-c', '-O', 'qcow2', '--passphrase-file', secretFile, '-o', 'encrypt.format=luks', plain, tmp.path('c.qcow2')]);
+    assert.equal(c.code, 1);
+    assert.match(c.stderr, /compressed clusters are not allowed in encrypted images/);
   });
 
   it('a wrong secret does not open what we made', () => {
