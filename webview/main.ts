@@ -198,6 +198,10 @@ onMessage((m) => {
       statusLine.textContent = m.message;
       statusLine.hidden = false;
       break;
+    case 'refresh':
+      // The image was reopened (unlocked, saved, repaired): an error from before is stale.
+      statusLine.hidden = true;
+      break;
   }
   for (const v of views) v.handle(m);
 });

@@ -25,6 +25,10 @@ export interface ImageArgs {
    * it names; `driver=raw` only where `allowRaw` (compare).
    */
   image(spec: string, allowRaw?: boolean): ImageSpec;
+  /** The bytes of `--object secret,id=ID`, if given. */
+  secret(id: string): Uint8Array | undefined;
+  /** The bytes of `--passphrase-file`, if given. */
+  passphraseFile?: Uint8Array;
 }
 
 const WARN_DATA = 'qcow2-inspector: warning: a secret given with data= shows in the process list; use file= or --passphrase-file instead\n';
@@ -56,6 +60,8 @@ export function takeImageArgs(argv: string[], io: Pick<CliIo, 'stderr'>): ImageA
       if (!imageOpts) return { path: spec, keys: passphraseFile ? everyLayer(passphraseFile) : {} };
       return parseImageOpts(spec, secrets, allowRaw, passphraseFile);
     },
+    secret: (id) => secrets.get(id),
+    passphraseFile,
   };
 }
 

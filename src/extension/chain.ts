@@ -57,7 +57,8 @@ export async function describeChain(topPath: string, opts: ChainOptions = {}): P
         Object.assign(layer, { format: 'raw', virtualSize: size, allocatedBytes: size, shareAllocated: size > 0 ? 1 : 0 });
         return layers;
       }
-      const dev = await Qcow2Dev.fromIo(io, { readOnly: true, l2CacheSlices: 16 });
+      // allowLocked: an encrypted layer's header and tables need no key (its guest data is not read here).
+      const dev = await Qcow2Dev.fromIo(io, { readOnly: true, l2CacheSlices: 16, allowLocked: true });
       layer.format = 'qcow2';
       layer.virtualSize = dev.info.virtualSize;
       layer.clusterSize = dev.info.clusterSize;

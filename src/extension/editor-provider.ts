@@ -9,6 +9,7 @@ import { Qcow2Document } from './qcow2-document';
 import { EditorSession, type Editors, type SessionHooks } from './editor-session';
 import { readSettings } from './settings';
 import { log } from './log';
+import { PassphraseStore } from './passphrase-store';
 
 import { openImage, asQcow2Error, type Qcow2Dev } from '../qcow2';
 import { confirmSafeToWrite, gatherWriteSafety, writeBlockers } from './hex-safety';
@@ -43,7 +44,7 @@ export class Qcow2ReadonlyEditorProvider implements vscode.CustomReadonlyEditorP
         log().error(`${uri.fsPath}: could not restore the hot-exit backup: ${asQcow2Error(err).message}`);
       }
     }
-    const doc = new Qcow2Document(uri, readOnlyReasonFor(this.variantReadOnly), journal);
+    const doc = new Qcow2Document(uri, readOnlyReasonFor(this.variantReadOnly), journal, new PassphraseStore(this.context.secrets));
     this.editors.trackDocument(doc);
     return doc;
   }

@@ -26,6 +26,9 @@ import { HexFind } from './hex-find';
 import { FilesHost } from './guestfs/files-host';
 import { guestImages } from './guestfs/shared-images';
 
+/** Listeners to every message a session posts to its webview (the extension-host tests check what leaves the host). */
+export const postTaps = new Set<(msg: HostMessage) => void>();
+
 export interface SessionHooks {
   runCheck(doc: Qcow2Document): Promise<void>;
   repairLeaks(doc: Qcow2Document): Promise<void>;
@@ -97,6 +100,7 @@ export class EditorSession extends Disposable {
   }
 
   post(msg: HostMessage): void {
+    for (const tap of postTaps) tap(msg);
     void this.panel.webview.postMessage(msg);
   }
 
@@ -168,6 +172,9 @@ export class EditorSession extends Disposable {
         return this.hooks.repairLeaks(this.doc);
       case 'repairAll':
         return this.hooks.repairAll(this.doc);
+      case 'unlock':
+        await vscode.commands.executeCommand('qcow2Inspector.unlock', this.doc.uri);
+        return;
       case 'locateBacking': {
         // The layer above the missing one names it; only a missing layer can be located.
         const missing = this.chainLayers[msg.depth];

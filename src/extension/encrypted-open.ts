@@ -1,8 +1,8 @@
 /**
  * Encrypted images (AES or LUKS) open without a key for what is not secret: the header, its extensions, the
- * tables, snapshots, bitmaps and the allocation map. The engine refuses them at the header (it has no
- * decryption), so the header's crypt_method field is masked to 0 while opening, then put back; guest reads
- * are refused, because they would be ciphertext. Always read-only: writing encrypted images stays refused.
+ * tables, snapshots, bitmaps and the allocation map. The engine refuses them at the header without a key, so
+ * the header's crypt_method field is masked to 0 while opening, then put back; guest reads are refused, because
+ * they would be ciphertext. Always read-only. Unlocking (commands/unlock.ts) reopens the image with its key.
  */
 import { openImage, NodeFileIo, Qcow2Error, type OpenOptions, type Qcow2Dev, type Qcow2IoOps } from '../qcow2';
 
@@ -61,7 +61,7 @@ export async function openEncryptedForOverview(path: string, opts: Omit<OpenOpti
   const kind = cryptMethod === 1 ? 'AES' : cryptMethod === 2 ? 'LUKS' : `method ${cryptMethod}`;
   // Guest bytes are ciphertext: no reads of them (the map, which says only where clusters are, still works).
   dev.readAt = async () => {
-    throw new Qcow2Error('unsupported', `image is encrypted (${kind}); guest data cannot be read without decryption, which is not supported`, path);
+    throw new Qcow2Error('unsupported', `image is encrypted (${kind}); guest data cannot be read until it is unlocked with its passphrase`, path);
   };
   return dev;
 }

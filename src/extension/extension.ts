@@ -2,7 +2,9 @@
 import * as vscode from 'vscode';
 import { Qcow2EditorProvider, Qcow2ReadonlyEditorProvider, EDITOR_VIEW_TYPE, READONLY_VIEW_TYPE } from './editor-provider';
 import { registerCommands } from './commands';
-import type { Editors, SessionHooks } from './editor-session';
+import { postTaps, type Editors, type SessionHooks } from './editor-session';
+import type { HostMessage } from '../shared/protocol';
+import { imageIdentity } from './passphrase-store';
 import type { Qcow2Document } from './qcow2-document';
 import { log } from './log';
 import { repairAll } from './repair-all';
@@ -21,6 +23,10 @@ export interface InspectorApi {
     editor: Qcow2EditorProvider;
     /** The qcow2-guest: provider's change events. */
     onDidChangeGuestFile: vscode.Event<vscode.FileChangeEvent[]>;
+    /** Calls `listener` with every message posted to a webview until disposed. */
+    onPost(listener: (msg: HostMessage) => void): vscode.Disposable;
+    /** Whether SecretStorage holds a passphrase for the open document's image (never the passphrase itself). */
+    isPassphraseRemembered(path: string): Promise<boolean>;
   };
   /** The open document's device state for a file: 'ok', 'not-qcow2', 'error' or 'closed'. */
   documentState(path: string): Promise<{ state: 'ok' | 'not-qcow2' | 'error' | 'closed'; message?: string; chainError?: string; editable?: boolean }>;
@@ -49,13 +55,25 @@ export function activate(context: vscode.ExtensionContext): InspectorApi {
   context.subscriptions.push(
     vscode.window.registerCustomEditorProvider(EDITOR_VIEW_TYPE, editable, { webviewOptions, supportsMultipleEditorsPerDocument: true }),
     vscode.window.registerCustomEditorProvider(READONLY_VIEW_TYPE, readonly, { webviewOptions, supportsMultipleEditorsPerDocument: true }),
-    ...registerCommands(editors),
+    ...registerCommands(editors, context.secrets),
   );
   const guestFiles = activateGuestFiles(context, editors);
   log().info('QCOW2 Inspector activated');
   // For the extension-host tests (test/e2e/host): reach a document and the editable provider.
   return {
-    testing: { document: (path) => editors.document(path), editor: editable, onDidChangeGuestFile: guestFiles.onDidChangeFile },
+    testing: {
+      document: (path) => editors.document(path),
+      editor: editable,
+      onDidChangeGuestFile: guestFiles.onDidChangeFile,
+      onPost(listener) {
+        postTaps.add(listener);
+        return new vscode.Disposable(() => postTaps.delete(listener));
+      },
+      async isPassphraseRemembered(path) {
+        const s = await editors.document(path)?.device();
+        return !!s?.ok && (await context.secrets.get(await imageIdentity(s.dev))) !== undefined;
+      },
+    },
     async documentState(path) {
       const doc = editors.document(path);
       if (!doc) return { state: 'closed' };

@@ -29,6 +29,8 @@ export interface WriteSafetyInput {
   /** Names of enabled persistent dirty bitmaps, which the engine refuses to leave stale. */
   liveBitmaps?: string[];
   cryptMethod: number;
+  /** An encrypted image is open with its key and the engine can write it (LUKS; legacy AES stays read-only). */
+  encryptedWritable?: boolean;
   workspaceTrusted: boolean;
   inUse?: InUseResult;
 }
@@ -61,11 +63,14 @@ export function writeBlockers(s: WriteSafetyInput): WriteBlocker[] {
       message: `the image has enabled persistent dirty bitmaps (${names}) that writes would leave stale; disable or remove them first (qemu-img bitmap --disable or --remove)`,
     });
   }
-  if (s.cryptMethod !== 0)
+  if (s.cryptMethod !== 0 && !s.encryptedWritable)
     out.push({
       kind: 'encrypted',
       action: 'refuse',
-      message: `the image is encrypted (${s.cryptMethod === 2 ? 'LUKS' : 'AES'}); writing encrypted images is not supported`,
+      message:
+        s.cryptMethod === 2
+          ? 'the image is encrypted (LUKS) and locked; unlock it with its passphrase first'
+          : 'the image is encrypted with legacy AES, which is read-only here',
     });
   if (s.inUse?.state === 'in-use') out.push({ kind: 'in-use', action: 'ask', message: s.inUse.message });
   return out;
@@ -74,7 +79,7 @@ export function writeBlockers(s: WriteSafetyInput): WriteBlocker[] {
 /** Gathers the inputs for `writeBlockers` from the file, the device's header and /proc/locks. */
 export async function gatherWriteSafety(
   path: string,
-  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'> & { openDamage?: readonly string[] },
+  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'> & { openDamage?: readonly string[]; crypto?: Qcow2Dev['crypto'] },
   readOnlyReason: string | undefined,
   workspaceTrusted: boolean,
 ): Promise<WriteSafetyInput> {
@@ -93,6 +98,7 @@ export async function gatherWriteSafety(
     dirty: dev.info.dirty,
     liveBitmaps: liveBitmaps(dev),
     cryptMethod: dev.header.cryptMethod,
+    encryptedWritable: dev.crypto?.writable === true,
     workspaceTrusted,
     inUse,
   };
@@ -110,7 +116,7 @@ export function liveBitmaps(dev: Pick<Qcow2Dev, 'header' | 'bitmaps'>): string[]
  */
 export async function editBlocker(
   path: string,
-  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'> & { openDamage?: readonly string[] },
+  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'> & { openDamage?: readonly string[]; crypto?: Qcow2Dev['crypto'] },
   readOnlyReason: string | undefined,
   workspaceTrusted: boolean,
 ): Promise<WriteBlocker | undefined> {
@@ -123,7 +129,7 @@ export async function editBlocker(
  */
 export async function confirmSafeToWrite(
   path: string,
-  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'> & { openDamage?: readonly string[] },
+  dev: Pick<Qcow2Dev, 'header' | 'info' | 'bitmaps'> & { openDamage?: readonly string[]; crypto?: Qcow2Dev['crypto'] },
   readOnlyReason: string | undefined,
 ): Promise<boolean> {
   const vscode = await import('vscode');

@@ -86,6 +86,7 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
     case 'runCheck':
     case 'repairLeaks':
     case 'repairAll':
+    case 'unlock':
     case 'requestUsage':
     case 'reopenWith':
       onlyKeys(raw, []);

@@ -133,8 +133,16 @@ export function imageWarnings(dev: Qcow2Dev): ImageWarning[] {
       message: `The image is damaged (${dev.openDamage.join('; ')}). The active disk reads as qemu-img reads it; nothing is written until it is repaired (qemu-img check -r all). The Integrity tab lists the damage.`,
     });
   }
-  if (dev.header.cryptMethod !== 0 || dev.header.extensions.crypto)
-    w.push({ kind: 'encrypted', message: 'The image is encrypted: guest data cannot be read.' });
+  if (dev.header.cryptMethod !== 0 || dev.header.extensions.crypto) {
+    const kind = dev.header.cryptMethod === 1 ? 'legacy AES' : 'LUKS';
+    if (!dev.crypto)
+      w.push({ kind: 'encrypted', message: `The image is encrypted (${kind}): unlock it with its passphrase to read guest data.`, action: 'unlock' });
+    else
+      w.push({
+        kind: 'encrypted',
+        message: `The image is encrypted (${kind}) and unlocked in this window: guest data is decrypted as it is read${dev.crypto.writable ? ' and encrypted as it is written' : ' (legacy AES is read-only here)'}.`,
+      });
+  }
   if (dev.bitmaps.length > 0) {
     const inUse = dev.bitmaps.filter((b) => b.flagNames.includes('in-use')).length;
     const live = liveBitmaps(dev).length;

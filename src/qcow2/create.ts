@@ -20,7 +20,8 @@ import {
   QCOW2_MAGIC,
   V2_HEADER_LENGTH,
 } from './format/header';
-import { EXT_BACKING_FORMAT, EXT_DATA_FILE, EXT_FEATURE_TABLE } from './format/header-extensions';
+import { EXT_BACKING_FORMAT, EXT_CRYPTO, EXT_DATA_FILE, EXT_FEATURE_TABLE } from './format/header-extensions';
+import { buildLuksArea, luksAreaBytes } from './crypto/luks-create';
 import { setRefcount } from './format/refcount-codec';
 import { openImage, resolveRelative } from './open';
 import { invalid, normalizeCreateOptions, type CreateOptions, type NormalizedCreateOptions } from './create-options';
@@ -42,6 +43,9 @@ export interface CreateLayout {
   reftableClusters: number;
   /** Host offsets of the refcount blocks, in refcount-table order. */
   refblockOffsets: number[];
+  /** The LUKS header and key material (encrypted images): where, and its length (QEMU's payload offset); else 0. */
+  luksOffset: number;
+  luksLength: number;
   /** Clusters in use: every one of them gets refcount 1. */
   totalClusters: number;
   /** File length once written (the L1 table is not padded to a cluster, as in QEMU). */
@@ -72,6 +76,7 @@ export function planLayout(
   extendedL2: boolean,
   file = 'image',
   dataMap: CreateLayout['dataMap'] = 'none',
+  luksLength = 0,
 ): CreateLayout {
   const l2Entries = clusterSize / (extendedL2 ? 16 : 8);
   const l1Size = Math.ceil(virtualSize / (clusterSize * l2Entries));
@@ -79,11 +84,13 @@ export function planLayout(
   const l1Clusters = Math.ceil((l1Size * 8) / clusterSize);
   const guestClusters = Math.ceil(virtualSize / clusterSize);
   const preallocated = dataMap === 'none' ? 0 : l1Size + (dataMap === 'inline' ? guestClusters : 0);
+  // The LUKS area follows the L1 table (and any preallocated clusters), as in QEMU.
+  const luksClusters = Math.ceil(luksLength / clusterSize);
   const refblockEntries = (clusterSize * 8) / refcountBits;
   let reftableClusters = 1;
   let extraRefblocks = 0;
   for (;;) {
-    const total = 2 + reftableClusters + l1Clusters + preallocated + extraRefblocks;
+    const total = 2 + reftableClusters + l1Clusters + preallocated + luksClusters + extraRefblocks;
     const needed = Math.ceil(total / refblockEntries);
     if (needed > 1 + extraRefblocks) extraRefblocks = needed - 1;
     else if (needed > (reftableClusters * clusterSize) / 8) reftableClusters++;
@@ -100,10 +107,11 @@ export function planLayout(
     at += clusterSize * (1 + (dataMap === 'inline' ? Math.min(l2Entries, guestClusters - t * l2Entries) : 0));
   }
   const afterL2 = l2Offset + preallocated * clusterSize;
+  const afterLuks = afterL2 + luksClusters * clusterSize;
   const refblockOffsets = [firstRefblock];
-  for (let i = 0; i < extraRefblocks; i++) refblockOffsets.push(afterL2 + i * clusterSize);
-  const totalClusters = 2 + reftableClusters + l1Clusters + preallocated + extraRefblocks;
-  let fileSize = extraRefblocks > 0 || preallocated > 0 ? totalClusters * clusterSize : l1Size > 0 ? l1Offset + l1Size * 8 : l2Offset;
+  for (let i = 0; i < extraRefblocks; i++) refblockOffsets.push(afterLuks + i * clusterSize);
+  const totalClusters = 2 + reftableClusters + l1Clusters + preallocated + luksClusters + extraRefblocks;
+  let fileSize = extraRefblocks > 0 || preallocated > 0 || luksClusters > 0 ? totalClusters * clusterSize : l1Size > 0 ? l1Offset + l1Size * 8 : l2Offset;
   // QEMU ends a preallocated file at the end of the last data cluster, or with extended L2 at the end of the
   // last subcluster the guest disk reaches.
   if (dataMap === 'inline' && extraRefblocks === 0 && guestClusters > 0) {
@@ -120,6 +128,8 @@ export function planLayout(
     reftableOffset,
     reftableClusters,
     refblockOffsets,
+    luksOffset: luksClusters > 0 ? afterL2 : 0,
+    luksLength,
     totalClusters,
     fileSize,
   };
@@ -133,6 +143,7 @@ export function buildHeaderCluster(o: NormalizedCreateOptions, layout: CreateLay
   setU32(b, 0, QCOW2_MAGIC);
   setU32(b, 4, v3 ? 3 : 2);
   setU32(b, 20, Math.log2(cs));
+  if (o.encrypt) setU32(b, 32, 2); // crypt_method: LUKS
   setU64(b, 24, layout.virtualSize);
   setU32(b, 36, layout.l1Size);
   setU64(b, 40, layout.l1Offset);
@@ -163,6 +174,12 @@ export function buildHeaderCluster(o: NormalizedCreateOptions, layout: CreateLay
   };
   if (o.backingFile !== undefined && o.backingFormat !== undefined) ext(EXT_BACKING_FORMAT, enc.encode(o.backingFormat));
   if (o.dataFile !== undefined) ext(EXT_DATA_FILE, enc.encode(o.dataFile));
+  if (layout.luksLength > 0) {
+    const pointer = new Uint8Array(16);
+    setU64(pointer, 0, layout.luksOffset);
+    setU64(pointer, 8, layout.luksLength);
+    ext(EXT_CRYPTO, pointer);
+  }
   // QEMU leaves the feature name table out of small header clusters.
   if (v3 && cs > 4096) {
     const table = new Uint8Array(FEATURE_NAMES.length * 48);
@@ -189,7 +206,7 @@ export function prepareImage(opts: CreateOptions, file: string): { o: Normalized
   const o = normalizeCreateOptions(opts, file);
   // A raw data file is the guest disk itself: every cluster maps to the same offset there, from the start.
   const dataMap = o.dataFileRaw ? 'identity' : o.preallocation === 'metadata' ? 'inline' : 'none';
-  const layout = planLayout(o.size, o.clusterSize, o.refcountBits, o.extendedL2, file, dataMap);
+  const layout = planLayout(o.size, o.clusterSize, o.refcountBits, o.extendedL2, file, dataMap, o.encrypt ? luksAreaBytes(o.encrypt) : 0);
   return { o, layout, header: buildHeaderCluster(o, layout, file) };
 }
 
@@ -211,6 +228,12 @@ export async function writeNewImage(io: Qcow2IoOps, opts: CreateOptions): Promis
   }
   await io.writeAt(reftable, layout.reftableOffset);
   if (layout.l2Tables.length > 0) await writePreallocatedL2(io, layout, o.extendedL2);
+  if (o.encrypt) {
+    // The whole area in clusters: key slots not in use stay zero, as QEMU leaves them.
+    const area = new Uint8Array(alignUp(layout.luksLength, cs));
+    area.set(await buildLuksArea(o.encrypt));
+    await io.writeAt(area, layout.luksOffset);
+  }
   // The L1 table, written in bounded chunks: zeros, or pointers to the preallocated L2 tables.
   const l1Bytes = layout.l1Size * 8;
   const chunk = new Uint8Array(Math.min(l1Bytes, 1024 * 1024));

@@ -15,6 +15,7 @@ export * from './open';
 export { type EncryptionKey, type ImageCrypto } from './crypto/image-crypto';
 export { readLuksHeader } from './crypto/luks-unlock';
 export { parseLuksHeader, MAX_PBKDF2_ITERATIONS, type LuksHeader, type LuksKeySlot } from './crypto/luks-header';
+export { type LuksCreateOptions } from './crypto/luks-create';
 export { findSnapshot, type Snapshot } from './format/snapshots';
 export type { BitmapEntry } from './format/bitmaps';
 export * from './format/refcount-codec';

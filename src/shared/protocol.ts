@@ -82,6 +82,8 @@ export type WarningKind = 'dirty' | 'corrupt' | 'damaged' | 'encrypted' | 'bitma
 export interface ImageWarning {
   kind: WarningKind;
   message: string;
+  /** A button with the warning: 'unlock' asks the host for the passphrase (the webview never sees it). */
+  action?: 'unlock';
 }
 
 export interface OverviewData {
@@ -370,6 +372,8 @@ export type WebviewMessage =
   | { type: 'repairLeaks' }
   | { type: 'repairAll' }
   | { type: 'locateBacking'; depth: number }
+  /** "Unlock…" on an encrypted image: the host asks for the passphrase itself. */
+  | { type: 'unlock' }
   | { type: 'requestUsage' }
   | { type: 'openLayer'; depth: number }
   | { type: 'viewChanged'; view: ViewId }

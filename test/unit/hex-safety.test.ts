@@ -38,6 +38,24 @@ describe('hex view: write safety', () => {
     assert.match(all[4].message, /LUKS/);
   });
 
+  it('an unlocked LUKS image is written like any other, with the same refusals; locked or legacy AES is refused', () => {
+    assert.deepEqual(writeBlockers({ ...base, cryptMethod: 2, encryptedWritable: true }), []);
+    const unlocked = writeBlockers({
+      ...base,
+      cryptMethod: 2,
+      encryptedWritable: true,
+      workspaceTrusted: false,
+      readOnlyReason: 'Opened with the read-only QCOW2 editor.',
+      inUse: { state: 'in-use', locks: [], message: 'the image seems to be in use by a running QEMU: x' },
+    });
+    assert.deepEqual(
+      unlocked.map((b) => b.kind),
+      ['untrusted', 'read-only', 'in-use'],
+    );
+    assert.match(writeBlockers({ ...base, cryptMethod: 2 })[0].message, /encrypted \(LUKS\) and locked; unlock it/);
+    assert.match(writeBlockers({ ...base, cryptMethod: 1, encryptedWritable: false })[0].message, /legacy AES, which is read-only here/);
+  });
+
   it('gathers the facts from a real image: corrupt bit, file mode, locks', async function () {
     const s = scratchDir('h6-safety-');
     try {

@@ -48,6 +48,7 @@ export class OverviewView implements View {
         { class: `warning warning-${w.kind}`, role: 'alert' },
         icon(w.kind === 'corrupt' || w.kind === 'damaged' ? 'error' : 'warning'),
         h('span', null, w.message),
+        ...(w.action === 'unlock' ? [' ', h('vscode-button', { class: 'unlock', onclick: () => post({ type: 'unlock' }) }, t('Unlock…'))] : []),
       ),
     );
     const facts = h(

@@ -17,7 +17,8 @@ import {
   type Qcow2Dev,
 } from '../../qcow2/index';
 import { createOptionsFrom } from './create';
-import type { KeyOptions } from '../image-secrets';
+import type { ImageArgs, KeyOptions } from '../image-secrets';
+import { encryptOptionsFrom } from '../create-encrypt';
 
 /** Guest bytes read at once (whole output clusters). */
 const CHUNK = 4 * 1024 * 1024;
@@ -28,9 +29,14 @@ export async function convertToQcow2(
   output: string,
   refuseOverwritingInput: (dev: Qcow2Dev, out: string) => Promise<void>,
   keys: KeyOptions = {},
+  secrets?: Pick<ImageArgs, 'secret' | 'passphraseFile'>,
 ): Promise<number> {
   const compress = args.short.has('c');
-  const opts = createOptionsFrom(parseOptionList(args.short.get('o')));
+  const optionMap = parseOptionList(args.short.get('o'));
+  // -o encrypt.format=luks,encrypt.key-secret=ID: an encrypted output, as qemu-img convert makes it.
+  const encrypt = secrets ? encryptOptionsFrom(optionMap, output, secrets, []) : undefined;
+  const opts = { ...createOptionsFrom(optionMap), encrypt };
+  if (encrypt && compress) throw new UsageError('compressed clusters are not allowed in encrypted images');
   if (opts.dataFile !== undefined && compress) throw new UsageError('compressed writes are not supported with an external data file');
   const type = opts.compressionType === 'zstd' ? COMPRESSION_ZSTD : COMPRESSION_DEFLATE;
   if (compress && !canCompress(type))
@@ -50,7 +56,7 @@ export async function convertToQcow2(
     )
       throw new Qcow2Error('invalid-argument', 'output must be a regular file', output);
     await createImage(output, { ...opts, size: src.virtualSize });
-    const out = await openImage(output, { readOnly: false });
+    const out = await openImage(output, { readOnly: false, ...(encrypt ? { encryptionKey: { passphrase: encrypt.passphrase } } : {}) });
     try {
       const cs = out.info.clusterSize;
       const buf = new Uint8Array(CHUNK);

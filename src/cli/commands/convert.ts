@@ -27,7 +27,7 @@ export const convertCommand: CliCommand = {
     const { path: input, keys } = imageArgs.image(inputSpec);
     const snapText = args.short.get('l');
     if (snapText !== undefined && fmt === 'qcow2') throw new UsageError('-l (a snapshot) is supported with -O raw only');
-    if (fmt === 'qcow2') return convertToQcow2(args, input, output, refuseOverwritingInput, keys);
+    if (fmt === 'qcow2') return convertToQcow2(args, input, output, refuseOverwritingInput, keys, imageArgs);
     if (args.short.has('c')) throw new UsageError('compression (-c) needs -O qcow2');
     if (args.short.has('o')) throw new UsageError('-o options are for -O qcow2');
     const image = await openImage(input, { readOnly: true, ...keys });

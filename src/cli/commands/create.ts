@@ -1,6 +1,8 @@
 import { parseArgs, parseOptionList, parseSize, UsageError } from '../args';
 import { writeOut, type CliCommand } from '../command';
 import { createImage, type CreateOptions } from '../../qcow2';
+import { takeImageArgs } from '../image-secrets';
+import { encryptOptionsFrom } from '../create-encrypt';
 
 const KNOWN = [
   'cluster_size',
@@ -60,10 +62,12 @@ export function createOptionsFrom(o: Map<string, string>): Omit<CreateOptions, '
 /** `create`: a new qcow2 image, as qemu-img create does. */
 export const createCommand: CliCommand = {
   name: 'create',
-  usage: 'create [-q] [-f qcow2] [-o OPTIONS] [-b BACKING -F FMT] IMAGE [SIZE]',
-  summary: 'create a qcow2 image (-o cluster_size, refcount_bits, compat, extended_l2, compression_type, lazy_refcounts, preallocation, data_file)',
+  usage: 'create [-q] [-f qcow2] [--object secret,id=ID,file=F | --passphrase-file F] [-o OPTIONS] [-b BACKING -F FMT] IMAGE [SIZE]',
+  summary:
+    'create a qcow2 image (-o cluster_size, refcount_bits, compat, extended_l2, compression_type, lazy_refcounts, preallocation, data_file, encrypt.format=luks, encrypt.*)',
   async run(argv, io) {
-    const args = parseArgs(argv, 'fobF', 'q');
+    const secrets = takeImageArgs(argv, io);
+    const args = parseArgs(secrets.argv, 'fobF', 'q');
     const fmt = args.short.get('f') ?? 'qcow2';
     if (fmt !== 'qcow2') throw new UsageError(`only qcow2 images can be created, not '${fmt}'`);
     const o = new Map<string, string>();
@@ -72,7 +76,9 @@ export const createCommand: CliCommand = {
     const [path, sizeText, ...extra] = args.positional;
     if (!path || extra.length > 0) throw new UsageError('expected IMAGE [SIZE]');
 
-    const opts: Omit<CreateOptions, 'size'> & { size?: number } = createOptionsFrom(o);
+    const encryptEcho: string[] = [];
+    const encrypt = encryptOptionsFrom(o, path, secrets, encryptEcho);
+    const opts: Omit<CreateOptions, 'size'> & { size?: number } = { ...createOptionsFrom(o), encrypt };
     if (sizeText !== undefined) opts.size = parseSize(sizeText, 'image size');
     const prealloc = o.get('preallocation');
     const backing = args.short.get('b') ?? o.get('backing_file');
@@ -85,6 +91,7 @@ export const createCommand: CliCommand = {
     if (!args.short.has('q')) {
       const parts = [
         `fmt=qcow2`,
+        ...encryptEcho,
         `cluster_size=${layout.clusterSize}`,
         `extended_l2=${opts.extendedL2 ? 'on' : 'off'}`,
         ...(prealloc !== undefined ? [`preallocation=${prealloc}`] : []),

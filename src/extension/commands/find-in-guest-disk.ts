@@ -5,6 +5,7 @@
  * document's pending edits or write path.
  */
 import * as vscode from 'vscode';
+import { keyOptions } from '../unlocked-keys';
 import { asQcow2Error, openImage } from '../../qcow2';
 import { compilePattern, PatternError, searchDisk, type PatternMode } from '../../search';
 import type { Editors } from '../editor-session';
@@ -66,7 +67,7 @@ async function findInGuestDisk(editors: Editors, arg?: unknown): Promise<number 
   if (!source) return undefined;
   const path = s.doc.path;
   try {
-    const dev = await openImage(path, { readOnly: true, allowPath: allowPathForTrust() });
+    const dev = await openImage(path, { readOnly: true, allowPath: allowPathForTrust(), ...keyOptions(s.doc.encryptionKey) });
     try {
       const pattern = compilePattern({ mode: picked.mode, source, ignoreCase: picked.ignoreCase });
       const result = await vscode.window.withProgress(

@@ -9,8 +9,9 @@ import { openReadOnlyCommand } from './open-read-only';
 import { saveHexEditsCommand } from './save-hex-edits';
 import { showFindingCommand } from './show-finding';
 import { showInfoCommand } from './show-info';
+import { forgetPassphraseCommand, unlockCommand } from './unlock';
 
-export function registerCommands(editors: Editors): vscode.Disposable[] {
+export function registerCommands(editors: Editors, secrets: vscode.SecretStorage): vscode.Disposable[] {
   return [
     checkIntegrityCommand(editors),
     showInfoCommand(editors),
@@ -20,5 +21,7 @@ export function registerCommands(editors: Editors): vscode.Disposable[] {
     createImageCommand(),
     saveHexEditsCommand(editors),
     openReadOnlyCommand(editors),
+    unlockCommand(editors),
+    forgetPassphraseCommand(editors, secrets),
   ];
 }

@@ -4,6 +4,7 @@
  * ReadOnlyDevice that diskDevice() makes (a read function, no write method). No vscode import.
  */
 import { openImage, type Qcow2Dev } from '../../qcow2/index';
+import { keyOptions, unlockedKey } from '../unlocked-keys';
 import {
   detectDisk,
   diskDevice,
@@ -44,7 +45,8 @@ export class GuestDisk {
   ) {}
 
   static async open(imagePath: string, allowPath?: (p: string) => boolean): Promise<GuestDisk> {
-    const dev = await openImage(imagePath, { readOnly: true, allowPath });
+    // An encrypted image reads with the key it was unlocked with in the editor (host memory only).
+    const dev = await openImage(imagePath, { readOnly: true, allowPath, ...keyOptions(unlockedKey(imagePath)) });
     try {
       const layout = await detectDisk(diskDevice(dev));
       return new GuestDisk(imagePath, dev, layout);
