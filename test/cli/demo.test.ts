@@ -2,13 +2,14 @@
  * `npm start`'s demo maker (scripts/demo/make-demo.mjs) runs with our CLI alone, under a PATH that has node and
  * nothing else (no qemu-img, qemu-io or sfdisk), and qemu-img and sfdisk then find what the demo promises: a
  * three-layer chain over a raw base, a GPT with two named partitions, compressed clusters, zero clusters, an internal
- * snapshot that differs from the current disk, a persistent bitmap, clean checks.
+ * snapshot that differs from the current disk, a persistent bitmap, clean checks, and a FAT16 file system with long
+ * names in the EFI partition (our own builder) that fsck.fat, mtools and our `fs` commands read.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { qemuImg, scratchDir } from '../helpers/qemu';
+import { cliProcess, qemuImg, scratchDir } from '../helpers/qemu';
 
 const REPO = join(__dirname, '../..');
 
@@ -99,5 +100,58 @@ describe('npm start demo (made without qemu-utils)', function () {
     qemuImg(['convert', '-l', 'snapshot.name=before-cleanup', '-O', 'qcow2', image, tmp.path('snap.qcow2')]);
     assert.match(block(image, tmp.path('now.bin')), /after the snapshot/);
     assert.doesNotMatch(block(tmp.path('snap.qcow2'), tmp.path('snap.bin')), /after the snapshot/);
+  });
+
+  it('has a FAT16 file system with long names in the EFI partition: fsck.fat, mtools and our fs commands agree', () => {
+    const image = join(dir, 'demo.qcow2');
+    // The partition (1 MiB + 128 MiB) as raw bytes, by our CLI's `read` through the whole chain.
+    const part = tmp.path('efi.raw');
+    const fd = openSync(part, 'w');
+    try {
+      const r = spawnSync(process.execPath, [join(REPO, 'dist/cli.js'), 'read', image, '1M', '128M'], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      closeSync(fd);
+    }
+    const fsck = spawnSync('fsck.fat', ['-n', part], { encoding: 'utf8' });
+    assert.equal(fsck.status, 0, fsck.stdout + fsck.stderr);
+    assert.match(fsck.stdout, /^fsck\.fat [^\n]*\n[^\n]*: 11 files, 11\/32731 clusters\n$/, 'fsck.fat has nothing to say');
+
+    const env = { ...process.env, TZ: 'UTC', MTOOLS_SKIP_CHECK: '1' };
+    const mtools = (cmd: string, args: string[]): string => {
+      const r = spawnSync(cmd, ['-i', part, ...args], { env, encoding: 'utf8' });
+      assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    const files = ['/README.txt', '/etc/hosts', '/etc/machine-info', '/logs/boot.log', '/logs/Kernel Messages 2026-12-03.log', '/EFI/BOOT/BOOTX64.EFI'];
+    const listed = mtools('mdir', ['-/', '-b', '::/']).trim().split('\n');
+    assert.deepEqual(
+      listed
+        .filter((l) => !l.endsWith('/'))
+        .map((l) => l.slice(2))
+        .sort(),
+      [...files].sort(),
+      'mtools sees the long names in their real case',
+    );
+    assert.match(mtools('mlabel', ['-s', '::']), /DEMO-EFI/);
+    assert.match(mtools('mdir', ['::/etc']), /MACHIN~1 +50 .* machine-info/, 'a lossy long name has its ~1 short name');
+
+    const vol = JSON.parse(cliProcess(['fs', 'list', '--output=json', image]).stdout).volumes[0];
+    assert.deepEqual([vol.id, vol.type, vol.label, vol.clean], ['1', 'fat16', 'DEMO-EFI', true]);
+    const ls = JSON.parse(cliProcess(['fs', 'ls', '--output=json', image, '1:/logs']).stdout) as Array<{ name: string; type: string; size: number }>;
+    assert.deepEqual(
+      ls.map((e) => e.name),
+      ['boot.log', 'Kernel Messages 2026-12-03.log'],
+    );
+    for (const f of files) {
+      const ours = cliProcess(['fs', 'cat', image, `1:${f}`]);
+      assert.equal(ours.code, 0, ours.stderr);
+      assert.equal(ours.stdout, mtools('mtype', [`::${f}`]), `${f}: fs cat and mtype read the same bytes`);
+    }
+    assert.match(mtools('mtype', ['::/etc/hosts']), /^127\.0\.0\.1\tlocalhost$/m);
+    const log = mtools('mtype', ['::/logs/boot.log']);
+    assert.ok(log.length > 4096, 'boot.log holds a few KiB');
+    assert.equal(log.split('\n').length, 121);
+    assert.equal(ls.find((e) => e.name === 'boot.log')?.size, log.length);
   });
 });
