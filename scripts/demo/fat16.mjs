@@ -51,6 +51,7 @@ export function lfnChecksum(short11) {
 
 /** The LFN entries (last part first, as they sit on disk) for `name` with the short name `short11`. */
 function lfnEntries(name, short11) {
+  if (name.length > 255) throw new Error(`fat16: '${name.slice(0, 40)}…' is longer than 255 characters`);
   const units = [...Buffer.from(name, 'utf16le').values()];
   const chars = [];
   for (let i = 0; i < units.length; i += 2) chars.push(units[i] | (units[i + 1] << 8));

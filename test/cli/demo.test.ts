@@ -9,6 +9,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { cliProcess, qemuImg, scratchDir } from '../helpers/qemu';
 
 const REPO = join(__dirname, '../..');
@@ -154,4 +155,77 @@ describe('npm start demo (made without qemu-utils)', function () {
     assert.equal(log.split('\n').length, 121);
     assert.equal(ls.find((e) => e.name === 'boot.log')?.size, log.length);
   });
+});
+
+describe("the demo's FAT16 builder (scripts/demo/fat16.mjs) on seeded random trees", function () {
+  this.timeout(60_000);
+  const tmp = scratchDir('q2i-fat16-');
+  after(() => tmp.cleanup());
+  const env = { ...process.env, TZ: 'UTC', MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C.UTF-8' };
+
+  type Node = { name: string; data?: string; children?: Node[] };
+  /** A tree of directories and files: mixed case, spaces, non-ASCII, dotted names, names that share a ~N basis. */
+  function randomTree(seed: number): { tree: Node; files: Map<string, Buffer> } {
+    let s = seed;
+    const rnd = (n: number): number => {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      return (s >>> 0) % n;
+    };
+    const words = ['Quarterly Report ', 'notes', 'Überblick-', 'LOG', 'x', 'a.b.', 'README', 'Very Long Directory Name '];
+    const exts = ['', '.txt', '.TXT', '.tar.gz', '.Md', '.yaml'];
+    const sizes = [0, 1, 4095, 4096, 4097];
+    const files = new Map<string, Buffer>();
+    const dir = (path: string, depth: number): Node[] =>
+      Array.from({ length: (depth ? 2 : 6) + rnd(12) }, (_, i) => {
+        const name = `${words[rnd(words.length)]}${i}${exts[rnd(exts.length)]}`;
+        if (depth < 3 && rnd(4) === 0) return { name, children: dir(`${path}/${name}`, depth + 1) };
+        const size = rnd(3) ? sizes[rnd(sizes.length)] : rnd(20_000);
+        const data = Buffer.from(Array.from({ length: size }, () => rnd(256)));
+        files.set(`${path}/${name}`, data);
+        return { name, data: data.toString('base64') };
+      });
+    // Twelve names on one 8.3 basis: QUARTE~1 … QUART~10 … QUART~12.
+    const reports = Array.from({ length: 12 }, (_, i) => {
+      const data = Buffer.from(`report ${i}\n`);
+      files.set(`/Many Reports/Quarterly Report ${i}.txt`, data);
+      return { name: `Quarterly Report ${i}.txt`, data: data.toString('base64') };
+    });
+    return { tree: { name: '', children: [...dir('', 0), { name: 'Many Reports', children: reports }] }, files };
+  }
+
+  for (const seed of [1, 2, 3]) {
+    it(`seed ${seed}: fsck.fat -n is silent, and mtools lists every long name and reads every byte`, () => {
+      const { tree, files } = randomTree(seed * 0x9e3779b1);
+      const image = tmp.path(`fat-${seed}.raw`);
+      const script = `
+        import { openSync, writeSync, ftruncateSync, readFileSync } from 'node:fs';
+        import { fat16Pieces } from ${JSON.stringify(pathToFileURL(join(REPO, 'scripts/demo/fat16.mjs')).href)};
+        const revive = (n) => (n.children ? { name: n.name, children: n.children.map(revive) } : { name: n.name, data: Buffer.from(n.data, 'base64') });
+        const fd = openSync(process.argv[1], 'w');
+        ftruncateSync(fd, 40000 * 512);
+        for (const [at, b] of fat16Pieces(40000, revive(JSON.parse(readFileSync(0, 'utf8'))))) writeSync(fd, b, 0, b.length, at);`;
+      const made = spawnSync(process.execPath, ['--input-type=module', '-e', script, image], { input: JSON.stringify(tree), encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+      const fsck = spawnSync('fsck.fat', ['-n', image], { encoding: 'utf8' });
+      assert.equal(fsck.status, 0, fsck.stdout + fsck.stderr);
+      assert.match(fsck.stdout, /^fsck\.fat [^\n]*\n[^\n]*: \d+ files, \d+\/4990 clusters\n$/, 'fsck.fat has nothing to say');
+      const mdir = spawnSync('mdir', ['-i', image, '-/', '-b', '::/'], { env, encoding: 'utf8' });
+      assert.equal(mdir.status, 0, mdir.stderr);
+      const listed = mdir.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => !l.endsWith('/'))
+        .map((l) => l.slice(2));
+      assert.deepEqual(listed.sort(), [...files.keys()].sort());
+      const reports = spawnSync('mdir', ['-i', image, '::/Many Reports'], { env, encoding: 'utf8' }).stdout;
+      assert.match(reports, /^QUART~12 TXT +10 .* Quarterly Report 11\.txt$/m, 'the 12th name on one basis gets ~12');
+      const out = tmp.path(`out-${seed}`);
+      mkdirSync(out);
+      const copy = spawnSync('mcopy', ['-i', image, '-s', '-n', '::/*', out], { env, encoding: 'utf8' });
+      assert.equal(copy.status, 0, copy.stderr);
+      for (const [path, data] of files) assert.ok(readFileSync(join(out, path)).equals(data), `${path}: the bytes mtools reads`);
+    });
+  }
 });
