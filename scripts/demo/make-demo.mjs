@@ -1,5 +1,6 @@
 // Makes the `npm start` demo with our own CLI only (dist/cli.js; no qemu-img, qemu-io or sfdisk):
-//   base.raw     2 GiB raw base: a GPT (our writer, gpt.mjs) with an EFI system and a Linux partition, and data
+//   base.raw     2 GiB raw base: a GPT (our writer, gpt.mjs) with an EFI system partition holding a FAT16 file
+//                system (our writer, fat16.mjs; files in efi-files.mjs) and a Linux partition, and data
 //   mid.qcow2    compressed clusters (`convert -c`), backed by base.raw (`rebase -u -b base.raw -F raw`)
 //   demo.qcow2   the top layer, backed by mid.qcow2: plain data, zero clusters (`write -z`), a compressed
 //                layer showing through, the raw base under both; an internal snapshot `before-cleanup`
@@ -11,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { efiVolumeHead } from './efi-files.mjs';
 import { gptPieces, TYPE_EFI_SYSTEM, TYPE_LINUX_FS } from './gpt.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -56,7 +58,8 @@ export function makeDemo(dir) {
     { type: TYPE_LINUX_FS, guid: '7A1E3C55-2D44-4B8E-8C1F-5E6A7B8C9D22', name: 'Linux root', first: 2048 + (128 * MiB) / 512, last: sectors - 2048 - 1 },
   ];
   for (const [offset, bytes] of gptPieces(sectors, partitions, '5C7D2E90-8F41-4C3B-A6D7-1E2F3A4B5C6D')) cli(['write', '-q', tmp, String(offset), '-'], bytes);
-  cli(['write', '-q', tmp, String(1 * MiB), '-'], text('EFI system partition: boot loader lives here', 4 * MiB));
+  const efi = partitions[0];
+  cli(['write', '-q', tmp, String(efi.first * 512), '-'], efiVolumeHead(efi.first, efi.last - efi.first + 1));
   cli(['write', '-q', tmp, String(129 * MiB), '-'], text('Linux root partition: /etc /usr /var', 8 * MiB));
   cli(['write', '-q', tmp, String(1 * GiB), '-'], noise(16 * MiB, 0x5eed));
   cli(['convert', '-O', 'raw', tmp, at('base.raw')]);
