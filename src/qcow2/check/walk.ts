@@ -38,6 +38,17 @@ import { forEachRegion, readZeroFilled, throwIfAborted } from './walk-l1l2';
 export type { CheckProgress, PassContext, WalkOptions } from './context';
 
 const MAX_L1_ENTRIES = (32 * 1024 * 1024) / 8;
+/** Snapshot L1 bytes kept between counting their L2 references and walking them (more is read again). */
+const KEPT_L1_BYTES = 16 * 1024 * 1024;
+
+/** A distinct snapshot L1 table: how many snapshots use it, whether walked, its bytes while kept. */
+interface SnapshotL1 {
+  offset: number;
+  size: number;
+  times: number;
+  walked: boolean;
+  bytes?: Uint8Array;
+}
 
 /** L2 table offset → references to it not yet walked, in one walk context. */
 type L2Refs = Map<number, number>;
@@ -154,7 +165,8 @@ export class ReferenceWalk implements ReferenceCounting {
         continue;
       }
       l1.walked = true;
-      await this.checkL1(sn.l1Offset, sn.l1Size, false, sn.id, l1.times, refs.l2);
+      await this.checkL1(sn.l1Offset, sn.l1Size, false, sn.id, l1.times, refs.l2, l1.bytes);
+      l1.bytes = undefined;
     }
     this.inc(ctx.snapshots.offset, ctx.snapshots.size, Owner.SnapshotTable);
     this.inc(h.refcountTableOffset, ctx.reftable.length, Owner.RefcountTable);
@@ -170,8 +182,8 @@ export class ReferenceWalk implements ReferenceCounting {
    * For the snapshots' walk context: how many snapshots use each distinct L1 table, and how often each L2 table
    * is referenced through all of them (so that each can be walked once, at its first reference).
    */
-  private async snapshotRefs(): Promise<{ l1: Map<string, { offset: number; size: number; times: number; walked: boolean }>; l2: L2Refs }> {
-    const l1 = new Map<string, { offset: number; size: number; times: number; walked: boolean }>();
+  private async snapshotRefs(): Promise<{ l1: Map<string, SnapshotL1>; l2: L2Refs }> {
+    const l1 = new Map<string, SnapshotL1>();
     for (const sn of this.ctx.snapshots.snapshots) {
       if (!Number.isFinite(sn.l1Offset) || sn.l1Offset % this.cs !== 0 || sn.l1Size > MAX_L1_ENTRIES) continue; // reported, not walked
       const key = `${sn.l1Offset}:${sn.l1Size}`;
@@ -180,9 +192,16 @@ export class ReferenceWalk implements ReferenceCounting {
       else l1.set(key, { offset: sn.l1Offset, size: sn.l1Size, times: 1, walked: false });
     }
     const l2: L2Refs = new Map();
+    let kept = 0;
     for (const e of l1.values()) {
       throwIfAborted(this.ctx.signal, this.ctx.file);
-      this.countL2Refs(await this.readL1(e.offset, e.size), e.times, l2);
+      const bytes = await this.readL1(e.offset, e.size);
+      this.countL2Refs(bytes, e.times, l2);
+      // Kept for the walk (each table read once), within a bound: 65,536 small tables cost 2 reads each otherwise.
+      if (kept + bytes.length <= KEPT_L1_BYTES) {
+        e.bytes = bytes;
+        kept += bytes.length;
+      }
     }
     return { l1, l2 };
   }
@@ -209,14 +228,22 @@ export class ReferenceWalk implements ReferenceCounting {
    * check_refcounts_l1 for an L1 table used `times` times (by that many snapshots): the table, its L2 tables and
    * everything they reference. An L2 table is walked only at its first reference in `l2Refs`, for all of them.
    */
-  private async checkL1(l1Offset: number, l1Size: number, active: boolean, snapshot: string | undefined, times: number, l2Refs: L2Refs): Promise<void> {
+  private async checkL1(
+    l1Offset: number,
+    l1Size: number,
+    active: boolean,
+    snapshot: string | undefined,
+    times: number,
+    l2Refs: L2Refs,
+    read?: Uint8Array,
+  ): Promise<void> {
     const { ctx } = this;
     if (!l1Size) {
       this.l1Walked++;
       return;
     }
     this.inc(l1Offset, l1Size * 8, active ? Owner.L1 : Owner.SnapshotL1, undefined, times);
-    const l1 = active ? ctx.l1 : await this.readL1(l1Offset, l1Size);
+    const l1 = active ? ctx.l1 : (read ?? (await this.readL1(l1Offset, l1Size)));
     const shared = times > 1 ? ` (counted ${times} times: ${times} snapshots share this L1 table)` : '';
     const tableName = active ? '' : `snapshot ${snapshot} `;
     const regions: { offset: number; length: number; tag: { l1Index: number; times: number } }[] = [];
