@@ -1,5 +1,6 @@
 /** Shared by the iotests ports: byte patches, and running one command through qemu-img and our CLI on copies. */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { cli, qemuImg } from '../helpers/qemu';
 
@@ -132,3 +133,14 @@ export async function checkLines(ref: string, ours: string, repair?: 'leaks' | '
 
 /** The incompatible feature bits' low word (dirty 0x1, corrupt 0x2, ...). */
 export const incompatLo = (path: string): number => readFileSync(path).readUInt32BE(76);
+
+/**
+ * Runs qemu-io commands and then ends qemu-io without closing the image (`sigraise 9`, or `abort`), as the
+ * iotests do to leave a lazy-refcounts image dirty. qemu-io's own exit status is that of the signal.
+ */
+export function qemuIoCrash(img: string, cmds: string[], end: 'sigraise 9' | 'abort' = 'sigraise 9'): void {
+  const args: string[] = [];
+  for (const c of [...cmds, end]) args.push('-c', c);
+  const r = spawnSync('qemu-io', [...args, img], { encoding: 'utf8', timeout: 60_000 });
+  assert.ok(r.signal === 'SIGKILL' || r.signal === 'SIGABRT', `qemu-io was to be killed: ${r.status} ${r.stderr}`);
+}
