@@ -63,6 +63,7 @@ async function report(result: CheckResultEx, path: string, format: 'human' | 'js
   const lines = [...(result.repairFindings ?? []), ...result.findings].map((f) =>
     f.kind === 'refcount-overflow' ? `${f.qemuLine}\n${OVERFLOW_ADVICE}` : f.qemuLine,
   );
+  if (result.rebuildAt !== undefined) lines.splice(result.rebuildAt, 0, 'Rebuilding refcount structure');
   const dropped = result.findingsDropped;
   if (lines.length) io.stderr.write(lines.join('\n') + '\n' + (dropped ? `(${dropped} more findings not shown)\n` : ''));
   if (result.failure) {

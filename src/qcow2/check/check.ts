@@ -40,6 +40,11 @@ export interface CheckTarget {
 export interface CheckResultEx extends CheckResult {
   /** Set when the check could not run to the end (qemu-img prints "Check failed" and exits 1). */
   failure?: string;
+  /**
+   * Set when `-r all` rebuilt the refcount structure: how many of the repairing pass's findings (repairFindings,
+   * or findings when there was no second pass) come before it, where qemu-img prints "Rebuilding refcount structure".
+   */
+  rebuildAt?: number;
 }
 
 /** Reads what one pass needs (exported for tests that run a ReferenceWalk alone). */
@@ -120,7 +125,12 @@ async function applySnapshotCuts(ctx: PassContext): Promise<number> {
 }
 
 /** One pass of qcow2_check_refcounts (plus the snapshot-table checks), repairing per `fix`. */
-async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | undefined, sink: FindingSink): Promise<{ res: CheckSummary; failure?: string }> {
+async function runPass(
+  t: CheckTarget,
+  opts: CheckOptions,
+  fix: RepairMode | undefined,
+  sink: FindingSink,
+): Promise<{ res: CheckSummary; failure?: string; rebuildAt?: number }> {
   const res = emptySummary();
   res.totalClusters = Math.ceil(t.info.virtualSize / t.info.clusterSize);
   let ctx: PassContext;
@@ -165,8 +175,10 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
   rebuild ||= cmp.rebuild;
   let highest = cmp.highestCluster;
 
+  let rebuildAt: number | undefined;
   if (fix === 'all' && rebuild) {
     const old = { ...res };
+    rebuildAt = sink.items.length;
     await rebuildRefcountStructure(ctx, mem);
     // Recount against the new structure; the old one is now leaked and freed below.
     res.corruptions = 0;
@@ -230,7 +242,7 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
   res.corruptionsFixed += discarded;
   if (fix && !res.checkErrors && !res.corruptions) await markClean(ctx);
   if (fix) ctx.onProgress?.({ phase: 'repair', done: 1, total: 1 });
-  return { res };
+  return { res, rebuildAt };
 }
 
 function fail(res: CheckSummary, sink: FindingSink, qemuLine: string): { res: CheckSummary; failure: string } {
@@ -251,9 +263,9 @@ export async function checkImage(t: CheckTarget, opts: CheckOptions = {}): Promi
     const second = await runPass(t, opts, undefined, again);
     second.res.corruptionsFixed = first.res.corruptionsFixed;
     second.res.leaksFixed = first.res.leaksFixed;
-    return finish(second.res, again.items, again.dropped, sink.items, second.failure);
+    return { ...finish(second.res, again.items, again.dropped, sink.items, second.failure), ...rebuilt(first.rebuildAt) };
   }
-  return finish(first.res, sink.items, sink.dropped, undefined, undefined);
+  return { ...finish(first.res, sink.items, sink.dropped, undefined, undefined), ...rebuilt(first.rebuildAt) };
 }
 
 /**
@@ -267,6 +279,8 @@ async function clearUnknownAutoclear(t: CheckTarget): Promise<void> {
   await writeFeatureWord(t.io, HEADER_AUTOCLEAR_OFFSET, cleared);
   t.header.autoclearFeatures = cleared;
 }
+
+const rebuilt = (at: number | undefined): Pick<CheckResultEx, 'rebuildAt'> => (at === undefined ? {} : { rebuildAt: at });
 
 function finish(
   summary: CheckSummary,
