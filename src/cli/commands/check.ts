@@ -60,10 +60,14 @@ const OVERFLOW_ADVICE =
 
 async function report(result: CheckResultEx, path: string, format: 'human' | 'json', io: CliIo): Promise<number> {
   // Detail lines go to stderr, as qemu-img prints them.
-  const lines = [...(result.repairFindings ?? []), ...result.findings].map((f) =>
-    f.kind === 'refcount-overflow' ? `${f.qemuLine}\n${OVERFLOW_ADVICE}` : f.qemuLine,
-  );
-  if (result.rebuildAt !== undefined) lines.splice(result.rebuildAt, 0, 'Rebuilding refcount structure');
+  const findings = [...(result.repairFindings ?? []), ...result.findings];
+  const extra = result.repairLines ?? [];
+  const lines: string[] = [];
+  for (let i = 0; i <= findings.length; i++) {
+    for (const e of extra) if (e.at === i || (i === findings.length && e.at > i)) lines.push(e.line);
+    const f = findings[i];
+    if (f) lines.push(f.kind === 'refcount-overflow' ? `${f.qemuLine}\n${OVERFLOW_ADVICE}` : f.qemuLine);
+  }
   const dropped = result.findingsDropped;
   if (lines.length) io.stderr.write(lines.join('\n') + '\n' + (dropped ? `(${dropped} more findings not shown)\n` : ''));
   if (result.failure) {

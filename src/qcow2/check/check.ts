@@ -37,14 +37,20 @@ export interface CheckTarget {
   info: Qcow2Info;
 }
 
+export interface RepairLine {
+  at: number;
+  line: string;
+}
+
 export interface CheckResultEx extends CheckResult {
   /** Set when the check could not run to the end (qemu-img prints "Check failed" and exits 1). */
   failure?: string;
   /**
-   * Set when `-r all` rebuilt the refcount structure: how many of the repairing pass's findings (repairFindings,
-   * or findings when there was no second pass) come before it, where qemu-img prints "Rebuilding refcount structure".
+   * Lines qemu-img prints during a repair that are not findings of their own: its first, non-repairing
+   * comparison before it repairs the same clusters, and "Rebuilding refcount structure". Each goes before the
+   * repairing pass's finding number `at` (repairFindings, or findings when there was no second pass).
    */
-  rebuildAt?: number;
+  repairLines?: RepairLine[];
 }
 
 /** Reads what one pass needs (exported for tests that run a ReferenceWalk alone). */
@@ -130,7 +136,7 @@ async function runPass(
   opts: CheckOptions,
   fix: RepairMode | undefined,
   sink: FindingSink,
-): Promise<{ res: CheckSummary; failure?: string; rebuildAt?: number }> {
+): Promise<{ res: CheckSummary; failure?: string; repairLines?: RepairLine[] }> {
   const res = emptySummary();
   res.totalClusters = Math.ceil(t.info.virtualSize / t.info.clusterSize);
   let ctx: PassContext;
@@ -175,10 +181,10 @@ async function runPass(
   rebuild ||= cmp.rebuild;
   let highest = cmp.highestCluster;
 
-  let rebuildAt: number | undefined;
+  const repairLines: RepairLine[] = [];
   if (fix === 'all' && rebuild) {
     const old = { ...res };
-    rebuildAt = sink.items.length;
+    repairLines.push({ at: sink.items.length, line: 'Rebuilding refcount structure' });
     await rebuildRefcountStructure(ctx, mem);
     // Recount against the new structure; the old one is now leaked and freed below.
     res.corruptions = 0;
@@ -212,7 +218,7 @@ async function runPass(
     if (res.leaks || res.corruptions) {
       // Redo the comparison, this time repairing what the mode allows.
       Object.assign(res, pre);
-      sink.items.length = Math.min(sink.items.length, preSink);
+      for (const f of sink.items.splice(preSink)) repairLines.push({ at: preSink, line: f.qemuLine });
       const allowed = cmp.mismatches.filter((m) => (m.onDisk > m.reference ? true : fix === 'all'));
       const fixed = new Set((await fixRefcounts(ctx, allowed, mem, overlaps)).map((m) => m.cluster));
       for (const m of cmp.mismatches) {
@@ -242,7 +248,7 @@ async function runPass(
   res.corruptionsFixed += discarded;
   if (fix && !res.checkErrors && !res.corruptions) await markClean(ctx);
   if (fix) ctx.onProgress?.({ phase: 'repair', done: 1, total: 1 });
-  return { res, rebuildAt };
+  return { res, repairLines };
 }
 
 function fail(res: CheckSummary, sink: FindingSink, qemuLine: string): { res: CheckSummary; failure: string } {
@@ -263,9 +269,9 @@ export async function checkImage(t: CheckTarget, opts: CheckOptions = {}): Promi
     const second = await runPass(t, opts, undefined, again);
     second.res.corruptionsFixed = first.res.corruptionsFixed;
     second.res.leaksFixed = first.res.leaksFixed;
-    return { ...finish(second.res, again.items, again.dropped, sink.items, second.failure), ...rebuilt(first.rebuildAt) };
+    return { ...finish(second.res, again.items, again.dropped, sink.items, second.failure), ...withLines(first.repairLines ?? []) };
   }
-  return { ...finish(first.res, sink.items, sink.dropped, undefined, undefined), ...rebuilt(first.rebuildAt) };
+  return { ...finish(first.res, sink.items, sink.dropped, undefined, undefined), ...withLines(first.repairLines ?? []) };
 }
 
 /**
@@ -280,7 +286,7 @@ async function clearUnknownAutoclear(t: CheckTarget): Promise<void> {
   t.header.autoclearFeatures = cleared;
 }
 
-const rebuilt = (at: number | undefined): Pick<CheckResultEx, 'rebuildAt'> => (at === undefined ? {} : { rebuildAt: at });
+const withLines = (lines: RepairLine[]): Pick<CheckResultEx, 'repairLines'> => (lines.length ? { repairLines: lines } : {});
 
 function finish(
   summary: CheckSummary,
