@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 import { Layout, qemuCheck } from './check-fixtures';
 import { CORRUPT_CASES } from './check-corrupt-cases';
+import { qemuIoCrash, setFeatureBit } from './iotests-support';
 import { MemIo } from '../../src/qcow2/io/memory';
 import { devForCheck } from '../../src/qcow2/check/open-for-check';
 import { checkImage } from '../../src/qcow2/check/check';
@@ -101,6 +102,14 @@ const BIT_CASES: { name: string; make(path: string): void }[] = [
       l.p.setU32(first + len + 36, 0x10000);
     },
   },
+  {
+    name: 'iotest 039: killed lazy-refcounts writer (dirty) and an unknown autoclear bit (bit cleared, rebuild, dirty bit cleared)',
+    make: (p) => {
+      qemuImg(['create', '-q', '-f', 'qcow2', '-o', 'compat=1.1,lazy_refcounts=on', p, '64M']);
+      qemuIoCrash(p, ['write -P 0x5a 0 512', 'write -P 0xa5 10M 64k']);
+      setFeatureBit(p, 'autoclear', 63);
+    },
+  },
 ];
 
 function basicImage(p: string): void {
@@ -109,6 +118,7 @@ function basicImage(p: string): void {
 }
 
 const corruptBit = (path: string): boolean => (readFileSync(path).readUInt8(79) & 2) !== 0;
+const dirtyBit = (path: string): boolean => (readFileSync(path).readUInt8(79) & 1) !== 0;
 
 describe('check: a crashing repair never makes the image worse', function () {
   this.timeout(120_000);
@@ -127,6 +137,7 @@ describe('check: a crashing repair never makes the image worse', function () {
       const before = dir.path('before.qcow2');
       make(before);
       const initialCorruptBit = corruptBit(before);
+      const initialDirtyBit = dirtyBit(before);
       const initial = qemuCheck(before);
       // Without JSON, qemu-img cannot check it at all (iotest 261's cases): any count is then an improvement.
       const initialCorruptions = initial.json ? Number(initial.json.corruptions ?? 0) : Infinity;
@@ -156,6 +167,7 @@ describe('check: a crashing repair never makes the image worse', function () {
             assert.ok(Number(q.json.corruptions ?? 0) <= initialCorruptions, label);
             // A bit is cleared only once what it guards is true: never a clean-marked header on a corrupt image.
             if (initialCorruptBit && !corruptBit(out)) assert.equal(q.json.corruptions ?? 0, 0, `corrupt bit cleared too early: ${label}`);
+            if (initialDirtyBit && !dirtyBit(out)) assert.equal(q.json.corruptions ?? 0, 0, `dirty bit cleared too early: ${label}`);
             if (initial.json) assert.equal(qemuImg(['compare', '-q', before, out], true).code, 0, `guest data changed: ${label}`);
           }
           // And repairing again after the crash ends as well as an uninterrupted repair, with the same guest data.

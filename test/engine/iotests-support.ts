@@ -1,6 +1,7 @@
 /** Shared by the iotests ports: byte patches, and running one command through qemu-img and our CLI on copies. */
 import { strict as assert } from 'node:assert';
-import { closeSync, copyFileSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { cli, qemuImg } from '../helpers/qemu';
 
 export function patch(path: string, offset: number, bytes: Buffer): void {
@@ -123,4 +124,92 @@ export function detailLines(stderr: string): string {
     .split('\n')
     .filter((l) => !/^(qemu-img|qcow2-inspector): /.test(l))
     .join('\n');
+}
+
+/** Sets bit `bit` (0..63) of a v3 header's incompatible (72), compatible (80) or autoclear (88) feature field. */
+export function setFeatureBit(path: string, kind: 'incompatible' | 'compatible' | 'autoclear', bit: number): void {
+  const field = { incompatible: 72, compatible: 80, autoclear: 88 }[kind];
+  const at = field + 7 - Math.floor(bit / 8);
+  const fd = openSync(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] |= 1 << (bit % 8);
+    writeSync(fd, b, 0, 1, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Rewrites a v3 image's header extensions (after header_length, up to the end marker): drops those of type
+ * `magic` and, with `data`, appends one of that type, as qcow2.py's del-header-ext / add-header-ext do. The image
+ * must have no backing file name (it would follow the extensions).
+ */
+export function setHeaderExtension(path: string, magic: number, data?: Buffer): void {
+  const b = readFileSync(path);
+  assert.equal(b.readBigUInt64BE(8), 0n, 'setHeaderExtension: image has a backing file name');
+  const start = b.readUInt32BE(100);
+  const kept: Buffer[] = [];
+  let at = start;
+  while (at + 8 <= b.length) {
+    const type = b.readUInt32BE(at);
+    const len = b.readUInt32BE(at + 4);
+    if (type === 0) break;
+    const whole = 8 + Math.ceil(len / 8) * 8;
+    if (type !== magic) kept.push(b.subarray(at, at + whole));
+    at += whole;
+  }
+  if (data) {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(magic, 0);
+    head.writeUInt32BE(data.length, 4);
+    kept.push(Buffer.concat([head, data, Buffer.alloc(Math.ceil(data.length / 8) * 8 - data.length)]));
+  }
+  const area = Buffer.concat([...kept, Buffer.alloc(8)]);
+  patch(path, start, Buffer.concat([area, Buffer.alloc(Math.max(0, at + 8 - start - area.length))]));
+}
+
+/** The feature name table's header extension type. */
+export const FEATURE_TABLE = 0x6803f857;
+
+/** The read-only views compared on one file: info, check (text and JSON), map and the snapshot list. */
+export const VIEWS: string[][] = [['info'], ['info', '--output=json'], ['check'], ['check', '--output=json'], ['map', '--output=json'], ['snapshot', '-l']];
+
+/** Runs each view through qemu-img and our CLI on the same file: same exit code and stdout. */
+export async function sameViews(img: string, views: string[][] = VIEWS): Promise<void> {
+  for (const v of views) await both(v, img, img);
+}
+
+/** `convert -O raw` (with `extra`, e.g. `-l snapshot.name=foo`) by both tools: both succeed with the same bytes. */
+export async function sameConvert(img: string, outDir: (name: string) => string, extra: string[] = []): Promise<void> {
+  const q = outDir('convert-q.raw');
+  const o = outDir('convert-o.raw');
+  qemuImg(['convert', ...extra, '-O', 'raw', img, q]);
+  const r = await cli(['convert', ...extra, '-O', 'raw', img, o]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(readFileSync(q).equals(readFileSync(o)), `convert ${extra.join(' ')}: bytes equal qemu-img's`);
+}
+
+/** `check` detail lines (stderr) of both tools, for cases where the exact lines matter. */
+export async function checkLines(ref: string, ours: string, repair?: 'leaks' | 'all'): Promise<{ q: string[]; o: string[] }> {
+  const args = ['check', ...(repair ? ['-r', repair] : [])];
+  const r = qemuImg([...args, ref], true);
+  const o = await cli([...args, ours]);
+  const lines = (s: string): string[] => s.split('\n').filter((l) => l && !/^(qemu-img|qcow2-inspector):/.test(l));
+  return { q: lines(r.stderr), o: lines(o.stderr) };
+}
+
+/** The incompatible feature bits' low word (dirty 0x1, corrupt 0x2, ...). */
+export const incompatLo = (path: string): number => readFileSync(path).readUInt32BE(76);
+
+/**
+ * Runs qemu-io commands and then ends qemu-io without closing the image (`sigraise 9`, or `abort`), as the
+ * iotests do to leave a lazy-refcounts image dirty. qemu-io's own exit status is that of the signal.
+ */
+export function qemuIoCrash(img: string, cmds: string[], end: 'sigraise 9' | 'abort' = 'sigraise 9'): void {
+  const args: string[] = [];
+  for (const c of [...cmds, end]) args.push('-c', c);
+  const r = spawnSync('qemu-io', [...args, img], { encoding: 'utf8', timeout: 60_000 });
+  assert.ok(r.signal === 'SIGKILL' || r.signal === 'SIGABRT', `qemu-io was to be killed: ${r.status} ${r.stderr}`);
 }

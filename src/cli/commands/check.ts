@@ -54,9 +54,14 @@ export const checkCommand: CliCommand = {
   },
 };
 
+/** qemu-img follows each refcount overflow line with this advice (iotest 112). */
+const OVERFLOW_ADVICE =
+  'Use qemu-img amend to increase the refcount entry width or qemu-img convert to create a clean copy if the image cannot be opened for writing';
+
 async function report(result: CheckResultEx, path: string, format: 'human' | 'json', io: CliIo): Promise<number> {
   // Detail lines go to stderr, as qemu-img prints them.
-  const lines = [...(result.repairFindings ?? []), ...result.findings].map((f) => f.qemuLine);
+  const findings = [...(result.repairFindings ?? []), ...result.findings];
+  const lines = findings.map((f) => (f.kind === 'refcount-overflow' ? `${f.qemuLine}\n${OVERFLOW_ADVICE}` : f.qemuLine));
   const dropped = result.findingsDropped;
   if (lines.length) io.stderr.write(lines.join('\n') + '\n' + (dropped ? `(${dropped} more findings not shown)\n` : ''));
   if (result.failure) {

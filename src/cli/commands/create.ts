@@ -30,8 +30,9 @@ function compatLevel(v: string): '0.10' | '1.1' {
   throw new UsageError(`invalid compat '${v}' (use 0.10 or 1.1)`);
 }
 
+/** A signed number, as QEMU's number options parse it: a negative one is then refused for what it is (iotest 112). */
 function integer(name: string, v: string): number {
-  if (!/^\d+$/.test(v)) throw new UsageError(`parameter '${name}' must be a number, not '${v}'`);
+  if (!/^-?\d+$/.test(v)) throw new UsageError(`parameter '${name}' must be a number, not '${v}'`);
   return Number(v);
 }
 

@@ -4,7 +4,8 @@
  * second, read-only pass then reports what is left (its counters plus the first pass's "fixed" ones).
  */
 import { Qcow2Error } from '../errors';
-import { AUTOCLEAR_BITMAPS, type Qcow2Header } from '../format/header';
+import { AUTOCLEAR_BITMAPS, AUTOCLEAR_KNOWN, type Qcow2Header } from '../format/header';
+import { HEADER_AUTOCLEAR_OFFSET, writeFeatureWord } from '../format/header-write';
 import type { Qcow2Info } from '../format/info';
 import type { Qcow2IoOps } from '../io/ops';
 import { ReferenceWalk, type CheckProgress, type PassContext } from './walk';
@@ -249,6 +250,7 @@ function fail(res: CheckSummary, sink: FindingSink, qemuLine: string): { res: Ch
 /** Checks (and optionally repairs) an image, as `qemu-img check [-r leaks|all]`. */
 export async function checkImage(t: CheckTarget, opts: CheckOptions = {}): Promise<CheckResultEx> {
   if (opts.repair && t.io.readOnly) throw new Qcow2Error('read-only', 'cannot repair an image opened read-only', t.path);
+  if (opts.repair) await clearUnknownAutoclear(t);
   const sink = new FindingSink(opts.maxFindings);
   const first = await runPass(t, opts, opts.repair, sink);
   if (first.failure) return finish(first.res, sink.items, sink.dropped, undefined, first.failure);
@@ -273,4 +275,16 @@ function finish(
   if (repairFindings) out.repairFindings = repairFindings;
   if (failure) out.failure = failure;
   return out;
+}
+
+/**
+ * A repair writes to the image, so autoclear bits it does not understand must go first (their extensions may be
+ * stale afterwards); qemu-img clears them on every read-write open, so also for `check -r` (iotest 036).
+ */
+async function clearUnknownAutoclear(t: CheckTarget): Promise<void> {
+  const ac = t.header.autoclearFeatures;
+  if (t.header.version < 3 || (ac.hi === 0 && (ac.lo & ~AUTOCLEAR_KNOWN) === 0)) return;
+  const cleared = { hi: 0, lo: (ac.lo & AUTOCLEAR_KNOWN) >>> 0 };
+  await writeFeatureWord(t.io, HEADER_AUTOCLEAR_OFFSET, cleared);
+  t.header.autoclearFeatures = cleared;
 }

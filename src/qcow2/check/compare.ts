@@ -86,7 +86,7 @@ export function mismatchFinding(
 ): CheckFinding {
   const cs = ctx.info.clusterSize;
   const label = repairing ? 'Repairing' : r1 < r2 ? 'ERROR' : 'Leaked';
-  const qemuLine = `${label} cluster ${i} refcount=${r1} reference=${r2}`;
+  const qemuLine = `${label} cluster ${i} refcount=${ctx.onDisk.text(i, r1)} reference=${r2}`;
   if (r1 < r2) {
     const owners = overlaps.get(i);
     const uses = owners ? ` (used as ${[...new Set(owners)].map((o) => OWNER_NAMES[o]).join(' and ')})` : r2 ? ` (${OWNER_NAMES[mem.owners[i] as Owner]})` : '';

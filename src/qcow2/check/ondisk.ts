@@ -19,20 +19,40 @@ export function reftableEntryReserved(reftable: Uint8Array, index: number): bool
   return (u32(reftable, index * 8 + 4) & 0x1ff) !== 0;
 }
 
-/** Decodes `n` refcounts of a refblock into `out` starting at `outAt`. */
-export function decodeRefblock(block: Uint8Array, bits: number, out: CountArray, outAt: number, n: number): void {
+/** The count arrays hold at most 2^32 - 1; a 64-bit refcount above that is kept as text for check's lines. */
+const COUNT_CAP = 0xffffffff;
+/** Bounds the exact texts kept (an image controls how many refcounts are huge); past it the capped value shows. */
+const MAX_EXACT_TEXTS = 4096;
+
+/** A 64-bit big-endian refcount as exact decimal text (BigInt only for this rare message). */
+function refcount64Text(block: Uint8Array, index: number): string {
+  const view = new DataView(block.buffer, block.byteOffset + index * 8, 8);
+  return view.getBigUint64(0).toString();
+}
+
+/**
+ * Decodes `n` refcounts of a refblock into `out` starting at `outAt`; `exact` receives the decimal text of
+ * 64-bit refcounts above the cap, keyed by their index in `out`.
+ */
+export function decodeRefblock(block: Uint8Array, bits: number, out: CountArray, outAt: number, n: number, exact?: Map<number, string>): void {
   if (bits === 16) {
     for (let i = 0, o = 0; i < n; i++, o += 2) out[outAt + i] = (block[o] << 8) | block[o + 1];
   } else if (bits === 8) {
     out.set(block.subarray(0, n), outAt);
   } else {
-    for (let i = 0; i < n; i++) out[outAt + i] = Math.min(getRefcount(block, i, bits), 0xffffffff);
+    for (let i = 0; i < n; i++) {
+      const v = getRefcount(block, i, bits);
+      out[outAt + i] = Math.min(v, COUNT_CAP);
+      if (v > COUNT_CAP && bits === 64 && exact && exact.size < MAX_EXACT_TEXTS) exact.set(outAt + i, refcount64Text(block, i));
+    }
   }
 }
 
 export class OnDiskRefcounts {
   /** Reftable indices whose refblock offset is not cluster-aligned: their refcounts cannot be read. */
   readonly badRefblocks = new Set<number>();
+  /** Exact decimal text of 64-bit refcounts above 2^32 - 1, as qemu-img prints them (bounded, see decodeRefblock). */
+  private readonly exact = new Map<number, string>();
 
   private constructor(
     private readonly io: Qcow2IoOps,
@@ -64,7 +84,7 @@ export class OnDiskRefcounts {
       regions,
       (block, r) => {
         const first = r.tag * perBlock;
-        decodeRefblock(block, info.refcountBits, me.counts, first, Math.min(perBlock, nbClusters - first));
+        decodeRefblock(block, info.refcountBits, me.counts, first, Math.min(perBlock, nbClusters - first), me.exact);
       },
       opts,
     );
@@ -77,6 +97,16 @@ export class OnDiskRefcounts {
     return this.counts[cluster];
   }
 
+  /** A tracked cluster's on-disk refcount `value` (as compared) in qemu-img's text: exact for huge 64-bit ones. */
+  text(cluster: number, value: number): string {
+    return (value === COUNT_CAP && this.exact.get(cluster)) || String(value);
+  }
+
+  /** Forgets the exact text once a repair has rewritten the cluster's refcount. */
+  rewritten(cluster: number): void {
+    this.exact.delete(cluster);
+  }
+
   /** On-disk refcount of any cluster (reads the file for clusters past the tracked range); -1 if unreadable. */
   async at(cluster: number): Promise<number> {
     if (cluster < this.counts.length) return this.get(cluster);
@@ -86,6 +116,6 @@ export class OnDiskRefcounts {
     if (off === 0 || off === Infinity) return 0;
     if (off % this.info.clusterSize !== 0) return -1;
     const block = await readZeroFilled(this.io, off, this.info.clusterSize);
-    return Math.min(getRefcount(block, cluster % this.info.refblockEntries, this.info.refcountBits), 0xffffffff);
+    return Math.min(getRefcount(block, cluster % this.info.refblockEntries, this.info.refcountBits), COUNT_CAP);
   }
 }

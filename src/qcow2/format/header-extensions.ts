@@ -63,8 +63,9 @@ export function parseHeaderExtensions(cluster0: Uint8Array, start: number, end: 
         ext.dataFile = asciiName(data, file, 'data file name');
         break;
       case EXT_FEATURE_TABLE:
-        for (let i = 0; i + 48 <= data.length; i += 48) {
-          ext.featureNames.push({ type: data[i], bit: data[i + 1], name: cString(data.subarray(i + 2, i + 48)) });
+        // A last entry shorter than 48 bytes is read as if zero-padded, as QEMU does (iotest 036 writes such tables).
+        for (let i = 0; i + 2 < data.length; i += 48) {
+          ext.featureNames.push({ type: data[i], bit: data[i + 1], name: cString(data.subarray(i + 2, Math.min(i + 48, data.length))) });
         }
         break;
       case EXT_BITMAPS: {

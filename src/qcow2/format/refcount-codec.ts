@@ -33,6 +33,25 @@ export function getRefcount(block: Uint8Array, index: number, bits: number): num
   }
 }
 
+/**
+ * Adds `delta` (+1 or -1) to a 64-bit refcount byte by byte, so it stays exact above 2^53 (QEMU accepts any
+ * value up to 2^64 - 1, iotest 112). Returns the new value as getRefcount reads it, or undefined when it would
+ * wrap past 2^64 - 1 or below 0 (the entry is then unchanged).
+ */
+export function stepRefcount64(block: Uint8Array, index: number, delta: 1 | -1): number | undefined {
+  const o = index * 8;
+  const edge = delta > 0 ? 0xff : 0;
+  let atEdge = true;
+  for (let i = 0; i < 8 && atEdge; i++) atEdge = block[o + i] === edge;
+  if (atEdge) return undefined;
+  for (let i = 7; i >= 0; i--) {
+    const b = block[o + i] + delta;
+    block[o + i] = b & 0xff;
+    if (b >= 0 && b <= 0xff) break; // no carry or borrow left
+  }
+  return getRefcount(block, index, 64);
+}
+
 /** Largest refcount a width can hold, capped at 2^53 - 1. */
 export function maxRefcount(bits: number): number {
   return bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;

@@ -10,7 +10,7 @@ import type { MetaWriteback } from './meta-writeback';
 import type { MetadataMap } from './metadata-map';
 import type { MetaSlice } from '../cache/metadata-cache';
 import type { WritableImage } from './writable-image';
-import { getRefcount, maxRefcount, setRefcount } from '../format/refcount-codec';
+import { getRefcount, maxRefcount, setRefcount, stepRefcount64 } from '../format/refcount-codec';
 import { writeReftablePointer } from '../format/header-write';
 
 const MAX_SLICE_BYTES = 64 * 1024;
@@ -100,12 +100,25 @@ export class Refcounts {
       at = await this.locate(c);
       if (!at) throw new Error('refcount block creation failed');
     }
-    const v = getRefcount(at.slice.data, at.index, this.bits) + delta;
+    const v = this.bits === 64 ? this.step64(c, at.slice.data, at.index, delta) : getRefcount(at.slice.data, at.index, this.bits) + delta;
     if (v < 0) throw badImage(this.dev.path, `refcount of cluster ${c} would drop below zero`);
-    if (v > maxRefcount(this.bits)) throw new Qcow2Error('limit', `refcount of cluster ${c} would overflow ${this.bits}-bit refcounts`, this.dev.path);
-    setRefcount(at.slice.data, at.index, this.bits, v);
+    if (this.bits !== 64) {
+      if (v > maxRefcount(this.bits)) throw this.overflow(c);
+      setRefcount(at.slice.data, at.index, this.bits, v);
+    }
     this.wb.markRefblock(at.slice);
     if (v === 0) this.onFreed?.(c);
+  }
+
+  /** 64-bit refcounts change byte by byte: exact above 2^53, where a number is not (QEMU allows up to 2^64 - 1). */
+  private step64(c: number, block: Uint8Array, index: number, delta: number): number {
+    const v = stepRefcount64(block, index, delta > 0 ? 1 : -1);
+    if (v === undefined && delta > 0) throw this.overflow(c);
+    return v ?? -1;
+  }
+
+  private overflow(c: number): Qcow2Error {
+    return new Qcow2Error('limit', `refcount of cluster ${c} would overflow ${this.bits}-bit refcounts`, this.dev.path);
   }
 
   /**
