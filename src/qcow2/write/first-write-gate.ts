@@ -1,10 +1,10 @@
 /**
  * What must hold before the first write to an image, and the header change that goes with it
- * (unknown autoclear bits are cleared, as the spec asks of writers that do not understand them).
+ * (unknown autoclear bits are cleared, as the spec asks of writers that do not understand them). Enabled persistent
+ * dirty bitmaps do not stop writes: the writer keeps them consistent (write/bitmap-tracking.ts).
  */
-import { BME_FLAG_AUTO, BME_FLAG_IN_USE } from '../format/bitmaps';
 import { Qcow2Error } from '../errors';
-import { AUTOCLEAR_BITMAPS, AUTOCLEAR_KNOWN, isSet } from '../format/header';
+import { AUTOCLEAR_KNOWN } from '../format/header';
 import { HEADER_AUTOCLEAR_OFFSET, writeFeatureWord } from '../format/header-write';
 import type { WritableImage } from './writable-image';
 
@@ -31,17 +31,6 @@ export async function prepareFirstWrite(dev: WritableImage): Promise<void> {
   }
   if (info.hasDataFile && !dev.dataIo) throw new Qcow2Error('unsupported', 'the external data file is not open; cannot write', file);
   if (info.hasDataFile && dev.dataIo?.readOnly) throw new Qcow2Error('read-only', 'the external data file is open read-only', file);
-  if (isSet(h.autoclearFeatures, AUTOCLEAR_BITMAPS)) {
-    const live = dev.bitmaps.filter((b) => b.flags & (BME_FLAG_AUTO | BME_FLAG_IN_USE));
-    if (live.length > 0) {
-      const names = live.map((b) => `'${b.name}'`).join(', ');
-      throw new Qcow2Error(
-        'unsupported',
-        `image has enabled persistent dirty bitmaps (${names}) that writes would leave stale; disable or remove them first (qemu-img bitmap --disable or --remove)`,
-        file,
-      );
-    }
-  }
   const ac = h.autoclearFeatures;
   if (ac.hi !== 0 || (ac.lo & ~AUTOCLEAR_KNOWN) !== 0) {
     const cleared = { hi: 0, lo: (ac.lo & AUTOCLEAR_KNOWN) >>> 0 };
