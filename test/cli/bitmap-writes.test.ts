@@ -121,6 +121,24 @@ describe('writes mark enabled persistent dirty bitmaps (vs qemu-io, qemu-nbd + n
     });
   });
 
+  it('concurrent writes (fast in-place overwrites among them) are all marked', async () => {
+    const img = tmp.path('conc.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', img, '32M']);
+    qemuImg(['bitmap', '--add', '-g', '4k', img, 'c']);
+    const ops = genWorkload(1403, { virtualSize: 32 * M, clusterSize: 65536, l2Span: 8192 * 65536 }, { count: 80, maxLength: 200_000 });
+    const dev = await openImage(img, { readOnly: false });
+    try {
+      // First allocate, then overwrite the same places all at once: most overwrites take the lock-free path.
+      await Promise.all(ops.slice(0, 40).map((op) => dev.writeAt(opData(op), op.offset)));
+      await dev.flushMeta();
+      await Promise.all(ops.map((op) => dev.writeAt(opData(op), op.offset)));
+    } finally {
+      await dev.close();
+    }
+    assert.deepEqual(await nbdDirty(img, 'c', tmp.path('conc.sock')), markedRanges([], ops, 4096, 32 * M));
+    assert.equal(qemuImg(['check', img], true).code, 0);
+  });
+
   it('a bitmap added while writes are tracked records the writes after it; --add then write through the CLI too', async () => {
     const img = tmp.path('add.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', img, '16M']);
