@@ -231,6 +231,7 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     return this.exclusive(async () => {
       // While writes are tracked, an enabled new bitmap is tracked too (marked in use on disk from the start).
       const tracked = writer.bitmaps.isActive && !opts.disabled;
+      if (tracked) writer.bitmaps.refuseAdd(name, refuseBitmapAdd(this, name, opts));
       const entry = await addBitmap(this, writer, name, { ...opts, inUse: tracked });
       if (tracked) await writer.bitmaps.adopt(entry);
       return entry;

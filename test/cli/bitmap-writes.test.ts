@@ -233,5 +233,21 @@ describe('writes mark enabled persistent dirty bitmaps (vs qemu-io, qemu-nbd + n
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^[^\n]*tracking writes in the enabled persistent dirty bitmaps \('fine'\) would take 256 MiB of memory \(limit 64 MiB\)[^\n]*\n$/);
     assert.ok(readFileSync(img).equals(before), 'the image changed');
+    // While writes are tracked, adding a bitmap that would pass the limit is refused before anything is written.
+    const other = tmp.path('huge2.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', other, '1T']);
+    qemuImg(['bitmap', '--add', other, 'coarse']);
+    const dev = await openImage(other, { readOnly: false });
+    try {
+      await dev.writeAt(new Uint8Array(512).fill(1), 0);
+      await assert.rejects(dev.addBitmap('fine', { granularity: 512 }), /\('coarse', 'fine'\) would take 258 MiB of memory \(limit 64 MiB\)/);
+    } finally {
+      await dev.close();
+    }
+    assert.deepEqual(
+      info(other).map((b) => [b.name, b.flags]),
+      [['coarse', ['auto']]],
+    );
+    assert.deepEqual(await dump(other, 'coarse'), [{ start: 0, length: 65536 }]);
   });
 });

@@ -57,15 +57,10 @@ export class BitmapTracking {
     if (this.active) return;
     const list = enabledBitmaps(this.dev);
     const cs = this.dev.info.clusterSize;
-    const bytes = list.reduce((n, b) => n + b.tableSize * cs, 0);
-    if (bytes > MAX_TRACKED_BYTES) {
-      const names = list.map((b) => `'${printable(b.name, 100)}'`).join(', ');
-      throw new Qcow2Error(
-        'unsupported',
-        `tracking writes in the enabled persistent dirty bitmaps (${names}) would take ${Math.ceil(bytes / 2 ** 20)} MiB of memory (limit ${MAX_TRACKED_BYTES / 2 ** 20} MiB); disable them or use a larger granularity`,
-        this.dev.path,
-      );
-    }
+    this.refuseOverLimit(
+      list.map((b) => b.name),
+      list.reduce((n, b) => n + b.tableSize * cs, 0),
+    );
     const tracked: Tracked[] = [];
     for (const b of list) tracked.push({ name: b.name, granularityBits: b.granularityBits, table: await this.loadTable(b), touched: new Map() });
     if (tracked.length === 0) return;
@@ -76,6 +71,25 @@ export class BitmapTracking {
     }
     this.tracked = tracked;
     this.active = true;
+  }
+
+  /** Before a bitmap of `granularity` is added while tracking: refused when its bits would pass the limit. */
+  refuseAdd(name: string, granularity: number): void {
+    const cs = this.dev.info.clusterSize;
+    const bytesOf = (g: number) => Math.ceil(Math.ceil(this.dev.info.virtualSize / g) / (cs * 8)) * cs;
+    this.refuseOverLimit(
+      [...this.tracked.map((t) => t.name), name],
+      this.tracked.reduce((n, t) => n + bytesOf(2 ** t.granularityBits), bytesOf(granularity)),
+    );
+  }
+
+  private refuseOverLimit(names: string[], bytes: number): void {
+    if (bytes <= MAX_TRACKED_BYTES) return;
+    throw new Qcow2Error(
+      'unsupported',
+      `tracking writes in the enabled persistent dirty bitmaps (${names.map((n) => `'${printable(n, 100)}'`).join(', ')}) would take ${Math.ceil(bytes / 2 ** 20)} MiB of memory (limit ${MAX_TRACKED_BYTES / 2 ** 20} MiB); disable them or use a larger granularity`,
+      this.dev.path,
+    );
   }
 
   /** A bitmap added while tracking (already marked in use on disk, all clean) is tracked too. */
