@@ -11,8 +11,18 @@ import { BME_FLAG_AUTO, BME_FLAG_IN_USE } from '../format/bitmaps';
 import { Qcow2Error } from '../errors';
 import { readFully } from '../io/ops';
 import { planBitmapsUpdate } from './bitmaps-header';
-import type { Qcow2Writer } from './writer';
+import type { ClusterAllocator } from './alloc';
+import type { MetadataMap } from './metadata-map';
+import type { MetaWriteback } from './meta-writeback';
 import type { WritableImage } from './writable-image';
+
+/** What the bitmap code uses of the writer (Qcow2Writer), named here so that the writer can own the tracking. */
+export interface WriterParts {
+  readonly alloc: Pick<ClusterAllocator, 'alloc'>;
+  readonly meta: MetadataMap;
+  readonly wb: MetaWriteback;
+  flush(): Promise<void>;
+}
 
 /** What changes in one directory entry, found by name. */
 export interface EntryChange {
@@ -21,7 +31,7 @@ export interface EntryChange {
 }
 
 /** Reads the directory as on disk, applies `changes` (by bitmap name), and switches the image to the result. */
-export async function rewriteBitmapDirectory(dev: WritableImage, w: Qcow2Writer, changes: Map<string, EntryChange>): Promise<void> {
+export async function rewriteBitmapDirectory(dev: WritableImage, w: WriterParts, changes: Map<string, EntryChange>): Promise<void> {
   const cs = dev.info.clusterSize;
   const old = dev.header.extensions.bitmaps;
   if (!old) throw new Qcow2Error('bad-image', 'the image has no bitmap directory', dev.path);

@@ -18,8 +18,7 @@ import { AUTOCLEAR_BITMAPS, isSet } from '../format/header';
 import { setU32, u32 } from '../format/bytes';
 import { badImage, printable, Qcow2Error } from '../errors';
 import { readFully } from '../io/ops';
-import { rewriteBitmapDirectory, type EntryChange } from './bitmap-directory';
-import type { Qcow2Writer } from './writer';
+import { rewriteBitmapDirectory, type EntryChange, type WriterParts } from './bitmap-directory';
 import type { WritableImage } from './writable-image';
 
 /** Memory the bits of all tracked bitmaps may take at most (a 4 TiB disk at 64 KiB granularity takes 8 MiB). */
@@ -53,7 +52,7 @@ export class BitmapTracking {
   }
 
   /** Marks the enabled bitmaps in use on disk; the caller holds the lock, nothing is pending. */
-  async begin(w: Qcow2Writer): Promise<void> {
+  async begin(w: WriterParts): Promise<void> {
     if (this.active) return;
     const list = enabledBitmaps(this.dev);
     const cs = this.dev.info.clusterSize;
@@ -117,7 +116,7 @@ export class BitmapTracking {
   }
 
   /** Stores the tracked bitmaps and clears their in-use flags; the caller holds the lock, metadata flushed. */
-  async store(w: Qcow2Writer): Promise<void> {
+  async store(w: WriterParts): Promise<void> {
     if (!this.active) return;
     const dev = this.dev;
     const cs = dev.info.clusterSize;
