@@ -139,6 +139,29 @@ describe('writes mark enabled persistent dirty bitmaps (vs qemu-io, qemu-nbd + n
     assert.equal(qemuImg(['check', img], true).code, 0);
   });
 
+  it('a repair between writes stores the bitmaps first (in use cleared), and the writes after it are tracked anew', async () => {
+    const img = tmp.path('repair.qcow2');
+    qemuImg(['create', '-q', '-f', 'qcow2', img, '16M']);
+    qemuImg(['bitmap', '--add', img, 'r']);
+    const dev = await openImage(img, { readOnly: false });
+    try {
+      await dev.writeAt(new Uint8Array(3000).fill(1), 200_000);
+      assert.deepEqual(dev.bitmaps[0].flagNames, ['in-use', 'auto']);
+      const res = await dev.check({ repair: 'all' });
+      assert.equal(res.summary.corruptions, 0);
+      assert.deepEqual(info(img)[0].flags, ['auto']);
+      await dev.writeAt(new Uint8Array(3000).fill(2), 9 * M);
+    } finally {
+      await dev.close();
+    }
+    const writes = [
+      { offset: 200_000, length: 3000 },
+      { offset: 9 * M, length: 3000 },
+    ];
+    assert.deepEqual(await nbdDirty(img, 'r', tmp.path('r.sock')), markedRanges([], writes, 65536, 16 * M));
+    assert.equal(qemuImg(['check', img], true).code, 0);
+  });
+
   it('a bitmap added while writes are tracked records the writes after it; --add then write through the CLI too', async () => {
     const img = tmp.path('add.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', img, '16M']);
