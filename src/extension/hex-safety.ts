@@ -7,7 +7,7 @@ import { access, constants } from 'node:fs/promises';
 import { AUTOCLEAR_BITMAPS, isSet, type Qcow2Dev } from '../qcow2';
 import { checkInUse, type InUseResult } from './in-use';
 
-export type BlockerKind = 'read-only' | 'corrupt' | 'damaged' | 'dirty' | 'bitmaps' | 'encrypted' | 'untrusted' | 'in-use';
+export type BlockerKind = 'read-only' | 'corrupt' | 'damaged' | 'dirty' | 'encrypted' | 'untrusted' | 'in-use';
 
 export interface WriteBlocker {
   kind: BlockerKind;
@@ -26,8 +26,6 @@ export interface WriteSafetyInput {
   damage?: readonly string[];
   /** The dirty flag (lazy refcounts not closed cleanly): the engine refuses to write until repaired. */
   dirty?: boolean;
-  /** Names of enabled persistent dirty bitmaps, which the engine refuses to leave stale. */
-  liveBitmaps?: string[];
   cryptMethod: number;
   /** An encrypted image is open with its key and the engine can write it (LUKS; legacy AES stays read-only). */
   encryptedWritable?: boolean;
@@ -55,14 +53,6 @@ export function writeBlockers(s: WriteSafetyInput): WriteBlocker[] {
       action: 'refuse',
       message: 'the image has the dirty flag set (lazy refcounts, not closed cleanly); repair it with qemu-img check -r all before writing',
     });
-  if (s.liveBitmaps?.length) {
-    const names = s.liveBitmaps.map((n) => `'${n}'`).join(', ');
-    out.push({
-      kind: 'bitmaps',
-      action: 'refuse',
-      message: `the image has enabled persistent dirty bitmaps (${names}) that writes would leave stale; disable or remove them first (qemu-img bitmap --disable or --remove)`,
-    });
-  }
   if (s.cryptMethod !== 0 && !s.encryptedWritable)
     out.push({
       kind: 'encrypted',
@@ -96,7 +86,6 @@ export async function gatherWriteSafety(
     corrupt: dev.info.corrupt,
     damage: dev.openDamage,
     dirty: dev.info.dirty,
-    liveBitmaps: liveBitmaps(dev),
     cryptMethod: dev.header.cryptMethod,
     encryptedWritable: dev.crypto?.writable === true,
     workspaceTrusted,
@@ -104,10 +93,13 @@ export async function gatherWriteSafety(
   };
 }
 
-/** Bitmaps the engine's write gate refuses to leave stale: the bitmaps autoclear bit set, and enabled or in use. */
-export function liveBitmaps(dev: Pick<Qcow2Dev, 'header' | 'bitmaps'>): string[] {
+/**
+ * Bitmaps that writes mark, as QEMU does (the engine's write/bitmap-tracking.ts): the bitmaps autoclear bit set,
+ * enabled and not in use. Enabled persistent bitmaps do not block writes.
+ */
+export function trackedBitmaps(dev: Pick<Qcow2Dev, 'header' | 'bitmaps'>): string[] {
   if (!isSet(dev.header.autoclearFeatures, AUTOCLEAR_BITMAPS)) return [];
-  return dev.bitmaps.filter((b) => b.flagNames.includes('auto') || b.flagNames.includes('in-use')).map((b) => b.name);
+  return dev.bitmaps.filter((b) => b.flagNames.includes('auto') && !b.flagNames.includes('in-use')).map((b) => b.name);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Qcow2Dev } from '../qcow2';
 import { EXT_BACKING_FORMAT, EXT_BITMAPS, EXT_CRYPTO, EXT_DATA_FILE, EXT_FEATURE_TABLE, type FeatureBits, type Qcow2Header } from '../qcow2';
 import type { FeatureBitInfo, HeaderExtensionInfo, HeaderField, ImageWarning, OverviewData } from '../shared/protocol';
 import { formatBytes, hex } from '../shared/format';
-import { liveBitmaps } from './hex-safety';
+import { trackedBitmaps } from './hex-safety';
 
 type Group = FeatureBitInfo['group'];
 const GROUP_TYPE: Record<Group, number> = { incompatible: 0, compatible: 1, autoclear: 2 };
@@ -145,11 +145,11 @@ export function imageWarnings(dev: Qcow2Dev): ImageWarning[] {
   }
   if (dev.bitmaps.length > 0) {
     const inUse = dev.bitmaps.filter((b) => b.flagNames.includes('in-use')).length;
-    const live = liveBitmaps(dev).length;
-    // Say what a write really does: the engine refuses while a bitmap would go stale (write-gate.ts).
+    const live = trackedBitmaps(dev).length;
+    // Say what a write really does (the engine's write/bitmap-tracking.ts).
     const effect = live
-      ? `${live} of them enabled, so hex edits are not taken and nothing is written until they are disabled or removed (qemu-img bitmap --disable or --remove)`
-      : 'all disabled, so writes are allowed and, as in QEMU, leave them unchanged';
+      ? `${live} of them enabled: writes (hex edits, the CLI's write) mark the ranges they touch in them, as QEMU does`
+      : 'none enabled, so writes leave them unchanged, as in QEMU';
     w.push({
       kind: 'bitmaps',
       message: `The image has ${dev.bitmaps.length} persistent dirty bitmap(s)${inUse ? `, ${inUse} marked in use (inconsistent)` : ''}: ${effect}.`,

@@ -228,7 +228,14 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     await this.prepIo();
     refuseBitmapAdd(this, name, opts);
     const writer = this.writer ?? (await this.getWriter());
-    return this.exclusive(() => addBitmap(this, writer, name, opts));
+    return this.exclusive(async () => {
+      // While writes are tracked, an enabled new bitmap is tracked too (marked in use on disk from the start).
+      const tracked = writer.bitmaps.isActive && !opts.disabled;
+      if (tracked) writer.bitmaps.refuseAdd(name, refuseBitmapAdd(this, name, opts));
+      const entry = await addBitmap(this, writer, name, { ...opts, inUse: tracked });
+      if (tracked) await writer.bitmaps.adopt(entry);
+      return entry;
+    });
   }
 
   /** Writes dirty L2/refcount metadata to disk in the crash-safe order. */
@@ -253,6 +260,8 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
   /** Integrity check, and repair with `opts.repair`, as qemu-img check (check/check.ts). Runs alone: no write overlaps it. */
   check(opts: CheckOptions = {}): Promise<CheckResultEx> {
     return this.exclusive(async () => {
+      // A repair rewrites metadata behind the writer, which is then dropped: the tracked bitmaps are stored first.
+      if (opts.repair && this.writer) await this.writer.bitmaps.store(this.writer);
       try {
         return await checkImage(this, opts);
       } finally {
@@ -448,11 +457,14 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     return this.compressed.read(range);
   }
 
-  /** Closes this image, its data file and its backing chain, once writes in flight are done and metadata is flushed. */
+  /**
+   * Closes this image, its data file and its backing chain, once writes in flight are done, metadata is flushed and
+   * the dirty bitmaps the writes marked are stored (write/bitmap-tracking.ts).
+   */
   async close(): Promise<void> {
     if (this.viewOf) return; // the view borrows the files of the device it came from
     try {
-      if (this.writer || this.writerPending) await this.exclusive(async () => undefined);
+      if (this.writer || this.writerPending) await this.exclusive(async () => this.writer?.bitmaps.store(this.writer));
     } finally {
       await this.backing?.close();
       await this.dataIo?.close();
@@ -491,6 +503,10 @@ export class Qcow2Dev implements BlockLayer, WritableImage {
     this.header.extensions.bitmaps = ext;
     this.header.autoclearFeatures = autoclear;
     this.header.backingFileOffset = backingFileOffset;
+  }
+  switchBitmapDirectory(bitmaps: BitmapEntry[], ext: BitmapsExtension): void {
+    this.bitmaps = bitmaps;
+    this.header.extensions.bitmaps = ext;
   }
   setAutoclearFeatures(bits: FeatureBits): void {
     this.header.autoclearFeatures = bits;

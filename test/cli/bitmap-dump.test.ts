@@ -4,24 +4,9 @@
  * enabled bitmap) must give exactly the same dirty ranges, at 4 KiB, 64 KiB and 1 MiB granularity.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { cli, qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
-
-/** QEMU's view of a bitmap's dirty ranges, through qemu-nbd and nbdinfo. */
-async function nbdDirty(image: string, name: string, sock: string): Promise<Array<{ start: number; length: number }>> {
-  const server = spawn('qemu-nbd', ['-r', '-B', name, '-k', sock, '-f', 'qcow2', image], { stdio: 'ignore' });
-  try {
-    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
-    const r = spawnSync('nbdinfo', ['--json', `--map=qemu:dirty-bitmap:${name}`, `nbd+unix:///?socket=${sock}`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`nbdinfo failed: ${r.stderr}`);
-    const extents = JSON.parse(r.stdout) as Array<{ offset: number; length: number; type: number }>;
-    return extents.filter((e) => e.type === 1).map((e) => ({ start: e.offset, length: e.length }));
-  } finally {
-    server.kill();
-    await new Promise((r) => server.once('exit', r));
-  }
-}
+import { nbdDirty } from '../helpers/nbd';
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 function rng(seed: number): () => number {

@@ -11,6 +11,10 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync }
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cliProcess, qemuImg, scratchDir } from '../helpers/qemu';
+import { nbdDirty } from '../helpers/nbd';
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
 
 const REPO = join(__dirname, '../..');
 
@@ -84,14 +88,14 @@ describe('npm start demo (made without qemu-utils)', function () {
     );
   });
 
-  it('has an internal snapshot that differs from the current disk, and a disabled persistent bitmap (qemu-img info)', () => {
+  it('has an internal snapshot that differs from the current disk, and an enabled persistent bitmap (qemu-img info)', () => {
     const image = join(dir, 'demo.qcow2');
     const info = JSON.parse(qemuImg(['info', '--output=json', image]).stdout);
     assert.deepEqual(
       info.snapshots.map((s: any) => [s.id, s.name]),
       [['1', 'before-cleanup']],
     );
-    assert.deepEqual(info['format-specific'].data.bitmaps, [{ flags: [], name: 'backup-0', granularity: 65536 }]);
+    assert.deepEqual(info['format-specific'].data.bitmaps, [{ flags: ['auto'], name: 'backup-0', granularity: 65536 }]);
     // 64 KiB at 130 MiB, now and in the snapshot (flattened to a sparse qcow2 first: the disk is 4 GiB). qemu-img dd's
     // count includes the skipped blocks.
     const block = (src: string, out: string): string => {
@@ -154,6 +158,19 @@ describe('npm start demo (made without qemu-utils)', function () {
     assert.ok(log.length > 4096, 'boot.log holds a few KiB');
     assert.equal(log.split('\n').length, 121);
     assert.equal(ls.find((e) => e.name === 'boot.log')?.size, log.length);
+  });
+
+  it("the bitmap's dirty ranges are the writes made after it (nbdinfo through qemu-nbd, and our bitmap --dump)", async () => {
+    const image = join(dir, 'demo.qcow2');
+    const want = [
+      { start: 130 * MiB, length: 64 * 1024 },
+      { start: 1 * GiB, length: 4 * MiB },
+      { start: 3 * GiB, length: 32 * MiB },
+    ];
+    assert.deepEqual(await nbdDirty(image, 'backup-0', tmp.path('demo.sock')), want);
+    const ours = spawnSync(process.execPath, [join(REPO, 'dist/cli.js'), 'bitmap', '--dump', '--output=json', image, 'backup-0'], { encoding: 'utf8' });
+    assert.equal(ours.status, 0, ours.stderr);
+    assert.deepEqual(JSON.parse(ours.stdout), want);
   });
 });
 

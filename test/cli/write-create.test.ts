@@ -1,6 +1,6 @@
 /** CLI `create` and `write`: qemu-img create / qemu-io write as the oracles. */
 import { strict as assert } from 'node:assert';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cli, qemuImg, qemuIo, scratchDir, sha256File } from '../helpers/qemu';
 import { seededRandom } from '../../src/qcow2/io/fault';
 
@@ -180,7 +180,7 @@ describe('cli write', function () {
     assert.equal(qemuImg(['check', img], true).code, 0);
   });
 
-  it('refuses images the engine must not write (corrupt bit, enabled bitmaps), leaving them untouched', async () => {
+  it('refuses images the engine must not write (corrupt bit, a bitmap QEMU cannot open), leaving them untouched; an enabled bitmap is marked', async () => {
     const corrupt = tmp.path('corrupt.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', corrupt, '1M']);
     const bytes = readFileSync(corrupt);
@@ -189,9 +189,17 @@ describe('cli write', function () {
     const bitmaps = tmp.path('bitmaps.qcow2');
     qemuImg(['create', '-q', '-f', 'qcow2', bitmaps, '1M']);
     qemuImg(['bitmap', '--add', bitmaps, 'b0']);
+    const hostile = tmp.path('hostile-bitmap.qcow2');
+    copyFileSync(bitmaps, hostile);
+    const h = readFileSync(hostile);
+    let at = h.readUInt32BE(100);
+    while (h.readUInt32BE(at) !== 0x23852875) at += 8 + Math.ceil(h.readUInt32BE(at + 4) / 8) * 8;
+    h.writeUInt32BE(0xffffffff, Number(h.readBigUInt64BE(at + 8 + 16)) + 8); // the table size
+    writeFileSync(hostile, h);
+    assert.throws(() => qemuIo(hostile, ['write 0 512']), /doesn't satisfy the constraints/); // qemu-io cannot open it either
     for (const [img, re] of [
       [corrupt, /corrupt/i],
-      [bitmaps, /bitmap/i],
+      [hostile, /bitmap 'b0' does not satisfy QEMU's constraints \(table of 4294967295 entries/],
     ] as const) {
       const before = sha256File(img);
       const r = await cli(['write', img, '0'], new Uint8Array(512).fill(1));
@@ -200,6 +208,9 @@ describe('cli write', function () {
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.equal(sha256File(img), before, `${img} changed`);
     }
+    const r = await cli(['write', '-q', bitmaps, '0'], new Uint8Array(512).fill(1));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse((await cli(['bitmap', '--dump', '--output=json', bitmaps, 'b0'])).stdout.toString()), [{ start: 0, length: 65536 }]);
   });
 
   it('streams stdin larger than its 64 MiB buffer; input running past the end stops with one line and a consistent image', async () => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { openImage } from '../../src/qcow2/open';
 import { u32 } from '../../src/qcow2/format/bytes';
 import { qemuImg, scratchDir, sha256File } from '../helpers/qemu';
+import { markedRanges, nbdDirty } from '../helpers/nbd';
 import { makeWriteImage, ALL_KINDS, type KindName, type WriteImage } from '../helpers/write-images';
 import { envSeed, genWorkload, LONG, opData, RawModel, takeBaseline, verifyAfterWorkload, withSeed, type WriteOp } from '../helpers/workload';
 
@@ -101,6 +102,16 @@ describe('write workloads on every image kind (engine writeAt)', function () {
         if (kind === 'tiny-reftable') {
           const h = readFileSync(img.path).subarray(0, 64);
           assert.ok(u32(h, 56) > u32(headerBefore, 56) || u32(h, 52) !== u32(headerBefore, 52), 'the refcount table should have grown');
+        }
+        if (kind === 'bitmaps') {
+          // Both enabled bitmaps (added after the image's first data) hold exactly the workload's granules, as QEMU reads them.
+          for (const [name, g] of [
+            ['dirty0', 64 * 1024],
+            ['dirty1', 128 * 1024],
+          ] as const) {
+            const want = markedRanges([], ops, g, img.virtualSize);
+            assert.deepEqual(await nbdDirty(img.path, name, tmp.path(`${name}.sock`)), want, `${kind}: bitmap ${name}`);
+          }
         }
         if (kind === 'bitmaps-disabled') {
           const info = JSON.parse(qemuImg(['info', '--output=json', img.path]).stdout);

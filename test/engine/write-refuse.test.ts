@@ -64,10 +64,12 @@ describe('engine write path: refusals and header rules', function () {
     await rejectsWrite(p, 'unsupported', /dirty.*qemu-img check -r all/);
   });
 
-  it('refuses images with enabled persistent bitmaps; disabled ones are kept and stay valid', async () => {
+  it('writes to images with enabled persistent bitmaps (they are marked; test/cli/bitmap-writes.test.ts); disabled ones are kept and stay valid', async () => {
     const p = fresh('bm.qcow2');
     qemuImg(['bitmap', '--add', p, 'b0']);
-    await rejectsWrite(p, 'unsupported', /bitmaps \('b0'\).*stale/);
+    await withImage(p, (dev) => dev.writeAt(pattern(4096, 1), 65536));
+    assertClean(p);
+    assert.deepEqual(JSON.parse(qemuImg(['info', '--output=json', p]).stdout)['format-specific'].data.bitmaps[0].flags, ['auto']);
     const q = fresh('bm2.qcow2');
     qemuImg(['bitmap', '--add', '--disable', q, 'frozen']);
     await withImage(q, (dev) => dev.writeAt(pattern(100000, 2), 12345));

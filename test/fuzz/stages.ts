@@ -19,6 +19,7 @@ import { main as cliMain } from '../../src/cli/cli';
 import { FuzzFinding, expectEngineError } from './finding';
 import { guestFsStage } from './guestfs-stage';
 import { historyStage } from './history-stage';
+import { assertWritesMarked } from './bitmap-marks';
 import type { FuzzStage, StageContext } from './stage-types';
 import { BoundedMemIo, openFuzzIo, ReadOnlyGuardIo, FUZZ_PATH } from './fuzz-io';
 
@@ -140,6 +141,8 @@ const writeStage: FuzzStage = {
     const writes: { at: number; data: Uint8Array }[] = [];
     const slot = Math.floor(size / 4);
     let dev = await openFuzzIo(io, true);
+    const autoclearBitmaps = (dev.header.autoclearFeatures.lo & 1) !== 0;
+    const enabledBefore = autoclearBitmaps ? dev.bitmaps.filter((b) => b.flagNames.join() === 'auto').map((b) => b.name) : [];
     try {
       for (let i = 0; i < 4 && slot > 0; i++) {
         const len = Math.max(1, Math.min(slot, 1 + Math.floor(rand() * 3 * ctx.dev.info.clusterSize), MAX_READ));
@@ -162,6 +165,7 @@ const writeStage: FuzzStage = {
         await dev.readAt(got, w.at);
         if (Buffer.compare(got, w.data) !== 0) throw new FuzzFinding(`write of ${w.data.length} bytes at ${w.at} to a clean image does not read back`);
       }
+      await assertWritesMarked(dev, enabledBefore, writes);
     } finally {
       await dev.close();
     }

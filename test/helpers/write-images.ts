@@ -195,7 +195,7 @@ export async function makeWriteImage(kind: KindName, p: (name: string) => string
       scatter(img, 64 * K, 64 * M, 30);
       qemuImg(['bitmap', '--add', img, 'dirty0']);
       qemuImg(['bitmap', '--add', '-g', '128k', img, 'dirty1']);
-      return { ...base, ...geometry(64 * M, 64 * K), mayRefuse: /bitmap/i };
+      return { ...base, ...geometry(64 * M, 64 * K) };
     case 'bitmaps-disabled':
       // A disabled bitmap records nothing, so writes cannot make it stale.
       create(['-o', 'cluster_size=16k'], '32M');

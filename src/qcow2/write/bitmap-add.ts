@@ -8,7 +8,7 @@
  * switch leaves the image as it was, with leaked clusters at most.
  */
 import { setU16, setU32, setU64, u16, u32 } from '../format/bytes';
-import { BME_FLAG_AUTO, MAX_BITMAP_NAME, type BitmapEntry } from '../format/bitmaps';
+import { BME_FLAG_AUTO, BME_FLAG_IN_USE, MAX_BITMAP_NAME, type BitmapEntry } from '../format/bitmaps';
 import { AUTOCLEAR_BITMAPS } from '../format/header';
 import type { BitmapsExtension } from '../format/header-extensions';
 import { printable, Qcow2Error } from '../errors';
@@ -29,6 +29,8 @@ export interface BitmapAddOptions {
   granularity?: number;
   /** Without the auto flag: the bitmap does not track writes (qemu-img bitmap --add --disable). */
   disabled?: boolean;
+  /** Marked in use from the start (the device tracks writes in it: write/bitmap-tracking.ts). */
+  inUse?: boolean;
 }
 
 /** qemu-img's refusals, made before anything is written; returns the granularity. */
@@ -78,10 +80,10 @@ export async function addBitmap(dev: WritableImage, w: Qcow2Writer, name: string
     name,
     tableOffset: 0,
     tableSize,
-    flags: opts.disabled ? 0 : BME_FLAG_AUTO,
+    flags: (opts.disabled ? 0 : BME_FLAG_AUTO) | (opts.inUse ? BME_FLAG_IN_USE : 0),
     type: BITMAP_TYPE_DIRTY_TRACKING,
     granularityBits: Math.log2(granularity),
-    flagNames: opts.disabled ? [] : ['auto'],
+    flagNames: [...(opts.inUse ? ['in-use'] : []), ...(opts.disabled ? [] : ['auto'])],
   };
   const tableClusters = Math.ceil((tableSize * 8) / cs);
   const dirClusters = Math.ceil(dir.length / cs);

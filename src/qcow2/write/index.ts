@@ -21,6 +21,10 @@
  *   - block status between l2Now and the return: an l2Now slice's buffer may be reused once it is evicted
  *     (buffers are never recycled once a writer exists, since it holds slices across awaits).
  *
+ * Dirty bitmaps (write/bitmap-tracking.ts). Marking the enabled bitmaps in use on disk runs under the lock before the
+ * first guest write (no fast write starts until it is done); each write then sets its bits in memory, synchronously
+ * (the fast path too). Close, and check with repair, store the bitmaps under the lock after the metadata flush.
+ *
  * Deferred decrements. A cluster dropped by copy-on-write or a replaced table is only queued (pendingDecrements)
  * and freed by MetaWriteback.flush, after the tables that dropped it are on disk, and only at a moment with no read
  * in flight (Qcow2Dev.activeReads === 0): a read may still be using the old mapping. Until then it is not reused.

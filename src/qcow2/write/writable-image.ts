@@ -63,6 +63,8 @@ export interface WritableImage {
   switchSnapshotTable(snapshots: Snapshot[], offset: number, byteLength: number): void;
   /** The header now has the bitmaps extension `ext` (on disk and synced), with autoclear bits and the backing name's new offset. */
   bitmapsAdded(bitmaps: BitmapEntry[], ext: BitmapsExtension, autoclear: FeatureBits, backingFileOffset: number): void;
+  /** The bitmaps extension now names a new directory (on disk and synced) holding `bitmaps`. */
+  switchBitmapDirectory(bitmaps: BitmapEntry[], ext: BitmapsExtension): void;
   /** The header's autoclear bits are now `bits` on disk. */
   setAutoclearFeatures(bits: FeatureBits): void;
 }

@@ -18,6 +18,7 @@ import type { WritableImage } from './writable-image';
 import { planInPlace, writeInPlaceRuns } from './in-place';
 import { planCluster, span, type ClusterPlan } from './plan';
 import { encryptedCopy } from '../crypto/image-crypto';
+import { BitmapTracking } from './bitmap-tracking';
 
 /** Largest guest range handled (and buffered) at once. */
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -28,6 +29,8 @@ export class Qcow2Writer {
   readonly meta: MetadataMap;
   readonly rc: Refcounts;
   readonly alloc: ClusterAllocator;
+  /** Enabled persistent dirty bitmaps: marked in use before the first guest write, and the writes' bits. */
+  readonly bitmaps: BitmapTracking;
   private readonly cs: number;
   private readonly sub: number;
 
@@ -44,6 +47,7 @@ export class Qcow2Writer {
     this.alloc = new ClusterAllocator(this.rc, dev.fileSize, dev.path);
     this.rc.ends = this.alloc;
     this.rc.onFreed = (c) => this.alloc.noteFreed(c);
+    this.bitmaps = new BitmapTracking(dev);
   }
 
   /** Fast in-place overwrites in flight, with their guest ranges. */
@@ -57,9 +61,10 @@ export class Qcow2Writer {
   submit(buf: Uint8Array, offset: number): Promise<void> {
     const end = offset + buf.length;
     const overlaps = [...this.inFlight.values()].some(([s, e]) => s < end && offset < e);
-    if (!this.lock.busy && !overlaps) {
+    if (!this.lock.busy && !overlaps && !this.bitmaps.needsBegin) {
       const hosts = planInPlace(this.dev, buf, offset);
       if (hosts) {
+        this.bitmaps.mark(offset, buf.length);
         const p = writeInPlaceRuns(this.dev, this.meta, this.wb, hosts, buf, offset);
         this.inFlight.set(p, [offset, end]);
         return p.finally(() => this.inFlight.delete(p));
@@ -67,8 +72,18 @@ export class Qcow2Writer {
     }
     return this.lock.run(async () => {
       await this.settleInFlight();
+      await this.markBitmaps(offset, buf.length);
       await this.writeAt(buf, offset);
     });
+  }
+
+  /**
+   * Before a guest write lands: the enabled bitmaps are marked in use on disk (the first time), then the write's
+   * granules set in them. Called with the lock held and the fast writes settled.
+   */
+  private async markBitmaps(offset: number, length: number): Promise<void> {
+    if (this.bitmaps.needsBegin) await this.bitmaps.begin(this);
+    this.bitmaps.mark(offset, length);
   }
 
   /**
@@ -96,6 +111,7 @@ export class Qcow2Writer {
   submitZeroes(offset: number, length: number): Promise<void> {
     return this.lock.run(async () => {
       await this.settleInFlight();
+      await this.markBitmaps(offset, length);
       await this.writeZeroes(offset, length);
     });
   }
@@ -137,6 +153,7 @@ export class Qcow2Writer {
   submitCompressed(guest: number, bytes: Uint8Array): Promise<void> {
     return this.lock.run(async () => {
       await this.settleInFlight();
+      await this.markBitmaps(guest, Math.min(this.cs, this.dev.info.virtualSize - guest));
       await this.writeCompressed(guest, bytes);
     });
   }
