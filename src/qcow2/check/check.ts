@@ -216,6 +216,7 @@ async function runPass(t: CheckTarget, opts: CheckOptions, fix: RepairMode | und
           if (up) res.corruptionsFixed++;
           else res.leaksFixed++;
           sink.add(mismatchFinding(ctx, m.cluster, m.onDisk, m.reference, mem, overlaps, true));
+          ctx.onDisk.rewritten(m.cluster);
           continue;
         }
         if (up) res.corruptions++;

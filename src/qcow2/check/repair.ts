@@ -48,8 +48,11 @@ export async function fixRefcounts(ctx: PassContext, todo: Mismatch[], mem: Refc
       for (const m of list) {
         setRefcount(block, m.cluster % ctx.info.refblockEntries, ctx.info.refcountBits, m.reference);
         if (m.cluster < ctx.onDisk.length) ctx.onDisk.counts[m.cluster] = m.reference;
-        if (report) ctx.sink.add(mismatchFinding(ctx, m.cluster, m.onDisk, m.reference, mem, overlaps, true));
-        ctx.onDisk.rewritten(m.cluster);
+        // Without `report`, the caller prints the repair line, and forgets the exact old value after it.
+        if (report) {
+          ctx.sink.add(mismatchFinding(ctx, m.cluster, m.onDisk, m.reference, mem, overlaps, true));
+          ctx.onDisk.rewritten(m.cluster);
+        }
         fixed.push(m);
       }
       await ctx.io.writeAt(block, off);
