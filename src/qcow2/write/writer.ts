@@ -243,7 +243,7 @@ export class Qcow2Writer {
     }
     this.meta.addRange(c * this.cs, this.cs, 'active L2 table');
     const [nhi, nlo] = standardWords(c * this.cs, true);
-    this.dev.setL1Entry(l1Index, nhi, nlo);
+    this.dev.tables.setL1Entry(l1Index, nhi, nlo);
     this.wb.markL1Entry(l1Index);
     return c * this.cs;
   }
