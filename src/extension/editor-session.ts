@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { asQcow2Error, type Qcow2Dev } from '../qcow2';
 import type { ChainLayerInfo, HostMessage, MapRun, ViewId, WebviewMessage } from '../shared/protocol';
 import type { DocumentChange, Qcow2Document } from './qcow2-document';
-import { validateWebviewMessage, decodeBase64 } from './messages';
+import { validateWebviewMessage } from './messages';
 import { buildOverview } from './overview';
 import { describeChain } from './chain';
 import { MapHost } from './map-host';
@@ -201,7 +201,7 @@ export class EditorSession extends Disposable {
       case 'fsOwner':
         return this.files.owner(msg.requestId, msg.offset);
       case 'hexEdit':
-        return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
+        return this.edit(msg.offset, msg.data, msg.label ?? vscode.l10n.t('Edit bytes'));
       case 'findStart':
         void this.finder.run(msg); // runs on; its own messages say how it ends
         return;
@@ -272,7 +272,8 @@ export class EditorSession extends Disposable {
 
   private async sendHexPage(requestId: number, offset: number, length: number): Promise<void> {
     const { bytes, runs, pending } = await this.readGuest(offset, length);
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
+    // postMessage sends a view's whole ArrayBuffer: send one that holds exactly the page.
+    const data = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     this.post({ type: 'hexPage', requestId, offset, data, runs, pending });
   }
 
