@@ -167,7 +167,7 @@ function webviewHalf(sizes: Array<[string, number]>): Array<[number, number]> {
     const bytes = new Uint8Array(size);
     crypto.getRandomValues(bytes.subarray(0, Math.min(size, 65536)));
     const rounds = size >= 1024 * 1024 ? 30 : 100;
-    batch = Math.max(1, Math.floor((256 * 1024) / size));
+    batch = Math.min(500, Math.max(1, Math.floor((256 * 1024) / size)));
     let bin = '';
     for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     const b64 = btoa(bin);
