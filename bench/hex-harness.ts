@@ -44,7 +44,10 @@ async function bundleHexView(): Promise<string> {
   return bundle;
 }
 
-/** Answers one hex page request the way the extension host does (readAt, then the mapping runs). */
+/**
+ * Answers one hex page request the way the extension host does (readAt, then the mapping runs). The bytes cross
+ * playwright's bridge as base64 (it passes JSON only); the page hands the view a Uint8Array, as VS Code does.
+ */
 export async function readPage(dev: Qcow2Dev, offset: number, length: number): Promise<{ data: string; runs: MapRun[] }> {
   const { bytes, runs } = await readHexPage(dev, undefined, offset, length);
   return { data: Buffer.from(bytes).toString('base64'), runs };
@@ -112,6 +115,8 @@ export async function heapMiB(page: Page): Promise<number> {
 
 const MOUNT_SCRIPT = `({ size, editable }) => {
   const w = window;
+  const fromB64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  const toB64 = (b) => btoa(Array.from(b, (x) => String.fromCharCode(x)).join(''));
   const handlers = [];
   let state;
   const deliver = (m) => handlers.forEach((h) => h(m));
@@ -119,11 +124,11 @@ const MOUNT_SCRIPT = `({ size, editable }) => {
     post(msg) {
       if (msg.type === 'hexRead') {
         w.hexHostRead(msg.offset, msg.length).then(
-          (r) => deliver({ type: 'hexPage', requestId: msg.requestId, offset: msg.offset, data: r.data, runs: r.runs }),
+          (r) => deliver({ type: 'hexPage', requestId: msg.requestId, offset: msg.offset, data: fromB64(r.data), runs: r.runs }),
           (e) => deliver({ type: 'error', requestId: msg.requestId, message: String(e.message || e) }),
         );
       } else if (msg.type === 'hexEdit') {
-        w.hexHostEdit(msg.offset, msg.data);
+        w.hexHostEdit(msg.offset, toB64(msg.data));
       } else if (msg.type === 'copyText') {
         w.lastCopied = msg.text;
       }

@@ -4,15 +4,12 @@
  */
 import * as vscode from 'vscode';
 import { asQcow2Error, type Qcow2Dev } from '../qcow2';
-import type { ChainLayerInfo, HostMessage, MapKind, MapRun, MappingDetail, ViewId, WebviewMessage } from '../shared/protocol';
-import { MAX_RUN_ROWS } from '../shared/protocol';
+import type { ChainLayerInfo, HostMessage, MapRun, ViewId, WebviewMessage } from '../shared/protocol';
 import type { DocumentChange, Qcow2Document } from './qcow2-document';
-import { validateWebviewMessage, decodeBase64 } from './messages';
+import { validateWebviewMessage } from './messages';
 import { buildOverview } from './overview';
 import { describeChain } from './chain';
-import { summarizeMap } from './map-summary';
-import { runUnderCell } from './map-cell-run';
-import { runsBefore, runsFrom } from './map-runs';
+import { MapHost } from './map-host';
 import { readHexPage } from './hex-page';
 import { webviewHtml } from './webview-html';
 import { log, logTiming } from './log';
@@ -51,7 +48,6 @@ export class EditorSession extends Disposable {
   private readonly whenLoaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
   private pendingShow?: { view: ViewId; offset?: number };
   view: ViewId = 'overview';
-  private mapRequest = 0;
   private chainDepth = 64;
   private chainPaths: string[] = [];
   private writableTimer?: ReturnType<typeof setTimeout>;
@@ -63,6 +59,8 @@ export class EditorSession extends Disposable {
   );
   /** The Files tab's and the hex inspector's guest-file requests (guestfs/files-host.ts). */
   private readonly files: FilesHost;
+  /** The Map tab's requests (map-host.ts). */
+  private readonly map: MapHost;
 
   constructor(
     readonly doc: Qcow2Document,
@@ -81,6 +79,13 @@ export class EditorSession extends Disposable {
       () => this.show('map'),
     );
     this._register(this.files);
+    this.map = this._register(
+      new MapHost(
+        doc.path,
+        () => this.dev(),
+        (m) => this.post(m),
+      ),
+    );
     const mediaRoot = vscode.Uri.joinPath(extensionUri, 'dist');
     panel.webview.options = { enableScripts: true, localResourceRoots: [mediaRoot] };
     panel.webview.html = webviewHtml(panel.webview, extensionUri);
@@ -155,11 +160,11 @@ export class EditorSession extends Disposable {
       case 'ready':
         return this.sendInitial();
       case 'requestMap':
-        return this.sendMap(msg.requestId, msg.start, msg.end, msg.buckets);
+        return this.map.summary(msg.requestId, msg.start, msg.end, msg.buckets);
       case 'requestRuns':
-        return this.sendRuns(msg.requestId, msg.from, msg.count);
+        return this.map.runs(msg.requestId, msg.from, msg.count);
       case 'requestMapping':
-        return this.sendMapping(
+        return this.map.mapping(
           msg.requestId,
           msg.offset,
           msg.cellEnd !== undefined && msg.kind !== undefined ? { end: msg.cellEnd, kind: msg.kind, depth: msg.depth ?? 0 } : undefined,
@@ -216,7 +221,7 @@ export class EditorSession extends Disposable {
       case 'fsMetadata':
         return this.files.metadata(msg.requestId);
       case 'hexEdit':
-        return this.edit(msg.offset, decodeBase64(msg.data, 64 * 1024), msg.label ?? vscode.l10n.t('Edit bytes'));
+        return this.edit(msg.offset, msg.data, msg.label ?? vscode.l10n.t('Edit bytes'));
       case 'findStart':
         void this.finder.run(msg); // runs on; its own messages say how it ends
         return;
@@ -280,52 +285,6 @@ export class EditorSession extends Disposable {
     return s.dev;
   }
 
-  private async sendMap(requestId: number, start: number, end: number, buckets: number): Promise<void> {
-    const id = ++this.mapRequest;
-    const dev = await this.dev();
-    const layers: string[] = [];
-    for (let l: { path: string; backing?: unknown } | undefined = dev; l; l = l.backing as typeof l) layers.push(l.path);
-    const whole = start === 0 && end >= dev.info.virtualSize;
-    const summary = await summarizeMap(dev, start, end, buckets, {
-      requestId,
-      layers,
-      isCancelled: () => id !== this.mapRequest,
-      onPartial: (s) => this.post({ type: 'mapSummary', data: s }),
-    });
-    if (!summary) return;
-    this.post({ type: 'mapSummary', data: summary });
-    if (whole) logTiming('map (whole disk scan)', summary.elapsedMs, this.doc.path);
-    log().debug(`map ${start}..${end} in ${buckets} buckets: ${summary.elapsedMs} ms`);
-  }
-
-  private async sendRuns(requestId: number, from: number, count: number): Promise<void> {
-    const dev = await this.dev();
-    const n = Math.min(Math.abs(count), MAX_RUN_ROWS);
-    const runs: MapRun[] =
-      count > 0
-        ? await runsFrom(dev, from, n)
-        : await runsBefore(dev, from === dev.info.virtualSize - 1 ? dev.info.virtualSize : from, n, dev.info.l2SliceEntries * dev.info.clusterSize * 4);
-    this.post({ type: 'mapRuns', requestId, from, runs, virtualSize: dev.info.virtualSize });
-  }
-
-  private async sendMapping(requestId: number, offset: number, cell?: { end: number; kind: MapKind; depth: number }): Promise<void> {
-    const dev = await this.dev();
-    // A map cell: the whole run painted there (map-cell-run.ts); details (host offset, L1/L2) at the run's start.
-    const under = cell ? await runUnderCell(dev, offset, cell.end, cell.kind, cell.depth, dev.info.l2SliceEntries * dev.info.clusterSize * 4) : undefined;
-    const at = under ? under.run.start : offset;
-    const m = await dev.getMapping(at);
-    const d: MappingDetail = { requestId, offset, start: at, length: under ? under.run.length : m.length, kind: m.kind, depth: m.depth, file: m.file };
-    if (under) d.clickOffset = under.clickOffset;
-    if (m.hostOffset !== undefined) d.hostOffset = m.hostOffset;
-    if (m.l1Index !== undefined) d.l1Index = m.l1Index;
-    if (m.l2Index !== undefined) d.l2Index = m.l2Index;
-    if (m.compressed) {
-      d.compressedOffset = m.compressed.offset;
-      d.compressedLength = m.compressed.length;
-    }
-    this.post({ type: 'mapping', data: d });
-  }
-
   /** Guest bytes as the VM sees them, with pending edits applied, plus how the range maps. */
   async readGuest(offset: number, length: number): Promise<{ bytes: Uint8Array; runs: MapRun[]; pending: Array<[number, number]> }> {
     // Mapping bounded to the range (hex-page.ts): a page fetch stays well under issue #6's 20 ms.
@@ -334,7 +293,8 @@ export class EditorSession extends Disposable {
 
   private async sendHexPage(requestId: number, offset: number, length: number): Promise<void> {
     const { bytes, runs, pending } = await this.readGuest(offset, length);
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
+    // postMessage sends a view's whole ArrayBuffer: send one that holds exactly the page.
+    const data = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
     this.post({ type: 'hexPage', requestId, offset, data, runs, pending });
   }
 
@@ -387,7 +347,6 @@ export class EditorSession extends Disposable {
   override dispose(): void {
     clearTimeout(this.writableTimer);
     this.finder.cancel();
-    this.mapRequest++;
     super.dispose();
   }
 }

@@ -51,14 +51,16 @@ function onlyKeys(o: Record<string, unknown>, keys: string[]): void {
   for (const k of Object.keys(o)) if (k !== 'type' && !keys.includes(k)) throw new Invalid(`unexpected field ${k}`);
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/** Decodes base64 strictly; throws Invalid on anything else. */
-export function decodeBase64(s: string, maxBytes: number): Uint8Array {
-  if (s.length % 4 !== 0 || !BASE64.test(s)) throw new Invalid('data must be base64');
-  const buf = Buffer.from(s, 'base64');
-  if (buf.length > maxBytes) throw new Invalid(`data is longer than ${maxBytes} bytes`);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+/**
+ * Takes bytes sent as a Uint8Array (VS Code's postMessage recreates typed arrays on the host side since 1.57);
+ * throws Invalid on anything else. Returns a copy: the caller keeps nothing that aliases the message.
+ */
+function bytes(o: Record<string, unknown>, key: string, maxBytes: number): Uint8Array {
+  const v = o[key];
+  if (Object.prototype.toString.call(v) !== '[object Uint8Array]') throw new Invalid(`${key} must be a Uint8Array`);
+  const b = v as Uint8Array;
+  if (b.length > maxBytes) throw new Invalid(`${key} is longer than ${maxBytes} bytes`);
+  return new Uint8Array(b);
 }
 
 /**
@@ -144,10 +146,9 @@ function check(raw: unknown, vsize: number, chainDepth: number): WebviewMessage 
     case 'hexEdit': {
       onlyKeys(raw, ['offset', 'data', 'label']);
       const offset = int(raw, 'offset', 0, lastByte);
-      const data = str(raw, 'data', Math.ceil(MAX_EDIT_BYTES / 3) * 4)!;
-      const bytes = decodeBase64(data, MAX_EDIT_BYTES);
-      if (bytes.length === 0) throw new Invalid('edit is empty');
-      if (offset + bytes.length > vsize) throw new Invalid('edit runs past the end of the disk');
+      const data = bytes(raw, 'data', MAX_EDIT_BYTES);
+      if (data.length === 0) throw new Invalid('edit is empty');
+      if (offset + data.length > vsize) throw new Invalid('edit runs past the end of the disk');
       const label = str(raw, 'label', MAX_LABEL, true);
       return label === undefined ? { type, offset, data } : { type, offset, data, label };
     }

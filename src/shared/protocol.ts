@@ -302,7 +302,7 @@ export type HostMessage =
       type: 'hexPage';
       requestId: number;
       offset: number;
-      /** base64 */ data: string;
+      /** The guest bytes (an ArrayBuffer-backed view, which VS Code's postMessage transfers as binary since 1.57). */ data: Uint8Array;
       runs: MapRun[];
       /** Unsaved edits in the page, [offset, length] pairs. */ pending?: Array<[number, number]>;
     }
@@ -382,7 +382,7 @@ export type WebviewMessage =
   | { type: 'reopenWith' }
   // Hex view (H6)
   | { type: 'hexRead'; requestId: number; offset: number; length: number }
-  | { type: 'hexEdit'; offset: number; /** base64 of the new bytes */ data: string; label?: string }
+  | { type: 'hexEdit'; offset: number; /** The new bytes (sent as binary, as hexPage's). */ data: Uint8Array; label?: string }
   /**
    * Find in the guest disk, within [start, end): 'next' the first hit at or after `origin` (then wrapping to the
    * scope's start), 'previous' the last hit before `origin` (then wrapping to the end), 'all' every hit up to

@@ -24,7 +24,7 @@ describe('extension: webview message validation', () => {
       { type: 'openLayer', depth: 2 },
       { type: 'viewChanged', view: 'map' },
       { type: 'copyText', text: '0x1000' },
-      { type: 'hexEdit', offset: 510, data: Buffer.from([0x55, 0xaa]).toString('base64'), label: 'boot signature' },
+      { type: 'hexEdit', offset: 510, data: new Uint8Array([0x55, 0xaa]), label: 'boot signature' },
     ];
     for (const m of good) {
       const v = ok(m);
@@ -73,10 +73,13 @@ describe('extension: webview message validation', () => {
       { type: 'requestMapping', requestId: 1, offset: 0, cellEnd: 512 },
       { type: 'viewChanged', view: 'settings' },
       { type: 'hexEdit', offset: 0, data: '***' },
-      { type: 'hexEdit', offset: 0, data: '' },
-      { type: 'hexEdit', offset: VSIZE - 1, data: Buffer.from([1, 2]).toString('base64') },
-      { type: 'hexEdit', offset: 0, data: Buffer.alloc(64 * 1024 + 1).toString('base64') },
-      { type: 'hexEdit', offset: 0, data: 'AA==', label: 'x'.repeat(1000) },
+      { type: 'hexEdit', offset: 0, data: 'AA==' },
+      { type: 'hexEdit', offset: 0, data: [1, 2] },
+      { type: 'hexEdit', offset: 0, data: new Uint16Array([1, 2]) },
+      { type: 'hexEdit', offset: 0, data: new Uint8Array(0) },
+      { type: 'hexEdit', offset: VSIZE - 1, data: new Uint8Array([1, 2]) },
+      { type: 'hexEdit', offset: 0, data: new Uint8Array(64 * 1024 + 1) },
+      { type: 'hexEdit', offset: 0, data: new Uint8Array(1), label: 'x'.repeat(1000) },
     ];
     for (const m of bad) assert.equal(ok(m).ok, false, JSON.stringify(m));
   });
@@ -95,7 +98,7 @@ describe('extension: webview message validation', () => {
             buckets: fc.integer({ min: -1, max: 10000 }),
             from: fc.integer({ min: -1, max: VSIZE + 1 }),
             count: fc.integer({ min: -1000, max: 1000 }),
-            data: fc.base64String({ maxLength: 64 }),
+            data: fc.oneof(fc.base64String({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 })),
           },
           { requiredKeys: ['type'] },
         ),

@@ -44,7 +44,7 @@ describe('webview request/reply helper', () => {
       sent.map((m) => (m as { requestId: number }).requestId),
       [100, 101],
     );
-    assert.equal(b.settle({ type: 'hexPage', requestId: 100, offset: 0, data: '', runs: [] }), false, "b does not take a's reply");
+    assert.equal(b.settle({ type: 'hexPage', requestId: 100, offset: 0, data: new Uint8Array(0), runs: [] }), false, "b does not take a's reply");
   });
 
   it('dispose rejects what is still waiting', async () => {

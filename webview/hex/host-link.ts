@@ -3,19 +3,6 @@ import type { GuestVolumeInfo, HexHost, HostMessage, MapRun } from '../../src/sh
 import type { FetchedRange } from './page-cache';
 import { idSource, Requester } from '../requests';
 
-export function fromBase64(s: string): Uint8Array {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-export function toBase64(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
 /**
  * One id source for every link (the view's, and the early partition scan's, which may overlap in time); it starts
  * high so its ids never meet the shell's own requests over the same channel.
@@ -39,7 +26,7 @@ export class HostLink {
   async read(offset: number, length: number): Promise<FetchedRange> {
     const page = await this.requests.request((requestId) => ({ type: 'hexRead', requestId, offset, length }), 'hexPage');
     return {
-      data: fromBase64(page.data),
+      data: page.data,
       runs: page.runs.map((r: MapRun) => ({ start: r.start, length: r.length, kind: r.kind, depth: r.depth })),
       pending: page.pending,
     };
@@ -50,8 +37,10 @@ export class HostLink {
     return (await this.requests.request((requestId) => ({ type: 'fsVolumes', requestId }), 'fsVolumes')).volumes;
   }
 
+  /** Pages and edits travel as Uint8Array, which VS Code transfers as binary (bench/webview-bytes.ts measured it against base64). */
   edit(offset: number, bytes: Uint8Array, label: string): void {
-    this.host.post({ type: 'hexEdit', offset, data: toBase64(bytes), label });
+    // postMessage sends a view's whole ArrayBuffer: send a copy that holds just the edit.
+    this.host.post({ type: 'hexEdit', offset, data: bytes.slice(), label });
   }
 
   copy(text: string): void {

@@ -3,7 +3,7 @@
  * data. LUKS (crypt_method 2) numbers sectors by their host offset in the file, legacy AES (crypt_method 1) by
  * their guest offset, as QEMU's crypt_physical_offset decides.
  */
-import { Qcow2Error } from '../errors';
+import { badImage, Qcow2Error } from '../errors';
 import type { Qcow2Header } from '../format/header';
 import type { Qcow2IoOps } from '../io/ops';
 import { readLuksHeader, unlockLuks } from './luks-unlock';
@@ -54,6 +54,16 @@ export async function openImageCrypto(io: Qcow2IoOps, header: Qcow2Header, fileS
   if (!area) throw new Qcow2Error('bad-image', 'LUKS-encrypted image has no encryption header extension', file);
   const luks = await readLuksHeader(io, area, fileSize, file);
   return wrap('luks', await unlockLuks(io, area.offset, luks, passphrase, file), file);
+}
+
+/**
+ * The key of an image being opened: none for a plain image or without `key`. A LUKS image without its header
+ * extension is refused even without a key (qemu-img info crashes on such a file).
+ */
+export async function openHeaderCrypto(io: Qcow2IoOps, header: Qcow2Header, fileSize: number, key?: EncryptionKey): Promise<ImageCrypto | undefined> {
+  if (header.cryptMethod === 2 && !header.extensions.crypto) throw badImage(io.path, 'image is encrypted (LUKS) but has no encryption header extension');
+  if (header.cryptMethod === 0 || !key) return undefined;
+  return openImageCrypto(io, header, fileSize, key, io.path);
 }
 
 /** The bytes to store at `offset`: with a key, an encrypted copy (whole sectors); without, the bytes themselves. */

@@ -119,7 +119,7 @@ export async function addBitmap(dev: WritableImage, w: Qcow2Writer, name: string
   }
   const bitmaps: BitmapsExtension = { nbBitmaps: nb, directorySize: dir.length, directoryOffset: dirOffset };
   const ac = dev.header.autoclearFeatures;
-  dev.bitmapsAdded([...dev.bitmaps, entry], bitmaps, { hi: ac.hi, lo: (ac.lo | AUTOCLEAR_BITMAPS) >>> 0 }, header.backingFileOffset);
+  dev.tables.bitmapsAdded([...dev.bitmaps, entry], bitmaps, { hi: ac.hi, lo: (ac.lo | AUTOCLEAR_BITMAPS) >>> 0 }, header.backingFileOffset);
   w.meta.addRange(entry.tableOffset, tableSize * 8, `table of bitmap ${name}`);
   w.meta.addRange(dirOffset, dir.length, 'bitmap directory');
   if (old) {

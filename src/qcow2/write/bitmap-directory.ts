@@ -75,7 +75,7 @@ export async function rewriteBitmapDirectory(dev: WritableImage, w: WriterParts,
     await dev.io.writeAt(write.bytes, write.offset);
     await dev.io.fsync();
   }
-  dev.switchBitmapDirectory(bitmaps, { nbBitmaps: old.nbBitmaps, directorySize: dir.length, directoryOffset: at });
+  dev.tables.switchBitmapDirectory(bitmaps, { nbBitmaps: old.nbBitmaps, directorySize: dir.length, directoryOffset: at });
   w.meta.removeRange(old.directoryOffset, old.directorySize);
   w.meta.addRange(at, dir.length, 'bitmap directory');
   for (let c = old.directoryOffset / cs; c * cs < old.directoryOffset + old.directorySize; c++) w.wb.pendingDecrements.push(c);

@@ -36,7 +36,7 @@ export async function prepareFirstWrite(dev: WritableImage): Promise<void> {
   if (ac.hi !== 0 || (ac.lo & ~AUTOCLEAR_KNOWN) !== 0) {
     const cleared = { hi: 0, lo: (ac.lo & AUTOCLEAR_KNOWN) >>> 0 };
     await writeFeatureWord(dev.io, HEADER_AUTOCLEAR_OFFSET, cleared);
-    dev.setAutoclearFeatures(cleared);
+    dev.tables.setAutoclearFeatures(cleared);
   }
 }
 

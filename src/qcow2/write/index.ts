@@ -1,11 +1,11 @@
 /**
  * The write path of a qcow2 image, and its concurrency contract (in the spirit of qcow2-rs's lock hierarchy;
- * enforced by Qcow2Dev, the only user of this folder, which it sees as a WritableImage).
+ * enforced by Qcow2Dev through WriterSlot (writer-slot.ts); the folder sees the device only as a WritableImage).
  *
  * The one lock. Each device has one AsyncMutex (write/mutex.ts), first come first served. There is no other lock
  * and no lock order to respect. It is taken by:
  *   - writes that may change metadata (allocation, copy-on-write, zero/compressed/shared clusters): Qcow2Writer.submit;
- *   - the writer's creation (first-write checks, autoclear header update);
+ *   - the writer's creation (first-write checks, autoclear header update; WriterSlot.create);
  *   - flushMeta, fsyncRange, shrinkCaches;
  *   - check (with or without repair) and clusterUsage, for their whole run;
  *   - close, before it closes the files.
@@ -34,7 +34,5 @@
  * then drops and reloads (the writer too). Reads may overlap a repair: it moves no data and frees only clusters
  * nothing references.
  */
-export { Qcow2Writer } from './writer';
-export { prepareFirstWrite } from './first-write-gate';
-export { AsyncMutex } from './mutex';
+export { WriterSlot } from './writer-slot';
 export type { WritableImage } from './writable-image';

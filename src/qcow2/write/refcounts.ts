@@ -146,7 +146,7 @@ export class Refcounts {
     setU64(entry, 0, p * this.cs);
     await this.dev.io.writeAt(entry, this.dev.header.refcountTableOffset + r * 8);
     await this.dev.io.fsync();
-    this.dev.setReftableEntry(r, entry);
+    this.dev.tables.setReftableEntry(r, entry);
     this.meta.addRange(p * this.cs, this.cs, 'refcount block');
   }
 
@@ -213,7 +213,7 @@ export class Refcounts {
     const h = this.dev.header;
     const oldOffset = h.refcountTableOffset;
     const oldClusters = h.refcountTableClusters;
-    this.dev.switchReftable(table, start * this.cs, tableClusters);
+    this.dev.tables.switchReftable(table, start * this.cs, tableClusters);
     this.meta.removeRange(oldOffset, oldClusters * this.cs);
     this.meta.addRange(start * this.cs, tableClusters * this.cs, 'refcount table');
     for (const at of blockAt.values()) this.meta.addRange(at * this.cs, this.cs, 'refcount block');

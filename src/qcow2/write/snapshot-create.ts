@@ -103,7 +103,7 @@ export async function createSnapshot(dev: WritableImage, w: Qcow2Writer, name: s
   await writeSnapshotTablePointer(dev.io, dev.snapshots.length + 1, tableAt);
   snap.entryOffset = tableAt + entryAt;
   const moved = dev.snapshots.map((s) => ({ ...s, entryOffset: s.entryOffset - oldOffset + tableAt }));
-  dev.switchSnapshotTable([...moved, snap], tableAt, pad8(tableBytes));
+  dev.tables.switchSnapshotTable([...moved, snap], tableAt, pad8(tableBytes));
   w.meta.addRange(l1At, l1Bytes, `L1 table of snapshot ${id}`);
   if (oldBytes > 0) {
     w.meta.removeRange(oldOffset, oldBytes);
@@ -164,7 +164,7 @@ async function shareActiveClusters(dev: WritableImage, w: Qcow2Writer): Promise<
     const [hi, lo] = entryWords(dev.l1, l1Index * 8);
     const next = ((await w.rc.get(l2Cluster)) === 1 ? hi | COPIED_HI : hi & ~COPIED_HI) >>> 0;
     if (next !== hi) {
-      dev.setL1Entry(l1Index, next, lo);
+      dev.tables.setL1Entry(l1Index, next, lo);
       w.wb.markL1Entry(l1Index);
     }
     if (w.wb.overCacheLimit()) await w.flush();

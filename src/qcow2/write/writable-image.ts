@@ -1,14 +1,15 @@
 /**
  * What the write path may see and change of an open image. The device (Qcow2Dev) implements it; the write folder
- * knows only this interface, never the device class. Everything here is read-only except through the named
- * mutators at the end, so the image's mutable metadata (file end, L1 table, refcount table, header fields) has
- * one owner, the device, and every change to it can be found by name.
+ * knows only this interface, never the device class. Everything here is read-only except through named
+ * mutators: the file end (noteFileEnd) here, the L1, refcount and snapshot tables, the bitmap directory and the
+ * header fields that point at them in `tables` (format/image-tables.ts, their one owner), so every change to the
+ * image's mutable metadata can be found by name.
  */
 import type { MetadataCache } from '../cache/metadata-cache';
 import type { BitmapEntry } from '../format/bitmaps';
 import type { CompressedRange } from '../format/entries';
-import type { BitmapsExtension } from '../format/header-extensions';
-import type { FeatureBits, Qcow2Header } from '../format/header';
+import type { Qcow2Header } from '../format/header';
+import type { ImageTables } from '../format/image-tables';
 import type { Qcow2Info } from '../format/info';
 import type { Snapshot } from '../format/snapshots';
 import type { Qcow2IoOps } from '../io/ops';
@@ -53,18 +54,6 @@ export interface WritableImage {
 
   /** The image file now reaches at least `end` (written, or extended by the next flush). */
   noteFileEnd(end: number): void;
-  /** Sets L1 entry `index` in memory (MetaWriteback writes it back). */
-  setL1Entry(index: number, hi: number, lo: number): void;
-  /** Sets refcount-table entry `index` in memory, once it is on disk. */
-  setReftableEntry(index: number, entry: Uint8Array): void;
-  /** The header now points at a new refcount table (already on disk and synced). */
-  switchReftable(table: Uint8Array, offset: number, clusters: number): void;
-  /** The header now points at a new snapshot table (already on disk and synced) holding `snapshots`. */
-  switchSnapshotTable(snapshots: Snapshot[], offset: number, byteLength: number): void;
-  /** The header now has the bitmaps extension `ext` (on disk and synced), with autoclear bits and the backing name's new offset. */
-  bitmapsAdded(bitmaps: BitmapEntry[], ext: BitmapsExtension, autoclear: FeatureBits, backingFileOffset: number): void;
-  /** The bitmaps extension now names a new directory (on disk and synced) holding `bitmaps`. */
-  switchBitmapDirectory(bitmaps: BitmapEntry[], ext: BitmapsExtension): void;
-  /** The header's autoclear bits are now `bits` on disk. */
-  setAutoclearFeatures(bits: FeatureBits): void;
+  /** The image's tables and the header fields that point at them, changed through its named mutators only. */
+  readonly tables: ImageTables;
 }

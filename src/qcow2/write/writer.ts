@@ -2,11 +2,13 @@
  * The write path: writeAt splits a guest range into clusters, decides for each whether it is written in
  * place or into a newly allocated cluster (copy-on-write from backing file, compressed cluster, zero cluster
  * or a cluster shared with a snapshot), writes the data first and updates cached L2 entries afterwards.
- * Table changes reach the disk through MetaWriteback.flush in the safe order.
+ * Table changes reach the disk through MetaWriteback.flush in the safe order. Zero writes (zero-clusters.ts),
+ * compressed clusters (compressed-clusters.ts) and the bytes of a partly written cluster (cluster-bytes.ts) have
+ * their own modules.
  */
 import { setU32, u32 } from '../format/bytes';
 import { ClusterAllocator } from './alloc';
-import { compressedWords, entryWords, isCopied, l2EntryError, standardWords, subclusterMask, ZERO_LO } from '../format/entries';
+import { entryWords, isCopied, l2EntryError, standardWords, subclusterMask } from '../format/entries';
 import { badImage } from '../errors';
 import { MetaWriteback } from './meta-writeback';
 import { readFully } from '../io/ops';
@@ -19,18 +21,19 @@ import { planInPlace, writeInPlaceRuns } from './in-place';
 import { planCluster, span, type ClusterPlan } from './plan';
 import { encryptedCopy } from '../crypto/image-crypto';
 import { BitmapTracking } from './bitmap-tracking';
+import { clusterBytes } from './cluster-bytes';
+import { CompressedClusters } from './compressed-clusters';
+import { ALL_SUBCLUSTERS, MAX_CHUNK_BYTES, type WriterSteps } from './writer-steps';
+import { writeZeroes } from './zero-clusters';
 
-/** Largest guest range handled (and buffered) at once. */
-const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
-const ALL_SUBCLUSTERS = 0xffffffff;
-
-export class Qcow2Writer {
+export class Qcow2Writer implements WriterSteps {
   readonly wb: MetaWriteback;
   readonly meta: MetadataMap;
   readonly rc: Refcounts;
   readonly alloc: ClusterAllocator;
   /** Enabled persistent dirty bitmaps: marked in use before the first guest write, and the writes' bits. */
   readonly bitmaps: BitmapTracking;
+  private readonly compressed: CompressedClusters;
   private readonly cs: number;
   private readonly sub: number;
 
@@ -48,6 +51,7 @@ export class Qcow2Writer {
     this.rc.ends = this.alloc;
     this.rc.onFreed = (c) => this.alloc.noteFreed(c);
     this.bitmaps = new BitmapTracking(dev);
+    this.compressed = new CompressedClusters(dev, this);
   }
 
   /** Fast in-place overwrites in flight, with their guest ranges. */
@@ -102,106 +106,22 @@ export class Qcow2Writer {
     }
   }
 
-  /**
-   * Makes [offset, offset + length) read as zeros (qemu-io write -z): whole clusters become zero clusters
-   * (an owned cluster keeps its host offset, as QEMU's zero_in_l2_slice without unmap; a compressed or shared one
-   * is dropped); the partial clusters at the ends are written with zero bytes. Version 2 images have no zero
-   * flag: there every byte is written.
-   */
+  /** Makes [offset, offset + length) read as zeros (qemu-io write -z), under the lock (zero-clusters.ts). */
   submitZeroes(offset: number, length: number): Promise<void> {
     return this.lock.run(async () => {
       await this.settleInFlight();
       await this.markBitmaps(offset, length);
-      await this.writeZeroes(offset, length);
+      await writeZeroes(this.dev, this, offset, length);
     });
   }
 
-  private async writeZeroes(offset: number, length: number): Promise<void> {
-    const info = this.dev.info;
-    const end = offset + length;
-    const zeros = (from: number, to: number) => this.writeAt(new Uint8Array(to - from), from);
-    if (info.version < 3) {
-      for (let p = offset; p < end; p += MAX_CHUNK_BYTES) await zeros(p, Math.min(end, p + MAX_CHUNK_BYTES));
-      return;
-    }
-    const first = Math.ceil(offset / this.cs) * this.cs;
-    const last = Math.max(first, Math.floor(end / this.cs) * this.cs);
-    if (offset < Math.min(first, end)) await zeros(offset, Math.min(first, end));
-    for (let guest = first; guest < last; guest += this.cs) {
-      const l1Index = Math.floor(guest / info.l1EntrySpan);
-      const l2Index = Math.floor((guest - l1Index * info.l1EntrySpan) / this.cs);
-      const fetched = await this.dev.l2Slice(await this.ensureL2(l1Index), l2Index);
-      const at = (l2Index % info.l2SliceEntries) * info.l2EntryBytes;
-      const plan = planCluster(info, fetched, at, guest, 0, this.cs, (what) => l2EntryError(this.dev.path, info, l1Index, l2Index, what));
-      const keep = plan.mode === 'inplace' ? plan.host : 0;
-      const [hi, lo] = keep ? standardWords(keep, true, !info.extendedL2) : [0, info.extendedL2 ? 0 : ZERO_LO];
-      const slice = this.dev.cache.current(this.dev.cache.l2, fetched);
-      setU32(slice.data, at, hi);
-      setU32(slice.data, at + 4, lo);
-      if (info.extendedL2) {
-        setU32(slice.data, at + 8, ALL_SUBCLUSTERS);
-        setU32(slice.data, at + 12, 0);
-      }
-      this.wb.markL2(slice);
-      if (!keep) this.wb.pendingDecrements.push(...plan.release);
-      if (this.wb.overCacheLimit()) await this.flush();
-    }
-    if (last < end && last >= offset) await zeros(last, end);
-  }
-
-  /** Stores one compressed cluster under the lock (see writeCompressed). */
+  /** Stores one compressed cluster under the lock (compressed-clusters.ts). */
   submitCompressed(guest: number, bytes: Uint8Array): Promise<void> {
     return this.lock.run(async () => {
       await this.settleInFlight();
       await this.markBitmaps(guest, Math.min(this.cs, this.dev.info.virtualSize - guest));
-      await this.writeCompressed(guest, bytes);
+      await this.compressed.write(guest, bytes);
     });
-  }
-
-  /** Next free byte in the last host cluster given to compressed data; 0 when there is none. */
-  private compressedFree = 0;
-
-  /**
-   * Stores one cluster's compressed bytes (qemu-img convert -c) for the guest cluster at `guest`, whose L2 entry
-   * must be unallocated. Compressed clusters are packed back to back, as QEMU's qcow2_alloc_bytes packs them: a
-   * host cluster's refcount counts the compressed clusters that touch it, and one may run into the next cluster.
-   */
-  async writeCompressed(guest: number, bytes: Uint8Array): Promise<void> {
-    const info = this.dev.info;
-    if (this.dev.crypto) throw badImage(this.dev.path, 'compressed clusters cannot be written to an encrypted image');
-    if (this.dev.dataIo || info.hasDataFile) throw badImage(this.dev.path, 'compressed clusters cannot be written to an image with an external data file');
-    if (bytes.length === 0 || bytes.length >= this.cs)
-      throw badImage(this.dev.path, `a compressed cluster must be shorter than the cluster size (got ${bytes.length} bytes)`);
-    const l1Index = Math.floor(guest / info.l1EntrySpan);
-    const l2Index = Math.floor((guest - l1Index * info.l1EntrySpan) / this.cs);
-    const l2Offset = await this.ensureL2(l1Index);
-    const fetched = await this.dev.l2Slice(l2Offset, l2Index);
-    const at = (l2Index % info.l2SliceEntries) * info.l2EntryBytes;
-    for (let i = 0; i < info.l2EntryBytes; i += 4) {
-      if (u32(fetched.data, at + i) !== 0)
-        throw badImage(this.dev.path, `guest offset 0x${guest.toString(16)} is already allocated; compressed clusters are written only to unallocated ones`);
-    }
-    let start = this.compressedFree;
-    const room = start === 0 ? 0 : this.cs - (start % this.cs);
-    if (room >= bytes.length) {
-      await this.rc.add(Math.floor(start / this.cs), 1);
-    } else {
-      const next = await this.allocClusters(1);
-      if (room > 0 && next === Math.floor(start / this.cs) + 1)
-        await this.rc.add(next - 1, 1); // runs on into the new cluster
-      else start = next * this.cs;
-    }
-    await this.writeData(start, bytes);
-    const end = start + bytes.length;
-    this.compressedFree = end % this.cs === 0 ? 0 : end;
-    // Reads take whole 512-byte sectors: the file reaches past the last one by the next flush.
-    this.wb.extendTo = Math.max(this.wb.extendTo, Math.ceil(end / this.cs) * this.cs);
-    this.dev.noteFileEnd(this.wb.extendTo);
-    const slice = this.dev.cache.current(this.dev.cache.l2, fetched);
-    const [hi, lo] = compressedWords(start, bytes.length, info.clusterBits);
-    setU32(slice.data, at, hi);
-    setU32(slice.data, at + 4, lo);
-    this.wb.markL2(slice);
   }
 
   async flush(): Promise<void> {
@@ -241,7 +161,7 @@ export class Qcow2Writer {
   }
 
   /** Makes L1 entry `l1Index` point at an L2 table this image owns alone (allocating or copying one). */
-  private async ensureL2(l1Index: number): Promise<number> {
+  async ensureL2(l1Index: number): Promise<number> {
     const [hi] = entryWords(this.dev.l1, l1Index * 8);
     const old = this.dev.l2TableOffset(l1Index);
     if (old !== 0 && isCopied(hi)) return old;
@@ -260,38 +180,9 @@ export class Qcow2Writer {
     }
     this.meta.addRange(c * this.cs, this.cs, 'active L2 table');
     const [nhi, nlo] = standardWords(c * this.cs, true);
-    this.dev.setL1Entry(l1Index, nhi, nlo);
+    this.dev.tables.setL1Entry(l1Index, nhi, nlo);
     this.wb.markL1Entry(l1Index);
     return c * this.cs;
-  }
-
-  /** Builds the bytes [from, to) of a cluster: old contents where needed, then the new data on top. */
-  private async clusterBytes(plan: ClusterPlan, from: number, to: number, src: Uint8Array): Promise<Uint8Array> {
-    if (from === plan.a && to === plan.b) return src;
-    const out = new Uint8Array(to - from);
-    const cf = plan.copyFrom;
-    if (cf && 'compressed' in cf) {
-      const cluster = await this.dev.readCompressedCluster(cf.compressed);
-      out.set(cluster.subarray(from, to));
-    } else if (cf) {
-      await this.dev.readHost(out, cf.host + from);
-    }
-    // Pad the written subclusters' untouched parts from wherever they read from now.
-    await this.pad(plan, out, from, from, plan.a);
-    await this.pad(plan, out, from, plan.b, to);
-    out.set(src, plan.a - from);
-    return out;
-  }
-
-  private async pad(plan: ClusterPlan, out: Uint8Array, base: number, start: number, end: number): Promise<void> {
-    for (let p = start; p < end;) {
-      const s = Math.floor(p / this.sub);
-      const stop = Math.min(end, (s + 1) * this.sub);
-      const dst = out.subarray(p - base, stop - base);
-      if (plan.states[s] === 'unalloc') await this.dev.readBacking(dst, plan.guest + p);
-      else if (plan.states[s] === 'zero') dst.fill(0);
-      p = stop;
-    }
   }
 
   private async writeInPlace(plan: ClusterPlan, slice: MetaSlice, buf: Uint8Array, bufBase: number): Promise<void> {
@@ -306,7 +197,7 @@ export class Qcow2Writer {
         `L2 entry for guest offset 0x${plan.guest.toString(16)} points to host offset 0x${plan.host.toString(16)}, beyond the end of the file; run check`,
       );
     }
-    const bytes = await this.clusterBytes(plan, from, to, src);
+    const bytes = await clusterBytes(this.dev, plan, from, to, src);
     await this.writeData(plan.host + from, bytes);
     this.setEntry(slice, plan, plan.host);
   }
@@ -328,7 +219,7 @@ export class Qcow2Writer {
       const [from, to] = span(this.dev.info, plan);
       if (i === 0) start = first * this.cs + from;
       const src = buf.subarray(plan.guest + plan.a - bufBase, plan.guest + plan.b - bufBase);
-      parts.push(await this.clusterBytes(plan, from, to, src));
+      parts.push(await clusterBytes(this.dev, plan, from, to, src));
     }
     await this.writeData(start, parts.length === 1 ? parts[0] : concat(parts));
     plans.forEach((plan, i) => {
@@ -380,7 +271,7 @@ export class Qcow2Writer {
     if (changed) this.wb.markL2(slice);
   }
 
-  private async writeData(host: number, plain: Uint8Array): Promise<void> {
+  async writeData(host: number, plain: Uint8Array): Promise<void> {
     const bytes = encryptedCopy(this.dev.crypto, plain, host);
     if (this.dev.dataIo) {
       await this.dev.dataIo.writeAt(bytes, host);
@@ -393,7 +284,7 @@ export class Qcow2Writer {
   }
 
   /** n contiguous new clusters; stale cached slices of reused clusters are dropped. */
-  private async allocClusters(n: number): Promise<number> {
+  async allocClusters(n: number): Promise<number> {
     const first = await this.alloc.alloc(n);
     this.dev.forgetCompressed();
     this.dev.cache.forgetHostRange(first * this.cs, n * this.cs);

@@ -27,14 +27,23 @@ async function tab(view: FrameLocator, name: string): Promise<void> {
   await view.locator(`vscode-tab-header[data-tab="${name}"]`).click();
 }
 
-/** Posts `message` to the extension host exactly as the webview's own acquireVsCodeApi().postMessage does. */
+/**
+ * Posts `message` to the extension host exactly as the webview's own acquireVsCodeApi().postMessage does. A field
+ * `{ bytes: [...] }` becomes a Uint8Array in the webview (playwright passes JSON only), as the hex view sends edits.
+ */
 async function postFromWebview(wb: Workbench, message: unknown): Promise<void> {
   const frame = await (await wb.page.locator('iframe.webview').first().elementHandle())!.contentFrame();
   assert.ok(frame, 'no webview frame');
   await frame.evaluate((m) => {
     const post = (window as unknown as Record<string, (channel: string, data: unknown) => void>).__vscode_post_message__;
     if (typeof post !== 'function') throw new Error('the webview host frame has no __vscode_post_message__');
-    post('onmessage', { message: m });
+    const msg = Object.fromEntries(
+      Object.entries(m as Record<string, unknown>).map(([k, v]) => [
+        k,
+        v && typeof v === 'object' && 'bytes' in v ? new Uint8Array((v as { bytes: number[] }).bytes) : v,
+      ]),
+    );
+    post('onmessage', { message: msg });
   }, message);
 }
 
@@ -102,7 +111,7 @@ describe('untrusted workspace, Restricted Mode (UI)', function () {
 
   it('refuses what a webview asks for anyway: hexEdit, repairLeaks, openLayer of the outside file', async () => {
     // The outside overlay is still open on its Hex tab; its chain has been sent (the chain test above).
-    await postFromWebview(wb, { type: 'hexEdit', offset: 0, data: Buffer.from('deadbeef', 'hex').toString('base64'), label: 'forged' });
+    await postFromWebview(wb, { type: 'hexEdit', offset: 0, data: { bytes: [0xde, 0xad, 0xbe, 0xef] }, label: 'forged' });
     await postFromWebview(wb, { type: 'openLayer', depth: 1 });
     await wb.page.waitForTimeout(1500);
     assert.equal(await wb.page.locator('.tabs-container [role="tab"].dirty').count(), 0, 'no editor is dirty');
