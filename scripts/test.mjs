@@ -1,7 +1,8 @@
 // `npm test`: every check, in order, then one closing line `N passed, N failed, N skipped` summed over all stages.
 //   build      npm run build
 //   typecheck  tsc --noEmit
-//   lint       eslint (typescript-eslint) and prettier --check over the tree (npm run lint, npm run format:check)
+//   lint       eslint (typescript-eslint), the size guide (scripts/check-sizes.mjs) and prettier --check over the tree
+//              (npm run lint, npm run format:check)
 //   deps       dependency-cruiser: the layers and no import cycles (npm run lint:deps, rules in .dependency-cruiser.cjs)
 //   mocha      test/unit, test/engine, test/cli (MOCHA_SPECS below; options in .mocharc.json), under this Node
 //   node24     the same mocha suites under the Node 24 that scripts/e2e/install.sh brings: VS Code's extension host runs
