@@ -189,7 +189,14 @@ describe('Files tab (UI)', function () {
     const wsFile = join(wb.workspace, '.fixture', 'files-test.code-workspace');
     writeFileSync(wsFile, JSON.stringify({ folders: [{ path: wb.workspace }] }));
     await wb.page.goto(wb.page.url().replace(/([?&])folder=[^&]*/, `$1workspace=${encodeURIComponent(wsFile)}`));
-    await wb.page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ state: 'visible', timeout: 60_000 });
+    // The reloaded window may come back with another view in the side bar: show the Explorer (until it lists rows).
+    const anyRow = wb.page.locator('.explorer-folders-view .monaco-list-row').first();
+    await wb.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    for (let i = 0; i < 6 && !(await anyRow.isVisible()); i++) {
+      await wb.runCommand('View: Show Explorer').catch(() => undefined);
+      await anyRow.waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+    }
+    await anyRow.waitFor({ state: 'visible', timeout: 10_000 });
     await wb.openFile('guest-files.qcow2');
     await wb.webview().locator('vscode-tab-header').first().waitFor({ timeout: 30_000 });
     await wb.runCommand('QCOW2: Open Guest File System in Explorer');
