@@ -39,6 +39,20 @@ export interface BitmapsHeaderPlan {
 
 const pad8 = (n: number): number => Math.ceil(n / 8) * 8;
 
+/**
+ * Walks the header extensions from `headerLength`: where the end marker is, and where the first bitmaps extension
+ * before it starts (-1 for either when absent).
+ */
+function walkExtensions(cluster: Uint8Array, headerLength: number): { endAt: number; bitmapsAt: number } {
+  let bitmapsAt = -1;
+  for (let off = headerLength; off + 8 <= cluster.length; off += 8 + pad8(u32(cluster, off + 4))) {
+    const type = u32(cluster, off);
+    if (type === EXT_END) return { endAt: off, bitmapsAt };
+    if (type === EXT_BITMAPS && bitmapsAt < 0) bitmapsAt = off;
+  }
+  return { endAt: -1, bitmapsAt };
+}
+
 /** Plans the writes that add a bitmaps extension naming the directory to `cluster` (the header cluster as on disk). */
 export function planBitmapsExtension(
   cluster: Uint8Array,
@@ -50,16 +64,8 @@ export function planBitmapsExtension(
 ): BitmapsHeaderPlan {
   const cs = cluster.length;
   const fail = (why: string) => new Qcow2Error('unsupported', `cannot add the bitmaps header extension: ${why}`, file);
-  let endAt = -1;
-  for (let off = headerLength; off + 8 <= cs;) {
-    const type = u32(cluster, off);
-    if (type === EXT_END) {
-      endAt = off;
-      break;
-    }
-    if (type === EXT_BITMAPS) throw fail('the image already has one');
-    off += 8 + pad8(u32(cluster, off + 4));
-  }
+  const { endAt, bitmapsAt } = walkExtensions(cluster, headerLength);
+  if (bitmapsAt >= 0) throw fail('the image already has one');
   if (endAt < 0) throw fail('the header extensions have no end marker');
   const nameOff = u32(cluster, HEADER_BACKING_OFFSET) === 0 ? u32(cluster, HEADER_BACKING_OFFSET + 4) : -1;
   const nameLen = u32(cluster, 16);
@@ -139,17 +145,9 @@ export function planBitmapsUpdate(
   const fail = (why: string) => new Qcow2Error('unsupported', `cannot update the bitmaps header extension: ${why}`, file);
   if ((u32(cluster, HEADER_AUTOCLEAR_LO) & AUTOCLEAR_BITMAPS) === 0)
     throw fail('autoclear bit 0 is clear, so the existing bitmaps are inconsistent (qemu-img would drop them)');
-  let at = -1;
-  for (let off = headerLength; off + 8 <= cluster.length;) {
-    const type = u32(cluster, off);
-    if (type === EXT_END) break;
-    if (type === EXT_BITMAPS) {
-      at = off + 8;
-      break;
-    }
-    off += 8 + pad8(u32(cluster, off + 4));
-  }
-  if (at < 0) throw fail('it is missing');
+  const { bitmapsAt } = walkExtensions(cluster, headerLength);
+  if (bitmapsAt < 0) throw fail('it is missing');
+  const at = bitmapsAt + 8;
   if (Math.floor(at / SECTOR) !== Math.floor((at + 23) / SECTOR)) throw fail('it crosses a sector boundary, so it cannot be changed crash-safely');
   const data = new Uint8Array(24);
   setU32(data, 0, nbBitmaps);

@@ -12,9 +12,24 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { debugfs, makeDisk, makeExt, makeTree, toQcow2 } from '../../helpers/guestfs-fixtures';
+import type { FrameLocator } from 'playwright-core';
 import { closeAllEditors, launch, type Workbench } from './harness';
 
 const REPO = join(__dirname, '../../..');
+
+/** Opens guest-files.qcow2's Files tab, expands `dir` if needed and selects `file` in it; returns the webview. */
+async function selectGuestFile(wb: Workbench, dir: string, file: string): Promise<FrameLocator> {
+  await wb.openFile('guest-files.qcow2');
+  const view = wb.webview();
+  await view.locator('vscode-tab-header[data-tab="files"]').click({ timeout: 30_000 });
+  const dirItem = view.locator(`vscode-tree-item[data-guest-path="${dir}"]`);
+  await dirItem.waitFor({ state: 'visible', timeout: 30_000 });
+  const item = view.locator(`vscode-tree-item[data-guest-path="${file}"]`);
+  if (!(await item.isVisible())) await dirItem.click({ position: { x: 40, y: 8 } });
+  await item.waitFor({ state: 'visible', timeout: 30_000 });
+  await item.click({ position: { x: 60, y: 8 } });
+  return view;
+}
 
 describe('Files tab (UI)', function () {
   this.timeout(240_000);
@@ -99,15 +114,7 @@ describe('Files tab (UI)', function () {
   });
 
   it('"Show in Hex" lands on the first sector of /etc/hosts and the inspector names the file', async () => {
-    await wb.openFile('guest-files.qcow2');
-    const view = wb.webview();
-    await view.locator('vscode-tab-header[data-tab="files"]').click({ timeout: 30_000 });
-    const etc = view.locator('vscode-tree-item[data-guest-path="/etc"]');
-    await etc.waitFor({ state: 'visible', timeout: 30_000 });
-    const hosts = view.locator('vscode-tree-item[data-guest-path="/etc/hosts"]');
-    if (!(await hosts.isVisible())) await etc.click({ position: { x: 40, y: 8 } });
-    await hosts.waitFor({ state: 'visible', timeout: 30_000 });
-    await hosts.click({ position: { x: 60, y: 8 } });
+    const view = await selectGuestFile(wb, '/etc', '/etc/hosts');
     // The context menu, as opened from the keyboard (Shift+F10), and its "Show in Hex".
     await wb.page.keyboard.press('Shift+F10');
     const menu = view.locator('vscode-context-menu.files-menu');
@@ -127,15 +134,7 @@ describe('Files tab (UI)', function () {
 
   it('"Show Extents on the Map" frames the cells holding /data/big.bin\'s blocks as debugfs lists them; Escape clears', async () => {
     await closeAllEditors(wb);
-    await wb.openFile('guest-files.qcow2');
-    const view = wb.webview();
-    await view.locator('vscode-tab-header[data-tab="files"]').click({ timeout: 30_000 });
-    const data = view.locator('vscode-tree-item[data-guest-path="/data"]');
-    await data.waitFor({ state: 'visible', timeout: 30_000 });
-    const big = view.locator('vscode-tree-item[data-guest-path="/data/big.bin"]');
-    if (!(await big.isVisible())) await data.click({ position: { x: 40, y: 8 } });
-    await big.waitFor({ state: 'visible', timeout: 30_000 });
-    await big.click({ position: { x: 60, y: 8 } });
+    const view = await selectGuestFile(wb, '/data', '/data/big.bin');
     await wb.page.keyboard.press('Shift+F10');
     await view.locator('vscode-context-menu.files-menu vscode-context-menu-item', { hasText: 'Show Extents on the Map' }).click();
 
