@@ -7,16 +7,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { cli, qemuImg, qemuIo, scratchDir } from '../helpers/qemu';
 import { nbdDirty } from '../helpers/nbd';
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from '../helpers/images';
 
 describe('bitmap --dump (vs qemu-nbd + nbdinfo)', function () {
   this.timeout(180_000);

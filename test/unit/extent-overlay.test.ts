@@ -1,19 +1,11 @@
 /** The map's extents overlay model (src/shared/extent-overlay.ts): joining to a bound, and ranges to map cells. */
 import * as assert from 'node:assert/strict';
 import { coalesceExtents, MAX_OVERLAY_RANGES, rangeCells, type GuestRange } from '../../src/shared/extent-overlay';
+import { prng as rng } from '../helpers/images';
 
 const ext = (diskOffset: number, length: number, logical = 0) => ({ diskOffset, length, logical });
 
 /** A seeded generator (mulberry32), so the random cases repeat. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("extents overlay: joining a file's extents", () => {
   it('sorts by disk offset and merges touching or overlapping extents; bytes count each byte once', () => {
     const r = coalesceExtents([ext(8192, 4096, 4096), ext(4096, 4096, 0), ext(20480, 1024), ext(20992, 1024)]);
